@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from deployments_ui.views import account, health
+
+urlpatterns = [
+    path("", include("deployments_ui.urls")),
+    path("accounts/login/", account.login, name="login"),
+    path("accounts/logout/", account.logout, name="logout"),
+    path("account/api-key/", account.api_key, name="api-key"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,161 @@
+"""Who may use each URL: the one table, and the middleware that enforces it for every request.
+
+Default deny: a URL whose name is not in `URL_ACCESS` answers 403 to everyone, so a new page
+stays shut until someone decides who may use it (tests/test_access.py fails until they do).
+Django's admin (namespace "admin") is for staff only, and its own permission checks apply
+on top. Templates ask the same table which buttons to show: `{% if request.user|may:"..." %}`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import ResolverMatch
+from django_htmx.http import HttpResponseClientRedirect
+
+from deployments_ui.audit import Actor, AuditTarget, AuditUnavailable, record_refusal
+
+logger = logging.getLogger(__name__)
+
+PUBLIC = "public"
+AUTHENTICATED = "authenticated"
+STAFF = "staff"
+APP = "deployments_ui"
+
+URL_ACCESS: dict[str, str] = {
+    "login": PUBLIC,
+    # Public so that signing out of an expired session does not bounce through the login page.
+    "logout": PUBLIC,
+    "healthz": PUBLIC,
+    "readyz": PUBLIC,
+    "home": AUTHENTICATED,
+    "api-key": AUTHENTICATED,
+    "deployment-list": "view_deployments",
+    "flow-version-deployment-list": "view_deployments",
+    "deployment-detail": "view_deployments",
+    "picker-flow-versions": "view_deployments",
+    "audit-log": "view_deployments",
+    "audit-export": "view_deployments",
+    "deployment-enable": "toggle_deployments",
+    "deployment-disable": "toggle_deployments",
+    "deployment-create": "change_deployments",
+    "deployment-edit": "change_deployments",
+    "deployment-delete": "change_deployments",
+}
+NAMESPACE_ACCESS: dict[str, str] = {"admin": STAFF}
+
+# Write URLs: a refused POST to one of these is recorded in the audit trail.
+WRITE_ACTIONS: dict[str, tuple[str, str]] = {
+    "deployment-enable": ("enable", "enable deployments"),
+    "deployment-disable": ("disable", "disable deployments"),
+    "deployment-create": ("create", "create deployments"),
+    "deployment-edit": ("update", "change deployments"),
+    "deployment-delete": ("delete", "delete deployments"),
+}
+
+
+def rule_for(url_name: str | None, namespaces: list[str] | None = None) -> str | None:
+    """The table's rule for a URL, or None when the URL is not in the table (deny)."""
+    if namespaces:
+        return NAMESPACE_ACCESS.get(namespaces[0])
+    return URL_ACCESS.get(url_name or "")
+
+
+def _allowed(user: AbstractBaseUser | AnonymousUser, rule: str | None) -> bool:
+    if rule is None:
+        return False
+    if rule == PUBLIC:
+        return True
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if rule == AUTHENTICATED:
+        return True
+    if rule == STAFF:
+        return user.is_staff
+    return user.has_perm(f"{APP}.{rule}")
+
+
+def may(user: AbstractBaseUser | AnonymousUser, url_name: str) -> bool:
+    """Whether the user may use the URL named `url_name` ("admin:index" style for admin)."""
+    namespace, _, name = url_name.rpartition(":")
+    return _allowed(user, rule_for(name, [namespace] if namespace else None))
+
+
+def _login_redirect(request: HttpRequest) -> HttpResponse:
+    if request.htmx:
+        # htmx would swap the login page into the table: send the whole browser there instead.
+        back_to = request.htmx.current_url_abs_path or ""
+        return HttpResponseClientRedirect(redirect_to_login(back_to)["Location"])
+    # Come back after signing in only to a page that can be opened with a GET.
+    back_to = request.get_full_path() if request.method in ("GET", "HEAD") else ""
+    return redirect_to_login(back_to)
+
+
+def _record_refusal(request: HttpRequest, url_name: str, kwargs: dict[str, Any]) -> None:
+    action, what = WRITE_ACTIONS[url_name]
+    try:
+        record_refusal(
+            actor=Actor.from_request(request),
+            action=action,
+            target=AuditTarget(
+                deployment_id=str(kwargs.get("deployment", "")),
+                flow_version_id=str(kwargs.get("flow_version", "")),
+            ),
+            message=f"You do not have permission to {what}.",
+        )
+    except AuditUnavailable:
+        # The request is refused either way; the log keeps the trace the table could not.
+        logger.exception("Could not record the refused %s by user %s", action, request.user.pk)
+
+
+def forbidden(request: HttpRequest, message: str) -> HttpResponse:
+    """The plain-words 403 page."""
+    return TemplateResponse(request, "403.html", {"message": message}, status=403)
+
+
+def _denial_message(request: HttpRequest, rule: str | None) -> str:
+    if rule is None:
+        return "This page is not open to anyone yet."
+    if rule == STAFF:
+        return "Only console administrators can open the administration pages."
+    if not request.user.groups.exists():
+        return (
+            "You are signed in, but you have not been given a role in the console yet. "
+            "Ask a console administrator to give you one."
+        )
+    return "Your role in the console does not allow this. Ask a console administrator."
+
+
+class AccessMiddleware:
+    """Checks every resolved view against `URL_ACCESS` before it runs."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view_func, view_args: tuple, view_kwargs: dict[str, Any]
+    ) -> HttpResponse | None:
+        match: ResolverMatch = request.resolver_match
+        rule = rule_for(match.url_name, match.namespaces)
+        if _allowed(request.user, rule):
+            return None
+        if rule is not None and not request.user.is_authenticated:
+            return _login_redirect(request)
+        logger.info(
+            "Refused user %s access to %s (%s)",
+            request.user.pk,
+            match.view_name or request.path,
+            rule or "not in the access table",
+        )
+        if request.method == "POST" and match.url_name in WRITE_ACTIONS and not match.namespaces:
+            _record_refusal(request, match.url_name, view_kwargs)
+        return forbidden(request, _denial_message(request, rule))

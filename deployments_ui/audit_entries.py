@@ -1,0 +1,307 @@
+"""Reading the audit trail: rows merged into entries and told as one plain sentence each.
+
+An entry is what a person sees as one event: a console attempt together with its outcome
+row, a refusal, or a change seen in Patchworks. `deployments_ui.audit` re-exports the names
+the rest of the console uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from deployments_ui.models import AuditEvent
+
+# The name the client gives the global deployment's environment (remote_types).
+GLOBAL_ENVIRONMENT_NAME = "No environment (global)"
+UNKNOWN_ACTOR = "someone in Patchworks (unknown)"
+NO_OUTCOME = "no outcome recorded (the console stopped before Patchworks answered)"
+BASE_VERBS = {
+    "create": "create",
+    "update": "change",
+    "delete": "delete",
+    "enable": "enable",
+    "disable": "disable",
+}
+STATE_LABELS = {
+    "enabled": "State",
+    "enabled_at": "Enabled at",
+    "enabled_by": "Enabled by",
+    "priority": "Priority",
+    "environment_name": "Environment",
+    "environment_type": "Environment type",
+    "virtual_environment_id": "Environment id",
+    "flow_version_id": "Flow version id",
+    "flow_version_iteration": "Version",
+    "deployment_id": "Deployment id",
+}
+KEEP_CAPITALISED = {"Patchworks", "I"}
+SIGN_IN_METHODS = {"password": "password", "sso": "single sign-on", "system": "background job"}
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One event as a person sees it: attempt and outcome, a refusal, or an outside change."""
+
+    id: int
+    occurred_at: datetime
+    source: str
+    action: str
+    verb: str
+    actor: str
+    deployment_id: str
+    flow_version_id: str
+    deployment_label: str
+    place: str
+    reason: str
+    outcome: str
+    outcome_text: str
+    message: str
+    upstream_status: int | None
+    completed_at: datetime | None
+    event_ids: tuple[int, ...]
+    details: list[tuple[str, str]] = field(default_factory=list)
+    changes: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def sentence(self) -> str:
+        return describe(self)
+
+    @property
+    def is_external(self) -> bool:
+        return self.source == AuditEvent.Source.PATCHWORKS
+
+
+def entry_queryset() -> QuerySet[AuditEvent]:
+    """Attempts, refusals and external events (not outcome rows), with their final outcome.
+
+    `final_outcome` is the outcome row's outcome for an attempt that has one, else the row's
+    own (`pending` for an attempt that never got an answer).
+    """
+    result = AuditEvent.objects.filter(completes=OuterRef("pk")).order_by("id").values("outcome")
+    return (
+        AuditEvent.objects.filter(completes__isnull=True)
+        .annotate(final_outcome=Coalesce(Subquery(result[:1]), F("outcome")))
+        .prefetch_related("results")
+        .order_by("-occurred_at", "-id")
+    )
+
+
+def for_deployment(queryset: QuerySet[AuditEvent], deployment_id: str) -> QuerySet[AuditEvent]:
+    """Entries about one deployment, including the create that produced it."""
+    created = AuditEvent.objects.filter(deployment_id=deployment_id, completes__isnull=False)
+    return queryset.filter(
+        Q(deployment_id=deployment_id) | Q(pk__in=created.values("completes_id"))
+    )
+
+
+def deployment_history(deployment_id: str, *, limit: int = 50) -> list[AuditEntry]:
+    """This deployment's console events and external changes, newest first."""
+    rows = for_deployment(entry_queryset(), str(deployment_id))[:limit]
+    return [entry_from_event(row) for row in rows]
+
+
+def entry_from_event(event: AuditEvent) -> AuditEntry:
+    """Merge an attempt (or a single-row event) with its outcome row into an AuditEntry."""
+    if event.completes_id is not None:
+        event = event.completes
+    results = sorted(event.results.all(), key=lambda row: row.pk)
+    result = results[0] if results else None
+    final = result or event
+    state = final.after if isinstance(final.after, dict) else event.before
+    outcome = _outcome_code(event, result)
+    entry_data = {
+        "id": event.pk,
+        "occurred_at": event.occurred_at,
+        "source": event.source,
+        "action": event.action,
+        "verb": event.get_action_display(),
+        "actor": actor_display(event),
+        "deployment_id": final.deployment_id or event.deployment_id,
+        "flow_version_id": event.flow_version_id,
+        "deployment_label": _label(final, state, inline=False),
+        "place": _label(final, state, inline=True),
+        "reason": event.reason,
+        "outcome": outcome,
+        "outcome_text": _outcome_text(event, result),
+        "message": final.message,
+        "upstream_status": final.upstream_status,
+        "completed_at": result.occurred_at if result else None,
+        "event_ids": tuple(row.pk for row in [event, *results]),
+    }
+    entry_data["changes"] = state_changes(event.before, final.after)
+    return AuditEntry(**entry_data, details=_details(event, result, entry_data))
+
+
+def describe(entry: AuditEntry | AuditEvent) -> str:
+    """The one plain sentence for an event, e.g.
+
+    "Ann Smith disabled Orders → Shopify v3 in UK Live (live) — reason: supplier outage —
+    failed: Patchworks did not answer".
+    """
+    if isinstance(entry, AuditEvent):
+        entry = entry_from_event(entry)
+    if entry.outcome == AuditEvent.Outcome.REFUSED:
+        doing = f"tried to {BASE_VERBS.get(entry.action, entry.action)}"
+    else:
+        doing = entry.verb
+    parts = [f"{entry.actor} {doing} {entry.place}{_change_summary(entry)}"]
+    if entry.reason:
+        parts.append(f"reason: {entry.reason}")
+    parts.append(entry.outcome_text)
+    sentence = " — ".join(part for part in parts if part)
+    return sentence[:1].upper() + sentence[1:]
+
+
+def actor_display(event: AuditEvent) -> str:
+    """The person's name, else their SSO identity or username; 'unknown' for Patchworks."""
+    name = event.actor_name or event.sso_identity or event.actor_username
+    if name:
+        return name
+    return UNKNOWN_ACTOR if event.source == AuditEvent.Source.PATCHWORKS else "an unnamed user"
+
+
+def state_changes(before: Any, after: Any) -> list[tuple[str, str, str]]:
+    """(label, before, after) for each compared value, in a fixed, readable order."""
+    before = before if isinstance(before, dict) else {}
+    after = after if isinstance(after, dict) else {}
+    keys = [key for key in STATE_LABELS if key in before or key in after]
+    keys += sorted((set(before) | set(after)) - set(STATE_LABELS))
+    return [
+        (
+            STATE_LABELS.get(key, key.replace("_", " ").capitalize()),
+            _value(key, before.get(key)) if before else "—",
+            _value(key, after.get(key)) if after else "—",
+        )
+        for key in keys
+    ]
+
+
+# --- wording ----------------------------------------------------------------------------
+
+
+def _outcome_code(event: AuditEvent, result: AuditEvent | None) -> str:
+    return result.outcome if result else event.outcome
+
+
+def _outcome_text(event: AuditEvent, result: AuditEvent | None) -> str:
+    if event.source == AuditEvent.Source.PATCHWORKS:
+        text = "in Patchworks, outside the console"
+        return f"{text} ({event.message})" if event.message else text
+    if event.outcome == AuditEvent.Outcome.REFUSED:
+        return f"refused: {_sentence_part(event.message)}" if event.message else "refused"
+    if result is None:
+        return NO_OUTCOME
+    message = _sentence_part(result.message)
+    status = f" (Patchworks answered {result.upstream_status})" if result.upstream_status else ""
+    if result.outcome == AuditEvent.Outcome.SUCCEEDED:
+        return "succeeded"
+    if result.outcome == AuditEvent.Outcome.UNKNOWN:
+        return f"outcome unknown: {message}" if message else "outcome unknown"
+    return f"failed: {message}{status}" if message else f"failed{status}"
+
+
+def _sentence_part(message: str) -> str:
+    """A message as the tail of a sentence: no final full stop, a common first word lowered."""
+    message = message.strip().rstrip(".")
+    first = message.split(" ", 1)[0]
+    if first in KEEP_CAPITALISED or not first[1:].islower():
+        return message
+    return message[:1].lower() + message[1:]
+
+
+def _label(event: AuditEvent, state: Any, *, inline: bool) -> str:
+    """'Orders → Shopify v3 (UK Live, live)' or, inside a sentence, '... in UK Live (live)'."""
+    state = state if isinstance(state, dict) else {}
+    name = event.flow_name or (f"deployment {event.deployment_id}" if event.deployment_id else "")
+    name = name or "a deployment"
+    if state.get("flow_version_iteration"):
+        name = f"{name} v{state['flow_version_iteration']}"
+    environment = event.environment_name or state.get("environment_name") or ""
+    environment_id = event.environment_id or state.get("virtual_environment_id") or ""
+    kind = event.environment_type or state.get("environment_type") or ""
+    is_global = environment == GLOBAL_ENVIRONMENT_NAME or (
+        not environment_id and "virtual_environment_id" in state
+    )
+    if is_global:
+        return f"{name} globally (no environment)" if inline else f"{name} (no environment)"
+    if not environment and environment_id:
+        environment = f"environment {environment_id}"
+    if not environment:
+        return name
+    if inline:
+        return f"{name} in {environment}" + (f" ({kind})" if kind else "")
+    return f"{name} ({environment}, {kind})" if kind else f"{name} ({environment})"
+
+
+def _change_summary(entry: AuditEntry) -> str:
+    if entry.action != AuditEvent.Action.UPDATE:
+        return ""
+    moved = [f"{label.lower()} {old} → {new}" for label, old, new in entry.changes if old != new]
+    moved = [text for text in moved if not text.startswith(("enabled at", "version "))]
+    return f": {', '.join(moved)}" if moved else ""
+
+
+def _value(key: str, value: Any) -> str:
+    if key == "enabled":
+        return "enabled" if value else "disabled"
+    if key == "priority" and value in (None, ""):
+        return "inherits from the flow"
+    if value in (None, ""):
+        return "—"
+    if key == "enabled_at":
+        return _when(value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _when(value: Any) -> str:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        if timezone.is_naive(value):
+            value = value.replace(tzinfo=UTC)
+        return date_format(timezone.localtime(value), "j M Y H:i:s T")
+    return str(value)
+
+
+def _details(event: AuditEvent, result: AuditEvent | None, entry: dict) -> list[tuple[str, str]]:
+    """Every recorded field, labelled in plain words; empty ones left out."""
+    external = event.source == AuditEvent.Source.PATCHWORKS
+    ids = ", ".join(
+        f"{pk} ({'outcome' if result and pk != event.pk else 'event'})" for pk in entry["event_ids"]
+    )
+    rows = [
+        ("When", _when(event.occurred_at)),
+        ("Where", "Patchworks, outside the console" if external else "the console"),
+        ("Who", entry["actor"]),
+        ("Console username", event.actor_username),
+        ("SSO identity", event.sso_identity),
+        ("Signed in with", SIGN_IN_METHODS.get(event.sign_in_method, event.sign_in_method)),
+        ("IP address", event.ip_address or ""),
+        ("Browser (user agent)", event.user_agent),
+        ("Request id", event.request_id),
+        ("Action", entry["verb"]),
+        ("Deployment", entry["deployment_label"]),
+        ("Deployment id", entry["deployment_id"]),
+        ("Flow version id", event.flow_version_id),
+        ("Flow id", event.flow_id),
+        ("Environment id", event.environment_id),
+        ("Reason", event.reason),
+        ("Outcome", entry["outcome_text"]),
+        ("Outcome recorded at", _when(result.occurred_at) if result else ""),
+        ("Patchworks status", str(entry["upstream_status"] or "")),
+        ("Message", entry["message"]),
+        ("Event ids", ids),
+    ]
+    return [(label, value) for label, value in rows if value]

@@ -1,0 +1,16 @@
+"""Values every page needs: the console's name and what the signed-in person may do."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+
+def console(request: HttpRequest) -> dict:
+    user = getattr(request, "user", None)
+    signed_in = bool(user and user.is_authenticated)
+    return {
+        "can_view": signed_in and user.has_perm("deployments_ui.view_deployments"),
+        "can_toggle": signed_in and user.has_perm("deployments_ui.toggle_deployments"),
+        "can_change": signed_in and user.has_perm("deployments_ui.change_deployments"),
+        "can_manage": signed_in and user.has_perm("deployments_ui.manage_console"),
+    }

@@ -1,0 +1,158 @@
+"""Each person's own Patchworks API key: verified, encrypted, and only ever read back here.
+
+A key is never logged, put in the session, shown on a page or put in an exception message.
+The views and services ask for the signed-in user's key with `api_key_for(user)`; no code path
+takes a key, or the id of a stored key, from the request.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from deployments_ui import crypto
+from deployments_ui.client import PatchworksClient, Unauthorized
+from deployments_ui.models import ApiCredential
+
+logger = logging.getLogger(__name__)
+
+MAX_KEY_LENGTH = 512
+
+
+class MissingApiKey(Exception):
+    """The person has no usable API key: send them to the My API key page."""
+
+    def __init__(self, message: str = "You have not saved your Patchworks API key yet.") -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ApiKeyRejected(ValueError):
+    """The key was not saved; `message` says why in plain words (and never contains the key)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _credential(user: AbstractBaseUser) -> ApiCredential | None:
+    if not user.is_authenticated:
+        return None
+    return ApiCredential.objects.filter(user=user).first()
+
+
+@sensitive_variables("key")
+def api_key_for(user: AbstractBaseUser) -> str:
+    """The user's decrypted API key; raises `MissingApiKey` when there is none to use."""
+    credential = _credential(user)
+    if credential is None:
+        raise MissingApiKey()
+    try:
+        key = crypto.decrypt(credential.encrypted_key)
+    except crypto.InvalidToken:
+        logger.warning(
+            "The stored API key of user %s cannot be decrypted with the configured encryption keys",
+            user.pk,
+        )
+        raise MissingApiKey(
+            "Your saved Patchworks API key can no longer be read by the console. "
+            "Please save it again."
+        ) from None
+    return key
+
+
+def has_api_key(user: AbstractBaseUser) -> bool:
+    """Whether the user has saved a key (it is not decrypted or checked here)."""
+    return user.is_authenticated and ApiCredential.objects.filter(user=user).exists()
+
+
+@sensitive_variables("raw_key", "key")
+def _clean_key(raw_key: str) -> str:
+    key = (raw_key or "").strip()
+    if not key:
+        raise ApiKeyRejected("Enter your Patchworks API key.")
+    if len(key) > MAX_KEY_LENGTH:
+        raise ApiKeyRejected("That is too long to be a Patchworks API key.")
+    if not key.isascii() or not key.isprintable() or any(char.isspace() for char in key):
+        raise ApiKeyRejected(
+            "A Patchworks API key has no spaces or special characters. "
+            "Copy it again from Patchworks and paste it here."
+        )
+    return key
+
+
+@sensitive_variables("raw_key", "key")
+def store_api_key(user: AbstractBaseUser, raw_key: str) -> ApiCredential:
+    """Encrypt and store a key WITHOUT checking it with Patchworks (demo data, imports)."""
+    key = _clean_key(raw_key)
+    credential, _ = ApiCredential.objects.update_or_create(
+        user=user,
+        defaults={
+            "encrypted_key": crypto.encrypt(key),
+            "last_four": key[-4:],
+            "saved_at": timezone.now(),
+        },
+    )
+    logger.info("User %s saved a Patchworks API key", user.pk)
+    return credential
+
+
+@sensitive_variables("raw_key", "key")
+def save_api_key(user: AbstractBaseUser, raw_key: str) -> ApiCredential:
+    """Check the key with Patchworks, then store it encrypted in place of any earlier key.
+
+    Raises `ApiKeyRejected` when the key is malformed or Patchworks refuses it (401); any other
+    `PatchworksError` (Patchworks busy, not answering, ...) propagates and nothing is saved.
+    """
+    key = _clean_key(raw_key)
+    try:
+        PatchworksClient(key).list_deployments(per_page=1)
+    except Unauthorized:
+        raise ApiKeyRejected(
+            "Patchworks did not accept this API key. Check that you copied all of it, "
+            "and that it has not been revoked."
+        ) from None
+    return store_api_key(user, key)
+
+
+def remove_api_key(user: AbstractBaseUser) -> bool:
+    """Delete the user's stored key; returns whether there was one."""
+    deleted, _ = ApiCredential.objects.filter(user=user).delete()
+    if deleted:
+        logger.info("User %s removed their Patchworks API key", user.pk)
+    return bool(deleted)
+
+
+class RotationFailed(Exception):
+    """Some stored keys could not be decrypted, so nothing was re-encrypted."""
+
+    def __init__(self, user_ids: list[int]) -> None:
+        self.user_ids = user_ids
+        super().__init__(
+            "The stored API keys of these user ids cannot be decrypted with the configured "
+            f"encryption keys: {', '.join(map(str, user_ids))}. Nothing was changed."
+        )
+
+
+def rotate_all() -> int:
+    """Re-encrypt every stored key under the first encryption key; returns how many.
+
+    Raises `RotationFailed` (and changes nothing) if any key cannot be decrypted with the
+    configured encryption keys, so an old encryption key is never dropped too early.
+    """
+    with transaction.atomic():
+        credentials = list(ApiCredential.objects.select_for_update().order_by("pk"))
+        unreadable = []
+        for credential in credentials:
+            try:
+                credential.encrypted_key = crypto.rotate(credential.encrypted_key)
+            except crypto.InvalidToken:
+                unreadable.append(credential.user_id)
+        if unreadable:
+            raise RotationFailed(unreadable)
+        ApiCredential.objects.bulk_update(credentials, ["encrypted_key"])
+    return len(credentials)

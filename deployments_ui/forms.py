@@ -1,0 +1,222 @@
+"""Forms for the deployment pages: the list's filters, create, edit, delete and enable/disable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core import signing
+from django.utils.dateparse import parse_datetime
+from django.utils.timezone import localtime
+
+from deployments_ui.services import DeploymentQuery, Pickers
+
+GLOBAL_ENVIRONMENT = "global"
+PAGE_SIZES = (10, 25, 50, 100)
+DEFAULT_PAGE_SIZE = 25
+SORT_KEYS = ("created_at", "enabled_at", "flow_name", "flow_version_iteration")
+PRIORITY_CHOICES = [
+    ("", "Inherit from the flow"),
+    ("1", "1 — highest"),
+    ("2", "2 — high"),
+    ("3", "3 — normal"),
+    ("4", "4 — low"),
+    ("5", "5 — lowest"),
+]
+# Patchworks' field names, mapped to the form fields that show their errors.
+API_FIELD_TO_FORM_FIELD = {
+    "virtual_environment_id": "environment",
+    "priority": "priority",
+    "enabled_at": "enabled_at",
+    "deploy_disabled": "deploy_disabled",
+}
+OPENED_VALUES_SALT = "deployments_ui.edit.opened"
+
+
+def environment_label(environment) -> str:
+    return f"{environment.name} ({environment.type})" if environment.type else environment.name
+
+
+def _choices(items, label=lambda item: item.name) -> list[tuple[str, str]]:
+    return [(item.id, label(item)) for item in sorted(items, key=lambda item: item.name.lower())]
+
+
+class DeploymentFilterForm(forms.Form):
+    """The list's filters, sort and paging. Every value lives in the URL."""
+
+    q = forms.CharField(
+        required=False,
+        label="Search flow names",
+        max_length=100,
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "e.g. Shopify"}),
+    )
+    environment = forms.ChoiceField(required=False, label="Environment")
+    package = forms.ChoiceField(required=False, label="Package")
+    flow = forms.ChoiceField(required=False, label="Flow")
+    name = forms.CharField(required=False, label="Exact flow name", max_length=200)
+    scope = forms.ChoiceField(
+        required=False,
+        label="Global deployments",
+        choices=[
+            ("", "Show all"),
+            ("yes", "Only global (no environment)"),
+            ("no", "Only in an environment"),
+        ],
+    )
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[("", "Newest first")]
+        + [(key, key) for key in SORT_KEYS]
+        + [(f"-{key}", f"-{key}") for key in SORT_KEYS],
+        widget=forms.HiddenInput,
+    )
+    per_page = forms.TypedChoiceField(
+        required=False,
+        label="Rows per page",
+        coerce=int,
+        choices=[(size, str(size)) for size in PAGE_SIZES],
+        empty_value=DEFAULT_PAGE_SIZE,
+    )
+    page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, data, *, pickers: Pickers | None) -> None:
+        data = data.copy()
+        data.setdefault("per_page", str(DEFAULT_PAGE_SIZE))
+        super().__init__(data)
+        pickers = pickers or Pickers([], [], [])
+        self.fields["environment"].choices = [("", "Any environment")] + _choices(
+            pickers.environments, environment_label
+        )
+        self.fields["package"].choices = [("", "Any package")] + _choices(pickers.packages)
+        self.fields["flow"].choices = [("", "Any flow")] + _choices(pickers.flows)
+
+    def to_query(self) -> DeploymentQuery:
+        """The API query for the valid part of the form; invalid fields are left out."""
+        values = self.cleaned_data if self.is_bound else {}
+        filters: dict[str, str] = {}
+        for field_name, api_name in (
+            ("environment", "virtual_environment_id"),
+            ("package", "package_id"),
+            ("flow", "flowVersion.flow"),
+            ("name", "name"),
+            ("q", "LIKE"),
+        ):
+            if values.get(field_name):
+                filters[api_name] = values[field_name].strip()
+        if values.get("scope"):
+            filters["global"] = "1" if values["scope"] == "yes" else "0"
+        return DeploymentQuery(
+            filters=filters,
+            sort=values.get("sort") or None,
+            page=values.get("page") or 1,
+            per_page=values.get("per_page") or DEFAULT_PAGE_SIZE,
+        )
+
+
+class ToggleForm(forms.Form):
+    """Enable or disable: the optional (or required, by setting) reason."""
+
+    reason = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Reason",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].required = settings.CONSOLE_REQUIRE_REASON
+        if not settings.CONSOLE_REQUIRE_REASON:
+            self.fields["reason"].label = "Reason (optional)"
+
+
+class _DeploymentFieldsForm(forms.Form):
+    environment = forms.ChoiceField(label="Environment")
+    priority = forms.TypedChoiceField(
+        label="Priority",
+        required=False,
+        choices=PRIORITY_CHOICES,
+        coerce=int,
+        empty_value=None,
+        help_text="Where its runs go in the queue. 1 runs first; 3 is normal.",
+    )
+    reason = forms.CharField(
+        label="Reason (optional)",
+        required=False,
+        max_length=500,
+        help_text="Kept in the audit log.",
+    )
+
+    def __init__(self, *args, environments=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["environment"].choices = [
+            (GLOBAL_ENVIRONMENT, "No environment (global)")
+        ] + _choices(environments, environment_label)
+
+    def environment_id(self) -> str | None:
+        value = self.cleaned_data["environment"]
+        return None if value == GLOBAL_ENVIRONMENT else value
+
+    def add_upstream_errors(self, field_errors: dict[str, list[str]]) -> None:
+        """Show Patchworks' validation errors against the fields they belong to."""
+        for api_field, messages in field_errors.items():
+            form_field = API_FIELD_TO_FORM_FIELD.get(api_field)
+            for message in messages:
+                self.add_error(form_field if form_field in self.fields else None, message)
+
+
+class DeploymentCreateForm(_DeploymentFieldsForm):
+    deploy_disabled = forms.BooleanField(
+        label="Create it disabled (it will not run until someone enables it)", required=False
+    )
+    field_order = ["environment", "priority", "deploy_disabled", "reason"]
+
+
+class DeploymentEditForm(_DeploymentFieldsForm):
+    enabled_at = forms.DateTimeField(
+        label="Enabled at",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="When it was switched on. Leave empty to leave it switched off.",
+    )
+    deploy_disabled = forms.BooleanField(label="Disable it (it will stop running)", required=False)
+    opened = forms.CharField(widget=forms.HiddenInput)
+    field_order = ["environment", "priority", "enabled_at", "deploy_disabled", "reason"]
+
+    def opened_values(self) -> dict[str, Any] | None:
+        """The deployment's values when the form was first shown; None if tampered with."""
+        try:
+            return signing.loads(self.cleaned_data["opened"], salt=OPENED_VALUES_SALT)
+        except signing.BadSignature:
+            return None
+
+    def changes(self, opened: dict[str, Any]) -> dict[str, Any]:
+        """Only what the person changed, in the API's field names."""
+        wanted = {
+            "virtual_environment_id": self.environment_id(),
+            "priority": self.cleaned_data["priority"],
+        }
+        changes = {name: value for name, value in wanted.items() if opened.get(name) != value}
+        enabled_at = self.cleaned_data["enabled_at"]
+        opened_enabled_at = opened.get("enabled_at")
+        if _minute(enabled_at) != _minute_of_iso(opened_enabled_at):
+            changes["enabled_at"] = enabled_at
+        if self.cleaned_data["deploy_disabled"]:
+            changes["deploy_disabled"] = True
+        return changes
+
+
+def sign_opened_values(values: dict[str, Any]) -> str:
+    return signing.dumps(values, salt=OPENED_VALUES_SALT)
+
+
+def _minute(value) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M%z") if value else None
+
+
+def _minute_of_iso(value: str | None) -> str | None:
+    if not value:
+        return None
+    parsed = parse_datetime(value)
+    return _minute(localtime(parsed)) if parsed else None

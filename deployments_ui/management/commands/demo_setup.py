@@ -1,0 +1,63 @@
+"""Demo sign-ins for local trials: one user per role, each with its sandbox API key.
+
+Refuses to run unless DEBUG is on or --force-demo is given, so that production settings never
+get users with a published password. Safe to run again: it resets the same four users.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from deployments_ui.credentials import store_api_key
+from deployments_ui.sso import ROLE_NAMES
+
+DEMO_PASSWORD = "demo-password"
+DEMO_USERS = [
+    # username, first name, last name, role, sandbox key
+    ("viewer", "Vera", "Viewer", "Viewer", "sandbox-key-viewer"),
+    ("operator", "Oscar", "Operator", "Operator", "sandbox-key-operator"),
+    ("editor", "Edie", "Editor", "Editor", "sandbox-key-editor"),
+    ("admin", "Adam", "Admin", "Admin", "sandbox-key-admin"),
+]
+
+
+class Command(BaseCommand):
+    help = "Create demo users viewer, operator, editor and admin (password demo-password)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--force-demo",
+            action="store_true",
+            help="Run even though DEBUG is off. Never on a console people really use.",
+        )
+
+    @transaction.atomic
+    def handle(self, *args, force_demo: bool = False, **options) -> None:
+        if not (settings.DEBUG or force_demo):
+            raise CommandError(
+                "demo_setup creates users with a published password, so it runs only with "
+                "DJANGO_DEBUG=true (or --force-demo, for a throwaway trial)."
+            )
+        missing = set(ROLE_NAMES) - set(Group.objects.values_list("name", flat=True))
+        if missing:
+            raise CommandError("The role groups are missing: run `manage.py migrate` first.")
+        for username, first, last, role, key in DEMO_USERS:
+            self._demo_user(username, first, last, role, key)
+            self.stdout.write(f"{username} ({role}) is ready, with key ending {key[-4:]}.")
+        self.stdout.write(f"Sign in as any of them with the password {DEMO_PASSWORD!r}.")
+
+    def _demo_user(self, username: str, first: str, last: str, role: str, key: str) -> None:
+        user, _ = get_user_model().objects.get_or_create(username=username)
+        user.first_name, user.last_name = first, last
+        user.email = f"{username}@example.com"
+        user.is_active = True
+        user.is_staff = user.is_superuser = role == "Admin"
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+        user.groups.set([Group.objects.get(name=role)])
+        # Not checked with Patchworks: the sandbox may not be running yet.
+        store_api_key(user, key)

@@ -1,0 +1,144 @@
+"""The console's own data: encrypted API keys, the audit trail and the drift snapshot.
+
+Deployments themselves live in Patchworks; nothing here caches them except the snapshot
+that drift detection compares against.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class ConsoleAccess(models.Model):
+    """Holds the console's permissions; roles (Django groups) are built from these."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [
+            ("view_deployments", "See deployments, their history and the audit log"),
+            ("toggle_deployments", "Enable and disable deployments"),
+            ("change_deployments", "Create, edit and delete deployments"),
+            ("manage_console", "Manage users, roles, the service key and settings"),
+            ("view_all_audit", "See the whole audit log"),
+        ]
+
+
+class ApiCredential(models.Model):
+    """A person's own Patchworks API key, stored only as Fernet ciphertext."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_credential"
+    )
+    encrypted_key = models.TextField()
+    last_four = models.CharField(max_length=4)
+    saved_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"API key ending {self.last_four} for {self.user}"
+
+
+class AuditEvent(models.Model):
+    """One row of the append-only audit trail.
+
+    Rows are never changed. An attempted write is recorded as an `attempt` row (outcome
+    `pending`) before the remote call, and its outcome as a second row whose `completes`
+    points at the attempt. Refusals and changes seen from outside are single rows.
+    Every row carries a hash over its content and the previous row's hash.
+    """
+
+    class Action(models.TextChoices):
+        CREATE = "create", "created"
+        UPDATE = "update", "changed"
+        DELETE = "delete", "deleted"
+        ENABLE = "enable", "enabled"
+        DISABLE = "disable", "disabled"
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "in progress"
+        SUCCEEDED = "succeeded", "succeeded"
+        FAILED = "failed", "failed"
+        REFUSED = "refused", "refused by the console"
+        UNKNOWN = "unknown", "outcome unknown"
+
+    class Source(models.TextChoices):
+        CONSOLE = "console", "the console"
+        PATCHWORKS = "patchworks", "outside the console"
+
+    occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.CONSOLE)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    completes = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        related_name="results",
+    )
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_username = models.CharField(max_length=150, blank=True)
+    actor_name = models.CharField(max_length=255, blank=True)
+    sso_identity = models.CharField(max_length=255, blank=True)
+    sign_in_method = models.CharField(max_length=20, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+
+    deployment_id = models.CharField(max_length=40, blank=True, db_index=True)
+    flow_version_id = models.CharField(max_length=40, blank=True, db_index=True)
+    flow_id = models.CharField(max_length=40, blank=True, db_index=True)
+    flow_name = models.CharField(max_length=255, blank=True)
+    environment_id = models.CharField(max_length=40, blank=True)
+    environment_name = models.CharField(max_length=255, blank=True)
+    environment_type = models.CharField(max_length=10, blank=True)
+
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    upstream_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    message = models.TextField(blank=True)
+
+    previous_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["action", "occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} deployment {self.deployment_id} ({self.outcome})"
+
+
+class AuditChainHead(models.Model):
+    """A single row locked while appending, so concurrent writers extend the chain in turn."""
+
+    last_hash = models.CharField(max_length=64, blank=True)
+    last_event_id = models.BigIntegerField(null=True, blank=True)
+
+
+class DeploymentSnapshot(models.Model):
+    """The last state of each deployment seen by drift detection."""
+
+    deployment_id = models.CharField(max_length=40, unique=True)
+    flow_version_id = models.CharField(max_length=40)
+    state = models.JSONField()
+    seen_at = models.DateTimeField(default=timezone.now)
+
+
+class SyncLease(models.Model):
+    """A lease that lets one of several instances run a background job at a time."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    holder = models.CharField(max_length=100, blank=True)
+    expires_at = models.DateTimeField(default=timezone.now)

@@ -1,0 +1,193 @@
+"""The errors the Patchworks client raises, and how an HTTP answer becomes one of them.
+
+Every error carries `message`, written for the non-technical person at the screen, `status`
+(the HTTP status, or None when there was no answer) and `outcome_unknown`, which is True only
+when a write may or may not have been done. Messages never contain the API key, a URL or a raw
+body; text taken from Patchworks is cleaned and cut to MAX_MESSAGE characters.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+MAX_MESSAGE = 300
+UNKNOWN_OUTCOME = "so we don't know whether the change was made. Open the deployment to check."
+GONE_DEPLOYMENT = "This deployment no longer exists in Patchworks."
+GONE_FLOW_VERSION = "This flow version no longer exists in Patchworks."
+GONE_FLOW = "This flow no longer exists in Patchworks."
+GONE_LIST = "Patchworks could not find this list."
+
+
+class PatchworksError(Exception):
+    """Patchworks could not do what was asked; `message` says why in plain words."""
+
+    def __init__(self, message: str, *, status: int | None = None, outcome_unknown: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.outcome_unknown = outcome_unknown
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class BadRequest(PatchworksError):
+    """400 and any other 4xx without a class of its own."""
+
+
+class Unauthorized(PatchworksError):
+    """401: the key is unknown or revoked."""
+
+
+class Forbidden(PatchworksError):
+    """403: the key may not do this."""
+
+
+class NotFound(PatchworksError):
+    """404, or an id that cannot be one (then nothing was sent)."""
+
+
+class Conflict(PatchworksError):
+    """409."""
+
+
+class ValidationFailed(PatchworksError):
+    """422: Patchworks did not accept the values; `field_errors` maps field to messages."""
+
+    def __init__(self, message: str, *, field_errors: dict[str, list[str]], **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.field_errors = field_errors
+
+
+class RateLimited(PatchworksError):
+    """429: too many requests; `retry_after` is Patchworks' wait in seconds, if it gave one."""
+
+    def __init__(self, message: str, *, retry_after: int | None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServerError(PatchworksError):
+    """5xx."""
+
+
+class Timeout(PatchworksError):
+    """No connection or no answer within the configured timeouts."""
+
+
+class ConnectionFailed(PatchworksError):
+    """Refused, unresolvable, reset: Patchworks could not be reached, or hung up."""
+
+
+class MalformedResponse(PatchworksError):
+    """A success status with a body we cannot read, or an unexpected status such as a 3xx."""
+
+
+def clean(text: Any, secret: str = "") -> str:
+    """Upstream text made safe to show: no key, one line, at most MAX_MESSAGE characters."""
+    if not isinstance(text, str):
+        return ""
+    if secret:
+        text = text.replace(secret, "********")
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+
+
+def parse_retry_after(value: str | None) -> int | None:
+    """Retry-After in whole seconds, from seconds or an HTTP date; None if absent or unreadable."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return int(value.strip())
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0, math.ceil((when - datetime.now(UTC)).total_seconds()))
+
+
+def malformed(*, write: bool, status: int | None = None) -> MalformedResponse:
+    """A success status whose body could not be read."""
+    if write:
+        return MalformedResponse(
+            f"Patchworks sent an answer the console could not read, {UNKNOWN_OUTCOME}",
+            status=status,
+            outcome_unknown=True,
+        )
+    return MalformedResponse("Patchworks sent an answer the console could not read.", status=status)
+
+
+def error_for_status(
+    status: int,
+    body: Mapping[str, Any],
+    *,
+    retry_after: str | None,
+    write: bool,
+    not_found: str,
+    secret: str,
+) -> PatchworksError:
+    """The error for a non-2xx answer; `body` is its JSON object, or {} if it had none."""
+    upstream = clean(body.get("message"), secret)
+    if status == 401:
+        return Unauthorized(
+            "Patchworks rejected your API key — update it on the My API key page.", status=status
+        )
+    if status == 403:
+        return Forbidden("Your Patchworks API key is not allowed to do this.", status=status)
+    if status == 404:
+        return NotFound(not_found, status=status)
+    if status == 409:
+        text = upstream or "it conflicts with the deployment's current state."
+        return Conflict(f"Patchworks refused the change: {text}", status=status)
+    if status == 422:
+        errors = _field_errors(body.get("errors"), secret)
+        message = upstream or "Patchworks did not accept these values."
+        return ValidationFailed(message, field_errors=errors, status=status)
+    if status == 429:
+        return _rate_limited(parse_retry_after(retry_after))
+    if 500 <= status < 600:
+        return _server_error(status, write=write)
+    if 400 <= status < 500:
+        text = f": {upstream}" if upstream else "."
+        return BadRequest(f"Patchworks refused the request (error {status}){text}", status=status)
+    return MalformedResponse(
+        f"Patchworks answered in an unexpected way (status {status}). The Patchworks address in "
+        "the console's settings may be wrong.",
+        status=status,
+        outcome_unknown=write,
+    )
+
+
+def _field_errors(raw: Any, secret: str) -> dict[str, list[str]]:
+    if not isinstance(raw, Mapping):
+        return {}
+    errors: dict[str, list[str]] = {}
+    for field, messages in raw.items():
+        texts = [clean(m, secret) for m in (messages if isinstance(messages, list) else [messages])]
+        errors[str(field)] = [text for text in texts if text]
+    return errors
+
+
+def _rate_limited(wait: int | None) -> RateLimited:
+    when = "in a minute" if wait is None else f"in {wait} second{'' if wait == 1 else 's'}"
+    return RateLimited(f"Patchworks is busy — try again {when}.", retry_after=wait, status=429)
+
+
+def _server_error(status: int, *, write: bool) -> ServerError:
+    # A gateway error on a write means the request may have reached Patchworks and been done.
+    if write and status in {502, 504}:
+        return ServerError(
+            f"Patchworks did not answer properly (error {status}), {UNKNOWN_OUTCOME}",
+            status=status,
+            outcome_unknown=True,
+        )
+    return ServerError(
+        f"Patchworks is not answering properly right now (error {status}). Try again in a minute.",
+        status=status,
+    )

@@ -1,0 +1,359 @@
+"""What the console reads from Patchworks: small frozen dataclasses and tolerant parsing.
+
+Patchworks does not publish its response bodies in detail, so parsing accepts every variant we
+know of: fields at the top level or under `attributes` (JSON:API), relations in camelCase or
+snake_case, single resources wrapped in {"data": ...} or bare, ids as numbers or strings.
+Unknown fields are ignored and missing optional ones become None or "". Only a body that is not
+an object at all, or an item without an id, counts as a shape error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+GLOBAL_ENVIRONMENT_NAME = "No environment (global)"
+
+
+class ShapeError(ValueError):
+    """The body is not shaped like anything we can read."""
+
+
+@dataclass(frozen=True, slots=True)
+class PatchworksUser:
+    id: str
+    name: str
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    id: str
+    name: str
+    priority: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class FlowVersion:
+    id: str
+    flow_id: str
+    iteration: int | None
+    status: str
+    flow: Flow | None
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualEnvironment:
+    id: str
+    name: str
+    type: str
+
+    @property
+    def is_live(self) -> bool:
+        return self.type == "live"
+
+
+@dataclass(frozen=True, slots=True)
+class Package:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    id: str
+    flow_version_id: str
+    virtual_environment_id: str | None
+    package_id: str | None
+    priority: int | None
+    enabled_at: datetime | None
+    enabled_by_id: str | None
+    user_id: str | None
+    flow_name: str
+    is_global: bool
+    flow_version_iteration: int | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    flow_version: FlowVersion | None
+    virtual_environment: VirtualEnvironment | None
+    package: Package | None
+    enabled_by: PatchworksUser | None
+    user: PatchworksUser | None
+
+    @property
+    def is_enabled(self) -> bool:
+        return self.enabled_at is not None
+
+    @property
+    def flow_id(self) -> str:
+        return self.flow_version.flow_id if self.flow_version else ""
+
+    @property
+    def environment_name(self) -> str:
+        if self.virtual_environment is not None:
+            return self.virtual_environment.name
+        if self.is_global or self.virtual_environment_id is None:
+            return GLOBAL_ENVIRONMENT_NAME
+        # The environment was not included in the response: show its id rather than nothing.
+        return f"Environment {self.virtual_environment_id}"
+
+    @property
+    def environment_type(self) -> str:
+        return self.virtual_environment.type if self.virtual_environment else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+    current_page: int
+    last_page: int
+    per_page: int
+    from_index: int | None
+    to_index: int | None
+
+    @property
+    def has_next(self) -> bool:
+        return self.current_page < self.last_page
+
+    @property
+    def has_previous(self) -> bool:
+        return self.current_page > 1
+
+
+# Scalars -------------------------------------------------------------------------------------
+
+
+def _id(value: Any) -> str | None:
+    """An id as text ("42"), whatever JSON type it came as; an object gives its own id."""
+    if isinstance(value, Mapping):
+        return _id(_fields(value).get("id"))
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip() if isinstance(value, int | float | str) else ""
+    return text or None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
+
+def _str(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
+def _bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in {"1", "true", "yes"}:
+        return True
+    if isinstance(value, str) and value.strip().lower() in {"0", "false", "no"}:
+        return False
+    return None
+
+
+def _datetime(value: Any) -> datetime | None:
+    """An aware datetime from ISO 8601 text (Z, offsets, with or without fractions)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# Objects -------------------------------------------------------------------------------------
+
+
+def _fields(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """One flat dict of an object's fields, whether flat, under `attributes` or JSON:API."""
+    attributes = obj.get("attributes")
+    relationships = obj.get("relationships")
+    merged: dict[str, Any] = {}
+    if isinstance(relationships, Mapping):
+        for name, rel in relationships.items():
+            if isinstance(rel, Mapping) and isinstance(rel.get("data"), Mapping):
+                merged[name] = rel["data"]
+    if isinstance(attributes, Mapping):
+        merged.update(attributes)
+    merged.update((k, v) for k, v in obj.items() if k not in {"attributes", "relationships"})
+    return merged
+
+
+def _first(fields: Mapping[str, Any], *names: str) -> Any:
+    for name in names:
+        if fields.get(name) is not None:
+            return fields[name]
+    return None
+
+
+def _related(fields: Mapping[str, Any], *names: str) -> Mapping[str, Any] | None:
+    value = _first(fields, *names)
+    return value if isinstance(value, Mapping) else None
+
+
+def _required_fields(obj: Any) -> dict[str, Any]:
+    if not isinstance(obj, Mapping):
+        raise ShapeError(f"expected an object, got {type(obj).__name__}")
+    fields = _fields(obj)
+    if _id(fields.get("id")) is None:
+        raise ShapeError("object without an id")
+    return fields
+
+
+def _optional(parse: Callable[[Any], T], obj: Mapping[str, Any] | None) -> T | None:
+    if obj is None:
+        return None
+    try:
+        return parse(obj)
+    except ShapeError:
+        return None
+
+
+def parse_user(obj: Any) -> PatchworksUser:
+    f = _required_fields(obj)
+    return PatchworksUser(
+        id=_id(f["id"]) or "", name=_str(f.get("name")), email=_str(f.get("email"))
+    )
+
+
+def parse_flow(obj: Any) -> Flow:
+    f = _required_fields(obj)
+    return Flow(id=_id(f["id"]) or "", name=_str(f.get("name")), priority=_int(f.get("priority")))
+
+
+def parse_flow_version(obj: Any) -> FlowVersion:
+    f = _required_fields(obj)
+    flow = _optional(parse_flow, _related(f, "flow"))
+    return FlowVersion(
+        id=_id(f["id"]) or "",
+        flow_id=_id(_first(f, "flow_id", "flowId")) or (flow.id if flow else ""),
+        iteration=_int(_first(f, "iteration", "flow_version_iteration")),
+        status=_str(f.get("status")),
+        flow=flow,
+    )
+
+
+def parse_virtual_environment(obj: Any) -> VirtualEnvironment:
+    f = _required_fields(obj)
+    return VirtualEnvironment(
+        id=_id(f["id"]) or "", name=_str(f.get("name")), type=_str(f.get("type")).strip().lower()
+    )
+
+
+def parse_package(obj: Any) -> Package:
+    f = _required_fields(obj)
+    return Package(id=_id(f["id"]) or "", name=_str(f.get("name")))
+
+
+def parse_deployment(obj: Any) -> Deployment:
+    """Read one deployment in any of the shapes described at the top of this module."""
+    f = _required_fields(obj)
+    flow_version = _optional(parse_flow_version, _related(f, "flowVersion", "flow_version"))
+    environment = _optional(
+        parse_virtual_environment, _related(f, "virtualEnvironment", "virtual_environment")
+    )
+    package = _optional(parse_package, _related(f, "package"))
+    enabled_by = _optional(parse_user, _related(f, "enabledBy", "enabled_by"))
+    user = _optional(parse_user, _related(f, "user"))
+    environment_id = _id(f.get("virtual_environment_id")) or (environment and environment.id)
+    is_global = _bool(f.get("global"))
+    flow = flow_version.flow if flow_version else None
+    return Deployment(
+        id=_id(f["id"]) or "",
+        flow_version_id=_id(f.get("flow_version_id")) or (flow_version.id if flow_version else ""),
+        virtual_environment_id=environment_id or None,
+        package_id=_id(f.get("package_id")) or (package.id if package else None),
+        priority=_int(f.get("priority")),
+        enabled_at=_datetime(f.get("enabled_at")),
+        enabled_by_id=_id(_first(f, "enabled_by_id", "enabled_by", "enabledBy")),
+        user_id=_id(f.get("user_id")) or (user.id if user else None),
+        flow_name=_str(_first(f, "name", "flow_name")) or (flow.name if flow else ""),
+        is_global=is_global if is_global is not None else not environment_id,
+        flow_version_iteration=_int(f.get("flow_version_iteration"))
+        if f.get("flow_version_iteration") is not None
+        else (flow_version.iteration if flow_version else None),
+        created_at=_datetime(f.get("created_at")),
+        updated_at=_datetime(f.get("updated_at")),
+        flow_version=flow_version,
+        virtual_environment=environment,
+        package=package,
+        enabled_by=enabled_by,
+        user=user,
+    )
+
+
+def parse_one(body: Any, parse: Callable[[Any], T]) -> T:
+    """A single resource, wrapped in {"data": {...}} or bare."""
+    if isinstance(body, Mapping) and isinstance(body.get("data"), Mapping):
+        body = body["data"]
+    return parse(body)
+
+
+# Pages ---------------------------------------------------------------------------------------
+
+
+def parse_page(body: Any, parse: Callable[[Any], T], *, page: int, per_page: int) -> Page[T]:
+    """A Laravel paginator page. Reads `meta` (or paginator fields at the top level) only;
+    when they are missing the numbers are worked out from what was asked for and received."""
+    if isinstance(body, list):
+        body = {"data": body}
+    if not isinstance(body, Mapping) or not isinstance(body.get("data"), list):
+        raise ShapeError("expected a page with a data list")
+    items = _parse_items(body["data"], parse)
+    meta = body.get("meta") if isinstance(body.get("meta"), Mapping) else body
+    current = _int(meta.get("current_page")) or page
+    size = _int(meta.get("per_page")) or per_page
+    first = _int(meta.get("from"))
+    if first is None and "from" not in meta and items:
+        first = (current - 1) * size + 1
+    last_index = _int(meta.get("to"))
+    if last_index is None and "to" not in meta and first is not None:
+        last_index = first + len(items) - 1
+    total = _int(meta.get("total"))
+    if total is None:
+        total = (current - 1) * size + len(items)
+    last_page = _int(meta.get("last_page"))
+    if last_page is None:
+        last_page = current + 1 if _has_next_link(body) else max(current, -(-total // size))
+    return Page(items, total, current, max(last_page, 1), size, first, last_index)
+
+
+def _parse_items(raw: list[Any], parse: Callable[[Any], T]) -> list[T]:
+    items: list[T] = []
+    for entry in raw:
+        try:
+            items.append(parse(entry))
+        except ShapeError as exc:
+            # A row without an id cannot be linked to or acted on: leave it out, say so.
+            logger.warning("patchworks: skipped an unreadable list item (%s)", exc)
+    return items
+
+
+def _has_next_link(body: Mapping[str, Any]) -> bool:
+    # Read, never followed: only whether Patchworks says there is a next page.
+    links = body.get("links")
+    return isinstance(links, Mapping) and bool(links.get("next"))

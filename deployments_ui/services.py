@@ -1,0 +1,411 @@
+"""What the views call. Each function acts for one signed-in person, with that person's own key.
+
+Reads go straight to Patchworks (picker lists are cached briefly per key). Every write is
+checked against the current state first, recorded in the audit trail before it is sent,
+and completed in the trail with its outcome afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+
+from deployments_ui import audit
+from deployments_ui.audit import Actor, AuditTarget
+from deployments_ui.client import (
+    Deployment,
+    Flow,
+    FlowVersion,
+    Package,
+    Page,
+    PatchworksClient,
+    PatchworksError,
+    Unauthorized,
+    VirtualEnvironment,
+)
+from deployments_ui.credentials import MissingApiKey, api_key_for
+from deployments_ui.models import AuditEvent
+
+Action = AuditEvent.Action
+PICKER_PAGE_LIMIT = 10
+EDITABLE_FIELDS = ("virtual_environment_id", "priority", "enabled_at")
+
+__all__ = ["MissingApiKey", "PatchworksError"]
+
+
+class ActionRefused(Exception):
+    """The console declined to send a write; the reason is in plain words."""
+
+    def __init__(self, message: str, deployment: Deployment | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.deployment = deployment
+
+
+class AlreadyInState(ActionRefused):
+    """Someone else already enabled (or disabled) the deployment."""
+
+
+class ChangedSinceOpened(ActionRefused):
+    """The deployment changed in Patchworks after the form was opened."""
+
+    def __init__(self, message: str, deployment: Deployment, changes: list[str]) -> None:
+        super().__init__(message, deployment)
+        self.changes = changes
+
+
+@dataclass(frozen=True)
+class DeploymentQuery:
+    """Everything that selects a page of the deployments list, as the API names it."""
+
+    filters: dict[str, str] = field(default_factory=dict)
+    sort: str | None = None
+    page: int = 1
+    per_page: int = 25
+
+
+@dataclass(frozen=True)
+class Pickers:
+    environments: list[VirtualEnvironment]
+    packages: list[Package]
+    flows: list[Flow]
+
+
+def _client_for(user) -> PatchworksClient:
+    return PatchworksClient(api_key_for(user))
+
+
+def _key_fingerprint(user) -> str:
+    """A cache namespace per key that reveals nothing about the key."""
+    return hashlib.sha256(api_key_for(user).encode()).hexdigest()[:32]
+
+
+# Reads
+
+
+def deployment_list(*, user, query: DeploymentQuery) -> Page[Deployment]:
+    """One page of all deployments, filtered and sorted as asked."""
+    return _client_for(user).list_deployments(
+        filters=query.filters, sort=query.sort, page=query.page, per_page=query.per_page
+    )
+
+
+def flow_version_deployment_list(
+    *, user, flow_version_id: str, page: int = 1, per_page: int = 25
+) -> Page[Deployment]:
+    """One page of the deployments of one flow version."""
+    return _client_for(user).list_flow_version_deployments(
+        flow_version_id, page=page, per_page=per_page
+    )
+
+
+def deployment_get(*, user, flow_version_id: str, deployment_id: str) -> Deployment:
+    """One deployment with its flow version, environment, package and who enabled it."""
+    return _client_for(user).get_deployment(flow_version_id, deployment_id)
+
+
+def pickers_get(*, user) -> Pickers:
+    """Environments, packages and flows to choose from, cached briefly per key."""
+    cache_key = f"pickers:{_key_fingerprint(user)}"
+    pickers = cache.get(cache_key)
+    if pickers is None:
+        client = _client_for(user)
+        pickers = Pickers(
+            environments=_all_pages(client.list_virtual_environments),
+            packages=_all_pages(client.list_packages),
+            flows=_all_pages(client.list_flows),
+        )
+        cache.set(cache_key, pickers, settings.PATCHWORKS_PICKER_CACHE_SECONDS)
+    return pickers
+
+
+def flow_versions_get(*, user, flow_id: str) -> list[FlowVersion]:
+    """A flow's versions, oldest first, cached briefly per key."""
+    cache_key = f"flow-versions:{_key_fingerprint(user)}:{flow_id}"
+    versions = cache.get(cache_key)
+    if versions is None:
+        client = _client_for(user)
+        versions = _all_pages(lambda **kw: client.list_flow_versions(flow_id, **kw))
+        cache.set(cache_key, versions, settings.PATCHWORKS_PICKER_CACHE_SECONDS)
+    return versions
+
+
+def _all_pages(fetch) -> list:
+    items, page = [], 1
+    while True:
+        result = fetch(page=page, per_page=100)
+        items.extend(result.items)
+        if page >= min(result.last_page, PICKER_PAGE_LIMIT):
+            return items
+        page += 1
+
+
+def environment_named(*, user, environment_id: str | None) -> VirtualEnvironment | None:
+    """The picker entry for an environment id, if the pickers know it."""
+    if not environment_id:
+        return None
+    for environment in pickers_get(user=user).environments:
+        if environment.id == environment_id:
+            return environment
+    return None
+
+
+def _environment_or_none(user, environment_id: str | None) -> VirtualEnvironment | None:
+    try:
+        return environment_named(user=user, environment_id=environment_id)
+    except PatchworksError:
+        return None
+
+
+# Writes
+
+
+def deployment_set_enabled(
+    *, actor: Actor, user, flow_version_id: str, deployment_id: str, enabled: bool, reason: str = ""
+) -> Deployment:
+    """Enable or disable a deployment, unless it is already in that state."""
+    action = Action.ENABLE if enabled else Action.DISABLE
+    target = AuditTarget(deployment_id=deployment_id, flow_version_id=flow_version_id)
+    client = _client_or_refuse(actor, user, action, target, reason)
+    current = _read_for_write(actor, client, action, target, reason, flow_version_id, deployment_id)
+    target = AuditTarget.from_deployment(current)
+    if current.is_enabled == enabled:
+        message = _already_message(current)
+        audit.record_refusal(
+            actor=actor,
+            action=action,
+            target=target,
+            message=message,
+            reason=reason,
+            before=audit.deployment_state(current),
+        )
+        raise AlreadyInState(message, current)
+    before = audit.deployment_state(current)
+    after = {**before, "enabled": enabled}
+    send = client.enable_deployment if enabled else client.disable_deployment
+    return _send_write(
+        actor, action, target, before, after, reason, lambda: send(flow_version_id, deployment_id)
+    )
+
+
+def deployment_create(
+    *,
+    actor: Actor,
+    user,
+    flow_version_id: str,
+    virtual_environment_id: str | None,
+    priority: int | None,
+    deploy_disabled: bool,
+    flow_name: str = "",
+    reason: str = "",
+) -> Deployment:
+    """Deploy a flow version into an environment (or globally)."""
+    target = AuditTarget(
+        flow_version_id=flow_version_id,
+        flow_name=flow_name,
+        environment_id=virtual_environment_id or "",
+    )
+    client = _client_or_refuse(actor, user, Action.CREATE, target, reason)
+    environment = _environment_or_none(user, virtual_environment_id)
+    if environment:
+        target = replace(
+            target, environment_name=environment.name, environment_type=environment.type
+        )
+    after = {
+        "virtual_environment_id": virtual_environment_id,
+        "priority": priority,
+        "enabled": not deploy_disabled,
+    }
+    return _send_write(
+        actor,
+        Action.CREATE,
+        target,
+        None,
+        after,
+        reason,
+        lambda: client.create_deployment(
+            flow_version_id,
+            virtual_environment_id=virtual_environment_id,
+            priority=priority,
+            deploy_disabled=deploy_disabled,
+        ),
+    )
+
+
+def deployment_update(
+    *,
+    actor: Actor,
+    user,
+    flow_version_id: str,
+    deployment_id: str,
+    changes: dict[str, Any],
+    opened_values: dict[str, Any],
+    reason: str = "",
+) -> Deployment:
+    """Change a deployment, refusing if it changed in Patchworks since the form was opened."""
+    target = AuditTarget(deployment_id=deployment_id, flow_version_id=flow_version_id)
+    client = _client_or_refuse(actor, user, Action.UPDATE, target, reason)
+    current = _read_for_write(
+        actor, client, Action.UPDATE, target, reason, flow_version_id, deployment_id
+    )
+    target = AuditTarget.from_deployment(current)
+    differences = changed_fields(opened_values, editable_values(current))
+    if differences:
+        message = "This deployment was changed in Patchworks after you opened the form."
+        audit.record_refusal(
+            actor=actor,
+            action=Action.UPDATE,
+            target=target,
+            message=message,
+            reason=reason,
+            before=audit.deployment_state(current),
+            after=_jsonable(changes),
+        )
+        raise ChangedSinceOpened(message, current, differences)
+    before = audit.deployment_state(current)
+    after = {**before, **_jsonable(changes)}
+    return _send_write(
+        actor,
+        Action.UPDATE,
+        target,
+        before,
+        after,
+        reason,
+        lambda: client.update_deployment(flow_version_id, deployment_id, changes=changes),
+    )
+
+
+def deployment_delete(
+    *, actor: Actor, user, flow_version_id: str, deployment_id: str, reason: str = ""
+) -> Deployment:
+    """Delete a deployment permanently. Returns what it was, for the confirmation message."""
+    target = AuditTarget(deployment_id=deployment_id, flow_version_id=flow_version_id)
+    client = _client_or_refuse(actor, user, Action.DELETE, target, reason)
+    current = _read_for_write(
+        actor, client, Action.DELETE, target, reason, flow_version_id, deployment_id
+    )
+    before = audit.deployment_state(current)
+    _send_write(
+        actor,
+        Action.DELETE,
+        AuditTarget.from_deployment(current),
+        before,
+        None,
+        reason,
+        lambda: client.delete_deployment(flow_version_id, deployment_id),
+    )
+    return current
+
+
+def editable_values(deployment: Deployment) -> dict[str, Any]:
+    """The values an edit form shows, in a form that survives a round trip through the page."""
+    return {
+        "virtual_environment_id": deployment.virtual_environment_id,
+        "priority": deployment.priority,
+        "enabled_at": deployment.enabled_at.isoformat() if deployment.enabled_at else None,
+    }
+
+
+FIELD_LABELS = {
+    "virtual_environment_id": "environment",
+    "priority": "priority",
+    "enabled_at": "enabled at",
+}
+
+
+def changed_fields(opened: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """Plain names of the editable fields whose values differ."""
+    return [FIELD_LABELS[name] for name in EDITABLE_FIELDS if opened.get(name) != current.get(name)]
+
+
+def _client_or_refuse(actor, user, action, target, reason) -> PatchworksClient:
+    """The person's client, or a recorded refusal when they have no key."""
+    try:
+        return _client_for(user)
+    except MissingApiKey:
+        audit.record_refusal(
+            actor=actor,
+            action=action,
+            target=target,
+            reason=reason,
+            message="No Patchworks API key is saved for this person.",
+        )
+        raise
+
+
+def _read_for_write(actor, client, action, target, reason, flow_version_id, deployment_id):
+    """Read the current state before a write; a failed read is recorded as a failed attempt."""
+    try:
+        return client.get_deployment(flow_version_id, deployment_id)
+    except PatchworksError as error:
+        attempt = audit.record_attempt(actor=actor, action=action, target=target, reason=reason)
+        audit.record_outcome(
+            attempt,
+            outcome=AuditEvent.Outcome.FAILED,
+            upstream_status=error.status,
+            message=f"Could not read the deployment first: {error.message}",
+        )
+        raise
+
+
+def _send_write(actor, action, target, before, after, reason, send) -> Any:
+    """Record the attempt, make the one remote write, record how it ended."""
+    attempt = audit.record_attempt(
+        actor=actor, action=action, target=target, before=before, after=after, reason=reason
+    )
+    try:
+        result = send()
+    except PatchworksError as error:
+        outcome = AuditEvent.Outcome.UNKNOWN if error.outcome_unknown else AuditEvent.Outcome.FAILED
+        audit.record_outcome(
+            attempt, outcome=outcome, upstream_status=error.status, message=error.message
+        )
+        raise
+    state = audit.deployment_state(result) if isinstance(result, Deployment) else None
+    audit.record_outcome(attempt, outcome=AuditEvent.Outcome.SUCCEEDED, after=state)
+    return result
+
+
+def _already_message(deployment: Deployment) -> str:
+    if deployment.is_enabled:
+        who = deployment.enabled_by.name if deployment.enabled_by else "someone"
+        when = deployment.enabled_at.strftime("%d %b %Y %H:%M") if deployment.enabled_at else ""
+        return f"Already enabled by {who}{' on ' + when if when else ''}. Nothing was changed."
+    return "Already disabled by someone else. Nothing was changed."
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: value.isoformat() if hasattr(value, "isoformat") else value
+        for name, value in values.items()
+    }
+
+
+# Health
+
+
+def database_ready() -> bool:
+    try:
+        connection.ensure_connection()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except Exception:
+        return False
+
+
+def upstream_ready() -> bool:
+    """Patchworks answers at all; a rejected probe key still proves it is reachable."""
+    probe = PatchworksClient(settings.CONSOLE_SERVICE_API_KEY or "readiness-probe")
+    try:
+        probe.list_flows(per_page=1)
+    except Unauthorized:
+        return True
+    except PatchworksError:
+        return False
+    return True

@@ -1,0 +1,29 @@
+from django.urls import path
+from django.views.generic import RedirectView
+
+from deployments_ui.views import audit, deployments
+
+deployment = "flow-versions/<str:flow_version>/deployments/<str:deployment>/"
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="deployment-list"), name="home"),
+    path("deployments/", deployments.deployment_list, name="deployment-list"),
+    path(
+        "flow-versions/<str:flow_version>/deployments/",
+        deployments.flow_version_deployment_list,
+        name="flow-version-deployment-list",
+    ),
+    path(
+        "flow-versions/<str:flow_version>/deployments/new/",
+        deployments.deployment_create,
+        name="deployment-create",
+    ),
+    path(deployment, deployments.deployment_detail, name="deployment-detail"),
+    path(f"{deployment}edit/", deployments.deployment_edit, name="deployment-edit"),
+    path(f"{deployment}delete/", deployments.deployment_delete, name="deployment-delete"),
+    path(f"{deployment}enable/", deployments.deployment_enable, name="deployment-enable"),
+    path(f"{deployment}disable/", deployments.deployment_disable, name="deployment-disable"),
+    path("pickers/flow-versions/", deployments.picker_flow_versions, name="picker-flow-versions"),
+    path("audit/", audit.audit_log, name="audit-log"),
+    path("audit/export.csv", audit.audit_export, name="audit-export"),
+]

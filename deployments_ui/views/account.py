@@ -1,0 +1,172 @@
+"""Sign-in, sign-out, the lockout page and the My API key page."""
+
+from __future__ import annotations
+
+import math
+
+from axes.helpers import get_cool_off
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout as auth_logout
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.response import TemplateResponse
+from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods, require_POST
+
+from deployments_ui import credentials
+from deployments_ui.client import PatchworksError
+from deployments_ui.models import ApiCredential
+
+SSO_ONLY = (
+    "Sign in through your company's single sign-on: open the console at its usual address "
+    "and you will be signed in automatically. Signing in with a password is switched off."
+)
+
+
+def safe_next(request: HttpRequest, url: str | None) -> str:
+    """`url` if it leads back into the console (a path on this site), otherwise ""."""
+    url = (url or "").strip()
+    if not url.startswith("/") or url.startswith(("//", "/\\")):
+        return ""
+    allowed = url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return url if allowed else ""
+
+
+class SignInForm(AuthenticationForm):
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "That user name and password do not match. Check them and try again.",
+        "inactive": "This account has been switched off. Ask a console administrator.",
+    }
+
+
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
+class ConsoleLoginView(auth_views.LoginView):
+    template_name = "registration/login.html"
+    authentication_form = SignInForm
+    redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not settings.LOCAL_LOGIN_ENABLED:
+            context = self.get_context_data(form=None)
+            return self.render_to_response(context, status=403)
+        return super().post(request, *args, **kwargs)
+
+    def get_redirect_url(self) -> str:
+        url = safe_next(self.request, super().get_redirect_url())
+        return "" if url.split("?")[0] == self.request.path else url
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        response = super().form_valid(form)  # Django's login() gives the session a new key.
+        self.request.session["sign_in_method"] = "password"
+        return response
+
+    def get_context_data(self, **kwargs) -> dict:
+        context = super().get_context_data(**kwargs)
+        context["local_login_enabled"] = settings.LOCAL_LOGIN_ENABLED
+        context["sso_enabled"] = bool(settings.SSO_HEADER)
+        context["sso_only_message"] = SSO_ONLY
+        if not settings.LOCAL_LOGIN_ENABLED:
+            context["form"] = None
+        return context
+
+
+login = ConsoleLoginView.as_view()
+
+
+@require_POST
+def logout(request: HttpRequest) -> HttpResponse:
+    was_sso = request.session.get("sign_in_method") == "sso"
+    auth_logout(request)
+    if was_sso and settings.SSO_LOGOUT_URL:
+        # Otherwise the proxy would sign the person straight back in on the next page.
+        return redirect(settings.SSO_LOGOUT_URL)
+    messages.success(request, "You have signed out.")
+    return redirect(settings.LOGOUT_REDIRECT_URL)
+
+
+def locked_out(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials=None
+) -> HttpResponse:
+    """django-axes' lockout page (AXES_LOCKOUT_CALLABLE): plain words, how long to wait."""
+    cool_off = get_cool_off(request)
+    minutes = math.ceil(cool_off.total_seconds() / 60) if cool_off else None
+    context = {"minutes": max(1, minutes) if minutes is not None else None}
+    # render(), not TemplateResponse: axes returns this from its middleware, after the view.
+    return render(
+        request, "registration/locked_out.html", context, status=settings.AXES_HTTP_RESPONSE_CODE
+    )
+
+
+class ApiKeyForm(forms.Form):
+    api_key = forms.CharField(
+        label="Your Patchworks API key",
+        strip=True,
+        max_length=credentials.MAX_KEY_LENGTH,
+        widget=forms.PasswordInput(
+            render_value=False,
+            attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "off"},
+        ),
+        error_messages={
+            "required": "Enter your Patchworks API key.",
+            "max_length": "That is too long to be a Patchworks API key.",
+        },
+    )
+
+
+def _api_key_page(
+    request: HttpRequest, form: ApiKeyForm, *, confirm_remove: bool = False, status: int = 200
+) -> TemplateResponse:
+    credential = ApiCredential.objects.filter(user=request.user).first()
+    context = {
+        "form": form,
+        "credential": credential,
+        "confirm_remove": confirm_remove and credential is not None,
+        "next": safe_next(request, request.POST.get("next") or request.GET.get("next")),
+    }
+    return TemplateResponse(request, "account/api_key.html", context, status=status)
+
+
+def _save(request: HttpRequest) -> HttpResponse:
+    form = ApiKeyForm(request.POST)
+    if not form.is_valid():
+        return _api_key_page(request, form, status=400)
+    try:
+        credential = credentials.save_api_key(request.user, form.cleaned_data["api_key"])
+    except credentials.ApiKeyRejected as exc:
+        form.add_error("api_key", exc.message)
+        return _api_key_page(request, form, status=400)
+    except PatchworksError as exc:
+        form.add_error(None, f"Your key was not saved. {exc.message}")
+        return _api_key_page(request, form, status=502)
+    messages.success(
+        request,
+        f"Patchworks accepted your key, and it is saved. It ends in {credential.last_four}.",
+    )
+    return redirect(safe_next(request, request.POST.get("next")) or "api-key")
+
+
+@never_cache
+@sensitive_post_parameters("api_key")
+@require_http_methods(["GET", "HEAD", "POST"])
+def api_key(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return _api_key_page(request, ApiKeyForm())
+    if "save" in request.POST:
+        return _save(request)
+    if "confirm_remove" in request.POST:
+        if credentials.remove_api_key(request.user):
+            messages.success(request, "Your API key is removed from the console.")
+        return redirect("api-key")
+    if "remove" in request.POST:
+        return _api_key_page(request, ApiKeyForm(), confirm_remove=True)
+    return _api_key_page(request, ApiKeyForm(), status=400)

@@ -1,0 +1,86 @@
+"""The /__sandbox__/ control endpoints: reset, faults, request log, version deletion.
+
+No API key: they exist for tests and demos, and are switched off with SANDBOX_CONTROL_ENABLED.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.db import transaction
+from django.http import HttpRequest, JsonResponse
+
+from sandbox import demo, faults
+from sandbox.models import Deployment, FlowVersion, RequestLogEntry
+from sandbox.queries import iso
+from sandbox.web import ApiError, api_view, json_body, not_found, parse_id
+
+
+@api_view("POST", auth=False)
+def reset(request: HttpRequest) -> JsonResponse:
+    """Reload the demo data; with ?if_changed=1, only if a write may have changed it."""
+    if request.GET.get("if_changed") in {"1", "true"} and not demo.is_changed():
+        return JsonResponse({"message": "Sandbox data unchanged.", "reloaded": False})
+    started = time.perf_counter()
+    data = demo.load_demo_data()
+    return JsonResponse(
+        {
+            "message": "Sandbox data reset.",
+            "reloaded": True,
+            "flows": len(data.flows),
+            "versions": len(data.versions),
+            "deployments": len(data.deployments),
+            "took_ms": round((time.perf_counter() - started) * 1000, 1),
+        }
+    )
+
+
+@api_view("GET", "PUT", "DELETE", auth=False)
+def fault_config(request: HttpRequest) -> JsonResponse:
+    """GET the stored fault, PUT a new one (replacing it whole), DELETE it."""
+    if request.method == "DELETE":
+        faults.clear_fault()
+        return JsonResponse({"data": None})
+    if request.method == "PUT":
+        try:
+            spec = faults.parse_fault(json_body(request))
+        except faults.FaultError as error:
+            raise ApiError(400, f"Invalid fault: {error}") from None
+        faults.store_fault(spec)
+    spec = faults.stored_fault()
+    return JsonResponse({"data": spec.as_json() if spec else None})
+
+
+@api_view("GET", "DELETE", auth=False)
+def request_log(request: HttpRequest) -> JsonResponse:
+    """The /api/ requests received since the log was last cleared, oldest first."""
+    if request.method == "DELETE":
+        RequestLogEntry.objects.all().delete()
+        return JsonResponse({"data": []})
+    entries = [
+        {
+            "method": entry.method,
+            "path": entry.path,
+            "query": entry.query_string,
+            "user": entry.user_name,
+            "status": entry.status,
+            "fault": entry.fault,
+            "time": iso(entry.received_at),
+            "duration_ms": entry.duration_ms,
+        }
+        for entry in RequestLogEntry.objects.order_by("id")
+    ]
+    return JsonResponse({"data": entries})
+
+
+@api_view("POST", auth=False)
+def delete_flow_version(request: HttpRequest, flow_version: str) -> JsonResponse:
+    """Delete a flow version and its deployments, as Patchworks' dashboard can."""
+    demo.mark_changed()
+    with transaction.atomic():
+        version = FlowVersion.objects.filter(pk=parse_id(flow_version, "FlowVersion")).first()
+        if version is None:
+            raise not_found("FlowVersion", flow_version)
+        deleted = Deployment.objects.filter(flow_version=version).count()
+        version.delete()
+    return JsonResponse({"message": "Flow version deleted.", "deleted_deployments": deleted})

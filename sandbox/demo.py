@@ -1,0 +1,248 @@
+"""Deterministic demo data: a fixed random seed, fixed ids, timestamps relative to now.
+
+Loading wipes the demo tables and bulk-inserts everything in one transaction, so that
+/__sandbox__/reset is quick enough to run before every test.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.core.management.color import no_style
+from django.db import connection, transaction
+from django.utils import timezone
+
+from sandbox.models import (
+    Deployment,
+    Flow,
+    FlowVersion,
+    Package,
+    SandboxState,
+    SandboxUser,
+    VirtualEnvironment,
+)
+
+SEED = 20240501
+
+# (name, email, key). Keys are fixed so that the console's demo users and the tests can use them.
+USERS = [
+    ("Demo Admin", "demo@example.com", "sandbox-demo-key"),
+    ("Vera Viewer", "vera@example.com", "sandbox-key-viewer"),
+    ("Oscar Operator", "oscar@example.com", "sandbox-key-operator"),
+    ("Edie Editor", "edie@example.com", "sandbox-key-editor"),
+    ("Adam Admin", "adam@example.com", "sandbox-key-admin"),
+    ("Console Service", "console-service@example.com", "sandbox-key-service"),
+    ("Dana Dashboard", "dana@example.com", "sandbox-key-dashboard"),
+    # People who work in the Patchworks dashboard only, without an API key.
+    ("Priya Shah", "priya@example.com", None),
+    ("Tom Becker", "tom@example.com", None),
+]
+# Who enables and deploys in the demo history (indexes into USERS): mostly dashboard people.
+ACTORS = [6, 6, 7, 7, 8, 0]
+
+PACKAGES = ["Shopify Connector", "Magento 2 Connector", "NetSuite ERP"]
+
+ENVIRONMENTS = [
+    ("UK Live", "live"),
+    ("UK Test", "test"),
+    ("EU Live", "live"),
+    ("EU Staging", "test"),
+    ("US Live", "live"),
+    ("US Test", "test"),
+    ("APAC Live", "live"),
+    ("APAC Test", "test"),
+    ("Wholesale Live", "live"),
+    ("QA", "test"),
+]
+# An environment nobody has deployed to yet: the environment picker leaves it out.
+EMPTY_ENVIRONMENT = ("Disaster Recovery", "live")
+
+FLOWS = [
+    "Orders → Shopify",
+    "Stock sync: Warehouse → Magento",
+    "Customers to HubSpot",
+    "Shopify orders → NetSuite",
+    "NetSuite fulfilments → Shopify",
+    "Magento orders → Sage 200",
+    "Products: PIM → Shopify",
+    "Prices: NetSuite → Magento",
+    "Returns: Loop → NetSuite",
+    "Refunds → Xero",
+    "Inventory levels → Amazon",
+    "Orders: Amazon → NetSuite",
+    "Tracking numbers: ShipStation → Shopify",
+    "Customers: Shopify → Klaviyo",
+    "Gift cards → Magento",
+    "Invoices → Xero",
+    "Purchase orders → Warehouse",
+    "Stock adjustments: Peoplevox → NetSuite",
+    "Product images → Magento",
+    "Orders: eBay → Linnworks",
+    "Abandoned carts → Klaviyo",
+    "Loyalty points → Shopify",
+    "Store locations → Google Business",
+    "Payouts: Stripe → Xero",
+    "B2B orders → NetSuite",
+    "Dispatch notes → Royal Mail",
+    "Customer reviews → Trustpilot",
+    "Subscriptions: Recharge → NetSuite",
+    "Exchange rates → Magento",
+    "Backorder alerts → Email",
+    "Catalogue export → Google Shopping",
+    "Wholesale price lists → Shopify B2B",
+    "Customers to Salesforce",
+    "Stock sync: NetSuite → Shopify",
+    "Orders → Mirakl marketplace",
+    # Never deployed, so that a flow and its versions can have no deployments at all.
+    "Nightly order reconciliation",
+]
+
+
+@dataclass
+class DemoData:
+    users: list[SandboxUser] = field(default_factory=list)
+    packages: list[Package] = field(default_factory=list)
+    environments: list[VirtualEnvironment] = field(default_factory=list)
+    flows: list[Flow] = field(default_factory=list)
+    versions: list[FlowVersion] = field(default_factory=list)
+    deployments: list[Deployment] = field(default_factory=list)
+
+
+DEMO_MODELS = [Deployment, FlowVersion, Flow, VirtualEnvironment, Package, SandboxUser]
+
+
+def has_demo_data() -> bool:
+    return SandboxUser.objects.exists()
+
+
+def mark_changed() -> None:
+    """Note that the demo data may differ from a fresh load (any write, even a failed one)."""
+    SandboxState.objects.update_or_create(pk=1, defaults={"changed": True})
+
+
+def is_changed() -> bool:
+    # No state row yet: loaded by an older command, or never; reload to be sure.
+    state = SandboxState.objects.filter(pk=1).first()
+    return state is None or state.changed
+
+
+def load_demo_data() -> DemoData:
+    """Replace every demo table's rows with a fresh copy of the demo data."""
+    data = build_demo_data(timezone.now())
+    with transaction.atomic():
+        _wipe()
+        for rows in (
+            data.users,
+            data.packages,
+            data.environments,
+            data.flows,
+            data.versions,
+            data.deployments,
+        ):
+            type(rows[0]).objects.bulk_create(rows, batch_size=500)
+        _reset_sequences()
+        SandboxState.objects.update_or_create(pk=1, defaults={"changed": False})
+    return data
+
+
+def _wipe() -> None:
+    tables = [model._meta.db_table for model in DEMO_MODELS]
+    # The backend's own flush SQL also restarts the id sequences, so ids are the same each time.
+    for sql in connection.ops.sql_flush(no_style(), tables, reset_sequences=True):
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+
+
+def _reset_sequences() -> None:
+    # Explicit ids do not advance PostgreSQL's sequences (SQLite's AUTOINCREMENT follows them).
+    for sql in connection.ops.sequence_reset_sql(no_style(), DEMO_MODELS):
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+
+
+def build_demo_data(now: datetime) -> DemoData:
+    """The demo rows, unsaved, with explicit ids; the same for the same seed but for `now`."""
+    rng = random.Random(SEED)
+    data = DemoData()
+    data.users = [
+        SandboxUser(id=i, name=name, email=email, api_key=key)
+        for i, (name, email, key) in enumerate(USERS, start=1)
+    ]
+    data.packages = [Package(id=i, name=name) for i, name in enumerate(PACKAGES, start=1)]
+    data.environments = [
+        VirtualEnvironment(id=i, name=name, type=kind)
+        for i, (name, kind) in enumerate([*ENVIRONMENTS, EMPTY_ENVIRONMENT], start=1)
+    ]
+    for index, name in enumerate(FLOWS, start=1):
+        flow = _flow(rng, index, name, now)
+        data.flows.append(flow)
+        data.versions.extend(_versions(rng, flow, len(data.versions), now))
+    deployable = data.flows[:-1]
+    slots: list[VirtualEnvironment | None] = [None, *data.environments[: len(ENVIRONMENTS)]]
+    for flow in deployable:
+        versions = [v for v in data.versions if v.flow_id == flow.id]
+        for env in slots:
+            if rng.random() < 0.85:
+                deployment = _deployment(rng, len(data.deployments) + 1, flow, versions, env, now)
+                deployment.user = data.users[rng.choice(ACTORS)]
+                if deployment.enabled_at is not None:
+                    deployment.enabled_by = data.users[rng.choice(ACTORS)]
+                data.deployments.append(deployment)
+    return data
+
+
+def _flow(rng: random.Random, index: int, name: str, now: datetime) -> Flow:
+    package = rng.choice([1, 1, 2, 2, 3, 3, None, None])
+    return Flow(
+        id=index,
+        name=name,
+        priority=rng.choice([1, 2, 3, 3, 3, 4, 5]),
+        package_id=package,
+        created_at=now - timedelta(days=rng.uniform(150, 360)),
+    )
+
+
+def _versions(rng: random.Random, flow: Flow, first_id: int, now: datetime) -> list[FlowVersion]:
+    count = rng.randint(3, 6)
+    versions = []
+    for position in range(count):
+        if position == count - 1:
+            status = rng.choice(["Draft", "Deployed", "Deployed"])
+        elif position == count - 2:
+            status = "Deployed"
+        else:
+            status = rng.choice(["Inactive", "Inactive", "Deployed"])
+        age = timedelta(days=150 - position * 25 + rng.uniform(0, 10))
+        versions.append(
+            FlowVersion(
+                id=first_id + position + 1, flow_id=flow.id, status=status, created_at=now - age
+            )
+        )
+    return versions
+
+
+def _deployment(
+    rng: random.Random,
+    ident: int,
+    flow: Flow,
+    versions: list[FlowVersion],
+    env: VirtualEnvironment | None,
+    now: datetime,
+) -> Deployment:
+    version = rng.choice(versions[-3:])
+    created = now - timedelta(days=rng.uniform(1, 90), seconds=rng.randint(0, 3600))
+    enabled_at = None
+    if rng.random() < 2 / 3:
+        enabled_at = created + (now - created) * rng.uniform(0, 0.5)
+    return Deployment(
+        id=ident,
+        flow_version_id=version.id,
+        flow_id=flow.id,
+        virtual_environment=env,
+        priority=rng.choice([None, None, 1, 2, 3, 3, 3, 4, 5]),
+        enabled_at=enabled_at,
+        created_at=created,
+        updated_at=max(created, enabled_at or created) + timedelta(minutes=rng.randint(0, 90)),
+    )

@@ -1,0 +1,49 @@
+// Small behaviours on top of htmx: toasts, readable times, error responses that carry a fragment.
+(function () {
+  "use strict";
+
+  function showToast(message, level) {
+    var box = document.getElementById("toasts");
+    if (!box || !message) return;
+    var toast = document.createElement("p");
+    toast.className = "toast" + (level === "error" ? " toast-error" : "");
+    toast.textContent = message;
+    box.appendChild(toast);
+    setTimeout(function () { toast.remove(); }, 8000);
+  }
+
+  // Fill each <time> title with the exact time in the viewer's own time zone.
+  function localiseTimes(root) {
+    var formatter = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "long" });
+    root.querySelectorAll("time[datetime]").forEach(function (el) {
+      var when = new Date(el.getAttribute("datetime"));
+      if (!isNaN(when)) el.title = formatter.format(when);
+    });
+  }
+
+  var statusWords = {
+    403: "You do not have permission to do that.",
+    404: "That page no longer exists.",
+    500: "Something went wrong in the console. Please try again.",
+  };
+
+  document.addEventListener("console:toast", function (evt) {
+    showToast(evt.detail.message, evt.detail.level);
+  });
+  // Our own error answers carry a fragment meant for the page; show it. Anything else becomes a toast.
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var xhr = evt.detail.xhr;
+    if (xhr.status < 400) return;
+    if (xhr.getResponseHeader("X-Console-Fragment")) {
+      evt.detail.shouldSwap = true;
+      evt.detail.isError = false;
+    } else {
+      showToast(statusWords[xhr.status] || "Something went wrong (error " + xhr.status + ").", "error");
+    }
+  });
+  document.addEventListener("htmx:sendError", function () {
+    showToast("The console could not be reached. Check your connection and try again.", "error");
+  });
+  document.addEventListener("htmx:afterSettle", function (evt) { localiseTimes(evt.target); });
+  document.addEventListener("DOMContentLoaded", function () { localiseTimes(document); });
+})();

@@ -1,0 +1,151 @@
+"""A pytest plugin serving the sandbox (the Patchworks stand-in) over real HTTP.
+
+Enable it with `pytest_plugins = ["tests.sandbox_fixtures"]` in the root conftest. It needs no
+Django settings in the test process: the sandbox runs in its own gunicorn with its own database.
+
+    def test_it_lists(sandbox):
+        response = sandbox.api("GET", "/api/v1/flow-version-deployments")
+        assert response.status_code == 200
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_KEY = "sandbox-demo-key"
+STARTUP_TIMEOUT = 30.0
+
+
+class SandboxServer:
+    """A running sandbox and the control calls tests need."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def _control(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = requests.request(method, f"{self.url}/__sandbox__/{path}", timeout=30, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+    def reset(self, if_changed: bool = False) -> bool:
+        """Wipe and reload the demo data (with if_changed, only after a write); True if it did."""
+        params = {"if_changed": "1"} if if_changed else {}
+        return self._control("POST", "reset", params=params)["reloaded"]
+
+    def set_faults(self, **fields: Any) -> dict:
+        """Replace the stored fault, e.g. set_faults(error_status=503, methods=["GET"], count=1)."""
+        return self._control("PUT", "faults", json=fields)["data"]
+
+    def clear_faults(self) -> None:
+        self._control("DELETE", "faults")
+
+    def faults(self) -> dict | None:
+        return self._control("GET", "faults")["data"]
+
+    def requests(self) -> list[dict]:
+        """The /api/ requests received since the last clear, oldest first."""
+        return self._control("GET", "requests")["data"]
+
+    def clear_requests(self) -> None:
+        self._control("DELETE", "requests")
+
+    def delete_flow_version(self, flow_version_id: int) -> dict:
+        return self._control("POST", f"flow-versions/{flow_version_id}/delete")
+
+    def api(
+        self, method: str, path: str, key: str | None = DEMO_KEY, **kwargs: Any
+    ) -> requests.Response:
+        """Call the API as the owner of `key` (None: send no key). `path` starts with /api/."""
+        headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
+        if key is not None:
+            headers["Authorization"] = key
+        kwargs.setdefault("timeout", 30)
+        return requests.request(method, f"{self.url}{path}", headers=headers, **kwargs)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run(
+        [sys.executable, str(REPO / "manage.py"), *args],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
+def _wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"sandbox exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            requests.get(f"{url}/__sandbox__/faults", timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    raise RuntimeError(f"sandbox did not answer within {STARTUP_TIMEOUT}s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
+    """The sandbox in gunicorn (1 worker, 8 threads) on a free port, with a fresh database."""
+    workdir = tmp_path_factory.mktemp("sandbox")
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "sandbox.settings",
+        "SANDBOX_DATABASE_URL": f"sqlite:///{workdir / 'sandbox.sqlite3'}",
+        "SANDBOX_CONTROL_ENABLED": "true",
+        "PYTHONPATH": str(REPO),
+    }
+    _manage(env, "migrate", "--noinput")
+    _manage(env, "sandbox_demo_data")
+    port = _free_port()
+    log = workdir / "gunicorn.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "sandbox.wsgi", "-b", f"127.0.0.1:{port}"]
+            + ["--workers", "1", "--threads", "8", "--timeout", "120", "--no-control-socket"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(url, process, log)
+        yield SandboxServer(url)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxServer]:
+    """The sandbox with fresh demo data, no faults and an empty request log."""
+    # Tests that only read leave the data as loaded: skipping the reload keeps the suite quick.
+    sandbox_server.reset(if_changed=True)
+    sandbox_server.clear_faults()
+    sandbox_server.clear_requests()
+    yield sandbox_server
+    sandbox_server.clear_faults()
