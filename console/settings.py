@@ -160,6 +160,9 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+if TESTING:
+    # The real hasher is slow on purpose; the tests sign in hundreds of times.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "deployment-list"
 LOGOUT_REDIRECT_URL = "login"
@@ -169,6 +172,7 @@ AXES_FAILURE_LIMIT = env_int("CONSOLE_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_float("CONSOLE_LOGIN_COOLOFF_HOURS", 0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_CALLABLE = "deployments_ui.views.account.locked_out"
 # The browser's address as vouched for by the trusted proxies (X-Forwarded-For), else the peer.
 AXES_CLIENT_IP_CALLABLE = "deployments_ui.sso.client_ip"

@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import resolve_url
 from django.template.response import TemplateResponse
 from django.urls import ResolverMatch
 from django_htmx.http import HttpResponseClientRedirect
@@ -87,14 +89,17 @@ def may(user: AbstractBaseUser | AnonymousUser, url_name: str) -> bool:
     return _allowed(user, rule_for(name, [namespace] if namespace else None))
 
 
+def _login_url(back_to: str) -> str:
+    return redirect_to_login(back_to)["Location"] if back_to else resolve_url(settings.LOGIN_URL)
+
+
 def _login_redirect(request: HttpRequest) -> HttpResponse:
     if request.htmx:
         # htmx would swap the login page into the table: send the whole browser there instead.
-        back_to = request.htmx.current_url_abs_path or ""
-        return HttpResponseClientRedirect(redirect_to_login(back_to)["Location"])
+        return HttpResponseClientRedirect(_login_url(request.htmx.current_url_abs_path or ""))
     # Come back after signing in only to a page that can be opened with a GET.
     back_to = request.get_full_path() if request.method in ("GET", "HEAD") else ""
-    return redirect_to_login(back_to)
+    return HttpResponseRedirect(_login_url(back_to))
 
 
 def _record_refusal(request: HttpRequest, url_name: str, kwargs: dict[str, Any]) -> None:

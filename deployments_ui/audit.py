@@ -22,7 +22,9 @@ import hashlib
 import ipaddress
 import json
 import logging
+import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -56,9 +58,9 @@ logger = logging.getLogger(__name__)
 GENESIS_HASH = "0" * 64
 HEAD_ID = 1
 RESULT_OUTCOMES = frozenset({"succeeded", "failed", "unknown"})
-# SQLite locks the whole database; a writer that loses the race is told "locked" at once.
-SQLITE_LOCK_RETRIES = 40
-SQLITE_LOCK_PAUSE = 0.025
+# SQLite locks the whole database, and in shared-cache mode a writer that loses the race is
+# told "locked" at once instead of waiting: keep trying for a while, with jittered pauses.
+SQLITE_LOCK_WAIT = 10.0
 
 HASHED_FIELDS = (
     "occurred_at",
@@ -234,9 +236,12 @@ def record_outcome(
         _apply_target(event, target)
     if not event.deployment_id and isinstance(event.after, dict):
         event.deployment_id = _text(event.after.get("deployment_id", ""))
-    if AuditEvent.objects.filter(completes_id=attempt.pk).exists():
-        raise ValueError(f"Audit event {attempt.pk} already has an outcome")
-    return _append(event)
+
+    def only_outcome() -> None:
+        if AuditEvent.objects.filter(completes_id=attempt.pk).exists():
+            raise ValueError(f"Audit event {attempt.pk} already has an outcome")
+
+    return _append(event, check=only_outcome)
 
 
 def record_refusal(
@@ -375,27 +380,31 @@ def _apply_target(event: AuditEvent, target: AuditTarget) -> None:
         setattr(event, name, getattr(target, name))
 
 
-def _append(event: AuditEvent) -> AuditEvent:
-    """Link the event to the chain and save it; any database failure is AuditUnavailable."""
+def _append(event: AuditEvent, check: Callable[[], None] | None = None) -> AuditEvent:
+    """Link the event to the chain and save it; any database failure is AuditUnavailable.
+
+    `check` runs while the chain is locked, before the event is saved, and may refuse it.
+    """
     _normalise(event)
-    retries = SQLITE_LOCK_RETRIES if _may_retry() else 0
-    for attempt in range(retries + 1):
+    deadline = time.monotonic() + (SQLITE_LOCK_WAIT if _may_retry() else 0)
+    while True:
         try:
-            return _append_once(event)
+            return _append_once(event, check)
         except OperationalError as exc:
-            if attempt < retries and "locked" in str(exc):
-                time.sleep(SQLITE_LOCK_PAUSE * (1 + attempt % 4))
+            if "locked" in str(exc) and time.monotonic() < deadline:
+                time.sleep(random.uniform(0.002, 0.02))
                 continue
             raise _unavailable(event, exc) from exc
         except DatabaseError as exc:
             raise _unavailable(event, exc) from exc
-    raise AssertionError("unreachable")
 
 
-def _append_once(event: AuditEvent) -> AuditEvent:
+def _append_once(event: AuditEvent, check: Callable[[], None] | None) -> AuditEvent:
     event.pk = None
     with transaction.atomic():
         head = _lock_head()
+        if check is not None:
+            check()
         event.previous_hash = head.last_hash or GENESIS_HASH
         event.hash = event_hash(event)
         event.save(force_insert=True)

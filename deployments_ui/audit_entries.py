@@ -183,6 +183,11 @@ def state_changes(before: Any, after: Any) -> list[tuple[str, str, str]]:
     ]
 
 
+def state_lines(state: Any) -> list[tuple[str, str]]:
+    """(label, value) for each value of one recorded state, in the same order."""
+    return [(label, value) for label, value, _ in state_changes(state, state)]
+
+
 # --- wording ----------------------------------------------------------------------------
 
 

@@ -235,6 +235,12 @@ def _cause(exc: BaseException) -> BaseException | None:
 
 
 def _transport_error(exc: requests.RequestException, *, write: bool) -> PatchworksError:
+    if isinstance(exc, requests.exceptions.InvalidHeader):
+        # The key cannot even be put in a header (a line break, say): nothing was sent.
+        return Unauthorized(
+            "Your Patchworks API key is not in a form Patchworks accepts — update it on the "
+            "My API key page."
+        )
     cause = _cause(exc)
     if isinstance(exc, requests.ConnectTimeout):
         nothing = " Nothing was changed." if write else ""
@@ -269,6 +275,8 @@ def _path_id(value: Any, not_found: str) -> str:
 
 
 def _joined(value: str | int | Sequence[str | int]) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
     if isinstance(value, str | int):
         return str(value)
     return ",".join(str(v) for v in value)
@@ -297,6 +305,8 @@ class PatchworksClient:
 
     @sensitive_variables("api_key")
     def __init__(self, api_key: str) -> None:
+        if not isinstance(api_key, str):
+            raise TypeError("api_key must be a string")
         self._key = _Hidden(api_key)
 
     def __repr__(self) -> str:

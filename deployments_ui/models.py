@@ -126,6 +126,9 @@ class AuditChainHead(models.Model):
     last_hash = models.CharField(max_length=64, blank=True)
     last_event_id = models.BigIntegerField(null=True, blank=True)
 
+    def __str__(self) -> str:
+        return f"Audit chain head at event {self.last_event_id}"
+
 
 class DeploymentSnapshot(models.Model):
     """The last state of each deployment seen by drift detection."""
@@ -135,6 +138,9 @@ class DeploymentSnapshot(models.Model):
     state = models.JSONField()
     seen_at = models.DateTimeField(default=timezone.now)
 
+    def __str__(self) -> str:
+        return f"Snapshot of deployment {self.deployment_id}"
+
 
 class SyncLease(models.Model):
     """A lease that lets one of several instances run a background job at a time."""
@@ -142,3 +148,6 @@ class SyncLease(models.Model):
     name = models.CharField(max_length=50, primary_key=True)
     holder = models.CharField(max_length=100, blank=True)
     expires_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.name} held by {self.holder or 'nobody'} until {self.expires_at}"

@@ -10,7 +10,7 @@ an object at all, or an item without an id, counts as a shape error.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -132,21 +132,23 @@ class Page(Generic[T]):
 
 def _id(value: Any) -> str | None:
     """An id as text ("42"), whatever JSON type it came as; an object gives its own id."""
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is str:
+        return value.strip() or None
+    if kind is dict:
         return _id(_fields(value).get("id"))
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = str(value).strip() if isinstance(value, int | float | str) else ""
-    return text or None
+    if kind is float and value.is_integer():
+        return str(int(value))
+    return None
 
 
 def _int(value: Any) -> int | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
+    if type(value) is int:
         return value
+    if value is None or isinstance(value, bool):
+        return None
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
@@ -155,7 +157,7 @@ def _int(value: Any) -> int | None:
 
 
 def _str(value: Any) -> str:
-    if isinstance(value, str):
+    if type(value) is str:
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
@@ -188,43 +190,47 @@ def _datetime(value: Any) -> datetime | None:
 # Objects -------------------------------------------------------------------------------------
 
 
-def _fields(obj: Mapping[str, Any]) -> dict[str, Any]:
+def _fields(obj: dict[str, Any]) -> dict[str, Any]:
     """One flat dict of an object's fields, whether flat, under `attributes` or JSON:API."""
+    if "attributes" not in obj and "relationships" not in obj:
+        return obj  # the usual, flat shape: nothing to merge
     attributes = obj.get("attributes")
     relationships = obj.get("relationships")
     merged: dict[str, Any] = {}
-    if isinstance(relationships, Mapping):
+    if isinstance(relationships, dict):
         for name, rel in relationships.items():
-            if isinstance(rel, Mapping) and isinstance(rel.get("data"), Mapping):
+            if isinstance(rel, dict) and isinstance(rel.get("data"), dict):
                 merged[name] = rel["data"]
-    if isinstance(attributes, Mapping):
+    if isinstance(attributes, dict):
         merged.update(attributes)
     merged.update((k, v) for k, v in obj.items() if k not in {"attributes", "relationships"})
     return merged
 
 
-def _first(fields: Mapping[str, Any], *names: str) -> Any:
+def _first(fields: dict[str, Any], *names: str) -> Any:
     for name in names:
         if fields.get(name) is not None:
             return fields[name]
     return None
 
 
-def _related(fields: Mapping[str, Any], *names: str) -> Mapping[str, Any] | None:
+def _related(fields: dict[str, Any], *names: str) -> dict[str, Any] | None:
     value = _first(fields, *names)
-    return value if isinstance(value, Mapping) else None
+    return value if type(value) is dict else None
 
 
-def _required_fields(obj: Any) -> dict[str, Any]:
-    if not isinstance(obj, Mapping):
+def _required_fields(obj: Any) -> tuple[dict[str, Any], str]:
+    """An object's fields and its id; a ShapeError if it is not an object with an id."""
+    if type(obj) is not dict:
         raise ShapeError(f"expected an object, got {type(obj).__name__}")
     fields = _fields(obj)
-    if _id(fields.get("id")) is None:
+    ident = _id(fields.get("id"))
+    if ident is None:
         raise ShapeError("object without an id")
-    return fields
+    return fields, ident
 
 
-def _optional(parse: Callable[[Any], T], obj: Mapping[str, Any] | None) -> T | None:
+def _optional(parse: Callable[[Any], T], obj: dict[str, Any] | None) -> T | None:
     if obj is None:
         return None
     try:
@@ -234,22 +240,20 @@ def _optional(parse: Callable[[Any], T], obj: Mapping[str, Any] | None) -> T | N
 
 
 def parse_user(obj: Any) -> PatchworksUser:
-    f = _required_fields(obj)
-    return PatchworksUser(
-        id=_id(f["id"]) or "", name=_str(f.get("name")), email=_str(f.get("email"))
-    )
+    f, ident = _required_fields(obj)
+    return PatchworksUser(id=ident, name=_str(f.get("name")), email=_str(f.get("email")))
 
 
 def parse_flow(obj: Any) -> Flow:
-    f = _required_fields(obj)
-    return Flow(id=_id(f["id"]) or "", name=_str(f.get("name")), priority=_int(f.get("priority")))
+    f, ident = _required_fields(obj)
+    return Flow(id=ident, name=_str(f.get("name")), priority=_int(f.get("priority")))
 
 
 def parse_flow_version(obj: Any) -> FlowVersion:
-    f = _required_fields(obj)
+    f, ident = _required_fields(obj)
     flow = _optional(parse_flow, _related(f, "flow"))
     return FlowVersion(
-        id=_id(f["id"]) or "",
+        id=ident,
         flow_id=_id(_first(f, "flow_id", "flowId")) or (flow.id if flow else ""),
         iteration=_int(_first(f, "iteration", "flow_version_iteration")),
         status=_str(f.get("status")),
@@ -258,20 +262,20 @@ def parse_flow_version(obj: Any) -> FlowVersion:
 
 
 def parse_virtual_environment(obj: Any) -> VirtualEnvironment:
-    f = _required_fields(obj)
+    f, ident = _required_fields(obj)
     return VirtualEnvironment(
-        id=_id(f["id"]) or "", name=_str(f.get("name")), type=_str(f.get("type")).strip().lower()
+        id=ident, name=_str(f.get("name")), type=_str(f.get("type")).strip().lower()
     )
 
 
 def parse_package(obj: Any) -> Package:
-    f = _required_fields(obj)
-    return Package(id=_id(f["id"]) or "", name=_str(f.get("name")))
+    f, ident = _required_fields(obj)
+    return Package(id=ident, name=_str(f.get("name")))
 
 
 def parse_deployment(obj: Any) -> Deployment:
     """Read one deployment in any of the shapes described at the top of this module."""
-    f = _required_fields(obj)
+    f, ident = _required_fields(obj)
     flow_version = _optional(parse_flow_version, _related(f, "flowVersion", "flow_version"))
     environment = _optional(
         parse_virtual_environment, _related(f, "virtualEnvironment", "virtual_environment")
@@ -283,7 +287,7 @@ def parse_deployment(obj: Any) -> Deployment:
     is_global = _bool(f.get("global"))
     flow = flow_version.flow if flow_version else None
     return Deployment(
-        id=_id(f["id"]) or "",
+        id=ident,
         flow_version_id=_id(f.get("flow_version_id")) or (flow_version.id if flow_version else ""),
         virtual_environment_id=environment_id or None,
         package_id=_id(f.get("package_id")) or (package.id if package else None),
@@ -308,7 +312,7 @@ def parse_deployment(obj: Any) -> Deployment:
 
 def parse_one(body: Any, parse: Callable[[Any], T]) -> T:
     """A single resource, wrapped in {"data": {...}} or bare."""
-    if isinstance(body, Mapping) and isinstance(body.get("data"), Mapping):
+    if isinstance(body, dict) and isinstance(body.get("data"), dict):
         body = body["data"]
     return parse(body)
 
@@ -321,10 +325,10 @@ def parse_page(body: Any, parse: Callable[[Any], T], *, page: int, per_page: int
     when they are missing the numbers are worked out from what was asked for and received."""
     if isinstance(body, list):
         body = {"data": body}
-    if not isinstance(body, Mapping) or not isinstance(body.get("data"), list):
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
         raise ShapeError("expected a page with a data list")
     items = _parse_items(body["data"], parse)
-    meta = body.get("meta") if isinstance(body.get("meta"), Mapping) else body
+    meta = body.get("meta") if isinstance(body.get("meta"), dict) else body
     current = _int(meta.get("current_page")) or page
     size = _int(meta.get("per_page")) or per_page
     first = _int(meta.get("from"))
@@ -353,7 +357,7 @@ def _parse_items(raw: list[Any], parse: Callable[[Any], T]) -> list[T]:
     return items
 
 
-def _has_next_link(body: Mapping[str, Any]) -> bool:
+def _has_next_link(body: dict[str, Any]) -> bool:
     # Read, never followed: only whether Patchworks says there is a next page.
     links = body.get("links")
-    return isinstance(links, Mapping) and bool(links.get("next"))
+    return isinstance(links, dict) and bool(links.get("next"))

@@ -366,8 +366,15 @@ def _send_write(actor, action, target, before, after, reason, send) -> Any:
             attempt, outcome=outcome, upstream_status=error.status, message=error.message
         )
         raise
-    state = audit.deployment_state(result) if isinstance(result, Deployment) else None
-    audit.record_outcome(attempt, outcome=AuditEvent.Outcome.SUCCEEDED, after=state)
+    if isinstance(result, Deployment):
+        audit.record_outcome(
+            attempt,
+            outcome=AuditEvent.Outcome.SUCCEEDED,
+            after=audit.deployment_state(result),
+            target=AuditTarget.from_deployment(result),
+        )
+    else:
+        audit.record_outcome(attempt, outcome=AuditEvent.Outcome.SUCCEEDED)
     return result
 
 

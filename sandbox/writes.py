@@ -78,7 +78,10 @@ def _enabled_at(body: dict, errors: Errors) -> Any:
     value = body.get("enabled_at", _MISSING)
     if value is _MISSING or value is None:
         return value
-    moment = parse_datetime(value) if isinstance(value, str) else None
+    try:
+        moment = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:  # well formed, but no such date
+        moment = None
     if moment is None:
         errors["enabled_at"] = ["The enabled at field must be a valid date."]
         return _MISSING

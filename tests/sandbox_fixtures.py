@@ -96,9 +96,9 @@ def _wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
         if process.poll() is not None:
             raise RuntimeError(f"sandbox exited with {process.returncode}:\n{log.read_text()}")
         try:
-            requests.get(f"{url}/__sandbox__/faults", timeout=1)
+            requests.get(f"{url}/__sandbox__/faults", timeout=5)
             return
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.05)
     raise RuntimeError(f"sandbox did not answer within {STARTUP_TIMEOUT}s:\n{log.read_text()}")
 

@@ -351,6 +351,27 @@ def test_impossible_ids_are_not_found_without_a_call(rsps, client, bad):
     assert len(rsps.calls) == 0
 
 
+def test_a_key_that_cannot_be_a_header_is_refused_without_a_call(rsps):
+    rsps.get(LIST, json=page_json([]))
+    with pytest.raises(Unauthorized) as caught:
+        PatchworksClient(f"{KEY}\r\nX-Evil: 1").list_deployments()
+    assert "My API key page" in caught.value.message
+    assert KEY not in str(caught.value)
+    assert len(rsps.calls) == 0
+
+
+def test_the_key_must_be_a_string():
+    with pytest.raises(TypeError):
+        PatchworksClient(None)
+
+
+def test_boolean_filters_are_sent_as_digits(rsps, client):
+    rsps.get(LIST, json=page_json([]))
+    client.list_deployments(filters={"global": True})
+    client.list_deployments(filters={"global": False})
+    assert [query_of(c)["filter[global]"] for c in rsps.calls] == ["1", "0"]
+
+
 def test_cookies_are_not_carried_between_calls(rsps, client):
     rsps.get(LIST, json=page_json([]), headers={"Set-Cookie": "laravel_session=abc; Path=/"})
     client.list_deployments()

@@ -386,8 +386,9 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
 
 def _toggle_error(request, next_url, error, ids) -> HttpResponse:
     message = error.message
-    if getattr(error, "outcome_unknown", False):
-        message += " Open the deployment to see its current state."
+    if isinstance(error, ValidationFailed):
+        details = [text for texts in error.field_errors.values() for text in texts]
+        message = f"Patchworks refused the change: {' '.join(details) or error.message}"
     status = _error_status(error) if isinstance(error, PatchworksError) else 409
     return _toggle_answer(request, next_url, None, message, level="error", ids=ids, status=status)
 

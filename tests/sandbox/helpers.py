@@ -6,7 +6,6 @@ properties, items, enum, minimum, maximum, date-time) so that no extra dependenc
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -144,40 +143,70 @@ def flow_versions(sandbox: SandboxServer, flow_id: int) -> list[dict]:
 
 
 def deployment_url(deployment: dict, suffix: str = "") -> str:
-    return f"/api/v1/flow-versions/{deployment['flow_version_id']}/deployments/{deployment['id']}{suffix}"
+    version = deployment["flow_version_id"]
+    return f"/api/v1/flow-versions/{version}/deployments/{deployment['id']}{suffix}"
 
 
-def first_deployment(sandbox: SandboxServer, **filters: str) -> dict:
-    params = {f"filter[{name}]": value for name, value in filters.items()}
-    response = sandbox.api("GET", DEPLOYMENTS, params={**params, "per_page": 1})
+def first_deployment(sandbox: SandboxServer, **params: Any) -> dict:
+    """The first deployment of the list for these query parameters (filter[...] spelled out)."""
+    response = sandbox.api("GET", DEPLOYMENTS, params={"include": "flowVersion", **params})
+    assert response.status_code == 200, response.text
     return response.json()["data"][0]
+
+
+def enabled_one(sandbox: SandboxServer) -> dict:
+    """An enabled deployment in an environment (nulls sort last either way)."""
+    return first_deployment(sandbox, sort="-enabled_at", **{"filter[global]": "0"})
+
+
+def disabled_one(sandbox: SandboxServer) -> dict:
+    total = sandbox.api("GET", DEPLOYMENTS).json()["meta"]["total"]
+    found = first_deployment(sandbox, sort="enabled_at", per_page=1, page=total)
+    assert found["enabled_at"] is None
+    return found
+
+
+def environment_ids(sandbox: SandboxServer) -> set[int]:
+    path = "/api/v1/flow-version-deployments/virtual-environments"
+    return {env["id"] for env in all_pages(sandbox, path)}
+
+
+def movable(sandbox: SandboxServer) -> tuple[dict, int]:
+    """A deployment in an environment, and another environment its flow is not deployed in."""
+    environments = environment_ids(sandbox)
+    for flow in range(1, 40):
+        deployments = all_deployments(sandbox, **{"filter[flowVersion.flow]": flow})
+        free = sorted(environments - {d["virtual_environment_id"] for d in deployments})
+        placed = [d for d in deployments if not d["global"]]
+        if free and placed:
+            return placed[0], free[0]
+    raise AssertionError("the demo data has no free environment slot")
 
 
 def free_slot(sandbox: SandboxServer) -> tuple[int, int]:
     """(flow_version_id, virtual_environment_id) where that flow has no deployment yet."""
-    deployments = all_deployments(sandbox)
-    used: dict[int, set[int | None]] = defaultdict(set)
-    versions: dict[int, int] = {}
-    for d in deployments:
-        flow = d["flowVersion"]["flow_id"]
-        used[flow].add(d["virtual_environment_id"])
-        versions[flow] = d["flow_version_id"]
-    environments = {d["virtual_environment_id"] for d in deployments} - {None}
-    for flow, taken in sorted(used.items()):
-        free = sorted(environments - taken)
-        if free:
-            return versions[flow], free[0]
-    raise AssertionError("the demo data has no free environment slot")
+    deployment, env = movable(sandbox)
+    return deployment["flow_version_id"], env
 
 
 def flow_without_global(sandbox: SandboxServer) -> int:
     """A flow version whose flow has deployments but no global one."""
-    deployments = all_deployments(sandbox)
-    with_global = {d["flowVersion"]["flow_id"] for d in deployments if d["global"]}
-    for d in deployments:
+    with_global = {
+        d["flowVersion"]["flow_id"] for d in all_deployments(sandbox, **{"filter[global]": "1"})
+    }
+    page = sandbox.api("GET", DEPLOYMENTS, params={"include": "flowVersion", "per_page": 100})
+    for d in page.json()["data"]:
         if d["flowVersion"]["flow_id"] not in with_global:
             return d["flow_version_id"]
     raise AssertionError("every deployed flow has a global deployment")
+
+
+def sibling_in_other_environment(sandbox: SandboxServer) -> tuple[dict, dict]:
+    """Two deployments of one flow, each in an environment."""
+    d = first_deployment(sandbox, **{"filter[global]": "0"})
+    flow = d["flowVersion"]["flow_id"]
+    others = all_deployments(sandbox, **{"filter[flowVersion.flow]": flow, "filter[global]": "0"})
+    return d, next(s for s in others if s["id"] != d["id"])
 
 
 def other_version(sandbox: SandboxServer, deployment: dict) -> int:

@@ -205,7 +205,7 @@ def test_it_breaks_sort_ties_by_id_so_pages_do_not_overlap(sandbox):
     ids = []
     page = 1
     while True:
-        body = get(sandbox, sort="flow_version_iteration", per_page=7, page=page).json()
+        body = get(sandbox, sort="flow_version_iteration", per_page=25, page=page).json()
         ids.extend(d["id"] for d in body["data"])
         if body["links"]["next"] is None:
             break

@@ -1,0 +1,164 @@
+"""Enable and disable: one write, the swapped fragment, the audit trail, and every failure."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from deployments_ui.models import AuditEvent
+from tests.deployments import api_writes, deployment_url, find_deployment, read_back
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def signed_in(client, operator, on_sandbox):
+    client.force_login(operator)
+    return client
+
+
+def outcomes(action: str) -> list[str]:
+    return list(
+        AuditEvent.objects.filter(action=action).order_by("id").values_list("outcome", flat=True)
+    )
+
+
+def test_it_enables_with_one_write_and_redirects_without_htmx(signed_in, on_sandbox):
+    item = find_deployment(on_sandbox, enabled=False)
+    response = signed_in.post(
+        deployment_url(item, "enable/"), {"reason": "go live", "next": "/deployments/?page=2"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/deployments/?page=2"
+    after = read_back(on_sandbox, item)
+    assert after["enabled_at"]
+    assert after["enabledBy"]["name"] == "Oscar Operator"
+    writes = api_writes(on_sandbox)
+    assert [(w["method"], w["path"].rsplit("/", 1)[-1]) for w in writes] == [("POST", "enable")]
+    assert outcomes("enable") == ["pending", "succeeded"]
+    assert AuditEvent.objects.filter(reason="go live").exists()
+
+
+def test_htmx_gets_the_row_and_a_toast(signed_in, on_sandbox):
+    item = find_deployment(on_sandbox, enabled=True)
+    response = signed_in.post(
+        deployment_url(item, "disable/"), {"fragment": "row"}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.startswith(f'<tr id="deployment-row-{item["id"]}"')
+    assert "Disabled" in html and "is now disabled" in html
+    toast = json.loads(response["HX-Trigger"])["console:toast"]
+    assert toast["level"] == "success"
+    assert len(response.content) < 4096
+
+
+def test_htmx_from_the_detail_page_gets_the_panel(signed_in, on_sandbox):
+    item = find_deployment(on_sandbox, enabled=False)
+    response = signed_in.post(
+        deployment_url(item, "enable/"), {"fragment": "panel"}, HTTP_HX_REQUEST="true"
+    )
+    html = response.content.decode()
+    assert html.startswith(f'<section id="deployment-panel-{item["id"]}"')
+    assert "Enabled — runs on its schedule" in html
+
+
+def test_already_in_that_state_makes_no_call_and_says_who(signed_in, on_sandbox):
+    item = find_deployment(on_sandbox, enabled=True)
+    response = signed_in.post(deployment_url(item, "enable/"), HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert "Already enabled by" in html
+    assert item["enabledBy"]["name"] in html
+    assert api_writes(on_sandbox) == []
+    assert outcomes("enable") == ["refused"]
+
+
+def test_it_rejects_get(signed_in, on_sandbox):
+    item = find_deployment(on_sandbox, enabled=False)
+    assert signed_in.get(deployment_url(item, "enable/")).status_code == 405
+    assert signed_in.get(deployment_url(item, "disable/")).status_code == 405
+
+
+def test_a_viewer_may_not_toggle(client, viewer, on_sandbox):
+    client.force_login(viewer)
+    item = find_deployment(on_sandbox, enabled=False)
+    response = client.post(deployment_url(item, "enable/"))
+    assert response.status_code == 403
+    assert api_writes(on_sandbox) == []
+    assert outcomes("enable") == ["refused"]
+
+
+def test_a_required_reason_is_asked_for(signed_in, on_sandbox, settings):
+    settings.CONSOLE_REQUIRE_REASON = True
+    item = find_deployment(on_sandbox, enabled=False)
+    response = signed_in.post(deployment_url(item, "enable/"), HTTP_HX_REQUEST="true")
+    assert response.status_code == 400
+    assert "Please give a reason" in response.content.decode()
+    assert api_writes(on_sandbox) == []
+
+
+@pytest.mark.parametrize(
+    ("faults", "status", "words", "outcome"),
+    [
+        ({"error_status": 500}, 502, "not answering properly", "failed"),
+        ({"error_status": 502}, 504, "know whether the change was made", "unknown"),
+        ({"error_status": 422}, 422, "Patchworks", "failed"),
+        ({"retry_after": 5}, 429, "try again in 5 seconds", "failed"),
+        ({"malformed": True}, 504, "could not read", "unknown"),
+    ],
+)
+def test_a_failed_write_shows_its_message_in_the_row(
+    signed_in, on_sandbox, faults, status, words, outcome
+):
+    item = find_deployment(on_sandbox, enabled=False)
+    on_sandbox.set_faults(methods=["POST"], **faults)
+    response = signed_in.post(deployment_url(item, "enable/"), HTTP_HX_REQUEST="true")
+    assert response.status_code == status
+    assert response["X-Console-Fragment"] == "1"
+    assert response["HX-Retarget"] == f"#feedback-{item['id']}"
+    assert words in response.content.decode()
+    assert len([w for w in api_writes(on_sandbox) if w["method"] == "POST"]) == 1
+    assert outcomes("enable") == ["pending", outcome]
+
+
+def test_a_write_that_times_out_is_unknown_and_links_to_the_deployment(
+    signed_in, on_sandbox, settings
+):
+    settings.PATCHWORKS_READ_TIMEOUT = 0.5
+    item = find_deployment(on_sandbox, enabled=True)
+    on_sandbox.set_faults(methods=["POST"], hang_seconds=2)
+    response = signed_in.post(deployment_url(item, "disable/"), HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert "know whether the change was made" in html
+    assert deployment_url(item) in html
+    assert outcomes("disable") == ["pending", "unknown"]
+    assert len(api_writes(on_sandbox)) == 1
+
+
+def test_a_deployment_deleted_meanwhile_says_so(signed_in, on_sandbox):
+    item = find_deployment(on_sandbox, enabled=False)
+    on_sandbox.api("DELETE", f"/api/v1/flow-versions/{item['flow_version_id']}/deployments/{item['id']}")
+    response = signed_in.post(deployment_url(item, "enable/"), follow=True)
+    assert "no longer exists" in response.content.decode()
+    assert outcomes("enable") == ["pending", "failed"]
+
+
+def test_no_audit_no_write(signed_in, on_sandbox, monkeypatch):
+    from deployments_ui import audit
+
+    def broken(**kwargs):
+        raise audit.AuditUnavailable("disk full")
+
+    monkeypatch.setattr(audit, "record_attempt", broken)
+    item = find_deployment(on_sandbox, enabled=False)
+    response = signed_in.post(deployment_url(item, "enable/"), HTTP_HX_REQUEST="true")
+    assert response.status_code == 503
+    assert "was not sent" in response.content.decode()
+    assert api_writes(on_sandbox) == []
+
+
+def test_next_cannot_leave_the_console(signed_in, on_sandbox):
+    item = find_deployment(on_sandbox, enabled=False)
+    response = signed_in.post(deployment_url(item, "enable/"), {"next": "https://evil.example/"})
+    assert response["Location"] == deployment_url(item)

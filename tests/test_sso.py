@@ -1,0 +1,335 @@
+"""Single sign-on through a trusted proxy header.
+
+The underscore tests go through real servers on purpose: under WSGI the app never sees raw
+header names (X_Forwarded_Email and X-Forwarded-Email both arrive as HTTP_X_FORWARDED_EMAIL),
+so the defence lives in the server, and only a real server can show it holding. Each of those
+tests first proves that the dashed header does sign in through the same server, so that a pass
+means "dropped" rather than "never worked".
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.models import Group, User
+
+from deployments_ui.sso import client_ip
+
+REPO = Path(__file__).resolve().parent.parent
+PROXY = "10.0.0.5"
+OUTSIDER = "203.0.113.9"
+PAGE = "/account/api-key/"
+
+
+@pytest.fixture
+def sso(settings):
+    settings.SSO_HEADER = "X-Forwarded-Email"
+    settings.SSO_TRUSTED_PROXIES = [ipaddress.ip_network("10.0.0.0/24")]
+    settings.SSO_DEFAULT_ROLE = "Viewer"
+    settings.SSO_GROUPS_HEADER = ""
+    settings.SSO_GROUP_ROLES = {}
+    return settings
+
+
+def via(client, identity: str | None, addr: str = PROXY, path: str = PAGE, **headers):
+    if identity is not None:
+        headers["X-Forwarded-Email"] = identity
+    return client.get(path, REMOTE_ADDR=addr, headers=headers)
+
+
+def signed_in_as(client) -> User | None:
+    pk = client.session.get(SESSION_KEY)
+    return User.objects.get(pk=pk) if pk else None
+
+
+@pytest.mark.django_db
+def test_first_sign_in_creates_the_person_with_the_default_role(client, sso):
+    response = via(client, "ann@example.com")
+    assert response.status_code == 200
+    user = signed_in_as(client)
+    assert user.username == "ann@example.com"
+    assert user.email == "ann@example.com"
+    assert not user.has_usable_password()
+    assert list(user.groups.values_list("name", flat=True)) == ["Viewer"]
+    assert client.session["sign_in_method"] == "sso"
+    assert client.session["sso_identity"] == "ann@example.com"
+
+
+@pytest.mark.django_db
+def test_an_identity_that_is_not_an_email_gets_no_email(client, sso):
+    via(client, "ann.smith")
+    assert signed_in_as(client).email == ""
+
+
+@pytest.mark.django_db
+def test_the_header_from_an_untrusted_address_is_ignored_and_logged(client, sso, caplog):
+    with caplog.at_level(logging.WARNING, logger="deployments_ui.sso"):
+        response = via(client, "adam@example.com", addr=OUTSIDER)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+    assert signed_in_as(client) is None
+    assert not User.objects.filter(username="adam@example.com").exists()
+    assert "not a trusted SSO proxy" in caplog.text
+    assert OUTSIDER in caplog.text
+
+
+@pytest.mark.django_db
+def test_the_header_is_ignored_when_sso_is_off(client, sso):
+    sso.SSO_HEADER = ""
+    assert via(client, "ann@example.com").status_code == 302
+    assert signed_in_as(client) is None
+
+
+@pytest.mark.django_db
+def test_an_address_is_not_trusted_because_of_x_forwarded_for(client, sso):
+    response = via(client, "adam@example.com", addr=OUTSIDER, **{"X-Forwarded-For": PROXY})
+    assert response.status_code == 302
+    assert signed_in_as(client) is None
+
+
+@pytest.mark.django_db
+def test_the_session_follows_the_header_when_it_changes(client, sso):
+    via(client, "ann@example.com")
+    first_key = client.session.session_key
+    response = via(client, "bob@example.com")
+    assert response.status_code == 200
+    assert signed_in_as(client).username == "bob@example.com"
+    assert client.session["sso_identity"] == "bob@example.com"
+    assert client.session.session_key != first_key
+
+
+@pytest.mark.django_db
+def test_the_same_header_keeps_the_same_session(client, sso):
+    via(client, "ann@example.com")
+    key = client.session.session_key
+    via(client, "ann@example.com")
+    assert client.session.session_key == key
+
+
+@pytest.mark.django_db
+def test_the_header_disappearing_signs_the_person_out(client, sso):
+    via(client, "ann@example.com")
+    response = via(client, None)
+    assert response.status_code == 302
+    assert signed_in_as(client) is None
+
+
+@pytest.mark.django_db
+def test_an_sso_session_used_from_outside_the_proxy_is_ended(client, sso):
+    via(client, "ann@example.com")
+    response = via(client, None, addr=OUTSIDER)
+    assert response.status_code == 302
+    assert signed_in_as(client) is None
+
+
+@pytest.mark.django_db
+def test_a_password_session_is_replaced_by_the_proxy_identity(client, sso, viewer):
+    client.force_login(viewer)
+    via(client, "ann@example.com")
+    assert signed_in_as(client).username == "ann@example.com"
+    assert client.session["sign_in_method"] == "sso"
+
+
+@pytest.mark.django_db
+def test_a_password_session_without_the_header_stays(client, sso, viewer):
+    client.force_login(viewer)
+    assert via(client, None).status_code == 200
+    assert signed_in_as(client) == viewer
+
+
+@pytest.mark.django_db
+def test_a_deactivated_person_is_not_signed_in(client, sso):
+    User.objects.create_user("ann@example.com", is_active=False)
+    assert via(client, "ann@example.com").status_code == 302
+    assert signed_in_as(client) is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "value",
+    [
+        # What a server that merges X_Forwarded_Email into X-Forwarded-Email would pass on.
+        "ann@example.com,adam@example.com",
+        "ann@example.com, adam@example.com",
+        "ann@example.com adam@example.com",
+        "x" * 151,
+    ],
+)
+def test_a_merged_or_malformed_identity_is_refused(client, sso, caplog, value):
+    with caplog.at_level(logging.WARNING, logger="deployments_ui.sso"):
+        response = via(client, value)
+    assert response.status_code == 302
+    assert signed_in_as(client) is None
+    assert User.objects.count() == 0
+    assert "Refused a malformed X-Forwarded-Email header" in caplog.text
+
+
+@pytest.mark.django_db
+def test_a_merged_identity_ends_an_sso_session(client, sso):
+    via(client, "ann@example.com")
+    via(client, "ann@example.com,adam@example.com")
+    assert signed_in_as(client) is None
+
+
+@pytest.mark.django_db
+def test_groups_map_to_roles_and_replace_them_at_each_sign_in(client, sso):
+    sso.SSO_GROUPS_HEADER = "X-Forwarded-Groups"
+    sso.SSO_GROUP_ROLES = {"ops": "Operator", "eng": "Editor", "it": "Admin"}
+    via(client, "ann@example.com", **{"X-Forwarded-Groups": "staff,ops,eng"})
+    user = signed_in_as(client)
+    assert set(user.groups.values_list("name", flat=True)) == {"Operator", "Editor"}
+    user.groups.add(Group.objects.create(name="Newsletter"))  # not a role: left alone
+
+    client.logout()
+    via(client, "ann@example.com", **{"X-Forwarded-Groups": "ops"})
+    assert set(user.groups.values_list("name", flat=True)) == {"Operator", "Newsletter"}
+
+    client.logout()
+    via(client, "ann@example.com", **{"X-Forwarded-Groups": "staff"})
+    assert set(user.groups.values_list("name", flat=True)) == {"Viewer", "Newsletter"}
+
+
+@pytest.mark.django_db
+def test_without_a_groups_header_roles_set_in_the_console_are_kept(client, sso):
+    via(client, "ann@example.com")
+    user = signed_in_as(client)
+    user.groups.set([Group.objects.get(name="Editor")])
+    client.logout()
+    via(client, "ann@example.com")
+    assert list(user.groups.values_list("name", flat=True)) == ["Editor"]
+
+
+@pytest.mark.django_db
+def test_signing_out_of_sso_goes_to_the_proxy_sign_out(client, sso):
+    sso.SSO_LOGOUT_URL = "https://console.example.com/oauth2/sign_out"
+    via(client, "ann@example.com")
+    response = client.post(
+        "/accounts/logout/", REMOTE_ADDR=PROXY, headers={"X-Forwarded-Email": "ann@example.com"}
+    )
+    assert response["Location"] == "https://console.example.com/oauth2/sign_out"
+    assert SESSION_KEY not in client.session
+
+
+# client_ip: what the audit trail and the login throttle see.
+
+
+@pytest.mark.parametrize(
+    ("remote", "forwarded", "expected"),
+    [
+        (OUTSIDER, "", OUTSIDER),
+        (OUTSIDER, "198.51.100.7", OUTSIDER),  # an outsider cannot claim another address
+        (PROXY, "", PROXY),
+        (PROXY, "198.51.100.7", "198.51.100.7"),
+        (PROXY, "1.2.3.4, 198.51.100.7", "198.51.100.7"),  # the left part is the client's word
+        (PROXY, "198.51.100.7, 10.0.0.9", "198.51.100.7"),  # skip further trusted proxies
+        (PROXY, "10.0.0.8, 10.0.0.9", "10.0.0.8"),
+        (PROXY, "198.51.100.7, not-an-ip", PROXY),
+        ("::ffff:10.0.0.5", "198.51.100.7", "198.51.100.7"),
+    ],
+)
+def test_client_ip(rf, sso, remote, forwarded, expected):
+    request = rf.get("/", REMOTE_ADDR=remote)
+    if forwarded:
+        request.META["HTTP_X_FORWARDED_FOR"] = forwarded
+    assert client_ip(request) == expected
+
+
+# The underscore variant, through real servers.
+
+
+def raw_get(url: str, path: str, header_name: str, value: str) -> int:
+    """GET with a header sent exactly as named (http.client does not normalise names)."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=20)
+    try:
+        connection.putrequest("GET", path)
+        connection.putheader(header_name, value)
+        connection.endheaders()
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_underscore_variant_is_dropped_by_djangos_server(live_server, sso):
+    # live_server runs Django's own WSGIRequestHandler, the one behind `manage.py runserver`.
+    sso.SSO_TRUSTED_PROXIES = [ipaddress.ip_network("127.0.0.1/32")]
+    assert raw_get(live_server.url, PAGE, "X-Forwarded-Email", "ann@example.com") == 200
+    assert raw_get(live_server.url, PAGE, "X_Forwarded_Email", "adam@example.com") == 302
+    assert not User.objects.filter(username="adam@example.com").exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def console_in_gunicorn(tmp_path_factory):
+    """The console served by gunicorn with the project's own gunicorn.conf.py."""
+    workdir = tmp_path_factory.mktemp("gunicorn")
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "console.settings",
+        "DATABASE_URL": f"sqlite:///{workdir / 'console.sqlite3'}",
+        "CONSOLE_SSO_HEADER": "X-Forwarded-Email",
+        "CONSOLE_SSO_TRUSTED_PROXIES": "127.0.0.1/32",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "GUNICORN_ACCESS_LOG": "",
+        # DEBUG only spares this throwaway server a collectstatic; header handling is gunicorn's.
+        "DJANGO_DEBUG": "true",
+        "PYTHONPATH": str(REPO),
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "--skip-checks"],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    port = _free_port()
+    log = workdir / "gunicorn.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "console.wsgi"]
+            + ["--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"gunicorn exited:\n{log.read_text()}")
+            try:
+                raw_get(url, "/healthz", "Accept", "*/*")
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"gunicorn did not start:\n{log.read_text()}")
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_the_underscore_variant_is_dropped_by_gunicorn_with_our_config(console_in_gunicorn):
+    assert raw_get(console_in_gunicorn, PAGE, "X-Forwarded-Email", "ann@example.com") == 200
+    assert raw_get(console_in_gunicorn, PAGE, "X_Forwarded_Email", "adam@example.com") == 302
+    assert raw_get(console_in_gunicorn, PAGE, "x_forwarded_email", "adam@example.com") == 302
