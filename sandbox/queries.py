@@ -90,7 +90,9 @@ def read_sort(request: HttpRequest) -> list[Any]:
         raise _spatie_error("sort", unknown, SORTS)
     for key in keys:
         field = F(SORTS[key.lstrip("-")])
-        terms.append(field.desc(nulls_last=True) if key.startswith("-") else field.asc(nulls_last=True))
+        terms.append(
+            field.desc(nulls_last=True) if key.startswith("-") else field.asc(nulls_last=True)
+        )
     terms.append(F("id").desc() if keys[0].startswith("-") else F("id").asc())
     return terms
 

@@ -13,6 +13,7 @@ from tests.sandbox.helpers import (
     deployment_url,
     first_deployment,
     flow_versions,
+    free_slot,
 )
 
 DEMO_USERS = {
@@ -67,8 +68,9 @@ def test_reset_restores_the_demo_data(sandbox):
 
 
 def test_reset_gives_new_deployments_the_same_ids_each_time(sandbox):
-    body = {"flow_version_id": 1, "virtual_environment_id": 11}
-    path = "/api/v1/flow-versions/1/deployments"
+    version, env = free_slot(sandbox)
+    body = {"flow_version_id": version, "virtual_environment_id": env}
+    path = f"/api/v1/flow-versions/{version}/deployments"
     first = sandbox.api("POST", path, json=body).json()["data"]["id"]
     sandbox.reset()
     assert sandbox.api("POST", path, json=body).json()["data"]["id"] == first

@@ -22,9 +22,7 @@ WRITE_RELATIONS = {"flowVersion", "virtualEnvironment", "package", "enabledBy"}
 
 
 def create(sandbox, version, key="sandbox-key-editor", **body):
-    return sandbox.api(
-        "POST", f"/api/v1/flow-versions/{version}/deployments", key=key, json=body
-    )
+    return sandbox.api("POST", f"/api/v1/flow-versions/{version}/deployments", key=key, json=body)
 
 
 def assert_invalid(response, field: str, text: str = "") -> None:

@@ -38,7 +38,8 @@ def test_it_checks_the_key_on_every_endpoint(sandbox):
 
 
 @pytest.mark.parametrize(
-    "key", ["sandbox-demo-key", "sandbox-key-viewer", "sandbox-key-service", "sandbox-key-dashboard"]
+    "key",
+    ["sandbox-demo-key", "sandbox-key-viewer", "sandbox-key-service", "sandbox-key-dashboard"],
 )
 def test_it_accepts_each_demo_key(sandbox, key):
     assert sandbox.api("GET", DEPLOYMENTS, key=key, params={"per_page": 1}).status_code == 200

@@ -90,7 +90,8 @@ def test_it_answers_404_for_an_unknown_deployment(sandbox, ident):
 def test_it_answers_404_for_a_deployment_of_another_flow_version(sandbox):
     deployment = first_deployment(sandbox)
     other = next(
-        d for d in all_pages(sandbox, DEPLOYMENTS)
+        d
+        for d in all_pages(sandbox, DEPLOYMENTS)
         if d["flow_version_id"] != deployment["flow_version_id"]
     )
     path = f"{versions_path(other['flow_version_id'])}/{deployment['id']}"

@@ -1,0 +1,64 @@
+"""In a real Chromium: sign in, get sent to My API key, save a sandbox key, sign out."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import PASSWORD, make_user, sign_in
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+def test_sign_in_save_a_key_and_sign_out(page, on_sandbox):
+    from playwright.sync_api import expect
+
+    person = make_user("val", "Viewer", full_name="Val Viewer")
+
+    sign_in(page, person)
+    # Without a key the deployments cannot be shown: the console says so and where to go.
+    expect(page).to_have_url(re.compile(r"/account/api-key/$"))
+    expect(page.get_by_text("the console needs your Patchworks API key")).to_be_visible()
+    expect(page.get_by_text("You have not saved a key yet")).to_be_visible()
+
+    key_field = page.get_by_label("Your Patchworks API key")
+    expect(key_field).to_have_attribute("type", "password")
+    key_field.fill("sandbox-key-viewer")
+    page.get_by_role("button", name="Check and save").click()
+
+    expect(page.get_by_text("A key ending in")).to_contain_text("ewer")
+    expect(page.get_by_text("Patchworks accepted your key")).to_be_visible()
+    assert "sandbox-key-viewer" not in page.content()
+    expect(page.get_by_label("Your Patchworks API key")).to_have_value("")
+
+    page.get_by_role("link", name="Deployments", exact=True).first.click()
+    expect(page).to_have_url(re.compile(r"/deployments/"))
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/accounts/login/$"))
+    expect(page.get_by_text("You have signed out")).to_be_visible()
+    page.goto("/account/api-key/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next="))
+
+
+def test_a_wrong_password_then_the_right_one(page):
+    from playwright.sync_api import expect
+
+    make_user("wes", "Viewer", full_name="Wes Viewer", api_key="sandbox-key-viewer")
+
+    page.goto("/accounts/login/?next=/account/api-key/")
+    page.get_by_label("Username").fill("wes")
+    page.get_by_label("Password").fill("wrong")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("do not match")
+    expect(page.get_by_label("Password")).to_have_attribute("aria-invalid", "true")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/account/api-key/$"))
+    expect(page.get_by_text("A key ending in")).to_contain_text("ewer")
+    expect(page.get_by_text("Signed in as")).to_contain_text("Wes Viewer")
