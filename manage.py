@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Django's command-line utility. The sandbox uses it too: DJANGO_SETTINGS_MODULE=sandbox.settings."""
+"""Django's command-line tool; the sandbox uses it with DJANGO_SETTINGS_MODULE=sandbox.settings."""
 
 import os
 import sys

@@ -73,9 +73,10 @@ def own_sandbox() -> Iterator[str]:
                 capture_output=True,
             )
         url = f"http://127.0.0.1:{_free_port()}"
-        gunicorn = [sys.executable, "-m", "gunicorn", "sandbox.wsgi", "-b", url[7:]]
+        # `-c /dev/null`: gunicorn would otherwise apply ./gunicorn.conf.py, the console's.
+        gunicorn = [sys.executable, "-m", "gunicorn", "-c", "/dev/null", "sandbox.wsgi"]
         process = subprocess.Popen(
-            [*gunicorn, "--workers", "1", "--threads", "4", "--no-control-socket"],
+            [*gunicorn, "-b", url[7:], "--workers", "1", "--threads", "4", "--no-control-socket"],
             cwd=REPO,
             env=env,
             stdout=subprocess.DEVNULL,

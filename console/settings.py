@@ -56,7 +56,9 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
-def env_networks(name: str, default: str = "") -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+def env_networks(
+    name: str, default: str = ""
+) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     try:
         return [ipaddress.ip_network(item, strict=False) for item in env_list(name, default)]
     except ValueError as exc:
@@ -67,7 +69,9 @@ def env_base_url(name: str, default: str) -> str:
     value = env_str(name, default).strip().rstrip("/")
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
-        raise ImproperlyConfigured(f"{name} must be a host root such as https://host, not {value!r}")
+        raise ImproperlyConfigured(
+            f"{name} must be a host root such as https://host, not {value!r}"
+        )
     if parts.path not in {"", "/"}:
         raise ImproperlyConfigured(f"{name} is the host root: the console appends /api/v1 itself")
     return value

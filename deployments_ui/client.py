@@ -234,9 +234,10 @@ def _cause(exc: BaseException) -> BaseException | None:
     return inner
 
 
-def _transport_error(exc: requests.RequestException, *, write: bool) -> PatchworksError:
-    if isinstance(exc, requests.exceptions.InvalidHeader):
-        # The key cannot even be put in a header (a line break, say): nothing was sent.
+def _transport_error(exc: Exception, *, write: bool) -> PatchworksError:
+    if isinstance(exc, requests.exceptions.InvalidHeader | UnicodeError):
+        # The key cannot even be put in a header (a line break, a non-Latin-1 letter): the
+        # request was never sent. (A UnicodeError carries the key in `.object`: never re-raise.)
         return Unauthorized(
             "Your Patchworks API key is not in a form Patchworks accepts — update it on the "
             "My API key page."
@@ -491,7 +492,7 @@ class PatchworksClient:
                 timeout=(settings.PATCHWORKS_CONNECT_TIMEOUT, settings.PATCHWORKS_READ_TIMEOUT),
                 allow_redirects=False,
             )
-        except requests.RequestException as exc:
+        except (requests.RequestException, UnicodeError) as exc:
             error = _transport_error(exc, write=write)
             logger.warning(
                 "patchworks %s %s failed after %.0f ms: %s",
@@ -500,7 +501,8 @@ class PatchworksClient:
                 _ms(started),
                 type(exc).__name__,
             )
-            # `from None`: the requests internals below would add nothing a person can act on.
+            # `from None` keeps requests' frames, whose locals hold the headers, out of error
+            # reports; the log line above names what failed.
             raise error from None
         logger.info(
             "patchworks %s %s %s in %.0f ms", method, path, response.status_code, _ms(started)

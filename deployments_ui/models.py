@@ -25,6 +25,9 @@ class ConsoleAccess(models.Model):
             ("view_all_audit", "See the whole audit log"),
         ]
 
+    def __str__(self) -> str:
+        return "Console access"
+
 
 class ApiCredential(models.Model):
     """A person's own Patchworks API key, stored only as Fernet ciphertext."""

@@ -24,8 +24,16 @@ def deployment_label(deployment: Deployment) -> str:
 
 
 COLUMNS = (
-    "flow_name", "flow_version_iteration", "Environment", "Package", "Priority", "State",
-    "enabled_at", "Enabled by", "created_at", "Actions",
+    "flow_name",
+    "flow_version_iteration",
+    "Environment",
+    "Package",
+    "Priority",
+    "State",
+    "enabled_at",
+    "Enabled by",
+    "created_at",
+    "Actions",
 )
 
 

@@ -10,7 +10,7 @@ import time
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 
-from sandbox import demo, faults
+from sandbox import faults, loading
 from sandbox.models import Deployment, FlowVersion, RequestLogEntry
 from sandbox.queries import iso
 from sandbox.web import ApiError, api_view, json_body, not_found, parse_id
@@ -18,18 +18,19 @@ from sandbox.web import ApiError, api_view, json_body, not_found, parse_id
 
 @api_view("POST", auth=False)
 def reset(request: HttpRequest) -> JsonResponse:
-    """Reload the demo data; with ?if_changed=1, only if a write may have changed it."""
-    if request.GET.get("if_changed") in {"1", "true"} and not demo.is_changed():
+    """Restore the demo data; with ?if_changed=1, only if a write may have changed it."""
+    if request.GET.get("if_changed") in {"1", "true"} and not loading.is_changed():
         return JsonResponse({"message": "Sandbox data unchanged.", "reloaded": False})
     started = time.perf_counter()
-    data = demo.load_demo_data()
+    loaded = loading.reset_demo_data()
     return JsonResponse(
         {
             "message": "Sandbox data reset.",
             "reloaded": True,
-            "flows": len(data.flows),
-            "versions": len(data.versions),
-            "deployments": len(data.deployments),
+            "from_snapshot": loaded.restored,
+            "flows": loaded.flows,
+            "versions": loaded.versions,
+            "deployments": loaded.deployments,
             "took_ms": round((time.perf_counter() - started) * 1000, 1),
         }
     )
@@ -62,9 +63,9 @@ def request_log(request: HttpRequest) -> JsonResponse:
             "method": entry.method,
             "path": entry.path,
             "query": entry.query_string,
-            "user": entry.user_name,
+            "user": entry.user_name or None,
             "status": entry.status,
-            "fault": entry.fault,
+            "fault": entry.fault or None,
             "time": iso(entry.received_at),
             "duration_ms": entry.duration_ms,
         }
@@ -76,7 +77,7 @@ def request_log(request: HttpRequest) -> JsonResponse:
 @api_view("POST", auth=False)
 def delete_flow_version(request: HttpRequest, flow_version: str) -> JsonResponse:
     """Delete a flow version and its deployments, as Patchworks' dashboard can."""
-    demo.mark_changed()
+    loading.mark_changed()
     with transaction.atomic():
         version = FlowVersion.objects.filter(pk=parse_id(flow_version, "FlowVersion")).first()
         if version is None:

@@ -1,7 +1,6 @@
 """Deterministic demo data: a fixed random seed, fixed ids, timestamps relative to now.
 
-Loading wipes the demo tables and bulk-inserts everything in one transaction, so that
-/__sandbox__/reset is quick enough to run before every test.
+This module only builds the rows; `sandbox.loading` writes them.
 """
 
 from __future__ import annotations
@@ -10,19 +9,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.core.management.color import no_style
-from django.db import connection, transaction
-from django.utils import timezone
-
-from sandbox.models import (
-    Deployment,
-    Flow,
-    FlowVersion,
-    Package,
-    SandboxState,
-    SandboxUser,
-    VirtualEnvironment,
-)
+from sandbox.models import Deployment, Flow, FlowVersion, Package, SandboxUser, VirtualEnvironment
 
 SEED = 20240501
 
@@ -108,58 +95,6 @@ class DemoData:
     flows: list[Flow] = field(default_factory=list)
     versions: list[FlowVersion] = field(default_factory=list)
     deployments: list[Deployment] = field(default_factory=list)
-
-
-DEMO_MODELS = [Deployment, FlowVersion, Flow, VirtualEnvironment, Package, SandboxUser]
-
-
-def has_demo_data() -> bool:
-    return SandboxUser.objects.exists()
-
-
-def mark_changed() -> None:
-    """Note that the demo data may differ from a fresh load (any write, even a failed one)."""
-    SandboxState.objects.update_or_create(pk=1, defaults={"changed": True})
-
-
-def is_changed() -> bool:
-    # No state row yet: loaded by an older command, or never; reload to be sure.
-    state = SandboxState.objects.filter(pk=1).first()
-    return state is None or state.changed
-
-
-def load_demo_data() -> DemoData:
-    """Replace every demo table's rows with a fresh copy of the demo data."""
-    data = build_demo_data(timezone.now())
-    with transaction.atomic():
-        _wipe()
-        for rows in (
-            data.users,
-            data.packages,
-            data.environments,
-            data.flows,
-            data.versions,
-            data.deployments,
-        ):
-            type(rows[0]).objects.bulk_create(rows, batch_size=500)
-        _reset_sequences()
-        SandboxState.objects.update_or_create(pk=1, defaults={"changed": False})
-    return data
-
-
-def _wipe() -> None:
-    tables = [model._meta.db_table for model in DEMO_MODELS]
-    # The backend's own flush SQL also restarts the id sequences, so ids are the same each time.
-    for sql in connection.ops.sql_flush(no_style(), tables, reset_sequences=True):
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
-
-
-def _reset_sequences() -> None:
-    # Explicit ids do not advance PostgreSQL's sequences (SQLite's AUTOINCREMENT follows them).
-    for sql in connection.ops.sequence_reset_sql(no_style(), DEMO_MODELS):
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
 
 
 def build_demo_data(now: datetime) -> DemoData:

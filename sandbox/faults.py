@@ -157,7 +157,7 @@ def stored_fault() -> FaultSpec | None:
         hang_seconds=config.hang_seconds,
         malformed=config.malformed,
         methods=config.methods,
-        path_contains=config.path_contains,
+        path_contains=config.path_contains or None,
         count=config.remaining,
     )
 
@@ -165,6 +165,7 @@ def stored_fault() -> FaultSpec | None:
 def store_fault(spec: FaultSpec) -> None:
     data = spec.as_json()
     data["remaining"] = data.pop("count")
+    data["path_contains"] = data["path_contains"] or ""
     FaultConfig.objects.update_or_create(pk=1, defaults=data)
 
 

@@ -8,7 +8,7 @@ from http import HTTPStatus
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from sandbox import demo, faults
+from sandbox import faults, loading
 from sandbox.models import RequestLogEntry, SandboxUser
 
 GetResponse = Callable[[HttpRequest], HttpResponse]
@@ -43,14 +43,14 @@ class RequestLogMiddleware:
             method=request.method or "",
             path=request.path[:500],
             query_string=request.META.get("QUERY_STRING", ""),
-            user_name=key_user_name(request),
+            user_name=key_user_name(request) or "",
         )
         if request.method not in SAFE_METHODS:
-            demo.mark_changed()
+            loading.mark_changed()
         response = self.get_response(request)
         RequestLogEntry.objects.filter(pk=entry.pk).update(
             status=response.status_code,
-            fault=getattr(request, "sandbox_fault", None),
+            fault=getattr(request, "sandbox_fault", ""),
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
         )
         return response

@@ -54,6 +54,9 @@ class FlowVersion(models.Model):
     status = models.CharField(max_length=10, choices=STATUSES, default="Draft")
     created_at = models.DateTimeField(default=timezone.now)
 
+    def __str__(self) -> str:
+        return f"version {self.pk} of flow {self.flow_id}"
+
 
 class Deployment(models.Model):
     """One flow version placed into one virtual environment, or into none (global).
@@ -93,6 +96,9 @@ class Deployment(models.Model):
         ]
         indexes = [models.Index(fields=["created_at", "id"])]
 
+    def __str__(self) -> str:
+        return f"deployment {self.pk} of version {self.flow_version_id}"
+
 
 class FaultConfig(models.Model):
     """The process-wide fault configuration: a single row (pk=1), shared by threads and workers."""
@@ -104,15 +110,23 @@ class FaultConfig(models.Model):
     hang_seconds = models.FloatField(null=True, blank=True)
     malformed = models.BooleanField(default=False)
     methods = models.JSONField(null=True, blank=True)
-    path_contains = models.CharField(max_length=200, null=True, blank=True)
+    path_contains = models.CharField(max_length=200, blank=True)
     # How many more matching requests the fault applies to; None: all of them.
     remaining = models.PositiveIntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return "stored fault"
 
 
 class SandboxState(models.Model):
     """A single row (pk=1): whether the demo data may have changed since it was last loaded."""
 
     changed = models.BooleanField(default=False)
+    # When the demo data was last built afresh, and its snapshot taken.
+    loaded_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return "changed" if self.changed else "as loaded"
 
 
 class RequestLogEntry(models.Model):
@@ -121,8 +135,11 @@ class RequestLogEntry(models.Model):
     method = models.CharField(max_length=10)
     path = models.CharField(max_length=500)
     query_string = models.TextField(blank=True)
-    user_name = models.CharField(max_length=100, null=True, blank=True)
+    user_name = models.CharField(max_length=100, blank=True)  # "": no known key
     status = models.PositiveSmallIntegerField(null=True, blank=True)
-    fault = models.CharField(max_length=50, null=True, blank=True)
+    fault = models.CharField(max_length=50, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
     duration_ms = models.FloatField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} {self.status}"

@@ -6,7 +6,9 @@ INCLUDE = "include=flowVersion,virtualEnvironment,package,enabledBy"
 
 
 def sandbox_deployments(sandbox, query: str = "", key: str = "sandbox-demo-key") -> list[dict]:
-    response = sandbox.api("GET", f"/api/v1/flow-version-deployments?{INCLUDE}&per_page=100&{query}", key=key)
+    response = sandbox.api(
+        "GET", f"/api/v1/flow-version-deployments?{INCLUDE}&per_page=100&{query}", key=key
+    )
     response.raise_for_status()
     return response.json()["data"]
 

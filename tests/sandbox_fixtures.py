@@ -118,10 +118,11 @@ def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox
     _manage(env, "sandbox_demo_data")
     port = _free_port()
     log = workdir / "gunicorn.log"
+    command = [sys.executable, "-m", "gunicorn", "sandbox.wsgi", "-b", f"127.0.0.1:{port}"]
+    command += ["--workers", "1", "--threads", "8", "--timeout", "120", "--no-control-socket"]
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "sandbox.wsgi", "-b", f"127.0.0.1:{port}"]
-            + ["--workers", "1", "--threads", "8", "--timeout", "120", "--no-control-socket"],
+            command,
             cwd=REPO,
             env=env,
             stdout=out,

@@ -97,7 +97,7 @@ def test_the_project_defines_urls_to_check():
 
 @pytest.mark.parametrize("item", APP_PATTERNS, ids=label)
 def test_every_url_is_in_the_access_table(item):
-    namespaces, pattern, route = item
+    _, pattern, route = item
     assert pattern.name, f"The URL {route!r} has no name, so nobody may use it."
     assert pattern.name in access.URL_ACCESS, (
         f"The URL {pattern.name!r} is not in deployments_ui.access.URL_ACCESS: decide who may "

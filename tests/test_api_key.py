@@ -1,4 +1,4 @@
-"""My API key: checked before saving, encrypted at rest, never shown, logged or kept in a session."""
+"""My API key: checked before saving, stored encrypted, never shown, logged or put in a session."""
 
 from __future__ import annotations
 

@@ -432,3 +432,12 @@ def test_concurrent_calls_share_the_pool_but_never_the_key(client, sandbox):
     assert errors == []
     users = [r["user"] for r in api_calls(sandbox)]
     assert sorted(users) == sorted(name for name in keys.values() for _ in range(6))
+
+
+@pytest.mark.parametrize("key", ["ключ-sandbox", "sandbox-demo-key\n"])
+def test_a_key_that_cannot_go_in_a_header(client, sandbox, key):
+    with pytest.raises(Unauthorized) as caught:
+        PatchworksClient(key).list_deployments()
+    assert key.strip() not in repr(caught.value.__dict__) + str(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert api_calls(sandbox) == []

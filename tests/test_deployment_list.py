@@ -30,8 +30,17 @@ def test_it_lists_deployments_with_every_column(signed_in, on_sandbox):
     response = signed_in.get("/deployments/")
     assert response.status_code == 200
     html = response.content.decode()
-    for heading in ("Flow", "Version", "Environment", "Package", "Priority", "State",
-                    "Enabled at", "Enabled by", "Created"):
+    for heading in (
+        "Flow",
+        "Version",
+        "Environment",
+        "Package",
+        "Priority",
+        "State",
+        "Enabled at",
+        "Enabled by",
+        "Created",
+    ):
         assert f">{heading}" in html
     assert f'id="deployment-row-{first["id"]}"' in html
     assert "Showing <strong>1–25</strong> of" in html
@@ -42,8 +51,15 @@ def test_it_passes_every_filter_to_patchworks(signed_in, on_sandbox):
     on_sandbox.clear_requests()
     response = signed_in.get(
         "/deployments/",
-        {"q": "shop", "environment": environment, "scope": "no", "name": "Orders → Shopify",
-         "sort": "-enabled_at", "per_page": "50", "page": "1"},
+        {
+            "q": "shop",
+            "environment": environment,
+            "scope": "no",
+            "name": "Orders → Shopify",
+            "sort": "-enabled_at",
+            "per_page": "50",
+            "page": "1",
+        },
     )
     assert response.status_code == 200
     query = list_queries(on_sandbox)[-1]
@@ -105,12 +121,20 @@ def test_remote_markup_is_escaped(client, viewer, settings):
     client.force_login(viewer)
     evil = "<script>alert(1)</script>"
     empty = {"data": [], "links": {}, "meta": {"current_page": 1, "last_page": 1, "total": 0}}
-    row = {"id": 7, "flow_version_id": 3, "name": evil, "enabled_at": None,
-           "virtualEnvironment": {"id": 1, "name": evil, "type": "live"}}
+    row = {
+        "id": 7,
+        "flow_version_id": 3,
+        "name": evil,
+        "enabled_at": None,
+        "virtualEnvironment": {"id": 1, "name": evil, "type": "live"},
+    }
     page = {**empty, "data": [row], "meta": {**empty["meta"], "total": 1, "from": 1, "to": 1}}
     with responses.RequestsMock() as mocked:
-        for path in ("flow-version-deployments/virtual-environments",
-                     "flow-version-deployments/packages", "flows"):
+        for path in (
+            "flow-version-deployments/virtual-environments",
+            "flow-version-deployments/packages",
+            "flows",
+        ):
             mocked.get(f"https://patchworks.test/api/v1/{path}", json=empty)
         mocked.get("https://patchworks.test/api/v1/flow-version-deployments", json=page)
         html = client.get("/deployments/").content.decode()
@@ -174,7 +198,9 @@ def test_flow_version_list_shows_only_that_version(signed_in, on_sandbox):
     html = response.content.decode()
     assert f'id="deployment-row-{item["id"]}"' in html
     assert html.count('id="deployment-row-') == len(
-        on_sandbox.api("GET", f"/api/v1/flow-versions/{item['flow_version_id']}/deployments").json()["data"]
+        on_sandbox.api(
+            "GET", f"/api/v1/flow-versions/{item['flow_version_id']}/deployments"
+        ).json()["data"]
     )
 
 

@@ -84,7 +84,8 @@ def test_it_creates_a_deployment(as_editor, on_sandbox):
     assert form.status_code == 200
     assert "No environment (global)" in form.content.decode()
     response = as_editor.post(
-        url, {"environment": environment, "priority": "2", "deploy_disabled": "on", "reason": "pilot"}
+        url,
+        {"environment": environment, "priority": "2", "deploy_disabled": "on", "reason": "pilot"},
     )
     assert response.status_code == 302
     created = api_writes(on_sandbox)[-1]

@@ -138,7 +138,9 @@ def test_a_write_that_times_out_is_unknown_and_links_to_the_deployment(
 
 def test_a_deployment_deleted_meanwhile_says_so(signed_in, on_sandbox):
     item = find_deployment(on_sandbox, enabled=False)
-    on_sandbox.api("DELETE", f"/api/v1/flow-versions/{item['flow_version_id']}/deployments/{item['id']}")
+    on_sandbox.api(
+        "DELETE", f"/api/v1/flow-versions/{item['flow_version_id']}/deployments/{item['id']}"
+    )
     response = signed_in.post(deployment_url(item, "enable/"), follow=True)
     assert "no longer exists" in response.content.decode()
     assert outcomes("enable") == ["pending", "failed"]

@@ -303,8 +303,10 @@ def console_in_gunicorn(tmp_path_factory):
     log = workdir / "gunicorn.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "console.wsgi"]
-            + ["--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2"],
+            [
+                *(sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "console.wsgi"),
+                *("--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2"),
+            ],
             cwd=REPO,
             env=env,
             stdout=out,

@@ -135,7 +135,8 @@ def all_pages(sandbox: SandboxServer, path: str, **params: Any) -> list[dict]:
 
 
 def all_deployments(sandbox: SandboxServer, **params: Any) -> list[dict]:
-    return all_pages(sandbox, DEPLOYMENTS, include="flowVersion", **params)
+    params.setdefault("include", "flowVersion")
+    return all_pages(sandbox, DEPLOYMENTS, **params)
 
 
 def flow_versions(sandbox: SandboxServer, flow_id: int) -> list[dict]:

@@ -9,9 +9,9 @@ import pytest
 from tests.sandbox.helpers import (
     BASE_FIELDS,
     DEPLOYMENTS,
-    first_deployment,
     assert_schema,
     deployment_url,
+    first_deployment,
     flow_without_global,
     free_slot,
     other_version,

@@ -19,12 +19,13 @@ def timed_get(sandbox, path=FLOWS, **kwargs) -> tuple[requests.Response, float]:
 
 
 def test_it_adds_latency(sandbox):
-    _, plain = timed_get(sandbox)
     sandbox.set_faults(latency_ms=400)
-    response, slow = timed_get(sandbox)
+    response, took = timed_get(sandbox)
     assert response.status_code == 200
-    assert slow >= 0.4
-    assert slow - plain >= 0.3
+    assert took >= 0.4
+    (entry,) = sandbox.requests()
+    assert entry["duration_ms"] >= 400
+    assert entry["fault"] == "latency_ms=400"
 
 
 def test_it_answers_the_error_status_every_time_at_rate_1(sandbox):

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from sandbox import demo
+from sandbox import loading
 from sandbox.models import Deployment, SandboxUser
 
 
@@ -20,15 +20,14 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, reset: bool = False, **options: Any) -> None:
-        if demo.has_demo_data() and not reset:
+        if loading.has_demo_data() and not reset:
             self.stdout.write("Demo data already loaded (use --reset to reload it).")
         else:
-            data = demo.load_demo_data()
+            loaded = loading.load_demo_data()
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"Loaded {len(data.flows)} flows, {len(data.versions)} versions, "
-                    f"{len(data.environments)} environments, {len(data.packages)} packages, "
-                    f"{len(data.deployments)} deployments."
+                    f"Loaded {loaded.flows} flows, {loaded.versions} versions and "
+                    f"{loaded.deployments} deployments."
                 )
             )
         self.stdout.write(f"{Deployment.objects.count()} deployments. API keys (sandbox only):")

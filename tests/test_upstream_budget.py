@@ -1,0 +1,53 @@
+"""Upstream requests per page view and per action, counted by the sandbox (DESIGN.md budgets)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.deployments import deployment_url, find_deployment
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def as_editor(client, editor, on_sandbox):
+    client.force_login(editor)
+    client.get("/deployments/")  # fills the picker cache, as any earlier page view would
+    on_sandbox.clear_requests()
+    return client
+
+
+def calls(sandbox) -> list[str]:
+    return [f"{entry['method']} {entry['path']}" for entry in sandbox.requests()]
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/deployments/?sort=-enabled_at&per_page=100", 1),
+        ("{detail}", 1),
+        ("{detail}edit/", 1),
+        ("{detail}delete/", 1),
+        ("/flow-versions/{fv}/deployments/", 1),
+        ("/flow-versions/{fv}/deployments/new/", 1),
+    ],
+)
+def test_a_page_view_costs_one_upstream_request(as_editor, on_sandbox, path, expected):
+    item = find_deployment(on_sandbox, enabled=True)
+    on_sandbox.clear_requests()
+    url = path.format(detail=deployment_url(item), fv=item["flow_version_id"])
+    assert as_editor.get(url).status_code == 200
+    assert len(calls(on_sandbox)) == expected, calls(on_sandbox)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_enable_or_disable_is_one_read_and_exactly_one_write(as_editor, on_sandbox, enabled):
+    item = find_deployment(on_sandbox, enabled=not enabled)
+    on_sandbox.clear_requests()
+    action = "enable" if enabled else "disable"
+    as_editor.post(deployment_url(item, f"{action}/"), HTTP_HX_REQUEST="true")
+    made = calls(on_sandbox)
+    assert made[0].startswith("GET ")
+    assert made[1:] == [
+        f"POST /api/v1/flow-versions/{item['flow_version_id']}/deployments/{item['id']}/{action}"
+    ]
