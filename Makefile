@@ -35,6 +35,8 @@ run: $(VENV)/.installed .env.local
 	echo ""; \
 	echo "  Deployments Console:  http://127.0.0.1:$(CONSOLE_PORT)/   (sign in as viewer, operator, editor or admin; password demo-password)"; \
 	echo "  Patchworks sandbox:   http://127.0.0.1:$(SANDBOX_PORT)/api/v1/flow-version-deployments   (Authorization: sandbox-demo-key)"; \
+	echo "  Sandbox API keys:     sandbox-demo-key, sandbox-key-viewer, sandbox-key-operator, sandbox-key-editor,"; \
+	echo "                        sandbox-key-admin, sandbox-key-service (drift detection), sandbox-key-dashboard"; \
 	echo ""; \
 	$(PY) manage.py runserver 127.0.0.1:$(CONSOLE_PORT)
 
