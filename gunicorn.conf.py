@@ -79,6 +79,4 @@ control_socket_disable = True
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
-access_log_format = (
-    '%(t)s %(m)s %(U)s %(s)s %(B)s %(M)sms pid=%(p)s request_id=%({x-request-id}o)s'
-)
+access_log_format = "%(t)s %(m)s %(U)s %(s)s %(B)s %(M)sms pid=%(p)s request_id=%({x-request-id}o)s"

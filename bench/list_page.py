@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.stack import (  # noqa: E402
+from bench.stack import (
     LIST_INCLUDE,
     Stack,
     machine,

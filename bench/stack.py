@@ -282,9 +282,7 @@ class Stack:
 
     def _spawn(self, name: str, command: list[str], env: dict, ready_url: str) -> subprocess.Popen:
         log = (self.workdir / f"{name}.log").open("wb")
-        process = subprocess.Popen(
-            command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
         self.processes.append(process)
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while time.monotonic() < deadline:

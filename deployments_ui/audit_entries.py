@@ -68,6 +68,8 @@ class AuditEntry:
     event_ids: tuple[int, ...]
     details: list[tuple[str, str]] = field(default_factory=list)
     changes: list[tuple[str, str, str]] = field(default_factory=list)
+    values: list[tuple[str, str]] = field(default_factory=list)
+    values_title: str = ""
 
     @property
     def sentence(self) -> str:
@@ -135,7 +137,7 @@ def entry_from_event(event: AuditEvent) -> AuditEntry:
         "completed_at": result.occurred_at if result else None,
         "event_ids": tuple(row.pk for row in [event, *results]),
     }
-    entry_data["changes"] = state_changes(event.before, final.after)
+    entry_data.update(_recorded_values(event, final))
     return AuditEntry(**entry_data, details=_details(event, result, entry_data))
 
 
@@ -186,6 +188,20 @@ def state_changes(before: Any, after: Any) -> list[tuple[str, str, str]]:
 def state_lines(state: Any) -> list[tuple[str, str]]:
     """(label, value) for each value of one recorded state, in the same order."""
     return [(label, value) for label, value, _ in state_changes(state, state)]
+
+
+def _recorded_values(event: AuditEvent, final: AuditEvent) -> dict[str, Any]:
+    """Before and after side by side, or the one state recorded with a title saying which."""
+    before = event.before if isinstance(event.before, dict) else None
+    after = final.after if isinstance(final.after, dict) else None
+    if before and after:
+        return {"changes": state_changes(before, after)}
+    if event.outcome == AuditEvent.Outcome.REFUSED:
+        title = "Values at the time"
+    else:
+        title = "Values before" if before else "Values after"
+    state = before or after
+    return {"values": state_lines(state), "values_title": title if state else ""}
 
 
 # --- wording ----------------------------------------------------------------------------
@@ -306,7 +322,6 @@ def _details(event: AuditEvent, result: AuditEvent | None, entry: dict) -> list[
         ("Outcome", entry["outcome_text"]),
         ("Outcome recorded at", _when(result.occurred_at) if result else ""),
         ("Patchworks status", str(entry["upstream_status"] or "")),
-        ("Message", entry["message"]),
         ("Event ids", ids),
     ]
     return [(label, value) for label, value in rows if value]

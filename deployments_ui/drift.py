@@ -10,25 +10,21 @@ so that a run stays well under Patchworks' 240 requests a minute.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import Q
+from django.db import transaction
 from django.utils import timezone
 
-from deployments_ui import audit
+from deployments_ui import audit, leases
 from deployments_ui.audit import AuditTarget
 from deployments_ui.audit_entries import entry_queryset
 from deployments_ui.client import Deployment, NotFound, PatchworksClient, PatchworksError
-from deployments_ui.models import AuditEvent, DeploymentSnapshot, SyncLease
+from deployments_ui.models import AuditEvent, DeploymentSnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -104,13 +100,13 @@ def sync_deployments(
             "No service key: set CONSOLE_SERVICE_API_KEY to a Patchworks API key for "
             "background jobs, then run this again."
         )
-    holder = holder or _holder_name()
-    if not acquire_lease(holder):
+    holder = holder or leases.holder_name()
+    if not leases.acquire(LEASE_NAME, holder, LEASE_SECONDS):
         return SyncResult(skipped=True, seconds=time.monotonic() - started)
     try:
         result = _sync(PatchworksClient(api_key), _pacer(min_interval), holder)
     finally:
-        release_lease(holder)
+        leases.release(LEASE_NAME, holder)
     result.seconds = time.monotonic() - started
     return result
 
@@ -129,7 +125,7 @@ def _sync(client: PatchworksClient, pacer: _Pacer, holder: str) -> SyncResult:
         changes = unexplained(changes, since=since - CLOCK_MARGIN)
     try:
         with transaction.atomic():
-            if not renew_lease(holder):
+            if not leases.renew(LEASE_NAME, holder, LEASE_SECONDS):
                 raise SyncError("Another instance took over the sync; this run recorded nothing.")
             for change in changes:
                 audit.record_external(**_event_fields(change))
@@ -169,7 +165,7 @@ def _fetch_all(
         if number >= page.last_page or not page.items:
             break
         number += 1
-        if not renew_lease(holder):
+        if not leases.renew(LEASE_NAME, holder, LEASE_SECONDS):
             raise SyncError("Another instance took over the sync; this run stopped.")
     complete = len(totals) == 1 and len(seen) == page.total
     return seen, complete, number
@@ -225,7 +221,7 @@ def detect_changes(
     now: datetime,
 ) -> list[Change]:
     """Every difference between the snapshot and the current listing, as Change records."""
-    window = f"changed between {_local(since)} and {_local(now)}; seen by drift detection"
+    window = f"changed {_between(since, now)}; seen by drift detection"
     changes: list[Change] = []
     for row in deleted:
         before = row.state.get("values")
@@ -403,53 +399,6 @@ def _replace_snapshot(
     DeploymentSnapshot.objects.bulk_create(rows, batch_size=500)
 
 
-# The lease
-
-
-def acquire_lease(holder: str, seconds: int = LEASE_SECONDS) -> bool:
-    """Take the lease if it is free, expired or already ours. Safe against concurrent callers."""
-    now = timezone.now()
-    try:
-        if _extend(holder, now, seconds, Q(expires_at__lt=now) | Q(holder=holder)):
-            return True
-        with transaction.atomic():
-            SyncLease.objects.create(
-                name=LEASE_NAME, holder=holder, expires_at=now + timedelta(seconds=seconds)
-            )
-        return True
-    except IntegrityError:
-        return False
-    except OperationalError as exc:
-        # SQLite: another instance is writing the lease right now, so it is not ours.
-        if "locked" in str(exc):
-            return False
-        raise
-
-
-def renew_lease(holder: str, seconds: int = LEASE_SECONDS) -> bool:
-    """Extend our lease; False if another instance has taken it meanwhile."""
-    return _extend(holder, timezone.now(), seconds, Q(holder=holder))
-
-
-def release_lease(holder: str) -> None:
-    SyncLease.objects.filter(name=LEASE_NAME, holder=holder).update(
-        holder="", expires_at=timezone.now()
-    )
-
-
-def _extend(holder: str, now: datetime, seconds: int, condition: Q) -> bool:
-    updated = (
-        SyncLease.objects.filter(name=LEASE_NAME)
-        .filter(condition)
-        .update(holder=holder, expires_at=now + timedelta(seconds=seconds))
-    )
-    return updated == 1
-
-
-def _holder_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:100]
-
-
 # Small helpers
 
 
@@ -483,8 +432,12 @@ def _within(moment: datetime | None, since: datetime, now: datetime) -> datetime
     return moment if moment is not None and since < moment <= now else now
 
 
-def _local(moment: datetime) -> str:
-    return timezone.localtime(moment).strftime("%d %b %Y %H:%M %Z")
+def _between(since: datetime, now: datetime) -> str:
+    """'between 09:00 and 09:01 GMT on 28 Nov 2026', shorter when both fall on one day."""
+    first, last = timezone.localtime(since), timezone.localtime(now)
+    if first.date() == last.date():
+        return f"between {first:%H:%M} and {last:%H:%M %Z} on {last:%d %b %Y}"
+    return f"between {first:%d %b %Y %H:%M} and {last:%d %b %Y %H:%M %Z}"
 
 
 def _seen() -> str:

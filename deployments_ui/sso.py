@@ -16,8 +16,13 @@ under WSGI, so the defence is layered:
 2. If a server nevertheless merged the two (gunicorn's `header_map = "dangerous"`, plain
    wsgiref), the value arrives as "real,spoofed": identities containing a comma, whitespace or
    control characters are refused here and the SSO session is ended.
-3. The proxy should strip underscore variants too (oauth2-proxy 7.13.0+, CVE-2025-64484;
-   nginx drops them unless `underscores_in_headers on`).
+3. The proxy should strip underscore variants too: current oauth2-proxy releases do (the fix
+   for CVE-2025-64484, GHSA-vjrc-mh2v-45x6), and nginx drops them unless
+   `underscores_in_headers on`.
+
+The groups header (`CONSOLE_SSO_GROUPS_HEADER`) is a comma list by nature, so step 2 cannot
+protect it: it relies on steps 1 and 3. Roles from it are applied at each sign-in, that is,
+when a session starts or the identity changes.
 """
 
 from __future__ import annotations

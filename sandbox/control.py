@@ -18,11 +18,15 @@ from sandbox.web import ApiError, api_view, json_body, not_found, parse_id
 
 @api_view("POST", auth=False)
 def reset(request: HttpRequest) -> JsonResponse:
-    """Restore the demo data; with ?if_changed=1, only if a write may have changed it."""
+    """Restore the demo data; with ?if_changed=1, only if a write may have changed it.
+
+    It comes from the snapshot taken at the last full load (same rows and timestamps) unless
+    that is over an hour old or ?full=1 asks for the data to be built again.
+    """
     if request.GET.get("if_changed") in {"1", "true"} and not loading.is_changed():
         return JsonResponse({"message": "Sandbox data unchanged.", "reloaded": False})
     started = time.perf_counter()
-    loaded = loading.reset_demo_data()
+    loaded = loading.reset_demo_data(full=request.GET.get("full") in {"1", "true"})
     return JsonResponse(
         {
             "message": "Sandbox data reset.",

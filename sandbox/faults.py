@@ -107,15 +107,15 @@ def parse_fault(data: dict[str, Any]) -> FaultSpec:
     spec = FaultSpec()
     values = {name: value for name, value in data.items() if value is not None}
     if "latency_ms" in values:
-        spec.latency_ms = _int("latency_ms", values["latency_ms"], 0)
+        spec.latency_ms = _int("latency_ms", values["latency_ms"], 0, 600_000)
     if "error_status" in values:
         spec.error_status = _int("error_status", values["error_status"], 400, 599)
     if "error_rate" in values:
         spec.error_rate = _float("error_rate", values["error_rate"], 1.0)
     if "retry_after" in values:
-        spec.retry_after = _int("retry_after", values["retry_after"], 0)
+        spec.retry_after = _int("retry_after", values["retry_after"], 0, 86_400)
     if "hang_seconds" in values:
-        spec.hang_seconds = _float("hang_seconds", values["hang_seconds"])
+        spec.hang_seconds = _float("hang_seconds", values["hang_seconds"], 600.0)
     if "malformed" in values:
         spec.malformed = _bool("malformed", values["malformed"])
     if "methods" in values:
@@ -123,7 +123,7 @@ def parse_fault(data: dict[str, Any]) -> FaultSpec:
     if "path_contains" in values:
         spec.path_contains = str(values["path_contains"]) or None
     if "count" in values:
-        spec.count = _int("count", values["count"], 1)
+        spec.count = _int("count", values["count"], 1, 1_000_000)
     return spec
 
 

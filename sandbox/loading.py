@@ -54,7 +54,8 @@ def has_demo_data() -> bool:
 
 def mark_changed() -> None:
     """Note that the demo data may differ from a fresh load (any write, even a failed one)."""
-    SandboxState.objects.update_or_create(pk=1, defaults={"changed": True})
+    # No row yet counts as changed already (see is_changed), so a plain UPDATE is enough.
+    SandboxState.objects.filter(pk=1).update(changed=True)
 
 
 def is_changed() -> bool:
@@ -84,11 +85,11 @@ def load_demo_data() -> Loaded:
     return Loaded(len(data.flows), len(data.versions), len(data.deployments), restored=False)
 
 
-def reset_demo_data() -> Loaded:
+def reset_demo_data(full: bool = False) -> Loaded:
     """Restore the demo data from its snapshot if there is a recent one, else load it afresh."""
     state = SandboxState.objects.filter(pk=1).first()
     recent = state and state.loaded_at and timezone.now() - state.loaded_at < SNAPSHOT_MAX_AGE
-    if recent:
+    if recent and not full:
         try:
             with transaction.atomic():
                 _wipe()

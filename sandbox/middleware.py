@@ -21,16 +21,20 @@ def is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
-def key_user_name(request: HttpRequest) -> str | None:
+def key_user_name(request: HttpRequest) -> str:
+    """Who the request's key belongs to ("" for none); the API views have already looked."""
+    user = getattr(request, "sandbox_user", None)
+    if user is not None:
+        return user.name
     key = request.headers.get("Authorization", "").strip()
     if not key:
-        return None
-    return SandboxUser.objects.filter(api_key=key).values_list("name", flat=True).first()
+        return ""
+    return SandboxUser.objects.filter(api_key=key).values_list("name", flat=True).first() or ""
 
 
 class RequestLogMiddleware:
-    """Log each /api/ request: written on arrival, so a request still hanging when a test
-    clears the log does not reappear in it; completed with the status once answered."""
+    """Log each /api/ request: written on arrival, so that a request still hanging when a test
+    clears the log does not reappear in it; completed with its user and status once answered."""
 
     def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
@@ -43,13 +47,13 @@ class RequestLogMiddleware:
             method=request.method or "",
             path=request.path[:500],
             query_string=request.META.get("QUERY_STRING", ""),
-            user_name=key_user_name(request) or "",
         )
         if request.method not in SAFE_METHODS:
             loading.mark_changed()
         response = self.get_response(request)
         RequestLogEntry.objects.filter(pk=entry.pk).update(
             status=response.status_code,
+            user_name=key_user_name(request),
             fault=getattr(request, "sandbox_fault", ""),
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
         )

@@ -17,7 +17,7 @@ from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subq
 from django.http import HttpRequest
 
 from sandbox.models import Deployment, Flow, FlowVersion, Package, SandboxUser, VirtualEnvironment
-from sandbox.web import ApiError, validation_error
+from sandbox.web import MAX_ID, ApiError, validation_error
 
 INCLUDES = ("enabledBy", "flowVersion", "virtualEnvironment", "package", "user")
 WRITE_INCLUDES = frozenset({"flowVersion", "virtualEnvironment", "package", "enabledBy"})
@@ -104,7 +104,7 @@ def _int_param(
     label = name.replace("_", " ")
     if not raw:
         return default
-    if not re.fullmatch(r"[+-]?\d+", raw):
+    if not re.fullmatch(r"[+-]?[0-9]+", raw):
         errors[name] = [f"The {label} field must be an integer."]
         return default
     value = int(raw)
@@ -154,7 +154,8 @@ def flow_versions() -> QuerySet[FlowVersion]:
 
 def _ids(value: str) -> list[int]:
     # Non-numeric ids match nothing, as an exact filter on an integer column would.
-    return [int(part) for part in value.split(",") if part.strip().isdigit()]
+    parts = [part.strip() for part in value.split(",")]
+    return [int(p) for p in parts if p.isascii() and p.isdigit() and int(p) <= MAX_ID]
 
 
 def _global_filter(value: str) -> Q:

@@ -13,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from sandbox.models import SandboxUser
 
 INVALID = "The given data was invalid."
+MAX_ID = 2**63 - 1  # larger ids cannot be stored, and SQLite refuses them even in a query
 
 View = Callable[..., HttpResponse]
 
@@ -103,7 +104,7 @@ def api_view(*methods: str, auth: bool = True) -> Callable[[View], View]:
 
 def parse_id(raw: str, model: str) -> int:
     """A path id as an integer; anything else is a 404, as an unmatched binding would be."""
-    if not raw.isascii() or not raw.isdigit():
+    if not raw.isascii() or not raw.isdigit() or int(raw) > MAX_ID:
         raise not_found(model, raw)
     return int(raw)
 

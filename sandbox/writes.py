@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,7 +11,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from sandbox.models import Deployment, FlowVersion, SandboxUser, VirtualEnvironment
-from sandbox.web import validation_error
+from sandbox.web import MAX_ID, validation_error
 
 ONE_PER_ENVIRONMENT = "Only one version of a flow may be deployed per virtual environment."
 ONE_GLOBAL = "Only one global deployment of a flow is allowed."
@@ -18,6 +19,8 @@ ONE_GLOBAL = "Only one global deployment of a flow is allowed."
 Errors = dict[str, list[str]]
 
 _MISSING = object()
+INTEGER = re.compile(r"[+-]?[0-9]+")
+CHANGEABLE = ["virtual_environment", "priority", "enabled_at", "enabled_by", "updated_at"]
 
 
 def _integer(value: Any) -> int | None:
@@ -26,7 +29,7 @@ def _integer(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+    if isinstance(value, str) and INTEGER.fullmatch(value.strip()):
         return int(value)
     return None
 
@@ -58,7 +61,8 @@ def _environment(body: dict, errors: Errors) -> Any:
     if value is _MISSING or value is None:
         return value
     number = _integer(value)
-    env = VirtualEnvironment.objects.filter(pk=number).first() if number is not None else None
+    known = number is not None and 0 < number <= MAX_ID
+    env = VirtualEnvironment.objects.filter(pk=number).first() if known else None
     if env is None:
         errors["virtual_environment_id"] = ["The selected virtual environment id is invalid."]
     return env
@@ -109,11 +113,11 @@ def _check_flow_version_id(body: dict, version: FlowVersion, errors: Errors) -> 
         errors["flow_version_id"] = ["The flow version id must match the flow version in the URL."]
 
 
-def _save(deployment: Deployment) -> None:
+def _save(deployment: Deployment, fields: list[str] | None = None) -> None:
     """Save, turning a lost race for the environment slot into the same 422 as the check."""
     try:
         with transaction.atomic():
-            deployment.save()
+            deployment.save(update_fields=fields)
     except IntegrityError:
         message = ONE_PER_ENVIRONMENT if deployment.virtual_environment_id else ONE_GLOBAL
         raise validation_error({"virtual_environment_id": [message]}) from None
@@ -193,7 +197,8 @@ def _save_if_changed(deployment: Deployment, before: tuple) -> bool:
     if _state(deployment) == before:
         return False
     deployment.updated_at = max(timezone.now(), _later_than(deployment.updated_at))
-    _save(deployment)
+    # Only the changeable columns, so that concurrent writes to other fields are not undone.
+    _save(deployment, CHANGEABLE)
     return True
 
 

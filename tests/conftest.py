@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 
-pytest_plugins = ["tests.sandbox_fixtures"]
+pytest_plugins = ["tests.sandbox_fixtures", "tests.fixtures_auth"]
 
 CHROMIUM = os.environ.get("CONSOLE_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 from django.test import RequestFactory
 
-from deployments_ui import audit
+from deployments_ui import audit, audit_chain
 from deployments_ui.audit import Actor, AuditTarget, AuditUnavailable
 from deployments_ui.models import AuditChainHead, AuditEvent
 from deployments_ui.remote_types import parse_deployment
@@ -272,10 +272,10 @@ def test_each_event_links_to_the_one_before(ann):
         console_disable(actor_for(ann))
 
     rows = list(AuditEvent.objects.order_by("id"))
-    assert rows[0].previous_hash == audit.GENESIS_HASH
+    assert rows[0].previous_hash == audit_chain.GENESIS_HASH
     for earlier, later in itertools.pairwise(rows):
         assert later.previous_hash == earlier.hash
-    assert all(row.hash == audit.event_hash(row) for row in rows)
+    assert all(row.hash == audit_chain.event_hash(row) for row in rows)
     head = AuditChainHead.objects.get()
     assert (head.last_event_id, head.last_hash) == (rows[-1].pk, rows[-1].hash)
 
@@ -336,7 +336,7 @@ def test_verify_audit_finds_a_rehashed_row(ann):
     victim = console_disable(actor_for(ann), outcome=None)
     after = console_disable(actor_for(ann), outcome=None)
     victim.reason = "rewritten"
-    victim.hash = audit.event_hash(victim)
+    victim.hash = audit_chain.event_hash(victim)
 
     tamper(
         "UPDATE deployments_ui_auditevent SET reason = %s, hash = %s WHERE id = %s",
@@ -411,3 +411,62 @@ def test_concurrent_appends_keep_the_chain_valid():
     result = audit.verify_chain()
     assert result.ok, result.problem
     assert result.checked == len(people) * 8 * 2
+
+
+# Events per action, through the services against the sandbox
+
+
+@pytest.fixture
+def live(on_sandbox, settings):
+    settings.PATCHWORKS_READ_TIMEOUT = 0.5
+    return on_sandbox
+
+
+def outcomes_since(first_id: int) -> list[str]:
+    rows = AuditEvent.objects.filter(pk__gt=first_id).order_by("id")
+    return [row.outcome for row in rows]
+
+
+def test_each_write_is_two_events_and_each_refusal_one(live, operator):
+    from deployments_ui import services
+    from deployments_ui.client import PatchworksClient, PatchworksError
+
+    listed = PatchworksClient("sandbox-key-operator").list_deployments(per_page=50)
+    deployment = next(item for item in listed.items if not item.is_enabled)
+    actor = actor_for(operator)
+
+    def toggle(enabled: bool) -> None:
+        services.deployment_set_enabled(
+            actor=actor,
+            user=operator,
+            flow_version_id=deployment.flow_version_id,
+            deployment_id=deployment.id,
+            enabled=enabled,
+            reason="test",
+        )
+
+    toggle(True)
+    assert outcomes_since(0) == ["pending", "succeeded"]
+
+    mark = AuditEvent.objects.latest("id").pk
+    with pytest.raises(services.AlreadyInState):
+        toggle(True)
+    assert outcomes_since(mark) == ["refused"]
+
+    mark = AuditEvent.objects.latest("id").pk
+    live.set_faults(error_status=500, methods=["POST"])
+    with pytest.raises(PatchworksError):
+        toggle(False)
+    assert outcomes_since(mark) == ["pending", "failed"]
+    assert AuditEvent.objects.latest("id").upstream_status == 500
+
+    mark = AuditEvent.objects.latest("id").pk
+    live.set_faults(hang_seconds=2, methods=["POST"])
+    with pytest.raises(PatchworksError):
+        toggle(False)
+    assert outcomes_since(mark) == ["pending", "unknown"]
+    live.clear_faults()
+
+    history = audit.deployment_history(deployment.id)
+    assert [entry.outcome for entry in history] == ["unknown", "failed", "refused", "succeeded"]
+    assert audit.verify_chain().ok

@@ -178,7 +178,7 @@ def test_it_shows_every_event_as_a_sentence(viewer_client, events):
     assert "Dana Dashboard enabled Orders → Shopify v3 in UK Live (live)" in body
     assert "no outcome recorded" in body
     assert body.count('<details class="audit-details">') == 4
-    assert "Showing <strong>1–4</strong> of <strong>4</strong> events"  # noqa: RUF001 in body
+    assert "Showing <strong>1–4</strong> of <strong>4</strong> events" in body
 
 
 def test_details_show_every_field_in_words(viewer_client, events):
@@ -406,3 +406,13 @@ def test_the_history_partial(ann):
 def test_an_empty_history_says_so(db):
     html = render_to_string("deployments_ui/_history.html", {"history": []})
     assert "Nothing recorded yet" in html
+
+
+def test_one_recorded_state_is_shown_with_what_it_was(viewer_client, ann):
+    audit.record_refusal(
+        actor=actor_for(ann), action="disable", target=TARGET, message="no", before=DISABLED
+    )
+    body = viewer_client.get("/audit/").content.decode()
+    assert '<caption class="table-caption">Values at the time</caption>' in body
+    assert '<th scope="row">State</th><td>disabled</td>' in body
+    assert "Before</th>" not in body

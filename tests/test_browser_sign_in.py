@@ -14,7 +14,7 @@ pytestmark = [
 ]
 
 
-def test_sign_in_save_a_key_and_sign_out(page, on_sandbox):
+def test_sign_in_save_a_key_and_sign_out(page, roles, on_sandbox):
     from playwright.sync_api import expect
 
     person = make_user("val", "Viewer", full_name="Val Viewer")
@@ -46,7 +46,7 @@ def test_sign_in_save_a_key_and_sign_out(page, on_sandbox):
     expect(page).to_have_url(re.compile(r"/accounts/login/\?next="))
 
 
-def test_a_wrong_password_then_the_right_one(page):
+def test_a_wrong_password_then_the_right_one(page, roles):
     from playwright.sync_api import expect
 
     make_user("wes", "Viewer", full_name="Wes Viewer", api_key="sandbox-key-viewer")

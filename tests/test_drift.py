@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
-from deployments_ui import audit, drift
+from deployments_ui import audit, drift, leases
 from deployments_ui.audit import AuditTarget
 from deployments_ui.client import PatchworksClient
 from deployments_ui.models import AuditEvent, DeploymentSnapshot, SyncLease
@@ -340,7 +340,7 @@ def test_a_console_create_is_not_recorded_again(patchworks, ann):
 
 
 def test_a_held_lease_makes_other_instances_stand_aside(patchworks):
-    assert drift.acquire_lease("someone-else")
+    assert leases.acquire(drift.LEASE_NAME, "someone-else", 60)
     patchworks.clear_requests()
     out = io.StringIO()
 
@@ -352,7 +352,7 @@ def test_a_held_lease_makes_other_instances_stand_aside(patchworks):
 
 
 def test_an_expired_lease_is_taken_over(patchworks):
-    assert drift.acquire_lease("crashed", seconds=60)
+    assert leases.acquire(drift.LEASE_NAME, "crashed", 60)
     SyncLease.objects.update(expires_at=timezone.now() - timezone.timedelta(seconds=1))
 
     assert sync().baseline
@@ -361,12 +361,13 @@ def test_an_expired_lease_is_taken_over(patchworks):
 
 
 def test_the_lease_is_exclusive_until_released(db):
-    assert drift.acquire_lease("a")
-    assert not drift.acquire_lease("b")
-    assert drift.acquire_lease("a")  # renewing our own
-    assert drift.renew_lease("a") and not drift.renew_lease("b")
-    drift.release_lease("a")
-    assert drift.acquire_lease("b")
+    assert leases.acquire("job", "a", 60)
+    assert not leases.acquire("job", "b", 60)
+    assert leases.acquire("job", "a", 60)  # renewing our own
+    assert leases.renew("job", "a", 60) and not leases.renew("job", "b", 60)
+    assert leases.acquire("other job", "b", 60)
+    leases.release("job", "a")
+    assert leases.acquire("job", "b", 60)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -48,7 +48,7 @@ def test_it_gives_a_new_session_key_at_sign_in(client, viewer):
 def test_a_wrong_password_is_refused_in_plain_words(client, viewer):
     response = sign_in(client, "vera", "not-the-password")
     assert response.status_code == 200
-    assert b"That user name and password do not match" in response.content
+    assert b"That username and password do not match" in response.content
     assert SESSION_KEY not in client.session
     assert b"not-the-password" not in response.content
 

@@ -1,10 +1,13 @@
 """Single sign-on through a trusted proxy header.
 
-The underscore tests go through real servers on purpose: under WSGI the app never sees raw
-header names (X_Forwarded_Email and X-Forwarded-Email both arrive as HTTP_X_FORWARDED_EMAIL),
-so the defence lives in the server, and only a real server can show it holding. Each of those
-tests first proves that the dashed header does sign in through the same server, so that a pass
-means "dropped" rather than "never worked".
+The underscore tests send raw bytes through real server code on purpose: under WSGI the app
+never sees raw header names (X_Forwarded_Email and X-Forwarded-Email both arrive as
+HTTP_X_FORWARDED_EMAIL, and Django's test client maps them the same way), so the first line of
+defence is the server dropping underscore names. One test feeds Django's own request handler
+(runserver's) in-process, inside the test's transaction; another starts gunicorn with the
+project's gunicorn.conf.py. Each first shows the dashed header signing in through the same
+server, so a pass means "dropped" rather than "never worked". The second line of defence, a
+merged "real,spoofed" value being refused, is tested with the test client.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import http.client
 import ipaddress
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +27,10 @@ from urllib.parse import urlsplit
 import pytest
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import Group, User
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.servers.basehttp import WSGIRequestHandler, WSGIServer
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 
 from deployments_ui.sso import client_ip
 
@@ -261,13 +269,49 @@ def raw_get(url: str, path: str, header_name: str, value: str) -> int:
         connection.close()
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_the_underscore_variant_is_dropped_by_djangos_server(live_server, sso):
-    # live_server runs Django's own WSGIRequestHandler, the one behind `manage.py runserver`.
-    sso.SSO_TRUSTED_PROXIES = [ipaddress.ip_network("127.0.0.1/32")]
-    assert raw_get(live_server.url, PAGE, "X-Forwarded-Email", "ann@example.com") == 200
-    assert raw_get(live_server.url, PAGE, "X_Forwarded_Email", "adam@example.com") == 302
+def through_djangos_server(header_name: str, value: str, addr: str = PROXY) -> int:
+    """Send one raw request through Django's own server code, in this test's transaction.
+
+    This is the request handler behind `manage.py runserver` (and live_server), fed raw bytes
+    over a socket pair and answering with the console's WSGI app, so header names arrive
+    exactly as sent and the peer address is whatever `addr` says.
+    """
+    server = WSGIServer(("127.0.0.1", 0), WSGIRequestHandler, bind_and_activate=False)
+    server.server_name, server.server_port = "testserver", 80
+    server.setup_environ()
+    server.set_app(WSGIHandler())
+    ours, theirs = socket.socketpair()
+    raw = (
+        f"GET {PAGE} HTTP/1.1\r\nHost: testserver\r\n{header_name}: {value}\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    # As the test client does: keep the test's database connection open across the request.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        ours.sendall(raw.encode())
+        WSGIRequestHandler(theirs, (addr, 40000), server)
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+        theirs.close()
+    with ours:
+        status_line = ours.makefile("rb").readline()
+    return int(status_line.split()[1])
+
+
+@pytest.mark.django_db
+def test_the_underscore_variant_is_dropped_by_djangos_server(sso):
+    assert through_djangos_server("X-Forwarded-Email", "ann@example.com") == 200
+    assert User.objects.filter(username="ann@example.com").exists()
+    assert through_djangos_server("X_Forwarded_Email", "adam@example.com") == 302
+    assert through_djangos_server("x_forwarded_email", "adam@example.com") == 302
     assert not User.objects.filter(username="adam@example.com").exists()
+
+
+@pytest.mark.django_db
+def test_through_djangos_server_an_outsider_is_still_not_trusted(sso):
+    assert through_djangos_server("X-Forwarded-Email", "ann@example.com", addr=OUTSIDER) == 302
 
 
 def _free_port() -> int:
@@ -327,7 +371,7 @@ def console_in_gunicorn(tmp_path_factory):
                 time.sleep(0.1)
         yield url
     finally:
-        process.terminate()
+        process.send_signal(signal.SIGINT)  # quick shutdown; SIGTERM waits out graceful_timeout
         process.wait(timeout=10)
 
 

@@ -14,10 +14,9 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
-from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
 from deployments_ui import credentials
@@ -44,12 +43,11 @@ def safe_next(request: HttpRequest, url: str | None) -> str:
 class SignInForm(AuthenticationForm):
     error_messages = {
         **AuthenticationForm.error_messages,
-        "invalid_login": "That user name and password do not match. Check them and try again.",
+        "invalid_login": "That username and password do not match. Check them and try again.",
         "inactive": "This account has been switched off. Ask a console administrator.",
     }
 
 
-@method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class ConsoleLoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     authentication_form = SignInForm
@@ -95,7 +93,7 @@ def logout(request: HttpRequest) -> HttpResponse:
 
 
 def locked_out(
-    request: HttpRequest, original_response: HttpResponse | None = None, credentials=None
+    request: HttpRequest, original_response: HttpResponse | None = None, attempt_credentials=None
 ) -> HttpResponse:
     """django-axes' lockout page (AXES_LOCKOUT_CALLABLE): plain words, how long to wait."""
     cool_off = get_cool_off(request)
@@ -136,6 +134,7 @@ def _api_key_page(
     return TemplateResponse(request, "account/api_key.html", context, status=status)
 
 
+@sensitive_variables()
 def _save(request: HttpRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST)
     if not form.is_valid():

@@ -96,7 +96,7 @@ class AuditFilterForm(forms.Form):
     )
     action = forms.ChoiceField(required=False, choices=ACTION_CHOICES, label="Action")
     outcome = forms.ChoiceField(required=False, choices=OUTCOME_CHOICES, label="Outcome")
-    source = forms.ChoiceField(required=False, choices=SOURCE_CHOICES, label="Made")
+    source = forms.ChoiceField(required=False, choices=SOURCE_CHOICES, label="Where")
     deployment = forms.CharField(required=False, max_length=40, label="Deployment id")
     flow = forms.CharField(required=False, max_length=255, label="Flow name contains")
     environment = forms.CharField(required=False, max_length=255, label="Environment")

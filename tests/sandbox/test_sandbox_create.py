@@ -130,7 +130,7 @@ def test_it_requires_flow_version_id_to_match_the_path(sandbox):
     assert_invalid(response, "flow_version_id", "must match")
 
 
-@pytest.mark.parametrize("priority", [0, 6, -1, "high", 2.5, True, [1]])
+@pytest.mark.parametrize("priority", [0, 6, -1, "high", 2.5, True, [1], "+-3", 10**30])
 def test_it_refuses_a_priority_outside_1_to_5_or_not_an_integer(sandbox, priority):
     version, env = free_slot(sandbox)
     response = create(
@@ -139,7 +139,7 @@ def test_it_refuses_a_priority_outside_1_to_5_or_not_an_integer(sandbox, priorit
     assert_invalid(response, "priority")
 
 
-@pytest.mark.parametrize("env", [999999, "abc", 1.5])
+@pytest.mark.parametrize("env", [999999, "abc", 1.5, 10**30, "+-1"])
 def test_it_refuses_an_unknown_environment(sandbox, env):
     version, _ = free_slot(sandbox)
     response = create(sandbox, version, flow_version_id=version, virtual_environment_id=env)

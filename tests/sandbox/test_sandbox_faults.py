@@ -157,7 +157,15 @@ def test_the_stored_fault_can_be_read_and_cleared(sandbox):
 
 
 @pytest.mark.parametrize(
-    "fields", [{"colour": "blue"}, {"error_rate": 1.5}, {"error_status": 200}, {"count": 0}]
+    "fields",
+    [
+        {"colour": "blue"},
+        {"error_rate": 1.5},
+        {"error_status": 200},
+        {"count": 0},
+        {"latency_ms": 10**30},
+        {"methods": [1]},
+    ],
 )
 def test_it_refuses_a_fault_it_cannot_read(sandbox, fields):
     response = requests.put(f"{sandbox.url}/__sandbox__/faults", json=fields, timeout=5)

@@ -46,7 +46,7 @@ def test_it_lists_nothing_for_a_version_without_deployments(sandbox):
     assert body["meta"]["total"] == 0
 
 
-@pytest.mark.parametrize("version", ["999999", "abc", "1.5"])
+@pytest.mark.parametrize("version", ["999999", "abc", "1.5", "9" * 30])
 def test_it_answers_404_for_an_unknown_flow_version(sandbox, version):
     for method in ("GET", "POST"):
         response = sandbox.api(method, versions_path(version), json={"flow_version_id": version})
@@ -77,7 +77,7 @@ def test_it_rejects_an_unknown_include_on_one_deployment(sandbox):
     assert response.status_code == 400
 
 
-@pytest.mark.parametrize("ident", ["999999", "abc", "-1"])
+@pytest.mark.parametrize("ident", ["999999", "abc", "-1", "9" * 30])
 def test_it_answers_404_for_an_unknown_deployment(sandbox, ident):
     deployment = first_deployment(sandbox)
     path = f"{versions_path(deployment['flow_version_id'])}/{ident}"

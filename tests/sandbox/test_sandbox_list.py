@@ -162,8 +162,9 @@ def test_it_combines_filters(sandbox):
     assert all("order" in d["name"].lower() for d in items)
 
 
-def test_it_matches_nothing_for_non_numeric_ids(sandbox):
-    assert get(sandbox, **{"filter[package_id]": "abc"}).json()["meta"]["total"] == 0
+@pytest.mark.parametrize("ids", ["abc", "9" * 30, "-1"])
+def test_it_matches_nothing_for_ids_that_cannot_exist(sandbox, ids):
+    assert get(sandbox, **{"filter[package_id]": ids}).json()["meta"]["total"] == 0
 
 
 def test_it_ignores_empty_filter_values(sandbox):

@@ -1,0 +1,67 @@
+# syntax=docker/dockerfile:1
+# The Deployments Console:  docker build -t deployments-console .
+# Configured entirely by environment variables (.env.example lists them). Run the migrations as a
+# release step (`docker run --rm --env-file prod.env deployments-console python manage.py migrate`),
+# not on every start: several instances would race.
+
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+# --- builder: the dependencies, in a venv that the final image copies whole ---------------------
+FROM ${PYTHON_IMAGE} AS builder
+
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PYTHONDONTWRITEBYTECODE=1
+
+RUN python -m venv /opt/venv && /opt/venv/bin/pip install --upgrade pip
+
+# Installing the project from its pyproject.toml alone brings in every dependency (wheels only:
+# no compiler needed) and rebuilds this layer only when pyproject.toml changes. The console's own
+# code is not installed into the venv: settings.BASE_DIR is the source tree, where templates/ and
+# static/ live beside the packages, so the code runs from /app (copied in the final stage).
+COPY pyproject.toml /build/
+RUN /opt/venv/bin/pip install /build
+
+# --- the image ----------------------------------------------------------------------------------
+FROM ${PYTHON_IMAGE}
+
+# DATABASE_URL: a single-instance trial keeps SQLite in /data (mount a volume there);
+# production sets a PostgreSQL URL instead.
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    DJANGO_SETTINGS_MODULE=console.settings \
+    DATABASE_URL=sqlite:////data/console.sqlite3 \
+    PORT=8000
+
+RUN useradd --system --user-group --uid 10001 --home-dir /nonexistent --no-create-home \
+        --shell /usr/sbin/nologin console \
+    && mkdir /data && chown console:console /data
+
+WORKDIR /app
+COPY --from=builder /opt/venv /opt/venv
+# Only what the console runs: no sandbox, tests, benchmarks, databases or local secrets
+# (.dockerignore keeps everything else out of the build context as well).
+COPY manage.py gunicorn.conf.py ./
+COPY console/ console/
+COPY deployments_ui/ deployments_ui/
+COPY templates/ templates/
+COPY static/ static/
+
+# Static files are collected (hashed names, pre-compressed, served by WhiteNoise with long-lived
+# cache headers) once, at build time, with a throwaway key that is never stored in the image.
+# The code is compiled here because the console user cannot write to /app.
+RUN DJANGO_DEBUG=0 \
+    DJANGO_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+    python manage.py collectstatic --noinput --verbosity 0 \
+    && python -m compileall -q console deployments_ui
+
+USER console:console
+EXPOSE 8000
+
+# Liveness from inside the container (the slim image has no curl). The Host header is the first
+# of DJANGO_ALLOWED_HOSTS so that Django accepts it; /healthz is exempt from the HTTPS redirect.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import http.client, os; host = os.environ.get('DJANGO_ALLOWED_HOSTS', '').split(',')[0].strip().lstrip('.'); conn = http.client.HTTPConnection('127.0.0.1', int(os.environ.get('PORT') or 8000), timeout=4); conn.request('GET', '/healthz', headers={'Host': host if host not in ('', '*') else 'localhost'}); raise SystemExit(0 if conn.getresponse().status == 200 else 1)"]
+
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "console.wsgi"]

@@ -1,0 +1,62 @@
+"""Leases in the database, so that one of several instances runs a background job at a time.
+
+Taking a lease is one conditional UPDATE (free, expired, or already ours), or an INSERT the
+first time; both are atomic on SQLite and PostgreSQL, so two instances never both win.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from deployments_ui.models import SyncLease
+
+
+def acquire(name: str, holder: str, seconds: int) -> bool:
+    """Take the lease if it is free, expired or already ours."""
+    now = timezone.now()
+    try:
+        if _extend(name, holder, now, seconds, Q(expires_at__lt=now) | Q(holder=holder)):
+            return True
+        with transaction.atomic():
+            SyncLease.objects.create(
+                name=name, holder=holder, expires_at=now + timedelta(seconds=seconds)
+            )
+        return True
+    except IntegrityError:
+        return False
+    except OperationalError as exc:
+        # SQLite: another instance is writing the lease at this moment, so it is not ours.
+        if "locked" in str(exc):
+            return False
+        raise
+
+
+def renew(name: str, holder: str, seconds: int) -> bool:
+    """Extend our lease; False if another instance has taken it meanwhile."""
+    return _extend(name, holder, timezone.now(), seconds, Q(holder=holder))
+
+
+def release(name: str, holder: str) -> None:
+    """Give the lease up at once (if it is still ours)."""
+    SyncLease.objects.filter(name=name, holder=holder).update(holder="", expires_at=timezone.now())
+
+
+def holder_name() -> str:
+    """A name for this process that no other instance shares."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:100]
+
+
+def _extend(name: str, holder: str, now: datetime, seconds: int, condition: Q) -> bool:
+    updated = (
+        SyncLease.objects.filter(name=name)
+        .filter(condition)
+        .update(holder=holder, expires_at=now + timedelta(seconds=seconds))
+    )
+    return updated == 1
