@@ -132,7 +132,7 @@ def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox
     _prepare_database(env)
     port = _free_port()
     log = workdir / "gunicorn.log"
-    command = [sys.executable, "-m", "gunicorn", "sandbox.wsgi", "-b", f"127.0.0.1:{port}"]
+    command = [sys.executable, "-m", "gunicorn", "-c", "/dev/null", "sandbox.wsgi", "-b", f"127.0.0.1:{port}"]
     command += ["--workers", "1", "--threads", "8", "--timeout", "120"]
     if _has_control_socket():
         command.append("--no-control-socket")
