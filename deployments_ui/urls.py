@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from deployments_ui.views import audit, deployments
+from deployments_ui.views import audit, deployment_changes, deployments
 
 deployment = "flow-versions/<str:flow_version>/deployments/<str:deployment>/"
 
@@ -15,14 +15,14 @@ urlpatterns = [
     ),
     path(
         "flow-versions/<str:flow_version>/deployments/new/",
-        deployments.deployment_create,
+        deployment_changes.deployment_create,
         name="deployment-create",
     ),
     path(deployment, deployments.deployment_detail, name="deployment-detail"),
-    path(f"{deployment}edit/", deployments.deployment_edit, name="deployment-edit"),
-    path(f"{deployment}delete/", deployments.deployment_delete, name="deployment-delete"),
-    path(f"{deployment}enable/", deployments.deployment_enable, name="deployment-enable"),
-    path(f"{deployment}disable/", deployments.deployment_disable, name="deployment-disable"),
+    path(f"{deployment}edit/", deployment_changes.deployment_edit, name="deployment-edit"),
+    path(f"{deployment}delete/", deployment_changes.deployment_delete, name="deployment-delete"),
+    path(f"{deployment}enable/", deployment_changes.deployment_enable, name="deployment-enable"),
+    path(f"{deployment}disable/", deployment_changes.deployment_disable, name="deployment-disable"),
     path("pickers/flow-versions/", deployments.picker_flow_versions, name="picker-flow-versions"),
     path("audit/", audit.audit_log, name="audit-log"),
     path("audit/export.csv", audit.audit_export, name="audit-export"),

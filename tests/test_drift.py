@@ -428,3 +428,19 @@ def test_the_command_prints_a_summary(patchworks):
     call_command("sync_deployments", "--min-interval", "0", stdout=out)
     text = out.getvalue()
     assert "pages fetched" in text and "baseline taken" in text and " s." in text
+
+
+def test_an_unsteady_listing_confirms_each_deletion_before_recording_it(patchworks):
+    first, second = [d for d in all_deployments() if d.virtual_environment][:2]
+    sync()
+    outside(patchworks, "DELETE", path(second))
+    rows = list(DeploymentSnapshot.objects.filter(deployment_id__in=[first.id, second.id]))
+    patchworks.clear_requests()
+
+    deleted, kept = drift._confirm_deletions(
+        PatchworksClient(SERVICE_KEY), drift._Pacer(0), rows, complete=False
+    )
+
+    assert [row.deployment_id for row in deleted] == [second.id]
+    assert [row.deployment_id for row in kept] == [first.id]
+    assert len(patchworks.requests()) == 2
