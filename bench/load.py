@@ -17,9 +17,6 @@ Prints one summary line: requests/s, p50/p95/p99, errors and the RSS of each wor
 
 from __future__ import annotations
 
-# locust patches the standard library for gevent when imported: before anything else.
-import locust  # noqa: I001
-
 import argparse
 import random
 import re
@@ -28,6 +25,8 @@ import time
 from pathlib import Path
 
 import gevent
+
+# Importing locust patches the standard library for gevent: before requests is imported below.
 from locust import FastHttpUser, between, constant, task
 from locust.env import Environment
 
@@ -136,6 +135,8 @@ def summarise(result: dict) -> tuple[str, list[str]]:
     total = stats.total
     details = []
     for entry in sorted(stats.entries.values(), key=lambda entry: -entry.num_requests):
+        if not entry.num_requests:
+            continue
         details.append(
             f"  {entry.name}: {entry.num_requests} requests, p50/p95/p99 "
             f"{entry.get_response_time_percentile(0.5):.0f}/"

@@ -130,7 +130,8 @@ def upstream_calls_per_toggle(stack: Stack, console_toggle) -> tuple[int, int]:
 
 
 def describe(result: dict) -> str:
-    console, write, read = median(result["console"]), median(result["write"]), median(result["read"])
+    console, write = median(result["console"]), median(result["write"])
+    read = median(result["read"])
     over_write = console - write
     over_both = console - write - read
     verdict = "met" if over_both <= BUDGET_MS else "MISSED"

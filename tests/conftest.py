@@ -29,7 +29,10 @@ def make_user(
 ) -> User:
     """A person with one role (a Django group) and, if given, a stored Patchworks key."""
     from deployments_ui.credentials import store_api_key
+    from tests.fixtures_auth import ensure_roles
 
+    # Transactional tests (live server, browser) empty every table, the migrated roles included.
+    ensure_roles()
     first, _, last = full_name.partition(" ")
     user = User.objects.create_user(
         username, f"{username}@example.com", PASSWORD, first_name=first, last_name=last

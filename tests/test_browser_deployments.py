@@ -47,7 +47,7 @@ def page(page):
         ),
     )
     yield page
-    assert not errors, "the browser logged errors:\n" + "\n".join(errors)
+    assert not errors, "the browser logged errors:\n" + "\n".join(dict.fromkeys(errors))
 
 
 # Helpers
