@@ -146,6 +146,9 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Wait for a lock rather than failing at once when two requests write together.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
@@ -199,6 +202,8 @@ SSO_LOGOUT_URL = env_str("CONSOLE_SSO_LOGOUT_URL")
 CONSOLE_ENCRYPTION_KEYS = env_list("CONSOLE_ENCRYPTION_KEYS")
 CONSOLE_SERVICE_API_KEY = env_str("CONSOLE_SERVICE_API_KEY")
 CONSOLE_REQUIRE_REASON = env_bool("CONSOLE_REQUIRE_REASON", False)
+# Drift detection pauses this long between upstream pages (240 requests a minute is the limit).
+CONSOLE_SYNC_MIN_INTERVAL = env_float("CONSOLE_SYNC_MIN_INTERVAL", 0.5)
 
 # The Patchworks Core API.
 PATCHWORKS_BASE_URL = env_base_url("PATCHWORKS_BASE_URL", "http://127.0.0.1:8001")

@@ -8,6 +8,7 @@ and completed in the trail with its outcome afterwards.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -31,6 +32,7 @@ from deployments_ui.client import (
 from deployments_ui.credentials import MissingApiKey, api_key_for
 from deployments_ui.models import AuditEvent
 
+logger = logging.getLogger(__name__)
 Action = AuditEvent.Action
 PICKER_PAGE_LIMIT = 10
 EDITABLE_FIELDS = ("virtual_environment_id", "priority", "enabled_at")
@@ -362,20 +364,28 @@ def _send_write(actor, action, target, before, after, reason, send) -> Any:
         result = send()
     except PatchworksError as error:
         outcome = AuditEvent.Outcome.UNKNOWN if error.outcome_unknown else AuditEvent.Outcome.FAILED
-        audit.record_outcome(
+        _record_outcome(
             attempt, outcome=outcome, upstream_status=error.status, message=error.message
         )
         raise
     if isinstance(result, Deployment):
-        audit.record_outcome(
+        _record_outcome(
             attempt,
             outcome=AuditEvent.Outcome.SUCCEEDED,
             after=audit.deployment_state(result),
             target=AuditTarget.from_deployment(result),
         )
     else:
-        audit.record_outcome(attempt, outcome=AuditEvent.Outcome.SUCCEEDED)
+        _record_outcome(attempt, outcome=AuditEvent.Outcome.SUCCEEDED)
     return result
+
+
+def _record_outcome(attempt, **outcome) -> None:
+    """Complete the attempt; once the write was sent, failing to record it must not hide it."""
+    try:
+        audit.record_outcome(attempt, **outcome)
+    except audit.AuditUnavailable:
+        logger.exception("Could not record the outcome of audit event %s", attempt.pk)
 
 
 def _already_message(deployment: Deployment) -> str:

@@ -15,9 +15,6 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import sign_in
 
-# The roles are groups made by a data migration: restore them for each test.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
 # From the sandbox's demo data (sandbox/demo.py: a fixed seed and fixed ids).
 UK_LIVE, UK_LIVE_ID = "UK Live (live)", "1"
 UK_TEST, UK_TEST_ID = "UK Test (test)", 2
@@ -473,6 +470,8 @@ def test_every_page_passes_axe(page, editor, on_sandbox):
     assert_accessible(page, "detail page")
     open_page(page, detail_url(item) + "edit/", "Edit")
     assert_accessible(page, "edit form")
+    open_page(page, f"/flow-versions/{item['flow_version_id']}/deployments/", item["name"])
+    assert_accessible(page, "a flow version's deployments")
     open_page(page, f"/flow-versions/{item['flow_version_id']}/deployments/new/", "New deployment")
     assert_accessible(page, "create form")
     # The flow version is already deployed there: Patchworks' errors show against the fields.

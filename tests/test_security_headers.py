@@ -39,6 +39,7 @@ def assert_protected(response, *, secure: bool = True) -> None:
     assert csp["base-uri"] == ["'none'"]
     script_src = csp.get("script-src", csp["default-src"])
     assert "'unsafe-inline'" not in script_src
+    assert "'nonce'" not in script_src  # django-csp's placeholder must never reach the browser
     assert "'unsafe-eval'" not in script_src
     assert "*" not in script_src
     assert response.headers["X-Frame-Options"] == "DENY"
@@ -173,6 +174,21 @@ def test_every_script_on_a_page_is_a_file_of_ours_or_carries_the_nonce(
     # Inline event handlers and hx-on run as inline script: the policy blocks them.
     assert not re.search(r"<[^>]+\son[a-z]+\s*=", html)
     assert "hx-on" not in html
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="htmx_script reads `csp_nonce` from the template context, which nothing provides yet "
+    "(csp.context_processors.nonce provides CSP_NONCE)",
+)
+@pytest.mark.django_db
+def test_the_htmx_script_carries_the_nonce_of_the_policy(client):
+    response = client.get("/accounts/login/", secure=True)
+    script_src = csp_directives(response)["script-src"]
+    nonces = [value[len("'nonce-") : -1] for value in script_src if value.startswith("'nonce-")]
+    assert len(nonces) == 1
+    htmx = re.search(r"<script\b[^>]*htmx[^>]*>", response.content.decode()).group(0)
+    assert f'nonce="{nonces[0]}"' in htmx
 
 
 @pytest.mark.django_db
