@@ -164,3 +164,19 @@ def test_next_cannot_leave_the_console(signed_in, on_sandbox):
     item = find_deployment(on_sandbox, enabled=False)
     response = signed_in.post(deployment_url(item, "enable/"), {"next": "https://evil.example/"})
     assert response["Location"] == deployment_url(item)
+
+
+def test_a_sent_write_is_reported_even_if_its_outcome_cannot_be_recorded(
+    signed_in, on_sandbox, monkeypatch
+):
+    from deployments_ui import audit
+
+    def broken(*args, **kwargs):
+        raise audit.AuditUnavailable("disk full")
+
+    monkeypatch.setattr(audit, "record_outcome", broken)
+    item = find_deployment(on_sandbox, enabled=False)
+    response = signed_in.post(deployment_url(item, "enable/"), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert "is now enabled" in response.content.decode()
+    assert outcomes("enable") == ["pending"]
