@@ -30,7 +30,7 @@ run: $(VENV)/.installed .env.local
 	export DJANGO_DEBUG=1 PATCHWORKS_BASE_URL=http://127.0.0.1:$(SANDBOX_PORT) CONSOLE_SERVICE_API_KEY=sandbox-key-service; \
 	$(SANDBOX) migrate --noinput >/dev/null && $(SANDBOX) sandbox_demo_data && \
 	$(PY) manage.py migrate --noinput >/dev/null && $(PY) manage.py demo_setup && \
-	$(VENV)/bin/gunicorn -c /dev/null sandbox.wsgi -b 127.0.0.1:$(SANDBOX_PORT) --workers 1 --threads 8 --no-control-socket --log-level warning & \
+	$(VENV)/bin/gunicorn -c python:sandbox.gunicorn_conf sandbox.wsgi -b 127.0.0.1:$(SANDBOX_PORT) & \
 	sandbox_pid=$$!; trap 'kill $$sandbox_pid 2>/dev/null' EXIT INT TERM; \
 	echo ""; \
 	echo "  Deployments Console:  http://127.0.0.1:$(CONSOLE_PORT)/   (sign in as viewer, operator, editor or admin; password demo-password)"; \

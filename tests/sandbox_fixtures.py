@@ -98,13 +98,6 @@ def _prepare_database(env: dict[str, str]) -> None:
         raise RuntimeError(f"preparing the sandbox database failed:\n{result.stderr}")
 
 
-def _has_control_socket() -> bool:
-    """Whether this gunicorn opens a control socket, shared by every gunicorn of the user."""
-    from gunicorn import config
-
-    return any(setting.name == "control_socket_disable" for setting in config.KNOWN_SETTINGS)
-
-
 def _wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
@@ -132,10 +125,8 @@ def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox
     _prepare_database(env)
     port = _free_port()
     log = workdir / "gunicorn.log"
-    command = [sys.executable, "-m", "gunicorn", "-c", "/dev/null", "sandbox.wsgi", "-b", f"127.0.0.1:{port}"]
-    command += ["--workers", "1", "--threads", "8", "--timeout", "120"]
-    if _has_control_socket():
-        command.append("--no-control-socket")
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:sandbox.gunicorn_conf"]
+    command += ["sandbox.wsgi", "-b", f"127.0.0.1:{port}", "--log-level", "info"]
     with log.open("wb") as out:
         process = subprocess.Popen(
             command,

@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 from tests.conftest import sign_in
 
 # From the sandbox's demo data (sandbox/demo.py: a fixed seed and fixed ids).
-UK_LIVE, UK_LIVE_ID = "UK Live (live)", "1"
+UK_LIVE, UK_LIVE_ID = "UK Live (live)", 1
 UK_TEST, UK_TEST_ID = "UK Test (test)", 2
 NEVER_DEPLOYED_FLOW = "Nightly order reconciliation"
 SEARCH = "er"  # 16 deployments in UK Live match: two pages of 10
@@ -142,7 +142,7 @@ def test_it_filters_sorts_and_pages_in_place_and_the_url_reopens_the_same_view(
     assert_no_full_load(page)
     pushed = {name: value for name, value in query_of(page.url).items() if value}
     assert pushed == {
-        "environment": UK_LIVE_ID,
+        "environment": str(UK_LIVE_ID),
         "q": SEARCH,
         "sort": "-flow_name",
         "per_page": "10",
@@ -164,7 +164,7 @@ def test_it_filters_sorts_and_pages_in_place_and_the_url_reopens_the_same_view(
 
     shared = page.context.new_page()
     shared.goto(page.url)
-    assert shared.get_by_label("Environment").input_value() == UK_LIVE_ID
+    assert shared.get_by_label("Environment").input_value() == str(UK_LIVE_ID)
     assert shared.get_by_label("Search flow names").input_value() == SEARCH
     assert shared.get_by_label("Rows per page").input_value() == "10"
     expect(shared.get_by_text("Showing 11–16 of 16 deployments")).to_be_visible()
