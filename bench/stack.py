@@ -169,10 +169,8 @@ class Stack:
         self.sandbox_url = f"http://127.0.0.1:{port}"
         self._spawn(
             "sandbox",
-            # `-c /dev/null`: gunicorn would otherwise apply ./gunicorn.conf.py (the console's).
-            [PYTHON, "-m", "gunicorn", "-c", "/dev/null", "sandbox.wsgi", "-b", f"127.0.0.1:{port}"]
-            + ["--workers", str(self.sandbox_workers), "--threads", "8", "--timeout", "120"]
-            + ["--no-control-socket", "--log-level", "warning"],
+            [PYTHON, "-m", "gunicorn", "-c", "python:sandbox.gunicorn_conf", "sandbox.wsgi"]
+            + ["-b", f"127.0.0.1:{port}", "--workers", str(self.sandbox_workers)],
             env,
             f"{self.sandbox_url}/__sandbox__/faults",
         )
@@ -400,4 +398,6 @@ def machine() -> str:
                 memory = f", {int(line.split()[1]) / 1024 / 1024:.0f} GiB"
     except OSError:
         pass
-    return f"{cores} cores{memory}, Python {sys.version.split()[0]}"
+    # Benchmarks on a shared machine mean little: say how busy it was.
+    load = f", load {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    return f"{cores} cores{memory}{load}, Python {sys.version.split()[0]}"
