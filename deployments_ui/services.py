@@ -243,19 +243,17 @@ def deployment_update(
     *,
     actor: Actor,
     user,
-    flow_version_id: str,
-    deployment_id: str,
+    current: Deployment,
     changes: dict[str, Any],
     opened_values: dict[str, Any],
     reason: str = "",
 ) -> Deployment:
-    """Change a deployment, refusing if it changed in Patchworks since the form was opened."""
-    target = AuditTarget(deployment_id=deployment_id, flow_version_id=flow_version_id)
-    client = _client_or_refuse(actor, user, Action.UPDATE, target, reason)
-    current = _read_for_write(
-        actor, client, Action.UPDATE, target, reason, flow_version_id, deployment_id
-    )
+    """Change a deployment, refusing if it changed in Patchworks since the form was opened.
+
+    `current` is the deployment as read from Patchworks in this same request.
+    """
     target = AuditTarget.from_deployment(current)
+    client = _client_or_refuse(actor, user, Action.UPDATE, target, reason)
     differences = changed_fields(opened_values, editable_values(current))
     if differences:
         message = "This deployment was changed in Patchworks after you opened the form."
@@ -278,7 +276,7 @@ def deployment_update(
         before,
         after,
         reason,
-        lambda: client.update_deployment(flow_version_id, deployment_id, changes=changes),
+        lambda: client.update_deployment(current.flow_version_id, current.id, changes=changes),
     )
 
 

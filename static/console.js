@@ -44,6 +44,19 @@
   document.addEventListener("htmx:sendError", function () {
     showToast("The console could not be reached. Check your connection and try again.", "error");
   });
-  document.addEventListener("htmx:afterSettle", function (evt) { localiseTimes(evt.target); });
+  // After enabling or disabling in place, put keyboard focus back on the swapped row or panel.
+  var focusAfterSwap = null;
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    var form = evt.target.closest ? evt.target.closest("details.confirm form") : null;
+    focusAfterSwap = form ? form.getAttribute("hx-target") : null;
+  });
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    localiseTimes(evt.target);
+    if (!focusAfterSwap) return;
+    var swapped = document.querySelector(focusAfterSwap);
+    focusAfterSwap = null;
+    var summary = swapped && swapped.querySelector("details.confirm > summary");
+    if (summary) summary.focus();
+  });
   document.addEventListener("DOMContentLoaded", function () { localiseTimes(document); });
 })();

@@ -51,3 +51,14 @@ def test_enable_or_disable_is_one_read_and_exactly_one_write(as_editor, on_sandb
     assert made[1:] == [
         f"POST /api/v1/flow-versions/{item['flow_version_id']}/deployments/{item['id']}/{action}"
     ]
+
+
+def test_saving_an_edit_is_one_read_and_one_write(as_editor, on_sandbox):
+    item = find_deployment(on_sandbox, enabled=True)
+    form = as_editor.get(deployment_url(item, "edit/")).context["form"]
+    on_sandbox.clear_requests()
+    data = {name: form[name].value() or "" for name in ("environment", "opened")}
+    data["priority"] = "1" if item["priority"] != 1 else "5"
+    data["enabled_at"] = form["enabled_at"].value().astimezone().strftime("%Y-%m-%dT%H:%M")
+    assert as_editor.post(deployment_url(item, "edit/"), data).status_code == 302
+    assert [c.split(" ")[0] for c in calls(on_sandbox)] == ["GET", "PUT"]

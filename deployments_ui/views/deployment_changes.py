@@ -130,8 +130,7 @@ def _save_edit(request, form, context, found) -> HttpResponse:
         updated = services.deployment_update(
             actor=Actor.from_request(request),
             user=request.user,
-            flow_version_id=found.flow_version_id,
-            deployment_id=found.id,
+            current=found,
             changes=changes,
             opened_values=opened,
             reason=form.cleaned_data["reason"],
