@@ -223,6 +223,8 @@ def _enable_then_disable(page: Page, on_sandbox, item: dict, container_id: str, 
     _confirm(page, container, action="enable", item=item, reason="Browser test: go live")
     expect(container.get_by_text(enabled_words[0])).to_be_visible()
     expect(page.locator("#toasts")).to_contain_text("is now enabled — it runs on its schedule")
+    # Keyboard users keep their place: focus returns to the swapped row or panel's button.
+    expect(container.locator("summary")).to_be_focused()
     writes = upstream_writes(on_sandbox)
     assert [w["method"] for w in writes] == ["POST"]
     assert writes[0]["path"].endswith(f"/deployments/{item['id']}/enable")
