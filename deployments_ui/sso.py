@@ -133,6 +133,10 @@ def _set_roles(user: AbstractBaseUser, roles: list[str]) -> None:
     """Replace the user's role groups (other groups are left alone)."""
     user.groups.remove(*Group.objects.filter(name__in=ROLE_NAMES).exclude(name__in=roles))
     user.groups.add(*Group.objects.filter(name__in=roles))
+    # Admins manage people and roles in Django's admin, which only staff may open.
+    if not user.is_superuser and user.is_staff != ("Admin" in roles):
+        user.is_staff = "Admin" in roles
+        user.save(update_fields=["is_staff"])
 
 
 @transaction.atomic

@@ -16,6 +16,9 @@ from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Group, Permission
 
 ROLES: dict[str, list[str]] = importlib.import_module("deployments_ui.migrations.0002_roles").ROLES
+PEOPLE_PERMISSIONS: list[str] = importlib.import_module(
+    "deployments_ui.migrations.0004_admins_manage_people"
+).PEOPLE_PERMISSIONS
 
 
 def ensure_roles() -> None:
@@ -28,6 +31,9 @@ def ensure_roles() -> None:
                 content_type__app_label="deployments_ui", codename__in=codenames
             )
         )
+    Group.objects.get(name="Admin").permissions.add(
+        *Permission.objects.filter(content_type__app_label="auth", codename__in=PEOPLE_PERMISSIONS)
+    )
 
 
 @pytest.fixture

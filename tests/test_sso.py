@@ -379,3 +379,22 @@ def test_the_underscore_variant_is_dropped_by_gunicorn_with_our_config(console_i
     assert raw_get(console_in_gunicorn, PAGE, "X-Forwarded-Email", "ann@example.com") == 200
     assert raw_get(console_in_gunicorn, PAGE, "X_Forwarded_Email", "adam@example.com") == 302
     assert raw_get(console_in_gunicorn, PAGE, "x_forwarded_email", "adam@example.com") == 302
+
+
+@pytest.mark.django_db
+def test_admins_from_sso_may_open_the_people_admin_and_others_may_not():
+    from django.contrib.auth.models import Group, User
+
+    from deployments_ui.sso import _set_roles
+    from tests.fixtures_auth import ensure_roles
+
+    ensure_roles()
+    person = User.objects.create_user("ann@example.com")
+    _set_roles(person, ["Admin"])
+    person = User.objects.get(pk=person.pk)
+    assert person.is_staff
+    assert person.has_perm("auth.change_user") and person.has_perm("auth.change_group")
+    _set_roles(person, ["Viewer"])
+    person = User.objects.get(pk=person.pk)
+    assert not person.is_staff
+    assert Group.objects.get(name="Viewer").permissions.filter(codename="change_user").count() == 0
