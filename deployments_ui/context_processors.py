@@ -9,6 +9,8 @@ def console(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
     signed_in = bool(user and user.is_authenticated)
     return {
+        # django-htmx's {% htmx_script %} looks for the nonce under Django 6's name.
+        "csp_nonce": getattr(request, "csp_nonce", None),
         "can_view": signed_in and user.has_perm("deployments_ui.view_deployments"),
         "can_toggle": signed_in and user.has_perm("deployments_ui.toggle_deployments"),
         "can_change": signed_in and user.has_perm("deployments_ui.change_deployments"),

@@ -176,11 +176,6 @@ def test_every_script_on_a_page_is_a_file_of_ours_or_carries_the_nonce(
     assert "hx-on" not in html
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="htmx_script reads `csp_nonce` from the template context, which nothing provides yet "
-    "(csp.context_processors.nonce provides CSP_NONCE)",
-)
 @pytest.mark.django_db
 def test_the_htmx_script_carries_the_nonce_of_the_policy(client):
     response = client.get("/accounts/login/", secure=True)
