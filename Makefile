@@ -29,7 +29,7 @@ run: $(VENV)/.installed .env.local
 	@set -a; . ./.env.local; set +a; \
 	export DJANGO_DEBUG=1 PATCHWORKS_BASE_URL=http://127.0.0.1:$(SANDBOX_PORT) CONSOLE_SERVICE_API_KEY=sandbox-key-service; \
 	$(SANDBOX) migrate --noinput >/dev/null && $(SANDBOX) sandbox_demo_data && \
-	$(PY) manage.py migrate --noinput >/dev/null && $(PY) manage.py demo_setup && \
+	$(PY) manage.py migrate --noinput >/dev/null && $(PY) manage.py demo_setup || exit 1; \
 	$(VENV)/bin/gunicorn -c python:sandbox.gunicorn_conf sandbox.wsgi -b 127.0.0.1:$(SANDBOX_PORT) & \
 	sandbox_pid=$$!; trap 'kill $$sandbox_pid 2>/dev/null' EXIT INT TERM; \
 	echo ""; \
