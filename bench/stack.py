@@ -19,6 +19,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -135,7 +136,8 @@ class Stack:
     def stop(self) -> None:
         for process in reversed(self.processes):
             if process.poll() is None:
-                process.terminate()
+                # gunicorn's quick shutdown: SIGTERM would wait out keep-alive connections.
+                process.send_signal(signal.SIGINT)
         for process in self.processes:
             try:
                 process.wait(timeout=30)
