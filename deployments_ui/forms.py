@@ -7,7 +7,9 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.core import signing
+from django.forms.utils import flatatt
 from django.utils.dateparse import parse_datetime
+from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 
 from deployments_ui.services import DeploymentQuery, Pickers
@@ -34,6 +36,25 @@ API_FIELD_TO_FORM_FIELD = {
 OPENED_VALUES_SALT = "deployments_ui.edit.opened"
 
 
+class QuickSelect(forms.Select):
+    """A <select> rendered in Python: Django renders each option through a template of its own,
+    which for the list's pickers (every environment, package and flow) was a large share of
+    the page's rendering time."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        selected = set(self.format_value(value))
+        final_attrs = {**self.build_attrs(self.attrs, attrs), "name": name}
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            (
+                (choice, " selected" if str(choice) in selected else "", label)
+                for choice, label in self.choices
+            ),
+        )
+        return format_html("<select{}>{}</select>", flatatt(final_attrs), options)
+
+
 def environment_label(environment) -> str:
     return f"{environment.name} ({environment.type})" if environment.type else environment.name
 
@@ -51,9 +72,9 @@ class DeploymentFilterForm(forms.Form):
         max_length=100,
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "e.g. Shopify"}),
     )
-    environment = forms.ChoiceField(required=False, label="Environment")
-    package = forms.ChoiceField(required=False, label="Package")
-    flow = forms.ChoiceField(required=False, label="Flow")
+    environment = forms.ChoiceField(required=False, label="Environment", widget=QuickSelect)
+    package = forms.ChoiceField(required=False, label="Package", widget=QuickSelect)
+    flow = forms.ChoiceField(required=False, label="Flow", widget=QuickSelect)
     name = forms.CharField(required=False, label="Exact flow name", max_length=200)
     scope = forms.ChoiceField(
         required=False,
@@ -63,6 +84,7 @@ class DeploymentFilterForm(forms.Form):
             ("yes", "Only global (no environment)"),
             ("no", "Only in an environment"),
         ],
+        widget=QuickSelect,
     )
     sort = forms.ChoiceField(
         required=False,
@@ -77,6 +99,7 @@ class DeploymentFilterForm(forms.Form):
         coerce=int,
         choices=[(size, str(size)) for size in PAGE_SIZES],
         empty_value=DEFAULT_PAGE_SIZE,
+        widget=QuickSelect,
     )
     page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
@@ -132,7 +155,7 @@ class ToggleForm(forms.Form):
 
 
 class _DeploymentFieldsForm(forms.Form):
-    environment = forms.ChoiceField(label="Environment")
+    environment = forms.ChoiceField(label="Environment", widget=QuickSelect)
     priority = forms.TypedChoiceField(
         label="Priority",
         required=False,

@@ -208,3 +208,12 @@ def test_flow_version_list_of_unknown_version_says_so(signed_in):
     response = signed_in.get("/flow-versions/999999/deployments/")
     assert response.status_code == 404
     assert "no longer exists" in response.content.decode()
+
+
+def test_the_filter_pickers_keep_the_chosen_values(signed_in, on_sandbox):
+    environment = sandbox_deployments(on_sandbox, "filter[global]=0")[0]["virtualEnvironment"]
+    html = signed_in.get(f"/deployments/?environment={environment['id']}&per_page=50").content
+    html = html.decode()
+    assert f'<option value="{environment["id"]}" selected>{environment["name"]}' in html
+    assert '<option value="50" selected>50</option>' in html
+    assert '<select id="id_environment" name="environment">' in html
