@@ -78,7 +78,8 @@ def env_base_url(name: str, default: str) -> str:
     return value
 
 
-DEV_SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
+# The "django-insecure-" prefix makes `check --deploy` flag it (security.W009).
+DEV_SECRET_KEY = "django-insecure-local-development-key-do-not-use-in-production"
 TESTING = "pytest" in sys.modules or (len(sys.argv) > 1 and sys.argv[1] == "test")
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
