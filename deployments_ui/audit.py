@@ -20,7 +20,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from deployments_ui.audit_chain import AuditUnavailable, VerifyResult, append, verify_chain
+from deployments_ui.audit_chain import (
+    ACTOR_FIELDS,
+    TARGET_FIELDS,
+    AuditUnavailable,
+    VerifyResult,
+    append,
+    verify_chain,
+)
 from deployments_ui.audit_entries import AuditEntry, deployment_history, describe
 from deployments_ui.models import AuditEvent
 
@@ -161,7 +168,7 @@ def record_outcome(
     if attempt.outcome != AuditEvent.Outcome.PENDING or attempt.completes_id is not None:
         raise ValueError(f"Audit event {attempt.pk} is not an attempt")
     event = AuditEvent(
-        **{name: getattr(attempt, name) for name in _ACTOR_FIELDS + _TARGET_FIELDS},
+        **{name: getattr(attempt, name) for name in ACTOR_FIELDS + TARGET_FIELDS},
         source=attempt.source,
         action=attempt.action,
         outcome=outcome,
@@ -224,26 +231,6 @@ def record_external(
 
 # --- appending --------------------------------------------------------------------------
 
-_ACTOR_FIELDS = (
-    "user_id",
-    "actor_username",
-    "actor_name",
-    "sso_identity",
-    "sign_in_method",
-    "ip_address",
-    "user_agent",
-    "request_id",
-)
-_TARGET_FIELDS = (
-    "deployment_id",
-    "flow_version_id",
-    "flow_id",
-    "flow_name",
-    "environment_id",
-    "environment_name",
-    "environment_type",
-)
-
 
 def _new_event(actor: Actor, target: AuditTarget, *, action: str, outcome: str) -> AuditEvent:
     user = actor.user if getattr(actor.user, "pk", None) else None
@@ -265,7 +252,7 @@ def _new_event(actor: Actor, target: AuditTarget, *, action: str, outcome: str) 
 
 
 def _apply_target(event: AuditEvent, target: AuditTarget) -> None:
-    for name in _TARGET_FIELDS:
+    for name in TARGET_FIELDS:
         setattr(event, name, getattr(target, name))
 
 

@@ -34,12 +34,7 @@ HEAD_ID = 1
 # told "locked" at once instead of waiting: keep trying for a while, with jittered pauses.
 SQLITE_LOCK_WAIT = 10.0
 
-HASHED_FIELDS = (
-    "occurred_at",
-    "source",
-    "action",
-    "outcome",
-    "completes_id",
+ACTOR_FIELDS = (
     "user_id",
     "actor_username",
     "actor_name",
@@ -48,6 +43,8 @@ HASHED_FIELDS = (
     "ip_address",
     "user_agent",
     "request_id",
+)
+TARGET_FIELDS = (
     "deployment_id",
     "flow_version_id",
     "flow_id",
@@ -55,6 +52,15 @@ HASHED_FIELDS = (
     "environment_id",
     "environment_name",
     "environment_type",
+)
+HASHED_FIELDS = (
+    "occurred_at",
+    "source",
+    "action",
+    "outcome",
+    "completes_id",
+    *ACTOR_FIELDS,
+    *TARGET_FIELDS,
     "before",
     "after",
     "reason",
