@@ -109,6 +109,7 @@ MIDDLEWARE = [
     "django.middleware.gzip.GZipMiddleware",
     "deployments_ui.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "deployments_ui.middleware.SessionRenewalMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -242,7 +243,7 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # Sessions and cookies: secure in production, an idle timeout that renews on activity.
 SESSION_COOKIE_AGE = env_int("CONSOLE_SESSION_IDLE_SECONDS", 8 * 3600)
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_RENEW_SECONDS = env_int("CONSOLE_SESSION_RENEW_SECONDS", 300)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_COOKIES = env_bool("CONSOLE_SECURE_COOKIES", not DEBUG and not TESTING)
