@@ -37,8 +37,6 @@ Action = AuditEvent.Action
 PICKER_PAGE_LIMIT = 10
 EDITABLE_FIELDS = ("virtual_environment_id", "priority", "enabled_at")
 
-__all__ = ["MissingApiKey", "PatchworksError"]
-
 
 class ActionRefused(Exception):
     """The console declined to send a write; the reason is in plain words."""
