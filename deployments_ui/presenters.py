@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from deployments_ui.client import Deployment, Page
-from deployments_ui.forms import PAGE_SIZES, SORT_KEYS, ToggleForm
+from deployments_ui.forms import ToggleForm
 
 SORT_COLUMNS = {
     "flow_name": "Flow",
@@ -80,8 +80,6 @@ def list_context(request: HttpRequest, *, form, page, error, flow_version: str =
         "sort": query.sort or "",
         "columns": table_columns(query.sort, sortable=not flow_version),
         "page_numbers": page_numbers(page) if page else [],
-        "page_sizes": PAGE_SIZES,
-        "sort_keys": SORT_KEYS,
         "list_url": request.path,
         "next": request.get_full_path(),
         "toggle_form": ToggleForm(),

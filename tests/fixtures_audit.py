@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 
 from deployments_ui import audit
 from deployments_ui.audit import Actor, AuditTarget
+from tests.conftest import make_user
 
 TARGET = AuditTarget(
     deployment_id="101",
@@ -34,20 +35,10 @@ ENABLED = {
 DISABLED = {**ENABLED, "enabled": False, "enabled_at": None, "enabled_by": None}
 
 
-def make_user(username: str, role: str | None, full_name: str = "") -> User:
-    first, _, last = full_name.partition(" ")
-    user = User.objects.create_user(
-        username, f"{username}@example.com", None, first_name=first, last_name=last
-    )
-    if role:
-        user.groups.add(Group.objects.get(name=role))
-    return user
-
-
 @pytest.fixture(name="ann")
 def ann_fixture(db) -> User:
     """An Operator named Ann Smith, as in the design's example sentence."""
-    return make_user("ann", "Operator", "Ann Smith")
+    return make_user("ann", "Operator", full_name="Ann Smith")
 
 
 def actor_for(user: User | None, **overrides) -> Actor:

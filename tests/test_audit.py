@@ -17,6 +17,7 @@ from deployments_ui import audit, audit_chain
 from deployments_ui.audit import Actor, AuditTarget, AuditUnavailable
 from deployments_ui.models import AuditChainHead, AuditEvent
 from deployments_ui.remote_types import parse_deployment
+from tests.conftest import make_user
 from tests.fixtures_audit import (
     DISABLED,
     ENABLED,
@@ -24,7 +25,6 @@ from tests.fixtures_audit import (
     actor_for,
     ann_fixture,  # noqa: F401 (the `ann` fixture)
     console_disable,
-    make_user,
 )
 
 on_postgres = pytest.mark.skipif(
@@ -386,7 +386,7 @@ def test_postgres_refuses_delete(ann):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_appends_keep_the_chain_valid():
-    people = [make_user(f"user{number}", None, f"Person {number}") for number in range(6)]
+    people = [make_user(f"user{number}", None, full_name=f"Person {number}") for number in range(6)]
     errors: list[BaseException] = []
     start = threading.Barrier(len(people))
 

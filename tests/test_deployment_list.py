@@ -217,3 +217,25 @@ def test_the_filter_pickers_keep_the_chosen_values(signed_in, on_sandbox):
     assert f'<option value="{environment["id"]}" selected>{environment["name"]}' in html
     assert '<option value="50" selected>50</option>' in html
     assert '<select id="id_environment" name="environment">' in html
+
+
+def test_new_deployment_picker_offers_a_flows_versions(client, editor, on_sandbox):
+    client.force_login(editor)
+    item = sandbox_deployments(on_sandbox, "filter[global]=0")[0]
+    flow = item["flowVersion"]["flow_id"]
+    options = client.get(f"/pickers/flow-versions/?flow={flow}", HTTP_HX_REQUEST="true")
+    assert "<html" not in options.content.decode()
+    assert f'<option value="{item["flow_version_id"]}">' in options.content.decode()
+    page = client.get(f"/pickers/flow-versions/?flow={flow}")
+    assert f"/flow-versions/{item['flow_version_id']}/deployments/new/" in page.content.decode()
+    chosen = client.get(
+        f"/pickers/flow-versions/?flow={flow}&flow_version={item['flow_version_id']}"
+    )
+    assert chosen["Location"] == f"/flow-versions/{item['flow_version_id']}/deployments/new/"
+
+
+def test_new_deployment_picker_says_when_versions_cannot_load(client, editor, on_sandbox):
+    client.force_login(editor)
+    response = client.get("/pickers/flow-versions/?flow=999999", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert "Could not load versions" in response.content.decode()
