@@ -23,6 +23,7 @@ def reset(request: HttpRequest) -> JsonResponse:
     It comes from the snapshot taken at the last full load (same rows and timestamps) unless
     that is over an hour old or ?full=1 asks for the data to be built again.
     """
+    loading.wait_for_writes()
     if request.GET.get("if_changed") in {"1", "true"} and not loading.is_changed():
         return JsonResponse({"message": "Sandbox data unchanged.", "reloaded": False})
     started = time.perf_counter()

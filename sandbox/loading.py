@@ -8,12 +8,13 @@ the demo's "N days ago" timestamps stay roughly relative to now.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core.management.color import no_style
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Model
+from django.db.models import F, Model
 from django.utils import timezone
 
 from sandbox.demo import build_demo_data
@@ -38,6 +39,8 @@ DEMO_MODELS: list[type[Model]] = [
 ]
 SNAPSHOT_PREFIX = "sandbox_snapshot_"
 SNAPSHOT_MAX_AGE = timedelta(hours=1)
+# How long a reset waits for writes still in progress; tests hold writes for a second or two.
+WRITE_WAIT_SECONDS = 15.0
 
 
 @dataclass
@@ -56,6 +59,31 @@ def mark_changed() -> None:
     """Note that the demo data may differ from a fresh load (any write, even a failed one)."""
     # No row yet counts as changed already (see is_changed), so a plain UPDATE is enough.
     SandboxState.objects.filter(pk=1).update(changed=True)
+
+
+def write_started() -> None:
+    """A write arrived: the data may change, and a reset must wait until it is answered."""
+    SandboxState.objects.filter(pk=1).update(
+        changed=True, writes_in_flight=F("writes_in_flight") + 1
+    )
+
+
+def write_finished() -> None:
+    SandboxState.objects.filter(pk=1, writes_in_flight__gt=0).update(
+        writes_in_flight=F("writes_in_flight") - 1
+    )
+
+
+def wait_for_writes(timeout: float = WRITE_WAIT_SECONDS) -> None:
+    """Let writes still in progress (a fault may hold one for seconds) land before a reset,
+    so that none of them changes the fresh data after it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not SandboxState.objects.filter(pk=1, writes_in_flight__gt=0).exists():
+            return
+        time.sleep(0.02)
+    # A write that never finished (its worker was killed) must not block resets for good.
+    SandboxState.objects.filter(pk=1).update(writes_in_flight=0)
 
 
 def is_changed() -> bool:

@@ -48,9 +48,14 @@ class RequestLogMiddleware:
             path=request.path[:500],
             query_string=request.META.get("QUERY_STRING", ""),
         )
-        if request.method not in SAFE_METHODS:
-            loading.mark_changed()
-        response = self.get_response(request)
+        writes = request.method not in SAFE_METHODS
+        if writes:
+            loading.write_started()
+        try:
+            response = self.get_response(request)
+        finally:
+            if writes:
+                loading.write_finished()
         RequestLogEntry.objects.filter(pk=entry.pk).update(
             status=response.status_code,
             user_name=key_user_name(request),

@@ -122,6 +122,8 @@ class SandboxState(models.Model):
     """A single row (pk=1): whether the demo data may have changed since it was last loaded."""
 
     changed = models.BooleanField(default=False)
+    # Writes received but not yet answered (one may be held by a fault): a reset waits for them.
+    writes_in_flight = models.PositiveIntegerField(default=0)
     # When the demo data was last built afresh, and its snapshot taken.
     loaded_at = models.DateTimeField(null=True, blank=True)
 

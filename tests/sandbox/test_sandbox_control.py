@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
+import pytest
 import requests
 
 from tests.sandbox.helpers import (
@@ -65,6 +67,17 @@ def test_reset_restores_the_demo_data(sandbox):
     after = first_deployment(sandbox)
     assert after["id"] == before["id"]
     assert sandbox.api("GET", deployment_url(before)).status_code == 200
+
+
+def test_reset_waits_for_a_write_held_by_a_fault_so_it_cannot_land_afterwards(sandbox):
+    item = first_deployment(sandbox)
+    sandbox.set_faults(methods=["DELETE"], hang_seconds=1.0)
+    with pytest.raises(requests.Timeout):
+        sandbox.api("DELETE", deployment_url(item), timeout=0.2)
+    assert sandbox.reset(if_changed=True) is True
+    time.sleep(1.0)  # past the hang: without the wait the delete would land now
+    assert sandbox.api("GET", deployment_url(item)).status_code == 200
+    assert sandbox.reset(if_changed=True) is False
 
 
 def test_reset_gives_new_deployments_the_same_ids_each_time(sandbox):
