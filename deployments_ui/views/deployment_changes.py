@@ -19,7 +19,7 @@ from deployments_ui.forms import (
     ToggleForm,
     sign_opened_values,
 )
-from deployments_ui.presenters import deployment_label
+from deployments_ui.presenters import deployment_label, deployment_row, toggle_context
 from deployments_ui.services import (
     ActionRefused,
     AlreadyInState,
@@ -264,12 +264,13 @@ def _toggle_answer(
         "feedback": message,
         "feedback_level": level,
         "next": next_url,
-        "toggle_form": ToggleForm(),
+        **toggle_context(),
     }
     if deployment is None:
         context["ids"] = ids
         template = "deployments_ui/_feedback.html"
     else:
+        context["row"] = deployment_row(deployment)
         template = f"deployments_ui/_deployment_{fragment}.html"
     response = TemplateResponse(request, template, context, status=status)
     if deployment is None:

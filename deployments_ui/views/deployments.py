@@ -10,11 +10,8 @@ from django.views.decorators.vary import vary_on_headers
 
 from deployments_ui import audit, services
 from deployments_ui.client import PatchworksError
-from deployments_ui.forms import (
-    DeploymentFilterForm,
-    ToggleForm,
-)
-from deployments_ui.presenters import list_context
+from deployments_ui.forms import DeploymentFilterForm
+from deployments_ui.presenters import deployment_row, list_context, toggle_context
 from deployments_ui.views.upstream import (
     error_page,
     error_status,
@@ -113,6 +110,7 @@ def deployment_detail(request: HttpRequest, flow_version: str, deployment: str) 
     context = {
         "deployment": found,
         "history": audit.deployment_history(deployment),
-        "toggle_form": ToggleForm(),
+        "row": deployment_row(found),
+        **toggle_context(),
     }
     return TemplateResponse(request, "deployments_ui/deployment_detail.html", context)
