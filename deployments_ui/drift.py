@@ -113,14 +113,17 @@ def sync_deployments(
 
 def _sync(client: PatchworksClient, pacer: _Pacer, holder: str) -> SyncResult:
     run_at = timezone.now()
+    last_run = leases.last_completed(LEASE_NAME)
     previous = {row.deployment_id: row for row in DeploymentSnapshot.objects.all()}
     current, complete, pages = _fetch_all(client, pacer, holder)
     missing = [previous[key] for key in previous.keys() - current.keys()]
     deleted, kept = _confirm_deletions(client, pacer, missing, complete)
-    result = SyncResult(pages=pages, seen=len(current), baseline=not previous)
+    # An empty snapshot after a finished run is an account that had no deployments then.
+    baseline = not previous and last_run is None
+    result = SyncResult(pages=pages, seen=len(current), baseline=baseline)
     changes: list[Change] = []
-    if previous:
-        since = min(row.seen_at for row in previous.values())
+    if not baseline:
+        since = min((row.seen_at for row in previous.values()), default=last_run)
         changes = detect_changes(previous, current, deleted, since=since, now=run_at)
         changes = unexplained(changes, since=since - CLOCK_MARGIN)
     try:
@@ -130,6 +133,7 @@ def _sync(client: PatchworksClient, pacer: _Pacer, holder: str) -> SyncResult:
             for change in changes:
                 audit.record_external(**_event_fields(change))
             _replace_snapshot(current, kept, run_at)
+            leases.mark_completed(LEASE_NAME, holder, run_at)
     except audit.AuditUnavailable as exc:
         raise SyncError(
             "The audit trail could not be written, so nothing was recorded; "

@@ -48,6 +48,16 @@ def release(name: str, holder: str) -> None:
     SyncLease.objects.filter(name=name, holder=holder).update(holder="", expires_at=timezone.now())
 
 
+def mark_completed(name: str, holder: str, at: datetime) -> None:
+    """Note that the job holding this lease finished a run at `at`."""
+    SyncLease.objects.filter(name=name, holder=holder).update(completed_at=at)
+
+
+def last_completed(name: str) -> datetime | None:
+    """When a run of this job last finished, or None if none ever has."""
+    return SyncLease.objects.filter(name=name).values_list("completed_at", flat=True).first()
+
+
 def holder_name() -> str:
     """A name for this process that no other instance shares."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:100]

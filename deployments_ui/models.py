@@ -151,6 +151,8 @@ class SyncLease(models.Model):
     name = models.CharField(max_length=50, primary_key=True)
     holder = models.CharField(max_length=100, blank=True)
     expires_at = models.DateTimeField(default=timezone.now)
+    # When a run of the job last finished its work (drift detection: its first run is a baseline).
+    completed_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.name} held by {self.holder or 'nobody'} until {self.expires_at}"

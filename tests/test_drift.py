@@ -7,6 +7,7 @@ import math
 import threading
 
 import pytest
+import responses
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -86,6 +87,37 @@ def test_the_first_run_takes_a_baseline_only(patchworks):
     assert AuditEvent.objects.count() == 0
     assert DeploymentSnapshot.objects.count() == result.seen == total
     assert total > 300
+
+
+def test_an_account_empty_at_first_has_its_first_deployment_recorded_as_created(db, settings):
+    settings.PATCHWORKS_BASE_URL = "https://patchworks.test"
+    settings.CONSOLE_SERVICE_API_KEY = "service-key"
+    listing = "https://patchworks.test/api/v1/flow-version-deployments"
+    created = {
+        "id": 42,
+        "flow_version_id": 11,
+        "virtual_environment_id": 3,
+        "name": "Orders to ERP",
+        "enabled_at": timezone.now().isoformat(),
+        "created_at": timezone.now().isoformat(),
+        "virtualEnvironment": {"id": 3, "name": "Production EU", "type": "live"},
+        "enabledBy": {"id": 5, "name": "Dana Dashboard"},
+        "user": {"id": 5, "name": "Dana Dashboard"},
+    }
+
+    def envelope(items):
+        meta = {"current_page": 1, "last_page": 1, "per_page": 100, "total": len(items)}
+        return {"data": items, "links": {}, "meta": meta}
+
+    with responses.RequestsMock() as mock:
+        mock.get(listing, json=envelope([]))
+        first = sync()
+        mock.replace(responses.GET, listing, json=envelope([created]))
+        second = sync()
+
+    assert first.baseline and not second.baseline
+    actions = [(event.action, event.deployment_id, event.actor_name) for event in external_events()]
+    assert actions == [("create", "42", "Dana Dashboard"), ("enable", "42", "Dana Dashboard")]
 
 
 def test_it_stays_within_one_request_per_100_deployments(patchworks):
