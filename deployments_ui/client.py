@@ -26,6 +26,7 @@ import requests
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import InvalidHeader, MaxRetryError, NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
@@ -172,9 +173,46 @@ _sessions: _Sessions | None = None
 _sessions_lock = threading.Lock()
 
 
-def _new_session(retry: Retry) -> requests.Session:
+class _RecentConnectionsOnly:
+    """A pool that reuses a kept-alive connection only if it was used within the last second.
+
+    Servers close idle keep-alive connections (gunicorn after 2 s, load balancers later). A
+    write sent on one just as the server closes it fails after sending, so its outcome would be
+    unknown although Patchworks never saw it; writes are never retried, so they must not start
+    on a connection that may be closing. A fresh connection costs one handshake.
+    """
+
+    max_idle_seconds = 1.0
+
+    def _get_conn(self, timeout=None):
+        conn = super()._get_conn(timeout)
+        last_used = getattr(conn, "console_last_used", None)
+        if last_used is not None and time.monotonic() - last_used > self.max_idle_seconds:
+            conn.close()  # urllib3 opens it again on the next request
+        return conn
+
+    def _put_conn(self, conn) -> None:
+        if conn is not None:
+            conn.console_last_used = time.monotonic()
+        super()._put_conn(conn)
+
+
+class _RecentHTTPPool(_RecentConnectionsOnly, HTTPConnectionPool):
+    pass
+
+
+class _RecentHTTPSPool(_RecentConnectionsOnly, HTTPSConnectionPool):
+    pass
+
+
+def _new_session(retry: Retry, *, recent_connections_only: bool = False) -> requests.Session:
     session = requests.Session()
     adapter = HTTPAdapter(pool_connections=2, pool_maxsize=20, max_retries=retry)
+    if recent_connections_only:
+        adapter.poolmanager.pool_classes_by_scheme = {
+            "http": _RecentHTTPPool,
+            "https": _RecentHTTPSPool,
+        }
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     # Shared by every user of the process: never keep cookies from one call for the next.
@@ -200,7 +238,8 @@ def _build_sessions(config: tuple[int, float]) -> _Sessions:
         retry_after_cap=cap,
     )
     no_retry = Retry(total=0, read=False, redirect=False, raise_on_status=False)
-    return _Sessions(config, _new_session(get_retry), _new_session(no_retry))
+    writes = _new_session(no_retry, recent_connections_only=True)
+    return _Sessions(config, _new_session(get_retry), writes)
 
 
 def _get_sessions() -> _Sessions:

@@ -9,8 +9,10 @@ import json
 import logging
 import sys
 import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -915,6 +917,46 @@ def test_reset_session_builds_a_new_one():
     first = client_module._get_sessions()
     reset_session()
     assert client_module._get_sessions() is not first
+
+
+@pytest.fixture
+def keep_alive_server():
+    """A local HTTP/1.1 server that keeps connections open and notes each request's client port."""
+    ports: list[int] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            ports.append(self.client_address[1])
+            body = json.dumps({"data": deployment_json()}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", ports
+    server.shutdown()
+    server.server_close()
+
+
+def test_writes_reuse_only_a_recently_used_connection(keep_alive_server, settings, monkeypatch):
+    url, ports = keep_alive_server
+    settings.PATCHWORKS_BASE_URL = url
+    monkeypatch.setattr(client_module._RecentConnectionsOnly, "max_idle_seconds", 0.2)
+    writer = PatchworksClient(KEY)
+    writer.enable_deployment("11", "42")
+    writer.disable_deployment("11", "42")  # at once: the same connection
+    time.sleep(0.3)
+    writer.enable_deployment("11", "42")  # idle too long: a new one
+    assert ports[0] == ports[1] != ports[2]
 
 
 # Logging and secrecy ---------------------------------------------------------------------------
