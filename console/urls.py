@@ -8,6 +8,7 @@ urlpatterns = [
     path("accounts/login/", account.login, name="login"),
     path("accounts/logout/", account.logout, name="logout"),
     path("account/api-key/", account.api_key, name="api-key"),
+    path("settings/service-key/", account.service_key, name="service-key"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),

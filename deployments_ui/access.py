@@ -38,6 +38,7 @@ URL_ACCESS: dict[str, str] = {
     "readyz": PUBLIC,
     "home": AUTHENTICATED,
     "api-key": AUTHENTICATED,
+    "service-key": "manage_console",
     "deployment-list": "view_deployments",
     "flow-version-deployment-list": "view_deployments",
     "deployment-detail": "view_deployments",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -16,7 +17,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from deployments_ui import crypto
 from deployments_ui.client import PatchworksClient, Unauthorized
-from deployments_ui.models import ApiCredential
+from deployments_ui.models import ApiCredential, ServiceCredential
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +109,11 @@ def save_api_key(user: AbstractBaseUser, raw_key: str) -> ApiCredential:
     Raises `ApiKeyRejected` when the key is malformed or Patchworks refuses it (401); any other
     `PatchworksError` (Patchworks busy, not answering, ...) propagates and nothing is saved.
     """
+    return store_api_key(user, _verified_key(raw_key))
+
+
+@sensitive_variables("raw_key", "key")
+def _verified_key(raw_key: str) -> str:
     key = _clean_key(raw_key)
     try:
         PatchworksClient(key).list_deployments(per_page=1)
@@ -116,7 +122,7 @@ def save_api_key(user: AbstractBaseUser, raw_key: str) -> ApiCredential:
             "Patchworks did not accept this API key. Check that you copied all of it, "
             "and that it has not been revoked."
         ) from None
-    return store_api_key(user, key)
+    return key
 
 
 def remove_api_key(user: AbstractBaseUser) -> bool:
@@ -127,14 +133,58 @@ def remove_api_key(user: AbstractBaseUser) -> bool:
     return bool(deleted)
 
 
+# The service key, for background jobs
+
+
+def saved_service_key() -> ServiceCredential | None:
+    return ServiceCredential.objects.select_related("saved_by").filter(pk=1).first()
+
+
+@sensitive_variables("key")
+def service_api_key() -> str:
+    """The key background jobs use: the one an admin saved, else CONSOLE_SERVICE_API_KEY."""
+    credential = saved_service_key()
+    if credential is None:
+        return settings.CONSOLE_SERVICE_API_KEY
+    try:
+        return crypto.decrypt(credential.encrypted_key)
+    except crypto.InvalidToken:
+        logger.warning("The saved service key cannot be decrypted with the configured keys")
+        return ""
+
+
+@sensitive_variables("raw_key", "key")
+def save_service_key(user: AbstractBaseUser, raw_key: str) -> ServiceCredential:
+    """Check the key with Patchworks, then store it encrypted as the service key."""
+    key = _verified_key(raw_key)
+    credential, _ = ServiceCredential.objects.update_or_create(
+        pk=1,
+        defaults={
+            "encrypted_key": crypto.encrypt(key),
+            "last_four": key[-4:],
+            "saved_at": timezone.now(),
+            "saved_by": user,
+        },
+    )
+    logger.info("User %s saved the service key", user.pk)
+    return credential
+
+
+def remove_service_key(user: AbstractBaseUser) -> bool:
+    deleted, _ = ServiceCredential.objects.filter(pk=1).delete()
+    if deleted:
+        logger.info("User %s removed the service key", user.pk)
+    return bool(deleted)
+
+
 class RotationFailed(Exception):
     """Some stored keys could not be decrypted, so nothing was re-encrypted."""
 
-    def __init__(self, user_ids: list[int]) -> None:
-        self.user_ids = user_ids
+    def __init__(self, owners: list[str]) -> None:
+        self.owners = owners
         super().__init__(
-            "The stored API keys of these user ids cannot be decrypted with the configured "
-            f"encryption keys: {', '.join(map(str, user_ids))}. Nothing was changed."
+            "These stored API keys cannot be decrypted with the configured encryption keys: "
+            f"{', '.join(owners)}. Nothing was changed."
         )
 
 
@@ -146,13 +196,16 @@ def rotate_all() -> int:
     """
     with transaction.atomic():
         credentials = list(ApiCredential.objects.select_for_update().order_by("pk"))
+        service = list(ServiceCredential.objects.select_for_update())
         unreadable = []
-        for credential in credentials:
+        for credential in [*credentials, *service]:
             try:
                 credential.encrypted_key = crypto.rotate(credential.encrypted_key)
             except crypto.InvalidToken:
-                unreadable.append(credential.user_id)
+                owner = getattr(credential, "user_id", None)
+                unreadable.append(f"user {owner}" if owner else "the service key")
         if unreadable:
             raise RotationFailed(unreadable)
         ApiCredential.objects.bulk_update(credentials, ["encrypted_key"])
-    return len(credentials)
+        ServiceCredential.objects.bulk_update(service, ["encrypted_key"])
+    return len(credentials) + len(service)

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from deployments_ui import audit, leases
+from deployments_ui import audit, credentials, leases
 from deployments_ui.audit import AuditTarget
 from deployments_ui.audit_entries import entry_queryset
 from deployments_ui.client import Deployment, NotFound, PatchworksClient, PatchworksError
@@ -94,11 +94,11 @@ def sync_deployments(
     audit trail cannot be written; in every such case nothing is recorded.
     """
     started = time.monotonic()
-    api_key = api_key if api_key is not None else settings.CONSOLE_SERVICE_API_KEY
+    api_key = api_key if api_key is not None else credentials.service_api_key()
     if not api_key:
         raise SyncError(
-            "No service key: set CONSOLE_SERVICE_API_KEY to a Patchworks API key for "
-            "background jobs, then run this again."
+            "No service key: an admin can save one on the console's Service key page "
+            "(or set CONSOLE_SERVICE_API_KEY), then run this again."
         )
     holder = holder or leases.holder_name()
     if not leases.acquire(LEASE_NAME, holder, LEASE_SECONDS):

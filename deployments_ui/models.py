@@ -43,6 +43,20 @@ class ApiCredential(models.Model):
         return f"API key ending {self.last_four} for {self.user}"
 
 
+class ServiceCredential(models.Model):
+    """The service key for background jobs (drift detection), set by an admin; one row, pk=1."""
+
+    encrypted_key = models.TextField()
+    last_four = models.CharField(max_length=4)
+    saved_at = models.DateTimeField(default=timezone.now)
+    saved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"Service key ending {self.last_four}"
+
+
 class AuditEvent(models.Model):
     """One row of the append-only audit trail.
 

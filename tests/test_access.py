@@ -30,7 +30,8 @@ VIEW = SIGNED_IN | {
 }
 TOGGLE = VIEW | {"deployment-enable", "deployment-disable"}
 CHANGE = TOGGLE | {"deployment-create", "deployment-edit", "deployment-delete"}
-ALL_NAMED = CHANGE
+MANAGE = CHANGE | {"service-key"}
+ALL_NAMED = MANAGE
 WRITES = {
     "deployment-enable": "enable",
     "deployment-disable": "disable",
@@ -45,7 +46,7 @@ ROLES = {
     "viewer": (VIEW, False),
     "operator": (TOGGLE, False),
     "editor": (CHANGE, False),
-    "admin_user": (CHANGE, True),
+    "admin_user": (MANAGE, True),
 }
 SAMPLE = {"flow_version": "11", "deployment": "101"}
 

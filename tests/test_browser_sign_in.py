@@ -1,4 +1,4 @@
-"""In a real Chromium: sign in, get sent to My API key, save a sandbox key, sign out."""
+"""In a real Chromium: sign in, save my API key, sign out; an admin sets the service key."""
 
 from __future__ import annotations
 
@@ -62,3 +62,41 @@ def test_a_wrong_password_then_the_right_one(page, roles):
     expect(page).to_have_url(re.compile(r"/account/api-key/$"))
     expect(page.get_by_text("A key ending in")).to_contain_text("ewer")
     expect(page.get_by_text("Signed in as")).to_contain_text("Wes Viewer")
+
+
+def test_an_admin_sets_the_service_key_and_drift_detection_uses_it(
+    page, roles, on_sandbox, settings
+):
+    from axe_playwright_python.base import AXE_SCRIPT, AxeResults
+    from playwright.sync_api import expect
+
+    from deployments_ui import drift
+
+    settings.CONSOLE_SERVICE_API_KEY = ""
+    admin = make_user("ada", "Admin", full_name="Ada Admin", api_key="sandbox-key-admin")
+    page.context.add_init_script(AXE_SCRIPT)
+    sign_in(page, admin)
+    page.get_by_role("link", name="Service key").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Service key")
+    expect(
+        page.get_by_text("No service key is set, so drift detection cannot run.")
+    ).to_be_visible()
+    axe = AxeResults(page.evaluate("() => axe.run(document, {resultTypes: ['violations']})"))
+    assert axe.violations_count == 0, axe.generate_report()
+
+    page.get_by_label("The service's Patchworks API key").fill("sandbox-key-service")
+    page.get_by_role("button", name="Check and save").click()
+    expect(page.get_by_text("Patchworks accepted the service key")).to_be_visible()
+    expect(page.get_by_text("A key ending in")).to_contain_text("vice")
+    expect(page.get_by_text("A key ending in")).to_contain_text("by Ada Admin")
+    assert "sandbox-key-service" not in page.content()
+
+    assert drift.sync_deployments(min_interval=0).baseline  # with the key saved on the page
+    page.reload()
+    expect(page.get_by_text("Last completed a check")).to_be_visible()
+
+    page.get_by_role("button", name="Remove the service key").click()
+    expect(page.get_by_role("alert")).to_contain_text("Remove the service key?")
+    page.get_by_role("button", name="Yes, remove the service key").click()
+    expect(page.get_by_text("The service key is removed from the console.")).to_be_visible()
+    expect(page.get_by_text("No service key is set")).to_be_visible()

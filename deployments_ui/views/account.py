@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from axes.helpers import get_cool_off
 from django import forms
@@ -19,7 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
-from deployments_ui import credentials
+from deployments_ui import credentials, drift, leases
 from deployments_ui.client import PatchworksError
 from deployments_ui.models import ApiCredential
 
@@ -120,52 +123,119 @@ class ApiKeyForm(forms.Form):
         },
     )
 
+    def __init__(self, *args, label: str = "", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if label:
+            self.fields["api_key"].label = label
 
-def _api_key_page(
-    request: HttpRequest, form: ApiKeyForm, *, confirm_remove: bool = False, status: int = 200
+
+@dataclass(frozen=True)
+class KeyPage:
+    """One page that holds a Patchworks API key: what it stores, and how it says so."""
+
+    template: str
+    label: str
+    saved: Callable[[HttpRequest], Any]
+    save: Callable[[Any, str], Any]
+    remove: Callable[[Any], bool]
+    saved_message: str
+    removed_message: str
+    not_saved: str
+    extra_context: Callable[[], dict] = dict
+
+
+MY_API_KEY = KeyPage(
+    template="account/api_key.html",
+    label="Your Patchworks API key",
+    saved=lambda request: ApiCredential.objects.filter(user=request.user).first(),
+    save=credentials.save_api_key,
+    remove=credentials.remove_api_key,
+    saved_message="Patchworks accepted your key, and it is saved. It ends in {last_four}.",
+    removed_message="Your API key is removed from the console.",
+    not_saved="Your key was not saved.",
+)
+
+
+def _service_key_status() -> dict:
+    environment_key = settings.CONSOLE_SERVICE_API_KEY
+    return {
+        "environment_key_last_four": environment_key[-4:] if environment_key else "",
+        "last_sync": leases.last_completed(drift.LEASE_NAME),
+    }
+
+
+SERVICE_KEY = KeyPage(
+    template="account/service_key.html",
+    label="The service's Patchworks API key",
+    saved=lambda request: credentials.saved_service_key(),
+    save=credentials.save_service_key,
+    remove=credentials.remove_service_key,
+    saved_message=(
+        "Patchworks accepted the service key, and it is saved. It ends in {last_four}. "
+        "Drift detection uses it from its next run."
+    ),
+    removed_message="The service key is removed from the console.",
+    not_saved="The service key was not saved.",
+    extra_context=_service_key_status,
+)
+
+
+def _key_page(
+    request: HttpRequest,
+    page: KeyPage,
+    form: ApiKeyForm,
+    *,
+    confirm_remove: bool = False,
+    status: int = 200,
 ) -> TemplateResponse:
-    credential = ApiCredential.objects.filter(user=request.user).first()
+    credential = page.saved(request)
     context = {
         "form": form,
         "credential": credential,
         "confirm_remove": confirm_remove and credential is not None,
         "next": safe_next(request, request.POST.get("next") or request.GET.get("next")),
+        **page.extra_context(),
     }
-    return TemplateResponse(request, "account/api_key.html", context, status=status)
+    return TemplateResponse(request, page.template, context, status=status)
 
 
 @sensitive_variables()
-def _save(request: HttpRequest) -> HttpResponse:
-    form = ApiKeyForm(request.POST)
+def _save(request: HttpRequest, page: KeyPage) -> HttpResponse:
+    form = ApiKeyForm(request.POST, label=page.label)
     if not form.is_valid():
-        return _api_key_page(request, form, status=400)
+        return _key_page(request, page, form, status=400)
     try:
-        credential = credentials.save_api_key(request.user, form.cleaned_data["api_key"])
+        credential = page.save(request.user, form.cleaned_data["api_key"])
     except credentials.ApiKeyRejected as exc:
         form.add_error("api_key", exc.message)
-        return _api_key_page(request, form, status=400)
+        return _key_page(request, page, form, status=400)
     except PatchworksError as exc:
-        form.add_error(None, f"Your key was not saved. {exc.message}")
-        return _api_key_page(request, form, status=502)
-    messages.success(
-        request,
-        f"Patchworks accepted your key, and it is saved. It ends in {credential.last_four}.",
-    )
-    return redirect(safe_next(request, request.POST.get("next")) or "api-key")
+        form.add_error(None, f"{page.not_saved} {exc.message}")
+        return _key_page(request, page, form, status=502)
+    messages.success(request, page.saved_message.format(last_four=credential.last_four))
+    return redirect(safe_next(request, request.POST.get("next")) or request.path)
 
 
-@never_cache
-@sensitive_post_parameters("api_key")
-@require_http_methods(["GET", "HEAD", "POST"])
-def api_key(request: HttpRequest) -> HttpResponse:
-    if request.method != "POST":
-        return _api_key_page(request, ApiKeyForm())
-    if "save" in request.POST:
-        return _save(request)
-    if "confirm_remove" in request.POST:
-        if credentials.remove_api_key(request.user):
-            messages.success(request, "Your API key is removed from the console.")
-        return redirect("api-key")
-    if "remove" in request.POST:
-        return _api_key_page(request, ApiKeyForm(), confirm_remove=True)
-    return _api_key_page(request, ApiKeyForm(), status=400)
+def _key_view(page: KeyPage) -> Callable[[HttpRequest], HttpResponse]:
+    @never_cache
+    @sensitive_post_parameters("api_key")
+    @require_http_methods(["GET", "HEAD", "POST"])
+    def view(request: HttpRequest) -> HttpResponse:
+        blank = ApiKeyForm(label=page.label)
+        if request.method != "POST":
+            return _key_page(request, page, blank)
+        if "save" in request.POST:
+            return _save(request, page)
+        if "confirm_remove" in request.POST:
+            if page.remove(request.user):
+                messages.success(request, page.removed_message)
+            return redirect(request.path)
+        if "remove" in request.POST:
+            return _key_page(request, page, blank, confirm_remove=True)
+        return _key_page(request, page, blank, status=400)
+
+    return view
+
+
+api_key = _key_view(MY_API_KEY)
+service_key = _key_view(SERVICE_KEY)
