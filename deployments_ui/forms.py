@@ -17,6 +17,7 @@ from deployments_ui.services import DeploymentQuery, Pickers
 GLOBAL_ENVIRONMENT = "global"
 PAGE_SIZES = (10, 25, 50, 100)
 DEFAULT_PAGE_SIZE = 25
+ENVIRONMENT_TYPES = {"live": "Every live environment", "test": "Every test environment"}
 SORT_KEYS = ("created_at", "enabled_at", "flow_name", "flow_version_iteration")
 PRIORITY_CHOICES = [
     ("", "Inherit from the flow"),
@@ -108,8 +109,18 @@ class DeploymentFilterForm(forms.Form):
         data.setdefault("per_page", str(DEFAULT_PAGE_SIZE))
         super().__init__(data)
         pickers = pickers or Pickers([], [], [])
-        self.fields["environment"].choices = [("", "Any environment")] + _choices(
-            pickers.environments, environment_label
+        self.environment_ids_by_type: dict[str, list[str]] = {}
+        for environment in pickers.environments:
+            if environment.type in ENVIRONMENT_TYPES:
+                self.environment_ids_by_type.setdefault(environment.type, []).append(environment.id)
+        self.fields["environment"].choices = (
+            [("", "Any environment")]
+            + [
+                (kind, label)
+                for kind, label in ENVIRONMENT_TYPES.items()
+                if kind in self.environment_ids_by_type
+            ]
+            + _choices(pickers.environments, environment_label)
         )
         self.fields["package"].choices = [("", "Any package")] + _choices(pickers.packages)
         self.fields["flow"].choices = [("", "Any flow")] + _choices(pickers.flows)
@@ -127,6 +138,12 @@ class DeploymentFilterForm(forms.Form):
         ):
             if values.get(field_name):
                 filters[api_name] = values[field_name].strip()
+        environment_type = values.get("environment")
+        if environment_type in self.environment_ids_by_type:
+            # A comma list means "any of" to Patchworks.
+            filters["virtual_environment_id"] = ",".join(
+                self.environment_ids_by_type[environment_type]
+            )
         if values.get("scope"):
             filters["global"] = "1" if values["scope"] == "yes" else "0"
         return DeploymentQuery(

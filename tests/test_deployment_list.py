@@ -71,6 +71,31 @@ def test_it_passes_every_filter_to_patchworks(signed_in, on_sandbox):
     assert query["per_page"] == ["50"]
 
 
+def test_every_live_environment_at_once(signed_in, on_sandbox):
+    environments = on_sandbox.api(
+        "GET", "/api/v1/flow-version-deployments/virtual-environments"
+    ).json()["data"]
+    live = {str(env["id"]) for env in environments if env["type"] == "live"}
+    assert live and len(live) < len(environments)
+    expected = {
+        str(item["id"])
+        for item in sandbox_deployments(on_sandbox, "filter[global]=0&per_page=100")
+        if str(item["virtual_environment_id"]) in live
+    }
+    signed_in.get("/deployments/")  # pickers cached
+    on_sandbox.clear_requests()
+
+    response = signed_in.get("/deployments/?environment=live&per_page=100")
+
+    html = response.content.decode()
+    assert '<option value="live" selected>Every live environment</option>' in html
+    (query,) = list_queries(on_sandbox)
+    assert set(query["filter[virtual_environment_id]"][0].split(",")) == live
+    shown = {row.id for row in response.context["page"].items}
+    assert {str(item) for item in shown} >= expected
+    assert all(row.environment_type == "live" for row in response.context["page"].items)
+
+
 def test_it_makes_one_upstream_request_per_view_once_pickers_are_cached(signed_in, on_sandbox):
     signed_in.get("/deployments/")
     on_sandbox.clear_requests()
