@@ -141,10 +141,10 @@ def test_it_refuses_a_header_it_cannot_read(sandbox, header):
 
 
 def test_faults_never_touch_the_control_endpoints(sandbox):
-    sandbox.set_faults(error_status=500, latency_ms=2000)
+    sandbox.set_faults(error_status=500, latency_ms=6000)
     started = time.perf_counter()
     assert sandbox.faults()["error_status"] == 500
-    assert time.perf_counter() - started < 1.5
+    assert time.perf_counter() - started < 3  # far below the 6 s an API request would take
     sandbox.clear_requests()
 
 
