@@ -29,6 +29,17 @@ def deployment_label(deployment: Deployment) -> str:
     return f"{name}{version} in {deployment.environment_name}"
 
 
+def toggle_question(deployment: Deployment, *, enable: bool) -> str:
+    """The confirmation's question, naming the deployment and its environment; stronger for live."""
+    live = deployment.environment_type == "live"
+    if enable:
+        effect = "It will start running on its schedule" + (", with real data" if live else "")
+    else:
+        effect = "It will stop running" + (", and real data will stop flowing" if live else "")
+    verb = "Enable" if enable else "Disable"
+    return f"{verb} {deployment_label(deployment)}? {effect}."
+
+
 def toggle_context() -> dict:
     """What every Enable/Disable confirmation on a page shares: how the reason field reads."""
     reason = ToggleForm().fields["reason"]
@@ -42,12 +53,13 @@ def deployment_row(deployment: Deployment) -> dict:
     reads dict keys fastest; the row fragment that enable/disable answers with uses it too.
     """
     version = f"v{deployment.flow_version_iteration}" if deployment.flow_version_iteration else ""
-    name = deployment.flow_name or f"Flow version {deployment.flow_version_id}"
+    enable = not deployment.is_enabled
     return {
         "id": deployment.id,
         "detail_url": deployment_url(deployment, "deployment-detail"),
         "flow_name": deployment.flow_name,
-        "title": f"{name} {version}".rstrip(),
+        "action": "enable" if enable else "disable",
+        "question": toggle_question(deployment, enable=enable),
         "version": version,
         "flow_version_id": deployment.flow_version_id,
         "flow_version_url": flow_version_url(deployment),

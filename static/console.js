@@ -44,19 +44,48 @@
   document.addEventListener("htmx:sendError", function () {
     showToast("The console could not be reached. Check your connection and try again.", "error");
   });
-  // After enabling or disabling in place, put keyboard focus back on the swapped row or panel.
+  // Enable/Disable: each button's form asks through the one dialog on the page, then htmx sends
+  // it. Without the dialog (no JavaScript, or an old browser) the button asks the server instead.
+  var dialog = document.getElementById("confirm-toggle");
+  var asking = null;
   var focusAfterSwap = null;
-  document.addEventListener("htmx:beforeRequest", function (evt) {
-    var form = evt.target.closest ? evt.target.closest("details.confirm form") : null;
-    focusAfterSwap = form ? form.getAttribute("hx-target") : null;
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    if (!dialog || !window.htmx || !form.matches("form[data-question]")) return;
+    if (typeof dialog.showModal !== "function") return;
+    evt.preventDefault();
+    asking = form;
+    var live = form.hasAttribute("data-live");
+    var disabling = form.getAttribute("data-action") === "disable";
+    dialog.classList.toggle("live", live);
+    dialog.querySelector(".confirm-live").hidden = !live;
+    document.getElementById("confirm-toggle-question").textContent = form.getAttribute("data-question");
+    var yes = document.getElementById("confirm-toggle-yes");
+    yes.textContent = "Yes, " + form.getAttribute("data-action") + " it";
+    yes.classList.toggle("button-danger", disabling);
+    document.getElementById("confirm-toggle-reason").value = "";
+    dialog.returnValue = "";
+    dialog.showModal();
   });
+  if (dialog) {
+    dialog.addEventListener("close", function () {
+      var form = asking;
+      asking = null;
+      if (!form || dialog.returnValue !== "yes") return;
+      form.elements.reason.value = document.getElementById("confirm-toggle-reason").value;
+      form.elements.confirmed.value = "1";
+      focusAfterSwap = form.getAttribute("hx-target");
+      htmx.trigger(form, "confirmed");
+    });
+  }
+  // After enabling or disabling in place, put keyboard focus back on the swapped row or panel.
   document.addEventListener("htmx:afterSettle", function (evt) {
     localiseTimes(evt.target);
     if (!focusAfterSwap) return;
     var swapped = document.querySelector(focusAfterSwap);
     focusAfterSwap = null;
-    var summary = swapped && swapped.querySelector("details.confirm > summary");
-    if (summary) summary.focus();
+    var button = swapped && swapped.querySelector("form[data-question] button");
+    if (button) button.focus();
   });
   document.addEventListener("DOMContentLoaded", function () { localiseTimes(document); });
 })();

@@ -202,10 +202,21 @@ def test_it_opens_a_deployment_from_the_list_and_says_its_state_in_plain_words(
 # 3. and 4. Enable then disable, without a full page load
 
 
-def _confirm(page: Page, container, *, action: str, item: dict, reason: str) -> None:
-    """Open the confirmation in `container`, check what it says, give a reason and confirm."""
-    container.locator("summary", has_text=action.capitalize()).click()
-    confirm = container.locator("details.confirm[open]")
+def _confirm(
+    page: Page, container, *, action: str, item: dict, reason: str, script: bool = True
+) -> None:
+    """Press the button in `container`, check what the confirmation says, give a reason, confirm.
+
+    With JavaScript the question comes in the page's dialog; without it, on a page of its own.
+    """
+    container.get_by_role("button", name=re.compile(rf"^{action.capitalize()} ")).click()
+    if script:
+        confirm = page.get_by_role("dialog")
+    else:
+        expect(page.get_by_role("heading", level=1)).to_have_text(
+            f"{action.capitalize()} this deployment?"
+        )
+        confirm = page.locator("main .card")
     expect(confirm).to_contain_text(f"{action.capitalize()} {item['name']}")
     expect(confirm).to_contain_text(f"in {item['environment']['name']}")
     if item["environment"]["type"] == "live":
@@ -224,7 +235,7 @@ def _enable_then_disable(page: Page, on_sandbox, item: dict, container_id: str, 
     expect(container.get_by_text(enabled_words[0])).to_be_visible()
     expect(page.locator("#toasts")).to_contain_text("is now enabled — it runs on its schedule")
     # Keyboard users keep their place: focus returns to the swapped row or panel's button.
-    expect(container.locator("summary")).to_be_focused()
+    expect(container.get_by_role("button", name=re.compile(r"^Disable "))).to_be_focused()
     writes = upstream_writes(on_sandbox)
     assert [w["method"] for w in writes] == ["POST"]
     assert writes[0]["path"].endswith(f"/deployments/{item['id']}/enable")
@@ -284,6 +295,7 @@ def test_it_enables_and_disables_without_javascript(browser, live_server, operat
             action="enable",
             item=item,
             reason="No script",
+            script=False,
         )
         expect(page).to_have_url(re.compile(re.escape(list_url_for(item))))
         expect(page.get_by_role("status").filter(has_text="is now enabled")).to_be_visible()
@@ -296,6 +308,7 @@ def test_it_enables_and_disables_without_javascript(browser, live_server, operat
             action="disable",
             item=item,
             reason="No script",
+            script=False,
         )
         expect(page).to_have_url(re.compile(re.escape(detail_url(item)) + "$"))
         expect(page.get_by_role("status").filter(has_text="is now disabled")).to_be_visible()
@@ -466,8 +479,11 @@ def test_every_page_passes_axe(page, editor, on_sandbox):
         f"/deployments/?per_page=10&environment={item['virtual_environment_id']}",
         "Deployments",
     )
-    page.locator(f"#deployment-row-{item['id']} summary").click()
-    assert_accessible(page, "list page with a confirmation open")
+    page.locator(f"#deployment-row-{item['id']}").get_by_role("button").click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    assert_accessible(page, "list page with the confirmation open")
+    page.get_by_role("button", name="No, leave it as it is").click()
+    expect(page.get_by_role("dialog")).to_be_hidden()
     open_page(page, detail_url(item), item["name"])
     assert_accessible(page, "detail page")
     open_page(page, detail_url(item) + "edit/", "Edit")

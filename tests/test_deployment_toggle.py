@@ -40,6 +40,66 @@ def test_it_enables_with_one_write_and_redirects_without_htmx(signed_in, on_sand
     assert AuditEvent.objects.filter(reason="go live").exists()
 
 
+# Asking first: the row's button posts `ask`; the dialog (or the page below) adds `confirmed`
+
+
+@pytest.mark.parametrize("live", [True, False])
+def test_without_javascript_the_button_asks_on_a_page_before_writing(signed_in, on_sandbox, live):
+    item = find_deployment(on_sandbox, enabled=True, live=live)
+    url = deployment_url(item, "disable/")
+    on_sandbox.clear_requests()
+
+    response = signed_in.post(url, {"ask": "1", "confirmed": "", "next": "/deployments/?page=2"})
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    environment = item["virtualEnvironment"]["name"]
+    assert "<h1>Disable this deployment?</h1>" in html
+    assert f"Disable {item['name']}" in html and f"in {environment}? It will stop running" in html
+    assert ("This is a live environment." in html) is live
+    assert ("real data will stop flowing" in html) is live
+    assert f'<form method="post" action="{url}"' in html
+    assert '<input type="hidden" name="next" value="/deployments/?page=2">' in html
+    assert 'name="reason"' in html and 'name="ask"' not in html
+    assert '<a href="/deployments/?page=2">No, go back</a>' in html
+    assert api_writes(on_sandbox) == []
+    assert not AuditEvent.objects.exists()
+
+
+def test_once_confirmed_the_same_post_writes(signed_in, on_sandbox):
+    item = find_deployment(on_sandbox, enabled=False)
+    response = signed_in.post(
+        deployment_url(item, "enable/"),
+        {"ask": "1", "confirmed": "1", "reason": "from the dialog", "fragment": "row"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    assert [w["method"] for w in api_writes(on_sandbox)] == ["POST"]
+    assert AuditEvent.objects.filter(reason="from the dialog", outcome="succeeded").exists()
+
+
+def test_asking_about_a_deployment_that_is_gone_says_so(signed_in, on_sandbox):
+    response = signed_in.post("/flow-versions/100/deployments/999999/enable/", {"ask": "1"})
+    assert response.status_code == 404
+    assert "no longer exists" in response.content.decode()
+
+
+def test_the_rows_carry_their_question_and_the_page_one_dialog(signed_in, on_sandbox):
+    item = find_deployment(on_sandbox, enabled=True, live=True)
+    html = signed_in.get(f"/deployments/?environment={item['virtual_environment_id']}").content
+    html = html.decode()
+    assert html.count('<dialog id="confirm-toggle"') == 1
+    assert 'data-action="disable"' in html and "data-live" in html
+    assert f'data-question="Disable {item["name"]}' in html
+    assert html.count('name="ask" value="1"') == html.count('<tr id="deployment-row-')
+
+
+def test_viewers_get_neither_buttons_nor_the_dialog(client, viewer, on_sandbox):
+    client.force_login(viewer)
+    html = client.get("/deployments/").content.decode()
+    assert "confirm-toggle" not in html and 'name="ask"' not in html
+
+
 def test_htmx_gets_the_row_and_a_toast(signed_in, on_sandbox):
     item = find_deployment(on_sandbox, enabled=True)
     response = signed_in.post(

@@ -27,7 +27,10 @@ def test_a_live_enabled_row_carries_its_names_links_and_state():
             }
         )
     )
-    assert row["title"] == "Orders v3"
+    assert row["action"] == "disable"
+    assert row["question"] == (
+        "Disable Orders v3 in UK Live? It will stop running, and real data will stop flowing."
+    )
     assert row["detail_url"] == "/flow-versions/7/deployments/41/"
     assert row["toggle_url"] == "/flow-versions/7/deployments/41/disable/"
     assert row["flow_version_url"] == "/flow-versions/7/deployments/"
@@ -43,7 +46,10 @@ def test_a_live_enabled_row_carries_its_names_links_and_state():
 
 def test_a_bare_disabled_row_falls_back_to_plain_words():
     row = deployment_row(parse_deployment({"id": "5", "flow_version_id": "12"}))
-    assert row["title"] == "Flow version 12"
+    assert row["action"] == "enable"
+    assert row["question"] == (
+        "Enable Flow version 12 in No environment (global)? It will start running on its schedule."
+    )
     assert row["version"] == row["package_name"] == row["enabled_by"] == ""
     assert row["enabled"] is False and row["live"] is False
     assert row["enabled_at"] == "—"

@@ -19,7 +19,12 @@ from deployments_ui.forms import (
     ToggleForm,
     sign_opened_values,
 )
-from deployments_ui.presenters import deployment_label, deployment_row, toggle_context
+from deployments_ui.presenters import (
+    deployment_label,
+    deployment_row,
+    toggle_context,
+    toggle_question,
+)
 from deployments_ui.services import (
     ActionRefused,
     AlreadyInState,
@@ -205,6 +210,8 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
     form = ToggleForm(request.POST)
     fallback = reverse("deployment-detail", args=[flow_version, deployment])
     next_url = safe_next(request, fallback)
+    if request.POST.get("ask") and not request.POST.get("confirmed"):
+        return _toggle_confirmation(request, (flow_version, deployment), enabled, next_url)
     if not form.is_valid():
         return _toggle_answer(
             request,
@@ -240,6 +247,25 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
         )
     verb = "enabled — it runs on its schedule" if enabled else "disabled — it will not run"
     return _toggle_answer(request, next_url, changed, f"{deployment_label(changed)} is now {verb}.")
+
+
+def _toggle_confirmation(request, ids, enabled: bool, next_url: str) -> HttpResponse:
+    """The button asks before it acts; with JavaScript a dialog does, without it this page."""
+    flow_version, deployment = ids
+    try:
+        found = services.deployment_get(
+            user=request.user, flow_version_id=flow_version, deployment_id=deployment
+        )
+    except PatchworksError as error:
+        return error_page(request, error, flow_version, deployment)
+    context = {
+        "deployment": found,
+        "verb": "Enable" if enabled else "Disable",
+        "question": toggle_question(found, enable=enabled),
+        "next": next_url,
+        **toggle_context(),
+    }
+    return TemplateResponse(request, "deployments_ui/deployment_confirm_toggle.html", context)
 
 
 def _toggle_error(request, next_url, error, ids) -> HttpResponse:
