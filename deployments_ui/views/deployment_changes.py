@@ -32,6 +32,7 @@ from deployments_ui.services import (
 )
 from deployments_ui.views.upstream import (
     AUDIT_DOWN,
+    deployment_page,
     error_page,
     error_status,
     needs_api_key,
@@ -179,14 +180,8 @@ def deployment_delete(request: HttpRequest, flow_version: str, deployment: str) 
             return redirect("deployment-delete", flow_version=flow_version, deployment=deployment)
         messages.success(request, f"Deleted {deployment_label(deleted)}.")
         return redirect("deployment-list")
-    try:
-        found = services.deployment_get(
-            user=request.user, flow_version_id=flow_version, deployment_id=deployment
-        )
-    except PatchworksError as error:
-        return error_page(request, error, flow_version, deployment)
-    return TemplateResponse(
-        request, "deployments_ui/deployment_confirm_delete.html", {"deployment": found}
+    return deployment_page(
+        request, flow_version, deployment, "deployments_ui/deployment_confirm_delete.html"
     )
 
 
@@ -251,21 +246,17 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
 
 def _toggle_confirmation(request, ids, enabled: bool, next_url: str) -> HttpResponse:
     """The button asks before it acts; with JavaScript a dialog does, without it this page."""
-    flow_version, deployment = ids
-    try:
-        found = services.deployment_get(
-            user=request.user, flow_version_id=flow_version, deployment_id=deployment
-        )
-    except PatchworksError as error:
-        return error_page(request, error, flow_version, deployment)
-    context = {
-        "deployment": found,
-        "verb": "Enable" if enabled else "Disable",
-        "question": toggle_question(found, enable=enabled),
-        "next": next_url,
-        **toggle_context(),
-    }
-    return TemplateResponse(request, "deployments_ui/deployment_confirm_toggle.html", context)
+    return deployment_page(
+        request,
+        *ids,
+        "deployments_ui/deployment_confirm_toggle.html",
+        lambda found: {
+            "verb": "Enable" if enabled else "Disable",
+            "question": toggle_question(found, enable=enabled),
+            "next": next_url,
+            **toggle_context(),
+        },
+    )
 
 
 def _toggle_error(request, next_url, error, ids) -> HttpResponse:

@@ -13,7 +13,7 @@ from deployments_ui.client import PatchworksError
 from deployments_ui.forms import DeploymentFilterForm
 from deployments_ui.presenters import deployment_row, list_context, toggle_context
 from deployments_ui.views.upstream import (
-    error_page,
+    deployment_page,
     error_status,
     needs_api_key,
 )
@@ -101,16 +101,14 @@ def picker_flow_versions(request: HttpRequest) -> HttpResponse:
 @require_GET
 @needs_api_key
 def deployment_detail(request: HttpRequest, flow_version: str, deployment: str) -> HttpResponse:
-    try:
-        found = services.deployment_get(
-            user=request.user, flow_version_id=flow_version, deployment_id=deployment
-        )
-    except PatchworksError as error:
-        return error_page(request, error, flow_version, deployment)
-    context = {
-        "deployment": found,
-        "history": audit.deployment_history(deployment),
-        "row": deployment_row(found),
-        **toggle_context(),
-    }
-    return TemplateResponse(request, "deployments_ui/deployment_detail.html", context)
+    return deployment_page(
+        request,
+        flow_version,
+        deployment,
+        "deployments_ui/deployment_detail.html",
+        lambda found: {
+            "history": audit.deployment_history(deployment),
+            "row": deployment_row(found),
+            **toggle_context(),
+        },
+    )

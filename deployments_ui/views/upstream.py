@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -12,7 +13,8 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
-from deployments_ui.client import PatchworksError
+from deployments_ui import services
+from deployments_ui.client import Deployment, PatchworksError
 from deployments_ui.services import MissingApiKey
 
 AUDIT_DOWN = "The console could not record this action in the audit log, so it was not sent."
@@ -50,6 +52,23 @@ def safe_next(request: HttpRequest, fallback: str) -> str:
     ):
         return target
     return fallback
+
+
+def deployment_page(
+    request: HttpRequest,
+    flow_version: str,
+    deployment: str,
+    template: str,
+    context_for: Callable[[Deployment], dict] = lambda found: {},
+) -> HttpResponse:
+    """Read one deployment and show it in `template`, or show why Patchworks could not say."""
+    try:
+        found = services.deployment_get(
+            user=request.user, flow_version_id=flow_version, deployment_id=deployment
+        )
+    except PatchworksError as error:
+        return error_page(request, error, flow_version, deployment)
+    return TemplateResponse(request, template, {"deployment": found, **context_for(found)})
 
 
 # Lists
