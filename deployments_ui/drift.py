@@ -111,9 +111,14 @@ def sync_deployments(
     return result
 
 
+def last_finished() -> datetime | None:
+    """When a run last finished its work (None: it never has, so the next run is a baseline)."""
+    return leases.last_completed(LEASE_NAME)
+
+
 def _sync(client: PatchworksClient, pacer: _Pacer, holder: str) -> SyncResult:
     run_at = timezone.now()
-    last_run = leases.last_completed(LEASE_NAME)
+    last_run = last_finished()
     previous = {row.deployment_id: row for row in DeploymentSnapshot.objects.all()}
     current, complete, pages = _fetch_all(client, pacer, holder)
     missing = [previous[key] for key in previous.keys() - current.keys()]

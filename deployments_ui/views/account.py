@@ -22,7 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
-from deployments_ui import credentials, drift, leases
+from deployments_ui import credentials, drift
 from deployments_ui.client import PatchworksError
 from deployments_ui.models import ApiCredential
 
@@ -160,7 +160,7 @@ def _service_key_status() -> dict:
     environment_key = settings.CONSOLE_SERVICE_API_KEY
     return {
         "environment_key_last_four": environment_key[-4:] if environment_key else "",
-        "last_sync": leases.last_completed(drift.LEASE_NAME),
+        "last_sync": drift.last_finished(),
     }
 
 

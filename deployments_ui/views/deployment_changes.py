@@ -202,21 +202,13 @@ def deployment_disable(request: HttpRequest, flow_version: str, deployment: str)
 
 def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> HttpResponse:
     """One write, then the row or panel that asked for it, or a redirect back without htmx."""
+    ids = (flow_version, deployment)
     form = ToggleForm(request.POST)
-    fallback = reverse("deployment-detail", args=[flow_version, deployment])
-    next_url = safe_next(request, fallback)
+    next_url = safe_next(request, reverse("deployment-detail", args=ids))
     if request.POST.get("ask") and not request.POST.get("confirmed"):
-        return _toggle_confirmation(request, (flow_version, deployment), enabled, next_url)
+        return _toggle_confirmation(request, ids, enabled, next_url)
     if not form.is_valid():
-        return _toggle_answer(
-            request,
-            next_url,
-            None,
-            "Please give a reason.",
-            level="error",
-            ids=(flow_version, deployment),
-            status=400,
-        )
+        return _toggle_failed(request, next_url, ids, "Please give a reason.", status=400)
     try:
         changed = services.deployment_set_enabled(
             actor=Actor.from_request(request),
@@ -229,17 +221,9 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
     except AlreadyInState as refused:
         return _toggle_answer(request, next_url, refused.deployment, refused.message, "warning")
     except (PatchworksError, ActionRefused) as error:
-        return _toggle_error(request, next_url, error, (flow_version, deployment))
+        return _toggle_error(request, next_url, error, ids)
     except AuditUnavailable:
-        return _toggle_answer(
-            request,
-            next_url,
-            None,
-            AUDIT_DOWN,
-            level="error",
-            ids=(flow_version, deployment),
-            status=503,
-        )
+        return _toggle_failed(request, next_url, ids, AUDIT_DOWN, status=503)
     verb = "enabled — it runs on its schedule" if enabled else "disabled — it will not run"
     return _toggle_answer(request, next_url, changed, f"{deployment_label(changed)} is now {verb}.")
 
@@ -265,6 +249,11 @@ def _toggle_error(request, next_url, error, ids) -> HttpResponse:
         details = [text for texts in error.field_errors.values() for text in texts]
         message = f"Patchworks refused the change: {' '.join(details) or error.message}"
     status = error_status(error) if isinstance(error, PatchworksError) else 409
+    return _toggle_failed(request, next_url, ids, message, status=status)
+
+
+def _toggle_failed(request, next_url, ids, message: str, *, status: int) -> HttpResponse:
+    """Nothing changed: the message goes where the row's or panel's feedback goes."""
     return _toggle_answer(request, next_url, None, message, level="error", ids=ids, status=status)
 
 
