@@ -125,7 +125,7 @@ def setup_django(url: str) -> None:
 def measure(url: str, args: argparse.Namespace) -> tuple[list[float], list[float], int]:
     import requests
 
-    from deployments_ui.client import PatchworksClient
+    from deployments_ui.patchworks import PatchworksClient
 
     raw_session = requests.Session()
     headers = {"Authorization": args.key, "Accept": "application/json"}

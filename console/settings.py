@@ -113,10 +113,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "deployments_ui.sso.TrustedProxySsoMiddleware",
+    "deployments_ui.accounts.sso.TrustedProxySsoMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "deployments_ui.access.AccessMiddleware",
+    "deployments_ui.accounts.access.AccessMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -189,9 +189,9 @@ AXES_COOLOFF_TIME = env_float("CONSOLE_LOGIN_COOLOFF_HOURS", 0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
-AXES_LOCKOUT_CALLABLE = "deployments_ui.views.account.locked_out"
+AXES_LOCKOUT_CALLABLE = "deployments_ui.accounts.views.locked_out"
 # The browser's address as vouched for by the trusted proxies (X-Forwarded-For), else the peer.
-AXES_CLIENT_IP_CALLABLE = "deployments_ui.sso.client_ip"
+AXES_CLIENT_IP_CALLABLE = "deployments_ui.accounts.sso.client_ip"
 
 # Single sign-on through a trusted proxy (oauth2-proxy, Pomerium, ...). Off unless a header is set.
 SSO_HEADER = env_str("CONSOLE_SSO_HEADER")

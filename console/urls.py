@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from deployments_ui.views import account, health
+from deployments_ui.accounts import views as account
+from deployments_ui.views import health
 
 urlpatterns = [
     path("", include("deployments_ui.urls")),

@@ -6,4 +6,4 @@ class DeploymentsUiConfig(AppConfig):
     verbose_name = "Deployments Console"
 
     def ready(self) -> None:
-        from deployments_ui import crypto  # noqa: F401  registers the encryption-key checks
+        from deployments_ui.accounts import crypto  # noqa: F401  registers the encryption-key checks

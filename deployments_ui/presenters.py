@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from deployments_ui.client import Deployment, Page
 from deployments_ui.forms import ToggleForm
+from deployments_ui.patchworks import Deployment, Page
 from deployments_ui.templatetags.console_tags import (
     deployment_url,
     flow_version_url,

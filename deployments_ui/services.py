@@ -17,8 +17,10 @@ from django.core.cache import cache
 from django.db import connection
 
 from deployments_ui import audit
+from deployments_ui.accounts.credentials import MissingApiKey, api_key_for
 from deployments_ui.audit import Actor, AuditTarget
-from deployments_ui.client import (
+from deployments_ui.models import AuditEvent
+from deployments_ui.patchworks import (
     Deployment,
     Flow,
     FlowVersion,
@@ -29,8 +31,6 @@ from deployments_ui.client import (
     Unauthorized,
     VirtualEnvironment,
 )
-from deployments_ui.credentials import MissingApiKey, api_key_for
-from deployments_ui.models import AuditEvent
 
 logger = logging.getLogger(__name__)
 Action = AuditEvent.Action

@@ -28,7 +28,7 @@ def make_user(
     username: str, role: str | None, *, full_name: str = "", api_key: str | None = None
 ) -> User:
     """A person with one role (a Django group) and, if given, a stored Patchworks key."""
-    from deployments_ui.credentials import store_api_key
+    from deployments_ui.accounts.credentials import store_api_key
     from tests.fixtures_auth import ensure_roles
 
     # Transactional tests (live server, browser) empty every table, the migrated roles included.

@@ -1,7 +1,8 @@
 """The role matrix: every URL the project defines, against every role.
 
-The expectations here are written out independently of deployments_ui.access.URL_ACCESS, so a
-slip in the table shows up as a failure rather than being checked against itself.
+The expectations here are written out independently of
+deployments_ui.accounts.access.URL_ACCESS, so a slip in the table shows up as a failure rather than
+being checked against itself.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import ResolverMatch, RoutePattern
 from django_htmx.middleware import HtmxDetails
 
-from deployments_ui import access
+from deployments_ui.accounts import access
 from deployments_ui.models import AuditEvent
 
 EVERYONE = {"login", "logout", "healthz", "readyz"}
@@ -101,8 +102,8 @@ def test_every_url_is_in_the_access_table(item):
     _, pattern, route = item
     assert pattern.name, f"The URL {route!r} has no name, so nobody may use it."
     assert pattern.name in access.URL_ACCESS, (
-        f"The URL {pattern.name!r} is not in deployments_ui.access.URL_ACCESS: decide who may "
-        "use it, add it there, and add it to the expectations in this test."
+        f"The URL {pattern.name!r} is not in deployments_ui.accounts.access.URL_ACCESS: "
+        "decide who may use it, add it there, and add it to the expectations in this test."
     )
     assert pattern.name in ALL_NAMED, f"Add {pattern.name!r} to this test's expectations."
 

@@ -16,9 +16,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from deployments_ui import crypto
-from deployments_ui.client import PatchworksClient
-from deployments_ui.credentials import (
+from deployments_ui.accounts import crypto
+from deployments_ui.accounts.credentials import (
     ApiKeyRejected,
     MissingApiKey,
     api_key_for,
@@ -27,6 +26,7 @@ from deployments_ui.credentials import (
     store_api_key,
 )
 from deployments_ui.models import ApiCredential
+from deployments_ui.patchworks import PatchworksClient
 from tests.test_access import APP_URLS
 
 pytestmark = pytest.mark.django_db

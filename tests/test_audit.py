@@ -13,10 +13,11 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 from django.test import RequestFactory
 
-from deployments_ui import audit, audit_chain
+from deployments_ui import audit
 from deployments_ui.audit import Actor, AuditTarget, AuditUnavailable
+from deployments_ui.audit import chain as audit_chain
 from deployments_ui.models import AuditChainHead, AuditEvent
-from deployments_ui.remote_types import parse_deployment
+from deployments_ui.patchworks.types import parse_deployment
 from tests.conftest import make_user
 from tests.fixtures_audit import (
     DISABLED,
@@ -429,7 +430,7 @@ def outcomes_since(first_id: int) -> list[str]:
 
 def test_each_write_is_two_events_and_each_refusal_one(live, operator):
     from deployments_ui import services
-    from deployments_ui.client import PatchworksClient, PatchworksError
+    from deployments_ui.patchworks import PatchworksClient, PatchworksError
 
     listed = PatchworksClient("sandbox-key-operator").list_deployments(per_page=50)
     deployment = next(item for item in listed.items if not item.is_enabled)

@@ -22,8 +22,7 @@ from django.views.debug import ExceptionReporter
 from responses import matchers
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
-from deployments_ui import client as client_module
-from deployments_ui.client import (
+from deployments_ui.patchworks import (
     BadRequest,
     Conflict,
     ConnectionFailed,
@@ -39,7 +38,8 @@ from deployments_ui.client import (
     ValidationFailed,
     reset_session,
 )
-from deployments_ui.remote_types import parse_deployment, parse_one, parse_page
+from deployments_ui.patchworks import client as client_module
+from deployments_ui.patchworks.types import parse_deployment, parse_one, parse_page
 
 KEY = "pw-test-KEY-7f3e9c21d4b8a6"
 BASE = "https://patchworks.test"
@@ -966,7 +966,7 @@ def test_each_call_is_logged_without_the_key(rsps, client, caplog):
     caplog.set_level(logging.DEBUG)
     rsps.get(ONE, json={"data": deployment_json()})
     client.get_deployment("11", "42")
-    records = [r for r in caplog.records if r.name == "deployments_ui.client"]
+    records = [r for r in caplog.records if r.name == "deployments_ui.patchworks.client"]
     assert len(records) == 1
     assert records[0].levelno == logging.INFO
     text = records[0].getMessage()

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from deployments_ui.client import (
+from deployments_ui.patchworks import (
     ConnectionFailed,
     Deployment,
     MalformedResponse,

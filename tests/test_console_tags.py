@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from deployments_ui.client import Deployment
+from deployments_ui.patchworks import Deployment
 from deployments_ui.templatetags.console_tags import (
     deployment_url,
     flow_version_url,
@@ -41,7 +41,7 @@ def test_when_shows_the_exact_time_on_hover_and_a_dash_when_empty():
 
 
 def deployment(enabled: bool) -> Deployment:
-    from deployments_ui.remote_types import parse_deployment
+    from deployments_ui.patchworks.types import parse_deployment
 
     return parse_deployment(
         {"id": "5", "flow_version_id": "a b", "enabled_at": NOW.isoformat() if enabled else None}

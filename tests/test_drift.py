@@ -13,10 +13,10 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
-from deployments_ui import audit, drift, leases
-from deployments_ui.audit import AuditTarget
-from deployments_ui.client import PatchworksClient
+from deployments_ui import audit
+from deployments_ui.audit import AuditTarget, drift, leases
 from deployments_ui.models import AuditEvent, DeploymentSnapshot, SyncLease
+from deployments_ui.patchworks import PatchworksClient
 from tests.fixtures_audit import actor_for, ann_fixture  # noqa: F401 (the `ann` fixture)
 
 SERVICE_KEY = "sandbox-key-service"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from deployments_ui.patchworks.types import parse_deployment
 from deployments_ui.presenters import deployment_row
-from deployments_ui.remote_types import parse_deployment
 
 ENABLED_AT = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
 

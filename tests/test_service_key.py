@@ -10,7 +10,8 @@ import responses
 from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 
-from deployments_ui import credentials, drift, leases
+from deployments_ui.accounts import credentials
+from deployments_ui.audit import drift, leases
 from deployments_ui.models import ServiceCredential
 from tests.test_api_key import KEY, accepts
 

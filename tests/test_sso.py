@@ -32,7 +32,7 @@ from django.core.servers.basehttp import WSGIRequestHandler, WSGIServer
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 
-from deployments_ui.sso import client_ip
+from deployments_ui.accounts.sso import client_ip
 
 REPO = Path(__file__).resolve().parent.parent
 PROXY = "10.0.0.5"
@@ -82,7 +82,7 @@ def test_an_identity_that_is_not_an_email_gets_no_email(client, sso):
 
 @pytest.mark.django_db
 def test_the_header_from_an_untrusted_address_is_ignored_and_logged(client, sso, caplog):
-    with caplog.at_level(logging.WARNING, logger="deployments_ui.sso"):
+    with caplog.at_level(logging.WARNING, logger="deployments_ui.accounts.sso"):
         response = via(client, "adam@example.com", addr=OUTSIDER)
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
@@ -175,7 +175,7 @@ def test_a_deactivated_person_is_not_signed_in(client, sso):
     ],
 )
 def test_a_merged_or_malformed_identity_is_refused(client, sso, caplog, value):
-    with caplog.at_level(logging.WARNING, logger="deployments_ui.sso"):
+    with caplog.at_level(logging.WARNING, logger="deployments_ui.accounts.sso"):
         response = via(client, value)
     assert response.status_code == 302
     assert signed_in_as(client) is None
@@ -385,7 +385,7 @@ def test_the_underscore_variant_is_dropped_by_gunicorn_with_our_config(console_i
 def test_admins_from_sso_may_open_the_people_admin_and_others_may_not():
     from django.contrib.auth.models import Group, User
 
-    from deployments_ui.sso import _set_roles
+    from deployments_ui.accounts.sso import _set_roles
     from tests.fixtures_auth import ensure_roles
 
     ensure_roles()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from deployments_ui import access
+from deployments_ui.accounts import access
 
 register = template.Library()
 

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from deployments_ui.audit_entries import (
+from deployments_ui.audit.entries import (
     AuditEntry,
     describe,
     entry_from_event,

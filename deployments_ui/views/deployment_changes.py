@@ -12,13 +12,13 @@ from django_htmx.http import reswap, retarget, trigger_client_event
 
 from deployments_ui import services
 from deployments_ui.audit import Actor, AuditUnavailable
-from deployments_ui.client import NotFound, PatchworksError, ValidationFailed
 from deployments_ui.forms import (
     DeploymentCreateForm,
     DeploymentEditForm,
     ToggleForm,
     sign_opened_values,
 )
+from deployments_ui.patchworks import NotFound, PatchworksError, ValidationFailed
 from deployments_ui.presenters import (
     deployment_label,
     deployment_row,

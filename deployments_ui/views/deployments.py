@@ -9,8 +9,8 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from deployments_ui import audit, services
-from deployments_ui.client import PatchworksError
 from deployments_ui.forms import DeploymentFilterForm
+from deployments_ui.patchworks import PatchworksError
 from deployments_ui.presenters import deployment_row, list_context, toggle_context
 from deployments_ui.views.upstream import (
     deployment_page,

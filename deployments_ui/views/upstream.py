@@ -14,7 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
 from deployments_ui import services
-from deployments_ui.client import Deployment, PatchworksError
+from deployments_ui.patchworks import Deployment, PatchworksError
 from deployments_ui.services import MissingApiKey
 
 AUDIT_DOWN = "The console could not record this action in the audit log, so it was not sent."

@@ -12,8 +12,8 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from deployments_ui.credentials import store_api_key
-from deployments_ui.sso import ROLE_NAMES
+from deployments_ui.accounts.credentials import store_api_key
+from deployments_ui.accounts.sso import ROLE_NAMES
 
 DEMO_PASSWORD = "demo-password"
 DEMO_USERS = [

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from deployments_ui.credentials import RotationFailed, rotate_all
+from deployments_ui.accounts.credentials import RotationFailed, rotate_all
 
 
 class Command(BaseCommand):

@@ -11,7 +11,7 @@ through `completes`) keeps the table strictly append-only: no "allowed transitio
 in the trigger, every row hashed once and never rehashed, and an attempt without a result row
 reads plainly as "no outcome recorded".
 
-Every row is linked to the one before it by a hash chain (see `deployments_ui.audit_chain`).
+Every row is linked to the one before it by a hash chain (see `deployments_ui.audit.chain`).
 """
 
 from __future__ import annotations
@@ -20,32 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from deployments_ui.audit_chain import (
+from deployments_ui.audit.chain import (
     ACTOR_FIELDS,
     TARGET_FIELDS,
-    AuditUnavailable,
-    VerifyResult,
     append,
-    verify_chain,
 )
-from deployments_ui.audit_entries import AuditEntry, deployment_history, describe
 from deployments_ui.models import AuditEvent
-
-__all__ = [
-    "Actor",
-    "AuditEntry",
-    "AuditTarget",
-    "AuditUnavailable",
-    "VerifyResult",
-    "deployment_history",
-    "deployment_state",
-    "describe",
-    "record_attempt",
-    "record_external",
-    "record_outcome",
-    "record_refusal",
-    "verify_chain",
-]
 
 RESULT_OUTCOMES = frozenset({"succeeded", "failed", "unknown"})
 
@@ -258,7 +238,7 @@ def _apply_target(event: AuditEvent, target: AuditTarget) -> None:
 
 def _request_ip(request) -> str | None:
     try:
-        from deployments_ui.sso import client_ip
+        from deployments_ui.accounts.sso import client_ip
     except ImportError:
         return request.META.get("REMOTE_ADDR") or None
     return client_ip(request)

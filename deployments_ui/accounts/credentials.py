@@ -15,9 +15,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from deployments_ui import crypto
-from deployments_ui.client import PatchworksClient, Unauthorized
+from deployments_ui.accounts import crypto
 from deployments_ui.models import ApiCredential, ServiceCredential
+from deployments_ui.patchworks import PatchworksClient, Unauthorized
 
 logger = logging.getLogger(__name__)
 

@@ -2,11 +2,11 @@
 
 Every call has a connect and a read timeout from settings. GETs are retried a little (connection
 failures, 429 and 502-504, honouring Retry-After up to a cap); writes are never retried. Every
-failure becomes one `PatchworksError` subclass (see remote_errors) with a message written for the
+failure becomes one `PatchworksError` subclass (see errors) with a message written for the
 person at the screen. The API key never appears in logs, messages, reprs or tracebacks.
 
-Everything the rest of the console needs is importable from here: the client, the dataclasses
-of remote_types and the errors of remote_errors.
+The rest of the console imports it, its result types and its errors from
+`deployments_ui.patchworks`.
 """
 
 from __future__ import annotations
@@ -30,35 +30,27 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import InvalidHeader, MaxRetryError, NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
-from deployments_ui.remote_errors import (
+from deployments_ui.patchworks.errors import (
     GONE_DEPLOYMENT,
     GONE_FLOW,
     GONE_FLOW_VERSION,
     GONE_LIST,
     UNKNOWN_OUTCOME,
-    BadRequest,
-    Conflict,
     ConnectionFailed,
-    Forbidden,
-    MalformedResponse,
     NotFound,
     PatchworksError,
-    RateLimited,
-    ServerError,
     Timeout,
     Unauthorized,
-    ValidationFailed,
     clean,
     error_for_status,
     malformed,
 )
-from deployments_ui.remote_types import (
+from deployments_ui.patchworks.types import (
     Deployment,
     Flow,
     FlowVersion,
     Package,
     Page,
-    PatchworksUser,
     ShapeError,
     VirtualEnvironment,
     parse_deployment,
@@ -69,31 +61,6 @@ from deployments_ui.remote_types import (
     parse_page,
     parse_virtual_environment,
 )
-
-__all__ = [
-    "DEFAULT_INCLUDES",
-    "BadRequest",
-    "Conflict",
-    "ConnectionFailed",
-    "Deployment",
-    "Flow",
-    "FlowVersion",
-    "Forbidden",
-    "MalformedResponse",
-    "NotFound",
-    "Package",
-    "Page",
-    "PatchworksClient",
-    "PatchworksError",
-    "PatchworksUser",
-    "RateLimited",
-    "ServerError",
-    "Timeout",
-    "Unauthorized",
-    "ValidationFailed",
-    "VirtualEnvironment",
-    "reset_session",
-]
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -20,11 +20,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from deployments_ui import audit, credentials, leases
-from deployments_ui.audit import AuditTarget
-from deployments_ui.audit_entries import entry_queryset
-from deployments_ui.client import Deployment, NotFound, PatchworksClient, PatchworksError
+from deployments_ui import audit
+from deployments_ui.accounts import credentials
+from deployments_ui.audit import AuditTarget, leases
+from deployments_ui.audit.entries import entry_queryset
 from deployments_ui.models import AuditEvent, DeploymentSnapshot
+from deployments_ui.patchworks import Deployment, NotFound, PatchworksClient, PatchworksError
 
 logger = logging.getLogger(__name__)
 

@@ -22,9 +22,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
-from deployments_ui import credentials, drift
-from deployments_ui.client import PatchworksError
+from deployments_ui.accounts import credentials
+from deployments_ui.audit import drift
 from deployments_ui.models import ApiCredential
+from deployments_ui.patchworks import PatchworksError
 
 SSO_ONLY = (
     "Sign in through your company's single sign-on: open the console at its usual address "

@@ -47,7 +47,7 @@ def _uses_dev_secret_key() -> bool:
 @sensitive_variables()
 def _dev_key() -> str:
     digest = salted_hmac(
-        "deployments_ui.crypto.dev-fernet-key",
+        "deployments_ui.accounts.crypto.dev-fernet-key",
         "api-keys",
         secret=settings.SECRET_KEY,
         algorithm="sha256",

@@ -1,0 +1,34 @@
+"""The audit trail: append-only, hash-chained events, their plain sentences, and drift detection.
+
+`from deployments_ui import audit` gives the trail's API (record an attempt, its outcome, a
+refusal, a change seen outside the console); `audit.chain`, `audit.entries`, `audit.drift` and
+`audit.leases` are its parts.
+"""
+
+from deployments_ui.audit.chain import AuditUnavailable, VerifyResult, verify_chain
+from deployments_ui.audit.entries import AuditEntry, deployment_history, describe
+from deployments_ui.audit.trail import (
+    Actor,
+    AuditTarget,
+    deployment_state,
+    record_attempt,
+    record_external,
+    record_outcome,
+    record_refusal,
+)
+
+__all__ = [
+    "Actor",
+    "AuditEntry",
+    "AuditTarget",
+    "AuditUnavailable",
+    "VerifyResult",
+    "deployment_history",
+    "deployment_state",
+    "describe",
+    "record_attempt",
+    "record_external",
+    "record_outcome",
+    "record_refusal",
+    "verify_chain",
+]
