@@ -27,7 +27,7 @@ from deployments_ui.accounts.credentials import (
 )
 from deployments_ui.models import ApiCredential
 from deployments_ui.patchworks import PatchworksClient
-from tests.test_access import APP_URLS
+from tests.accounts.test_access import APP_URLS
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,7 @@ from cryptography.fernet import Fernet
 
 from tests.deployments import deployment_url, find_deployment
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 ONE_YEAR = 365 * 24 * 3600
 
 

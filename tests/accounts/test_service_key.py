@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from deployments_ui.accounts import credentials
 from deployments_ui.audit import drift, leases
 from deployments_ui.models import ServiceCredential
-from tests.test_api_key import KEY, accepts
+from tests.accounts.test_api_key import KEY, accepts
 
 pytestmark = pytest.mark.django_db
 

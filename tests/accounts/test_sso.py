@@ -34,7 +34,7 @@ from django.db import close_old_connections
 
 from deployments_ui.accounts.sso import client_ip
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PROXY = "10.0.0.5"
 OUTSIDER = "203.0.113.9"
 PAGE = "/account/api-key/"
