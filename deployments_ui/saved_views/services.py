@@ -76,7 +76,8 @@ def clean_query(page: str, query: str) -> str:
     values, so that what is stored is exactly what the page would show.
     """
     known = PAGE_PARAMETERS[clean_page(page)]
-    pairs = parse_qsl((query or "").lstrip("?"), keep_blank_values=False)
+    # Blank values are read too, so that a stray bare word is refused rather than dropped.
+    pairs = parse_qsl((query or "").lstrip("?"), keep_blank_values=True)
     unknown = sorted({key for key, _ in pairs} - set(known) - set(DROPPED_PARAMETERS))
     if unknown:
         raise SavedViewInvalid(
@@ -85,7 +86,7 @@ def clean_query(page: str, query: str) -> str:
         )
     kept: dict[str, str] = {}
     for key, value in pairs:
-        if key in DROPPED_PARAMETERS:
+        if key in DROPPED_PARAMETERS or not value.strip():
             continue
         if key in kept:
             raise SavedViewInvalid(f"The filter {key} is given twice.")
