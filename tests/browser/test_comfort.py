@@ -60,8 +60,11 @@ def test_at_phone_width_nothing_scrolls_sideways_but_the_table(page, operator, o
     expect(page.get_by_label("Search flow names")).to_be_hidden()
     summary.click()
     expect(page.get_by_label("Search flow names")).to_be_visible()
-    page.get_by_label("Search flow names").fill("Shop")
+    page.get_by_label("Search flow names").press_sequentially("er")
     expect(page.get_by_text("Filters (2 active)")).to_be_visible()
+    # The table is swapped in place (16 deployments in UK Live match "er").
+    expect(page).to_have_url(re.compile(r"q=er\b"))
+    expect(page.get_by_text("Showing 1–16 of 16 deployments")).to_be_visible()
     page.get_by_text("Filters (2 active)").click()
     expect(page.get_by_label("Search flow names")).to_be_hidden()
 
