@@ -170,3 +170,7 @@ class SyncLease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} held by {self.holder or 'nobody'} until {self.expires_at}"
+
+
+# Rooms keep their models in their own package; importing them here keeps the app label.
+from deployments_ui.saved_views.models import SavedView  # noqa: E402, F401

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from deployments_ui.forms import ToggleForm
-from deployments_ui.patchworks import Deployment, Page
+from deployments_ui.patchworks import GLOBAL_ENVIRONMENT_NAME, Deployment, Page
 from deployments_ui.templatetags.console_tags import (
     deployment_url,
     flow_version_url,
@@ -22,10 +22,18 @@ SORT_COLUMNS = {
 PAGE_WINDOW = 2
 
 
+def is_global(deployment: Deployment) -> bool:
+    """A deployment in no virtual environment: Patchworks calls it the global deployment."""
+    return deployment.environment_name == GLOBAL_ENVIRONMENT_NAME
+
+
 def deployment_label(deployment: Deployment) -> str:
-    """'Orders → Shopify v3 in UK Live', in words a person recognises."""
+    """'Orders → Shopify v3 in UK Live', or 'the global deployment of Orders v2', in words a
+    person recognises (capitalise it at the start of a sentence)."""
     name = deployment.flow_name or f"Flow version {deployment.flow_version_id}"
     version = f" v{deployment.flow_version_iteration}" if deployment.flow_version_iteration else ""
+    if is_global(deployment):
+        return f"the global deployment of {name}{version}"
     return f"{name}{version} in {deployment.environment_name}"
 
 
@@ -63,7 +71,9 @@ def deployment_row(deployment: Deployment) -> dict:
         "version": version,
         "flow_version_id": deployment.flow_version_id,
         "flow_version_url": flow_version_url(deployment),
+        "label": deployment_label(deployment),
         "environment_name": deployment.environment_name,
+        "is_global": is_global(deployment),
         "environment_type": deployment.environment_type,
         "live": deployment.environment_type == "live",
         "package_name": deployment.package.name if deployment.package else "",
@@ -76,17 +86,19 @@ def deployment_row(deployment: Deployment) -> dict:
     }
 
 
+# What a person scans for comes first (on a phone the rest is a sideways scroll away): the
+# flow, where it runs, whether it runs, and the button that changes that.
 COLUMNS = (
     "flow_name",
-    "flow_version_iteration",
     "Environment",
+    "State",
+    "Actions",
+    "flow_version_iteration",
     "Package",
     "Priority",
-    "State",
     "enabled_at",
     "Enabled by",
     "created_at",
-    "Actions",
 )
 
 

@@ -1,6 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
+from deployments_ui.saved_views import views as saved_views
 from deployments_ui.views import audit, deployment_changes, deployments
 
 deployment = "flow-versions/<str:flow_version>/deployments/<str:deployment>/"
@@ -26,4 +27,15 @@ urlpatterns = [
     path("pickers/flow-versions/", deployments.picker_flow_versions, name="picker-flow-versions"),
     path("audit/", audit.audit_log, name="audit-log"),
     path("audit/export.csv", audit.audit_export, name="audit-export"),
+    path("saved-views/", saved_views.saved_view_create, name="saved-view-create"),
+    path(
+        "saved-views/<int:view>/rename/",
+        saved_views.saved_view_rename,
+        name="saved-view-rename",
+    ),
+    path(
+        "saved-views/<int:view>/delete/",
+        saved_views.saved_view_delete,
+        name="saved-view-delete",
+    ),
 ]

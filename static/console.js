@@ -2,14 +2,32 @@
 (function () {
   "use strict";
 
-  function showToast(message, level) {
+  // A toast says what an action did without changing the page's layout. Errors stay until
+  // closed (there may be a link to follow); other toasts go after a while.
+  function showToast(message, level, link) {
     var box = document.getElementById("toasts");
     if (!box || !message) return;
-    var toast = document.createElement("p");
-    toast.className = "toast" + (level === "error" ? " toast-error" : "");
-    toast.textContent = message;
+    var toast = document.createElement("div");
+    toast.className = "toast toast-" + (level || "success");
+    var text = document.createElement("p");
+    text.textContent = message;
+    if (link && link.url && link.url.charAt(0) === "/") {
+      var anchor = document.createElement("a");
+      anchor.href = link.url;
+      anchor.textContent = link.text || "Open";
+      text.appendChild(document.createTextNode(" "));
+      text.appendChild(anchor);
+    }
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "toast-close";
+    close.setAttribute("aria-label", "Close this message");
+    close.textContent = "×";
+    close.addEventListener("click", function () { toast.remove(); });
+    toast.appendChild(text);
+    toast.appendChild(close);
     box.appendChild(toast);
-    setTimeout(function () { toast.remove(); }, 8000);
+    if (level !== "error") setTimeout(function () { toast.remove(); }, 8000);
   }
 
   // Fill each <time> title with the exact time in the viewer's own time zone.
@@ -28,7 +46,7 @@
   };
 
   document.addEventListener("console:toast", function (evt) {
-    showToast(evt.detail.message, evt.detail.level);
+    showToast(evt.detail.message, evt.detail.level, evt.detail.link);
   });
   // Our own error answers carry a fragment meant for the page; show it. Anything else becomes a toast.
   document.addEventListener("htmx:beforeSwap", function (evt) {
@@ -87,5 +105,46 @@
     var button = swapped && swapped.querySelector("form[data-question] button");
     if (button) button.focus();
   });
-  document.addEventListener("DOMContentLoaded", function () { localiseTimes(document); });
+  // Filters fold behind a "Filters (N active)" summary on narrow screens and stay open on wide
+  // ones. The <details> works without JavaScript; this only picks its starting state and keeps
+  // the count in step with filters changed in place.
+  var narrow = window.matchMedia ? window.matchMedia("(max-width: 47.99rem)") : null;
+  function foldFilters() {
+    document.querySelectorAll("details[data-filter-fold]").forEach(function (fold) {
+      fold.open = !(narrow && narrow.matches);
+    });
+  }
+  function countFilters(fold) {
+    var skip = (fold.getAttribute("data-not-filters") || "").split(" ");
+    var form = fold.querySelector("form");
+    var count = 0;
+    if (!form) return;
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || el.type === "hidden" || el.type === "submit" || skip.indexOf(el.name) >= 0) return;
+      if ((el.type === "checkbox" || el.type === "radio") ? el.checked : el.value.trim()) count += 1;
+    });
+    var label = fold.querySelector("[data-filter-count]");
+    if (label) label.textContent = "(" + count + " active)";
+  }
+  document.addEventListener("input", function (evt) {
+    var fold = evt.target.closest && evt.target.closest("details[data-filter-fold]");
+    if (fold) countFilters(fold);
+  });
+  document.addEventListener("change", function (evt) {
+    var fold = evt.target.closest && evt.target.closest("details[data-filter-fold]");
+    if (fold) countFilters(fold);
+  });
+  if (narrow && narrow.addEventListener) narrow.addEventListener("change", foldFilters);
+  // "Save this view" saves what the address bar shows now: filters change it in place.
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    if (!form.matches("form[data-save-view]")) return;
+    var params = new URLSearchParams(window.location.search);
+    params.delete("page");
+    form.elements.query.value = params.toString();
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    localiseTimes(document);
+    foldFilters();
+  });
 })();

@@ -48,7 +48,7 @@ def test_a_bare_disabled_row_falls_back_to_plain_words():
     row = deployment_row(parse_deployment({"id": "5", "flow_version_id": "12"}))
     assert row["action"] == "enable"
     assert row["question"] == (
-        "Enable Flow version 12 in No environment (global)? It will start running on its schedule."
+        "Enable the global deployment of Flow version 12? It will start running on its schedule."
     )
     assert row["version"] == row["package_name"] == row["enabled_by"] == ""
     assert row["enabled"] is False and row["live"] is False

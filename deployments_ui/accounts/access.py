@@ -45,6 +45,10 @@ URL_ACCESS: dict[str, str] = {
     "picker-flow-versions": "view_deployments",
     "audit-log": "view_deployments",
     "audit-export": "view_deployments",
+    # Saved views belong to the lists they filter; the views check who owns each one.
+    "saved-view-create": "view_deployments",
+    "saved-view-rename": "view_deployments",
+    "saved-view-delete": "view_deployments",
     "deployment-enable": "toggle_deployments",
     "deployment-disable": "toggle_deployments",
     "deployment-create": "change_deployments",

@@ -251,7 +251,7 @@ def _label(event: AuditEvent, state: Any, *, inline: bool) -> str:
         not environment_id and "virtual_environment_id" in state
     )
     if is_global:
-        return f"{name} globally (no environment)" if inline else f"{name} (no environment)"
+        return f"the global deployment of {name}" if inline else f"{name} (global deployment)"
     if not environment and environment_id:
         environment = f"environment {environment_id}"
     if not environment:

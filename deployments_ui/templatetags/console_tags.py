@@ -105,3 +105,30 @@ def flow_version_url(deployment) -> SafeString:
 @functools.cache
 def _flow_version_pattern() -> str:
     return reverse("flow-version-deployment-list", kwargs={"flow_version": "FLOWVERSION"})
+
+
+NOT_FILTERS = frozenset({"sort", "page", "per_page"})
+
+
+@register.filter
+def active_filters(form) -> int:
+    """How many of a filter form's filters are set (sort and paging are not filters)."""
+    if not form.is_bound:
+        return 0
+    names = [name for name in form.fields if name not in NOT_FILTERS]
+    return sum(1 for name in names if str(form.data.get(name, "")).strip())
+
+
+@register.filter
+def deployment_label(deployment) -> str:
+    """'Orders v2 in UK Live', or 'the global deployment of Orders v2'."""
+    from deployments_ui.presenters import deployment_label as label  # presenters imports us
+
+    return label(deployment)
+
+
+@register.filter
+def is_global(deployment) -> bool:
+    from deployments_ui.presenters import is_global as global_
+
+    return global_(deployment)

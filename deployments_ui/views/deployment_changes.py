@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.text import capfirst
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import reswap, retarget, trigger_client_event
 
@@ -225,7 +226,8 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
     except AuditUnavailable:
         return _toggle_failed(request, next_url, ids, AUDIT_DOWN, status=503)
     verb = "enabled — it runs on its schedule" if enabled else "disabled — it will not run"
-    return _toggle_answer(request, next_url, changed, f"{deployment_label(changed)} is now {verb}.")
+    label = capfirst(deployment_label(changed))
+    return _toggle_answer(request, next_url, changed, f"{label} is now {verb}.")
 
 
 def _toggle_confirmation(request, ids, enabled: bool, next_url: str) -> HttpResponse:
@@ -279,10 +281,20 @@ def _toggle_answer(
         context["row"] = deployment_row(deployment)
         template = f"deployments_ui/_deployment_{fragment}.html"
     response = TemplateResponse(request, template, context, status=status)
+    toast = {"message": message, "level": level}
     if deployment is None:
-        response = reswap(retarget(response, f"#feedback-{ids[1]}"), "innerHTML")
+        if ids:
+            toast["link"] = {
+                "url": reverse("deployment-detail", args=ids),
+                "text": "Open the deployment",
+            }
+        if fragment == "row":
+            # The row is unchanged and its cells keep their widths: the toast says what happened.
+            response = reswap(response, "none")
+        else:
+            response = reswap(retarget(response, f"#feedback-{ids[1]}"), "innerHTML")
     response["X-Console-Fragment"] = "1"
-    return trigger_client_event(response, "console:toast", {"message": message, "level": level})
+    return trigger_client_event(response, "console:toast", toast)
 
 
 _LEVELS = {"success": messages.SUCCESS, "warning": messages.WARNING, "error": messages.ERROR}

@@ -28,6 +28,9 @@ VIEW = SIGNED_IN | {
     "picker-flow-versions",
     "audit-log",
     "audit-export",
+    "saved-view-create",
+    "saved-view-rename",
+    "saved-view-delete",
 }
 TOGGLE = VIEW | {"deployment-enable", "deployment-disable"}
 CHANGE = TOGGLE | {"deployment-create", "deployment-edit", "deployment-delete"}
@@ -49,7 +52,7 @@ ROLES = {
     "editor": (CHANGE, False),
     "admin_user": (MANAGE, True),
 }
-SAMPLE = {"flow_version": "11", "deployment": "101"}
+SAMPLE = {"flow_version": "11", "deployment": "101", "view": "7"}
 
 
 def walk(patterns, namespaces: tuple[str, ...] = (), prefix: str = ""):

@@ -427,7 +427,7 @@ def test_it_deletes_after_a_confirmation_that_names_what_goes(page, editor, on_s
 
 
 @pytest.mark.browser
-def test_it_shows_an_upstream_failure_in_the_page_and_in_the_row(page, operator, on_sandbox):
+def test_it_shows_an_upstream_failure_in_the_page_and_in_a_toast(page, operator, on_sandbox):
     item = find_deployment(on_sandbox, environment_type="test", enabled=False)
     sign_in(page, operator)
     server_errors = crashes(page)
@@ -441,10 +441,17 @@ def test_it_shows_an_upstream_failure_in_the_page_and_in_the_row(page, operator,
     row = page.locator(f"#deployment-row-{item['id']}")
     on_sandbox.set_faults(error_status=503, methods=["POST"])
     _confirm(page, row, action="enable", item=item, reason="Fails")
-    expect(row.get_by_role("alert")).to_contain_text("Patchworks is not answering properly")
+    # The toast says what happened and stays until closed; the row keeps its state and cells.
+    toast = page.locator("#toasts .toast-error")
+    expect(toast).to_contain_text("Patchworks is not answering properly")
+    expect(toast.get_by_role("link", name="Open the deployment")).to_have_attribute(
+        "href", detail_url(item)
+    )
     expect(row).to_contain_text(item["name"])
     expect(row).to_contain_text("○ Disabled")
-    expect(page.locator("#toasts")).to_contain_text("Patchworks is not answering properly")
+    expect(row.get_by_role("alert")).to_have_count(0)
+    toast.get_by_role("button", name="Close this message").click()
+    expect(toast).to_have_count(0)
     assert server_errors == []
 
 

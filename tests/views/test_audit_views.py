@@ -153,7 +153,9 @@ def test_a_global_deployment_says_so(ann):
     audit.record_refusal(
         actor=actor_for(ann), action="enable", target=target, message="x", before=state
     )
-    assert "Stock v3 globally (no environment)" in audit.deployment_history("9")[0].sentence
+    [entry] = audit.deployment_history("9")
+    assert "the global deployment of Stock v3" in entry.sentence
+    assert entry.deployment_label == "Stock v3 (global deployment)"
 
 
 def test_history_is_newest_first_and_merges_outcomes(ann):

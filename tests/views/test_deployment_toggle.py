@@ -107,10 +107,13 @@ def test_htmx_gets_the_row_and_a_toast(signed_in, on_sandbox):
     )
     assert response.status_code == 200
     html = response.content.decode()
-    assert html.startswith(f'<tr id="deployment-row-{item["id"]}"')
-    assert "Disabled" in html and "is now disabled" in html
-    toast = json.loads(response["HX-Trigger"])["console:toast"]
+    assert html.startswith(f'<tr id="deployment-row-{item["id"]}" class="row-changed"')
+    assert "Disabled" in html
+    # The message goes in a toast, not into a cell, so the table's columns keep their widths.
+    assert "is now disabled" not in html
+    toast = toast_of(response)
     assert toast["level"] == "success"
+    assert "is now disabled" in toast["message"]
     assert len(response.content) < 4096
 
 
@@ -127,9 +130,10 @@ def test_htmx_from_the_detail_page_gets_the_panel(signed_in, on_sandbox):
 def test_already_in_that_state_makes_no_call_and_says_who(signed_in, on_sandbox):
     item = find_deployment(on_sandbox, enabled=True)
     response = signed_in.post(deployment_url(item, "enable/"), HTTP_HX_REQUEST="true")
-    html = response.content.decode()
-    assert "Already enabled by" in html
-    assert item["enabledBy"]["name"] in html
+    toast = toast_of(response)
+    assert toast["level"] == "warning"
+    assert "Already enabled by" in toast["message"]
+    assert item["enabledBy"]["name"] in toast["message"]
     assert api_writes(on_sandbox) == []
     assert outcomes("enable") == ["refused"]
 
@@ -190,8 +194,13 @@ def test_a_failed_write_shows_its_message_in_the_row(
     response = signed_in.post(deployment_url(item, "enable/"), HTTP_HX_REQUEST="true")
     assert response.status_code == status
     assert response["X-Console-Fragment"] == "1"
-    assert response["HX-Retarget"] == f"#feedback-{item['id']}"
-    assert words in response.content.decode()
+    # The row stays as it was (nothing is swapped into it); the toast says what happened and
+    # links to the deployment.
+    assert response["HX-Reswap"] == "none"
+    assert "HX-Retarget" not in response
+    toast = toast_of(response)
+    assert toast["level"] == "error" and words in toast["message"]
+    assert toast["link"]["url"] == deployment_url(item)
     assert len([w for w in api_writes(on_sandbox) if w["method"] == "POST"]) == 1
     assert outcomes("enable") == ["pending", outcome]
 
@@ -252,5 +261,20 @@ def test_a_sent_write_is_reported_even_if_its_outcome_cannot_be_recorded(
     item = find_deployment(on_sandbox, enabled=False)
     response = signed_in.post(deployment_url(item, "enable/"), HTTP_HX_REQUEST="true")
     assert response.status_code == 200
-    assert "is now enabled" in response.content.decode()
+    assert "is now enabled" in toast_of(response)["message"]
     assert outcomes("enable") == ["pending"]
+
+
+def test_a_failed_write_from_the_detail_page_shows_in_the_panel(signed_in, on_sandbox):
+    item = find_deployment(on_sandbox, enabled=False)
+    on_sandbox.set_faults(methods=["POST"], error_status=500)
+    response = signed_in.post(
+        deployment_url(item, "enable/"), {"fragment": "panel"}, HTTP_HX_REQUEST="true"
+    )
+    assert response["HX-Retarget"] == f"#feedback-{item['id']}"
+    assert response["HX-Reswap"] == "innerHTML"
+    assert "not answering properly" in response.content.decode()
+
+
+def toast_of(response) -> dict:
+    return json.loads(response["HX-Trigger"])["console:toast"]

@@ -1,0 +1,162 @@
+"""Saving, listing, renaming and deleting saved views.
+
+A saved view stores only a query string, checked against the parameters its page knows and
+re-encoded, and opens as that page's own URL plus the query: it can never point anywhere else.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.urls import reverse
+
+from deployments_ui.saved_views.models import SavedView
+
+PAGE_URL_NAMES = {
+    SavedView.Page.DEPLOYMENTS: "deployment-list",
+    SavedView.Page.AUDIT: "audit-log",
+}
+# The filters and sort each page reads from its URL (its forms' field names). The page number
+# is left out on purpose: a saved view opens at the first page.
+PAGE_PARAMETERS = {
+    SavedView.Page.DEPLOYMENTS: (
+        "q",
+        "environment",
+        "package",
+        "flow",
+        "scope",
+        "name",
+        "sort",
+        "per_page",
+    ),
+    SavedView.Page.AUDIT: (
+        "person",
+        "action",
+        "outcome",
+        "source",
+        "deployment",
+        "flow",
+        "environment",
+        "date_from",
+        "date_to",
+    ),
+}
+DROPPED_PARAMETERS = ("page",)
+MAX_VALUE_LENGTH = 255
+MAX_NAME_LENGTH = SavedView._meta.get_field("name").max_length
+MAX_QUERY_LENGTH = SavedView._meta.get_field("query").max_length
+
+
+class SavedViewInvalid(ValueError):
+    """What was sent cannot be saved; the message says why in plain words."""
+
+
+def clean_page(page: str) -> str:
+    if page not in PAGE_URL_NAMES:
+        raise SavedViewInvalid("Views can be saved on the deployments list and the audit log only.")
+    return page
+
+
+def clean_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise SavedViewInvalid("Give the view a name.")
+    if len(name) > MAX_NAME_LENGTH:
+        raise SavedViewInvalid(f"Keep the name to {MAX_NAME_LENGTH} characters or fewer.")
+    return name
+
+
+def clean_query(page: str, query: str) -> str:
+    """The query re-encoded with only the page's own, non-empty parameters.
+
+    Raises SavedViewInvalid for parameters the page does not know, repeated ones and overlong
+    values, so that what is stored is exactly what the page would show.
+    """
+    known = PAGE_PARAMETERS[clean_page(page)]
+    # Blank values are read too, so that a stray bare word is refused rather than dropped.
+    pairs = parse_qsl((query or "").lstrip("?"), keep_blank_values=True)
+    unknown = sorted({key for key, _ in pairs} - set(known) - set(DROPPED_PARAMETERS))
+    if unknown:
+        raise SavedViewInvalid(
+            f"The view has settings this page does not know ({', '.join(unknown)}); "
+            "open the page, set its filters again and save."
+        )
+    kept: dict[str, str] = {}
+    for key, value in pairs:
+        if key in DROPPED_PARAMETERS or not value.strip():
+            continue
+        if key in kept:
+            raise SavedViewInvalid(f"The filter {key} is given twice.")
+        if len(value) > MAX_VALUE_LENGTH:
+            raise SavedViewInvalid(f"The filter {key} is too long to save.")
+        kept[key] = value
+    # The page's own order, so the same filters always make the same link.
+    encoded = urlencode([(key, kept[key]) for key in known if key in kept])
+    if len(encoded) > MAX_QUERY_LENGTH:
+        raise SavedViewInvalid("These filters are too long to save.")
+    return encoded
+
+
+def saved_view_url(view: SavedView) -> str:
+    """The page's own URL with the saved query: a saved view is a plain link."""
+    path = reverse(PAGE_URL_NAMES[view.page])
+    return f"{path}?{view.query}" if view.query else path
+
+
+def saved_views_visible(*, user: AbstractBaseUser, page: str) -> QuerySet[SavedView]:
+    """The person's own views on a page, and those others shared, by name."""
+    return (
+        SavedView.objects.filter(page=page)
+        .filter(Q(owner=user) | Q(shared=True))
+        .select_related("owner")
+        .order_by("name", "pk")
+    )
+
+
+def saved_view_create(
+    *, owner: AbstractBaseUser, name: str, page: str, query: str, shared: bool
+) -> SavedView:
+    """Save the page's current filters and sort under a name, private or shared."""
+    page = clean_page(page)
+    view = SavedView(
+        owner=owner,
+        name=clean_name(name),
+        page=page,
+        query=clean_query(page, query),
+        shared=shared,
+    )
+    _save_unique(view)
+    return view
+
+
+def saved_view_rename(*, owner: AbstractBaseUser, view_id: int, name: str) -> SavedView:
+    """Rename one of the owner's views (SavedView.DoesNotExist for anyone else's)."""
+    view = SavedView.objects.get(pk=view_id, owner=owner)
+    view.name = clean_name(name)
+    _save_unique(view)
+    return view
+
+
+def saved_view_delete(*, owner: AbstractBaseUser, view_id: int) -> SavedView:
+    """Delete one of the owner's views (SavedView.DoesNotExist for anyone else's)."""
+    view = SavedView.objects.get(pk=view_id, owner=owner)
+    view.delete()
+    return view
+
+
+def _save_unique(view: SavedView) -> None:
+    taken = SavedView.objects.filter(owner=view.owner, page=view.page, name=view.name)
+    if view.pk:
+        taken = taken.exclude(pk=view.pk)
+    if taken.exists():
+        raise SavedViewInvalid(f"You already have a view called “{view.name}” on this page.")
+    try:
+        with transaction.atomic():
+            view.save()
+    except IntegrityError as clash:  # saved twice at once
+        raise SavedViewInvalid(
+            f"You already have a view called “{view.name}” on this page."
+        ) from clash
