@@ -48,9 +48,21 @@ def test_a_bare_disabled_row_falls_back_to_plain_words():
     row = deployment_row(parse_deployment({"id": "5", "flow_version_id": "12"}))
     assert row["action"] == "enable"
     assert row["question"] == (
-        "Enable Flow version 12 in No environment (global)? It will start running on its schedule."
+        "Enable Flow version 12, flow name not available in No environment (global)? "
+        "It will start running on its schedule."
     )
-    assert row["version"] == row["package_name"] == row["enabled_by"] == ""
+    # Never an empty cell where a name belongs: it says what is not known.
+    assert row["flow_name"] == "Flow version 12, flow name not available"
+    assert row["version"] == "number not available"
+    assert row["package_name"] == row["enabled_by"] == ""
     assert row["enabled"] is False and row["live"] is False
     assert row["enabled_at"] == "—"
     assert row["toggle_url"].endswith("/12/deployments/5/enable/")
+
+
+def test_a_row_without_its_flow_name_says_which_flow():
+    row = deployment_row(
+        parse_deployment({"id": "5", "flow_version": {"id": "12", "flow_id": "3"}, "iteration": 2})
+    )
+    assert row["flow_name"] == "Flow 3, name not available"
+    assert row["version"] == "v2"
