@@ -191,8 +191,7 @@ def _id_order(item) -> tuple[int, str]:
 # or its version number. They are filled from what the console already holds: the flows picker
 # (cached, and loaded by the list page anyway) and the flows' version lists. On a warm cache this
 # costs no request; on a cold one, the flows picker plus one request per flow still unnumbered,
-# at most FILL_FLOW_VERSION_LISTS of them per page view.
-FILL_FLOW_VERSION_LISTS = 10
+# at most PATCHWORKS_FILL_VERSION_LISTS of them per page view.
 
 
 def _named_page(user, page: Page[Deployment]) -> Page[Deployment]:
@@ -233,7 +232,7 @@ def _version_numbers(user, flow_ids: set[str]) -> dict[str, int]:
     for flow_id in sorted(flow_ids):
         cached = cache.get(f"flow-versions:{_key_fingerprint(user)}:{flow_id}")
         if cached is None:
-            if fetched >= FILL_FLOW_VERSION_LISTS:
+            if fetched >= settings.PATCHWORKS_FILL_VERSION_LISTS:
                 continue
             fetched += 1
             try:
