@@ -408,6 +408,13 @@ class PatchworksClient:
         body = self._get(path, _page_params(page, per_page), GONE_FLOW)
         return self._page(body, parse_flow_version, page, per_page)
 
+    def raw_get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        """The decoded body of one GET under /api/v1, unparsed (check_patchworks looks at the
+        shape itself). `path` is the console's own, never a person's input."""
+        if not path.startswith("/") or ".." in path:
+            raise ValueError(f"not an API path: {path!r}")
+        return self._get(path, dict(params or {}), GONE_LIST)
+
     # Writes: never retried -------------------------------------------------------------------
 
     def create_deployment(
