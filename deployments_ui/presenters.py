@@ -31,11 +31,16 @@ def deployment_label(deployment: Deployment) -> str:
 def toggle_question(deployment: Deployment, *, enable: bool) -> str:
     """The confirmation's question, naming the deployment and its environment; stronger for live."""
     live = deployment.environment_type == "live"
+    # Patchworks did not say whether the environment is live: warn as if it were.
+    unsure = not live and deployment.environment_type != "test" and not deployment.is_global
+    live = live or unsure
     if enable:
         effect = "It will start running on its schedule" + (", with real data" if live else "")
     else:
         effect = "It will stop running" + (", and real data will stop flowing" if live else "")
     verb = "Enable" if enable else "Disable"
+    if unsure:
+        effect += " (Patchworks did not say whether this environment is live: treat it as live)"
     return f"{verb} {deployment_label(deployment)}? {effect}."
 
 
