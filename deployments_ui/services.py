@@ -468,11 +468,10 @@ def _send_write(actor, action, target, before, after, reason, send) -> Any:
         result = send()
     except PatchworksError as error:
         outcome = AuditEvent.Outcome.UNKNOWN if error.outcome_unknown else AuditEvent.Outcome.FAILED
+        status = error.status
         if error.written:  # Patchworks accepted it (2xx); only its resulting state is unknown
-            outcome = AuditEvent.Outcome.SUCCEEDED
-        _record_outcome(
-            attempt, outcome=outcome, upstream_status=error.status, message=error.message
-        )
+            outcome, status = AuditEvent.Outcome.SUCCEEDED, None
+        _record_outcome(attempt, outcome=outcome, upstream_status=status, message=error.message)
         raise
     if isinstance(result, Deployment):
         _record_outcome(

@@ -13,7 +13,7 @@ import re
 import pytest
 
 from deployments_ui.models import AuditEvent
-from deployments_ui.patchworks import parse_deployment, parse_one
+from deployments_ui.patchworks import PatchworksClient, ServerError, parse_deployment, parse_one
 from tests.deployments import api_writes, deployment_url, find_deployment, sandbox_deployments
 from tests.sandbox_fixtures import READ_ONLY_KEY, SHAPES
 
@@ -241,3 +241,30 @@ def test_a_read_only_key_is_told_it_may_not_change_deployments(client, on_sandbo
     assert state_of(on_sandbox, item).is_enabled
     event = AuditEvent.objects.exclude(outcome="pending").get(action="disable")
     assert (event.outcome, event.upstream_status) == ("failed", 403)
+
+
+def test_a_bodyless_write_whose_read_back_fails_is_recorded_as_done(
+    as_editor, on_sandbox, monkeypatch
+):
+    item = find_deployment(on_sandbox, enabled=True)
+    answer_in(on_sandbox, "bodyless-writes")
+    real = PatchworksClient.get_deployment
+    reads = []
+
+    def read_back_fails(self, *args, **kwargs):
+        reads.append(args)
+        if len(reads) > 1:  # the state check before the write works; the read-back does not
+            raise ServerError("Patchworks is not answering properly right now.", status=503)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(PatchworksClient, "get_deployment", read_back_fails)
+    response = as_editor.post(deployment_url(item, "disable/"), HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert "Patchworks made the change" in html
+    assert "know whether the change was made" not in html
+    assert len(api_writes(on_sandbox)) == 1
+    monkeypatch.undo()
+    assert not state_of(on_sandbox, item).is_enabled
+    event = AuditEvent.objects.exclude(outcome="pending").get(action="disable")
+    assert (event.outcome, event.upstream_status) == ("succeeded", None)
+    assert "Patchworks made the change" in event.message
