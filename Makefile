@@ -5,6 +5,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CONSOLE_PORT ?= 8000
 SANDBOX_PORT ?= 8001
+# The sandbox answers as JSON:API by default: the strictest shape Patchworks plausibly uses (no
+# flow names, no version numbers, relations only in included[]), so the demo shows the console
+# working from what it can be sure of. Others: flat-camel, flat-snake, bodyless-writes.
+SANDBOX_RESPONSE_SHAPE ?= jsonapi
 SANDBOX := DJANGO_SETTINGS_MODULE=sandbox.settings $(PY) manage.py
 
 .PHONY: run test install lint format chromium
@@ -30,13 +34,15 @@ run: $(VENV)/.installed .env.local
 	export DJANGO_DEBUG=1 PATCHWORKS_BASE_URL=http://127.0.0.1:$(SANDBOX_PORT) CONSOLE_SERVICE_API_KEY=sandbox-key-service; \
 	$(SANDBOX) migrate --noinput >/dev/null && $(SANDBOX) sandbox_demo_data && \
 	$(PY) manage.py migrate --noinput >/dev/null && $(PY) manage.py demo_setup || exit 1; \
-	$(VENV)/bin/gunicorn -c python:sandbox.gunicorn_conf sandbox.wsgi -b 127.0.0.1:$(SANDBOX_PORT) & \
+	SANDBOX_RESPONSE_SHAPE=$(SANDBOX_RESPONSE_SHAPE) $(VENV)/bin/gunicorn -c python:sandbox.gunicorn_conf sandbox.wsgi -b 127.0.0.1:$(SANDBOX_PORT) & \
 	sandbox_pid=$$!; trap 'kill $$sandbox_pid 2>/dev/null' EXIT INT TERM; \
 	echo ""; \
 	echo "  Deployments Console:  http://127.0.0.1:$(CONSOLE_PORT)/   (sign in as viewer, operator, editor or admin; password demo-password)"; \
 	echo "  Patchworks sandbox:   http://127.0.0.1:$(SANDBOX_PORT)/api/v1/flow-version-deployments   (Authorization: sandbox-demo-key)"; \
+	echo "  Sandbox shape:        $(SANDBOX_RESPONSE_SHAPE)   (make run SANDBOX_RESPONSE_SHAPE=flat-camel|flat-snake|jsonapi|bodyless-writes)"; \
 	echo "  Sandbox API keys:     sandbox-demo-key, sandbox-key-viewer, sandbox-key-operator, sandbox-key-editor,"; \
-	echo "                        sandbox-key-admin, sandbox-key-service (drift detection), sandbox-key-dashboard"; \
+	echo "                        sandbox-key-admin, sandbox-key-service (drift detection), sandbox-key-dashboard,"; \
+	echo "                        sandbox-key-readonly (may read, not write)"; \
 	echo ""; \
 	$(PY) manage.py runserver 127.0.0.1:$(CONSOLE_PORT)
 

@@ -220,6 +220,9 @@ PATCHWORKS_READ_TIMEOUT = env_float("PATCHWORKS_READ_TIMEOUT", 10.0)
 PATCHWORKS_GET_RETRIES = env_int("PATCHWORKS_GET_RETRIES", 2)
 PATCHWORKS_RETRY_AFTER_CAP = env_float("PATCHWORKS_RETRY_AFTER_CAP", 5.0)
 PATCHWORKS_PICKER_CACHE_SECONDS = env_int("PATCHWORKS_PICKER_CACHE_SECONDS", 120)
+# When Patchworks leaves version numbers out of deployments, how many flows' version lists one
+# page view may fetch (cold cache) to number them; the rest say "number not available".
+PATCHWORKS_FILL_VERSION_LISTS = env_int("PATCHWORKS_FILL_VERSION_LISTS", 50)
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env_str("CONSOLE_TIME_ZONE", "Europe/London")

@@ -30,22 +30,50 @@ def is_global(deployment: Deployment) -> bool:
 def deployment_label(deployment: Deployment) -> str:
     """'Orders → Shopify v3 in UK Live', or 'the global deployment of Orders v2', in words a
     person recognises (capitalise it at the start of a sentence)."""
-    name = deployment.flow_name or f"Flow version {deployment.flow_version_id}"
     version = f" v{deployment.flow_version_iteration}" if deployment.flow_version_iteration else ""
     if is_global(deployment):
-        return f"the global deployment of {name}{version}"
-    return f"{name}{version} in {deployment.environment_name}"
+        return f"the global deployment of {deployment.flow_label}{version}"
+    return f"{deployment.flow_label}{version} in {deployment.environment_name}"
 
 
 def toggle_question(deployment: Deployment, *, enable: bool) -> str:
     """The confirmation's question, naming the deployment and its environment; stronger for live."""
     live = deployment.environment_type == "live"
+    # Patchworks did not say whether the environment is live: warn as if it were.
+    unsure = not live and deployment.environment_type != "test" and not deployment.is_global
+    live = live or unsure
     if enable:
         effect = "It will start running on its schedule" + (", with real data" if live else "")
     else:
         effect = "It will stop running" + (", and real data will stop flowing" if live else "")
     verb = "Enable" if enable else "Disable"
+    if unsure:
+        effect += " (Patchworks did not say whether this environment is live: treat it as live)"
     return f"{verb} {deployment_label(deployment)}? {effect}."
+
+
+def console_enabler(deployment: Deployment, history: list) -> str:
+    """Who enabled the deployment through the console, if its own audit trail knows: the
+    newest change of its enabled state, if that was a console enable (or an enabled create)
+    that succeeded. Patchworks' own `enabledBy` may name only the owner of a company key."""
+    if not deployment.is_enabled:
+        return ""
+    for entry in history:  # newest first
+        if entry.is_external and entry.action in {"enable", "disable", "create"}:
+            return ""
+        if entry.outcome != "succeeded":
+            continue
+        if entry.action == "enable":
+            return entry.actor
+        if entry.action == "create":
+            return entry.actor if _created_enabled(entry) else ""
+        if entry.action == "disable":
+            return ""
+    return ""
+
+
+def _created_enabled(entry) -> bool:
+    return ("State", "enabled") in entry.values
 
 
 def toggle_context() -> dict:
@@ -60,12 +88,13 @@ def deployment_row(deployment: Deployment) -> dict:
     A plain dict because the 100-row list renders a hundred of them and the template engine
     reads dict keys fastest; the row fragment that enable/disable answers with uses it too.
     """
-    version = f"v{deployment.flow_version_iteration}" if deployment.flow_version_iteration else ""
+    iteration = deployment.flow_version_iteration
+    version = f"v{iteration}" if iteration else "number not available"
     enable = not deployment.is_enabled
     return {
         "id": deployment.id,
         "detail_url": deployment_url(deployment, "deployment-detail"),
-        "flow_name": deployment.flow_name,
+        "flow_name": deployment.flow_label,
         "action": "enable" if enable else "disable",
         "question": toggle_question(deployment, enable=enable),
         "version": version,

@@ -77,7 +77,39 @@ class Pickers:
 
 
 def _client_for(user) -> PatchworksClient:
-    return PatchworksClient(api_key_for(user))
+    return _NamingClient(api_key_for(user), user)
+
+
+class _NamingClient(PatchworksClient):
+    """The person's client, whose deployments come back with their flow names and version
+    numbers filled in from the cached pickers when Patchworks left them out (see `_named`)."""
+
+    __slots__ = ("_user",)
+
+    def __init__(self, api_key: str, user) -> None:
+        super().__init__(api_key)
+        self._user = user
+
+    def list_deployments(self, **kwargs) -> Page[Deployment]:
+        return _named_page(self._user, super().list_deployments(**kwargs))
+
+    def list_flow_version_deployments(self, *args, **kwargs) -> Page[Deployment]:
+        return _named_page(self._user, super().list_flow_version_deployments(*args, **kwargs))
+
+    def get_deployment(self, *args, **kwargs) -> Deployment:
+        return _named(self._user, [super().get_deployment(*args, **kwargs)])[0]
+
+    def create_deployment(self, *args, **kwargs) -> Deployment:
+        return _named(self._user, [super().create_deployment(*args, **kwargs)])[0]
+
+    def update_deployment(self, *args, **kwargs) -> Deployment:
+        return _named(self._user, [super().update_deployment(*args, **kwargs)])[0]
+
+    def enable_deployment(self, *args, **kwargs) -> Deployment:
+        return _named(self._user, [super().enable_deployment(*args, **kwargs)])[0]
+
+    def disable_deployment(self, *args, **kwargs) -> Deployment:
+        return _named(self._user, [super().disable_deployment(*args, **kwargs)])[0]
 
 
 def _key_fingerprint(user) -> str:
@@ -125,14 +157,90 @@ def pickers_get(*, user) -> Pickers:
 
 
 def flow_versions_get(*, user, flow_id: str) -> list[FlowVersion]:
-    """A flow's versions, oldest first, cached briefly per key."""
+    """A flow's versions, oldest first, cached briefly per key.
+
+    Published flow-version list items carry no version number: it is then worked out as
+    Patchworks defines it, the version's 1-based position among its flow's versions by id.
+    """
     cache_key = f"flow-versions:{_key_fingerprint(user)}:{flow_id}"
     versions = cache.get(cache_key)
     if versions is None:
         client = _client_for(user)
-        versions = _all_pages(lambda **kw: client.list_flow_versions(flow_id, **kw))
+        versions = _numbered(_all_pages(lambda **kw: client.list_flow_versions(flow_id, **kw)))
         cache.set(cache_key, versions, settings.PATCHWORKS_PICKER_CACHE_SECONDS)
     return versions
+
+
+def _numbered(versions: list[FlowVersion]) -> list[FlowVersion]:
+    if all(version.iteration for version in versions):
+        return versions
+    ordered = sorted(versions, key=_id_order)
+    return [
+        version if version.iteration else replace(version, iteration=position)
+        for position, version in enumerate(ordered, start=1)
+    ]
+
+
+def _id_order(item) -> tuple[int, str]:
+    return (int(item.id), "") if item.id.isdigit() else (0, item.id)
+
+
+# Names Patchworks left out
+#
+# A deployment may arrive without its flow's name (`flowVersion.flow` is not an allowed include)
+# or its version number. They are filled from what the console already holds: the flows picker
+# (cached, and loaded by the list page anyway) and the flows' version lists. On a warm cache this
+# costs no request; on a cold one, the flows picker plus one request per flow still unnumbered,
+# at most PATCHWORKS_FILL_VERSION_LISTS of them per page view.
+
+
+def _named_page(user, page: Page[Deployment]) -> Page[Deployment]:
+    return replace(page, items=_named(user, page.items))
+
+
+def _named(user, deployments: list[Deployment]) -> list[Deployment]:
+    """The deployments with missing flow names and version numbers filled where known."""
+    if all(d.flow_name and d.flow_version_iteration for d in deployments):
+        return deployments
+    flow_names = _flow_names(user) if any(not d.flow_name for d in deployments) else {}
+    numbers = _version_numbers(
+        user, {d.flow_id for d in deployments if d.flow_id and not d.flow_version_iteration}
+    )
+    filled = []
+    for deployment in deployments:
+        changes: dict[str, Any] = {}
+        if not deployment.flow_name and flow_names.get(deployment.flow_id):
+            changes["flow_name"] = flow_names[deployment.flow_id]
+        if not deployment.flow_version_iteration and numbers.get(deployment.flow_version_id):
+            changes["flow_version_iteration"] = numbers[deployment.flow_version_id]
+        filled.append(replace(deployment, **changes) if changes else deployment)
+    return filled
+
+
+def _flow_names(user) -> dict[str, str]:
+    try:
+        flows = pickers_get(user=user).flows
+    except PatchworksError:
+        return {}
+    return {flow.id: flow.name for flow in flows if flow.name}
+
+
+def _version_numbers(user, flow_ids: set[str]) -> dict[str, int]:
+    """Version id to number for these flows: cached lists first, then a few fetched."""
+    numbers: dict[str, int] = {}
+    fetched = 0
+    for flow_id in sorted(flow_ids):
+        cached = cache.get(f"flow-versions:{_key_fingerprint(user)}:{flow_id}")
+        if cached is None:
+            if fetched >= settings.PATCHWORKS_FILL_VERSION_LISTS:
+                continue
+            fetched += 1
+            try:
+                cached = flow_versions_get(user=user, flow_id=flow_id)
+            except PatchworksError:
+                continue
+        numbers.update((v.id, v.iteration) for v in cached if v.iteration)
+    return numbers
 
 
 def _all_pages(fetch) -> list:
@@ -360,9 +468,10 @@ def _send_write(actor, action, target, before, after, reason, send) -> Any:
         result = send()
     except PatchworksError as error:
         outcome = AuditEvent.Outcome.UNKNOWN if error.outcome_unknown else AuditEvent.Outcome.FAILED
-        _record_outcome(
-            attempt, outcome=outcome, upstream_status=error.status, message=error.message
-        )
+        status = error.status
+        if error.written:  # Patchworks accepted it (2xx); only its resulting state is unknown
+            outcome, status = AuditEvent.Outcome.SUCCEEDED, None
+        _record_outcome(attempt, outcome=outcome, upstream_status=status, message=error.message)
         raise
     if isinstance(result, Deployment):
         _record_outcome(

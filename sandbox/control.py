@@ -10,7 +10,7 @@ import time
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 
-from sandbox import faults, loading
+from sandbox import faults, loading, shapes
 from sandbox.models import Deployment, FlowVersion, RequestLogEntry
 from sandbox.queries import iso
 from sandbox.web import ApiError, api_view, json_body, not_found, parse_id
@@ -90,3 +90,17 @@ def delete_flow_version(request: HttpRequest, flow_version: str) -> JsonResponse
         deleted = Deployment.objects.filter(flow_version=version).count()
         version.delete()
     return JsonResponse({"message": "Flow version deleted.", "deleted_deployments": deleted})
+
+
+@api_view("GET", "PUT", "DELETE", auth=False)
+def response_shape(request: HttpRequest) -> JsonResponse:
+    """GET the shape answers come in, PUT {"shape": ...} to change it, DELETE to go back to
+    SANDBOX_RESPONSE_SHAPE."""
+    if request.method == "DELETE":
+        shapes.store(None)
+    elif request.method == "PUT":
+        shape = json_body(request).get("shape")
+        if shape not in shapes.SHAPES:
+            raise ApiError(400, f"Unknown shape; use one of {', '.join(shapes.SHAPES)}.")
+        shapes.store(shape)
+    return JsonResponse({"data": {"shape": shapes.current(), "shapes": list(shapes.SHAPES)}})

@@ -25,7 +25,10 @@ USERS = [
     # People who work in the Patchworks dashboard only, without an API key.
     ("Priya Shah", "priya@example.com", None),
     ("Tom Becker", "tom@example.com", None),
+    # A key Patchworks lets read but not write: its writes are answered with 403.
+    ("Rita Readonly", "rita@example.com", "sandbox-key-readonly"),
 ]
+READ_ONLY_KEYS = frozenset({"sandbox-key-readonly"})
 # Who enables and deploys in the demo history (indexes into USERS): mostly dashboard people.
 ACTORS = [6, 6, 7, 7, 8, 0]
 
@@ -102,7 +105,7 @@ def build_demo_data(now: datetime) -> DemoData:
     rng = random.Random(SEED)
     data = DemoData()
     data.users = [
-        SandboxUser(id=i, name=name, email=email, api_key=key)
+        SandboxUser(id=i, name=name, email=email, api_key=key, read_only=key in READ_ONLY_KEYS)
         for i, (name, email, key) in enumerate(USERS, start=1)
     ]
     data.packages = [Package(id=i, name=name) for i, name in enumerate(PACKAGES, start=1)]

@@ -13,6 +13,8 @@ class SandboxUser(models.Model):
     name = models.CharField(max_length=100)
     email = models.EmailField()
     api_key = models.CharField(max_length=100, unique=True, null=True, blank=True)
+    # A key that may read but not write: Patchworks answers its writes with 403.
+    read_only = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return self.name
@@ -126,6 +128,8 @@ class SandboxState(models.Model):
     writes_in_flight = models.PositiveIntegerField(default=0)
     # When the demo data was last built afresh, and its snapshot taken.
     loaded_at = models.DateTimeField(null=True, blank=True)
+    # The response shape set through /__sandbox__/shape; "" means SANDBOX_RESPONSE_SHAPE.
+    response_shape = models.CharField(max_length=20, blank=True, default="")
 
     def __str__(self) -> str:
         return "changed" if self.changed else "as loaded"

@@ -158,13 +158,19 @@ def _ids(value: str) -> list[int]:
     return [int(p) for p in parts if p.isascii() and p.isdigit() and int(p) <= MAX_ID]
 
 
-def _global_filter(value: str) -> Q:
+def truthy(value: str, name: str) -> bool:
     lowered = value.lower()
     if lowered in {"1", "true"}:
-        return Q(virtual_environment__isnull=True)
+        return True
     if lowered in {"0", "false"}:
-        return Q(virtual_environment__isnull=False)
-    raise ApiError(400, "The global filter must be one of 1, 0, true, false.")
+        return False
+    raise ApiError(400, f"The {name} filter must be one of 1, 0, true, false.")
+
+
+def _global_filter(value: str) -> Q:
+    if truthy(value, "global"):
+        return Q(virtual_environment__isnull=True)
+    return Q(virtual_environment__isnull=False)
 
 
 def filter_deployments(qs: QuerySet[Deployment], filters: dict[str, str]) -> QuerySet[Deployment]:

@@ -37,6 +37,15 @@ ALLOWED_HOSTS = ["*"]
 # that are exposed beyond the developer's machine.
 SANDBOX_CONTROL_ENABLED = env_bool("SANDBOX_CONTROL_ENABLED", True)
 
+# The shape of the answers (see sandbox/shapes.py); /__sandbox__/shape changes it at run time.
+SANDBOX_RESPONSE_SHAPES = ("flat-camel", "flat-snake", "jsonapi", "bodyless-writes")
+SANDBOX_RESPONSE_SHAPE = os.environ.get("SANDBOX_RESPONSE_SHAPE", "").strip() or "flat-camel"
+if SANDBOX_RESPONSE_SHAPE not in SANDBOX_RESPONSE_SHAPES:
+    raise ImproperlyConfigured(
+        f"SANDBOX_RESPONSE_SHAPE must be one of {', '.join(SANDBOX_RESPONSE_SHAPES)}, "
+        f"got {SANDBOX_RESPONSE_SHAPE!r}"
+    )
+
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "sandbox",

@@ -31,5 +31,6 @@ if settings.SANDBOX_CONTROL_ENABLED:
         path("__sandbox__/reset", control.reset),
         path("__sandbox__/faults", control.fault_config),
         path("__sandbox__/requests", control.request_log),
+        path("__sandbox__/shape", control.response_shape),
         path("__sandbox__/flow-versions/<str:flow_version>/delete", control.delete_flow_version),
     ]

@@ -30,6 +30,11 @@ class ApiError(Exception):
         self.errors = errors
 
     def response(self) -> JsonResponse:
+        from sandbox import shapes  # shapes reads the models, which import this module's users
+
+        if shapes.current() == shapes.JSONAPI:
+            body = shapes.error_body(self.status, self.message, self.errors)
+            return JsonResponse(body, status=self.status)
         body: dict[str, Any] = {"message": self.message}
         if self.errors is not None:
             body["errors"] = self.errors
@@ -93,6 +98,8 @@ def api_view(*methods: str, auth: bool = True) -> Callable[[View], View]:
             try:
                 if auth:
                     request.sandbox_user = authenticate(request)  # type: ignore[attr-defined]
+                    if request.sandbox_user.read_only and request.method != "GET":
+                        raise ApiError(403, "This action is unauthorized.")
                 return view(request, *args, **kwargs)
             except ApiError as error:
                 return error.response()

@@ -25,6 +25,10 @@ import requests
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_KEY = "sandbox-demo-key"
+READ_ONLY_KEY = "sandbox-key-readonly"
+# The shape the sandbox answers in unless a test asks for another (its OpenAPI file's shape).
+DEFAULT_SHAPE = "flat-camel"
+SHAPES = ("flat-camel", "flat-snake", "jsonapi", "bodyless-writes")
 STARTUP_TIMEOUT = 30.0
 
 
@@ -60,6 +64,16 @@ class SandboxServer:
 
     def clear_requests(self) -> None:
         self._control("DELETE", "requests")
+
+    def set_shape(self, shape: str | None) -> str:
+        """Answer in this response shape (flat-camel, flat-snake, jsonapi, bodyless-writes);
+        None: back to the default, SANDBOX_RESPONSE_SHAPE."""
+        if shape is None:
+            return self._control("DELETE", "shape")["data"]["shape"]
+        return self._control("PUT", "shape", json={"shape": shape})["data"]["shape"]
+
+    def shape(self) -> str:
+        return self._control("GET", "shape")["data"]["shape"]
 
     def delete_flow_version(self, flow_version_id: int) -> dict:
         return self._control("POST", f"flow-versions/{flow_version_id}/delete")
@@ -120,6 +134,7 @@ def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox
         "DJANGO_SETTINGS_MODULE": "sandbox.settings",
         "SANDBOX_DATABASE_URL": f"sqlite:///{workdir / 'sandbox.sqlite3'}",
         "SANDBOX_CONTROL_ENABLED": "true",
+        "SANDBOX_RESPONSE_SHAPE": DEFAULT_SHAPE,
         "PYTHONPATH": str(REPO),
     }
     _prepare_database(env)
@@ -150,10 +165,19 @@ def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox
 
 @pytest.fixture
 def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxServer]:
-    """The sandbox with fresh demo data, no faults and an empty request log."""
+    """The sandbox with fresh demo data, no faults, the default shape and an empty request log."""
     # Tests that only read leave the data as loaded: skipping the reload keeps the suite quick.
     sandbox_server.reset(if_changed=True)
     sandbox_server.clear_faults()
+    sandbox_server.set_shape(None)
     sandbox_server.clear_requests()
     yield sandbox_server
     sandbox_server.clear_faults()
+    sandbox_server.set_shape(None)
+
+
+@pytest.fixture(params=SHAPES)
+def shaped_sandbox(sandbox: SandboxServer, request: pytest.FixtureRequest) -> SandboxServer:
+    """The sandbox answering in each response shape in turn (the test runs once per shape)."""
+    sandbox.set_shape(request.param)
+    return sandbox

@@ -41,6 +41,7 @@ from deployments_ui.patchworks.errors import (
     PatchworksError,
     Timeout,
     Unauthorized,
+    WrittenUnread,
     clean,
     error_for_status,
     malformed,
@@ -53,6 +54,7 @@ from deployments_ui.patchworks.types import (
     Page,
     ShapeError,
     VirtualEnvironment,
+    is_resource,
     parse_deployment,
     parse_flow,
     parse_flow_version,
@@ -406,6 +408,13 @@ class PatchworksClient:
         body = self._get(path, _page_params(page, per_page), GONE_FLOW)
         return self._page(body, parse_flow_version, page, per_page)
 
+    def raw_get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        """The decoded body of one GET under /api/v1, unparsed (check_patchworks looks at the
+        shape itself). `path` is the console's own, never a person's input."""
+        if not path.startswith("/") or ".." in path:
+            raise ValueError(f"not an API path: {path!r}")
+        return self._get(path, dict(params or {}), GONE_LIST)
+
     # Writes: never retried -------------------------------------------------------------------
 
     def create_deployment(
@@ -426,7 +435,9 @@ class PatchworksClient:
         }
         path = f"/flow-versions/{version}/deployments"
         body = self._write("POST", path, payload, GONE_FLOW_VERSION)
-        return self._one(body, parse_deployment, write=True)
+        if is_resource(body):
+            return self._one(body, parse_deployment, write=True)
+        return self._read_back(lambda: self._find_created(flow_version_id, virtual_environment_id))
 
     def update_deployment(
         self, flow_version_id: str, deployment_id: str, *, changes: Mapping[str, object]
@@ -438,7 +449,7 @@ class PatchworksClient:
         payload = {key: _update_value(key, value) for key, value in changes.items()}
         path = self._deployment_path(flow_version_id, deployment_id)
         body = self._write("PUT", path, payload, GONE_DEPLOYMENT)
-        return self._one(body, parse_deployment, write=True)
+        return self._written(body, flow_version_id, deployment_id)
 
     def delete_deployment(self, flow_version_id: str, deployment_id: str) -> str:
         """Delete a deployment permanently; returns Patchworks' message."""
@@ -451,13 +462,48 @@ class PatchworksClient:
         """Enable a deployment so that its flow runs."""
         path = self._deployment_path(flow_version_id, deployment_id) + "/enable"
         body = self._write("POST", path, None, GONE_DEPLOYMENT)
-        return self._one(body, parse_deployment, write=True)
+        return self._written(body, flow_version_id, deployment_id)
 
     def disable_deployment(self, flow_version_id: str, deployment_id: str) -> Deployment:
         """Disable a deployment so that its flow stops running."""
         path = self._deployment_path(flow_version_id, deployment_id) + "/disable"
         body = self._write("POST", path, None, GONE_DEPLOYMENT)
-        return self._one(body, parse_deployment, write=True)
+        return self._written(body, flow_version_id, deployment_id)
+
+    # Writes answered without the deployment --------------------------------------------------
+
+    def _written(self, body: Any, flow_version_id: str, deployment_id: str) -> Deployment:
+        """The deployment a 2xx write answered with, or else as read once afterwards.
+
+        Enable and disable are published only as "200, object": a 204, a {"message": ...} or an
+        unreadable body still means Patchworks did it, so the state is read back, never guessed.
+        """
+        if is_resource(body):
+            try:
+                return parse_one(body, parse_deployment)
+            except ShapeError:
+                pass
+        return self._read_back(lambda: self.get_deployment(flow_version_id, deployment_id))
+
+    def _find_created(self, flow_version_id: str, environment_id: str | None) -> Deployment:
+        """The deployment just created: its flow version's one deployment in that environment."""
+        wanted = _optional_id(environment_id)
+        page = self.list_flow_version_deployments(flow_version_id, per_page=100)
+        for deployment in page.items:
+            if deployment.virtual_environment_id == wanted:
+                return deployment
+        raise NotFound(GONE_DEPLOYMENT)
+
+    @staticmethod
+    def _read_back(read: Callable[[], Deployment]) -> Deployment:
+        try:
+            return read()
+        except PatchworksError as error:
+            raise WrittenUnread(
+                "Patchworks made the change, but did not send the deployment back and it could "
+                f"not be read afterwards: {error.message} Open the deployment to see its state.",
+                status=error.status,
+            ) from None
 
     # Plumbing --------------------------------------------------------------------------------
 
@@ -547,6 +593,9 @@ def _decode(response: requests.Response, *, write: bool) -> Any:
     try:
         return response.json()
     except ValueError:
+        if write:
+            # A 2xx means the write was done: the caller reads the state back instead.
+            return None
         raise malformed(write=write, status=response.status_code) from None
 
 

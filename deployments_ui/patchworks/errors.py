@@ -25,6 +25,8 @@ GONE_LIST = "Patchworks could not find this list."
 class PatchworksError(Exception):
     """Patchworks could not do what was asked; `message` says why in plain words."""
 
+    written = False  # True only when Patchworks did accept a write (see WrittenUnread)
+
     def __init__(self, message: str, *, status: int | None = None, outcome_unknown: bool = False):
         super().__init__(message)
         self.message = message
@@ -87,6 +89,14 @@ class MalformedResponse(PatchworksError):
     """A success status with a body we cannot read, or an unexpected status such as a 3xx."""
 
 
+class WrittenUnread(PatchworksError):
+    """Patchworks accepted a write (2xx) without sending the deployment back, and reading it
+    afterwards failed: the change was made, its resulting state is not known. `written` is True.
+    """
+
+    written = True
+
+
 def clean(text: Any, secret: str = "") -> str:
     """Upstream text made safe to show: no key, one line, at most MAX_MESSAGE characters."""
     if not isinstance(text, str):
@@ -133,13 +143,20 @@ def error_for_status(
     secret: str,
 ) -> PatchworksError:
     """The error for a non-2xx answer; `body` is its JSON object, or {} if it had none."""
-    upstream = clean(body.get("message"), secret)
+    upstream = clean(body.get("message"), secret) or _jsonapi_message(body.get("errors"), secret)
     if status == 401:
         return Unauthorized(
             "Patchworks rejected your API key — update it on the My API key page.", status=status
         )
     if status == 403:
-        return Forbidden("Your Patchworks API key is not allowed to do this.", status=status)
+        if write:
+            return Forbidden(
+                "Your Patchworks API key may not change deployments (Patchworks treats it as "
+                "read-only). Nothing was changed. Ask whoever manages your Patchworks account for "
+                "a key that may make changes, and save it on the My API key page.",
+                status=status,
+            )
+        return Forbidden("Your Patchworks API key is not allowed to see this.", status=status)
     if status == 404:
         return NotFound(not_found, status=status)
     if status == 409:
@@ -147,7 +164,11 @@ def error_for_status(
         return Conflict(f"Patchworks refused the change: {text}", status=status)
     if status == 422:
         errors = _field_errors(body.get("errors"), secret)
-        message = upstream or "Patchworks did not accept these values."
+        message = (
+            clean(body.get("message"), secret)
+            or _jsonapi_message(body.get("errors"), secret, field_errors_too=not errors)
+            or "Patchworks did not accept these values."
+        )
         return ValidationFailed(message, field_errors=errors, status=status)
     if status == 429:
         return _rate_limited(parse_retry_after(retry_after))
@@ -164,7 +185,59 @@ def error_for_status(
     )
 
 
+# JSON:API points at relationships by their names; the console's fields are the request's ids.
+POINTER_FIELDS = {
+    "virtualEnvironment": "virtual_environment_id",
+    "virtual_environment": "virtual_environment_id",
+    "virtualEnvironmentId": "virtual_environment_id",
+    "flowVersion": "flow_version_id",
+    "flow_version": "flow_version_id",
+    "flowVersionId": "flow_version_id",
+    "deployDisabled": "deploy_disabled",
+    "enabledAt": "enabled_at",
+}
+
+
+def _jsonapi_message(raw: Any, secret: str, *, field_errors_too: bool = True) -> str:
+    """The first error's words from a JSON:API `errors` list, for an answer with no message."""
+    if not isinstance(raw, list):
+        return ""
+    for error in raw:
+        if isinstance(error, Mapping) and (field_errors_too or not _pointer_field(error)):
+            text = clean(error.get("detail"), secret) or clean(error.get("title"), secret)
+            if text:
+                return text
+    return ""
+
+
+def _pointer_field(error: Mapping[str, Any]) -> str:
+    """The field a JSON:API error is about: its source pointer's last part, or its parameter."""
+    source = error.get("source")
+    if not isinstance(source, Mapping):
+        return ""
+    pointer = source.get("pointer")
+    if isinstance(pointer, str) and pointer.strip("/"):
+        parts = [part for part in pointer.split("/") if part]
+        if parts in (["data"], ["data", "attributes"], ["data", "relationships"]):
+            return ""
+        name = parts[-1] if parts[-1] != "data" else parts[-2]
+        return POINTER_FIELDS.get(name, name)
+    parameter = source.get("parameter")
+    return POINTER_FIELDS.get(parameter, parameter) if isinstance(parameter, str) else ""
+
+
 def _field_errors(raw: Any, secret: str) -> dict[str, list[str]]:
+    """Field messages from Laravel's {"field": ["..."]} or JSON:API's [{"source": ...}]."""
+    if isinstance(raw, list):
+        errors: dict[str, list[str]] = {}
+        for error in raw:
+            if not isinstance(error, Mapping):
+                continue
+            field = _pointer_field(error)
+            text = clean(error.get("detail"), secret) or clean(error.get("title"), secret)
+            if field and text:
+                errors.setdefault(field, []).append(text)
+        return errors
     if not isinstance(raw, Mapping):
         return {}
     errors: dict[str, list[str]] = {}

@@ -2,7 +2,9 @@
 
 Patchworks does not publish its response bodies in detail, so parsing accepts every variant we
 know of: fields at the top level or under `attributes` (JSON:API), relations in camelCase or
-snake_case, single resources wrapped in {"data": ...} or bare, ids as numbers or strings.
+snake_case, related records inline or as JSON:API identifiers resolved from `included[]` by
+type and id, single resources wrapped in {"data": ...} or bare, ids as numbers or strings.
+A JSON:API resource's own `type` ("virtual-environments") is never read as one of its fields.
 Unknown fields are ignored and missing optional ones become None or "". Only a body that is not
 an object at all, or an item without an id, counts as a shape error.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -96,7 +98,7 @@ class Deployment:
 
     @property
     def environment_name(self) -> str:
-        if self.virtual_environment is not None:
+        if self.virtual_environment is not None and self.virtual_environment.name:
             return self.virtual_environment.name
         if self.is_global or self.virtual_environment_id is None:
             return GLOBAL_ENVIRONMENT_NAME
@@ -106,6 +108,22 @@ class Deployment:
     @property
     def environment_type(self) -> str:
         return self.virtual_environment.type if self.virtual_environment else ""
+
+    @property
+    def flow_label(self) -> str:
+        """The flow's name, or what is known instead: never an empty cell."""
+        if self.flow_name:
+            return self.flow_name
+        if self.flow_id:
+            return f"Flow {self.flow_id}, name not available"
+        return f"Flow version {self.flow_version_id}, flow name not available"
+
+    @property
+    def version_label(self) -> str:
+        """'Version 3', or a plain 'Version number not available'."""
+        if self.flow_version_iteration:
+            return f"Version {self.flow_version_iteration}"
+        return "Version number not available"
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,8 +208,15 @@ def _datetime(value: Any) -> datetime | None:
 # Objects -------------------------------------------------------------------------------------
 
 
+JSONAPI_MEMBERS = frozenset({"attributes", "relationships", "type", "links", "meta"})
+
+
 def _fields(obj: dict[str, Any]) -> dict[str, Any]:
-    """One flat dict of an object's fields, whether flat, under `attributes` or JSON:API."""
+    """One flat dict of an object's fields, whether flat, under `attributes` or JSON:API.
+
+    A JSON:API resource's `type` names the resource ("virtual-environments"), not a field of
+    it: it is left out, so that an environment's own test/live `type` attribute is what counts.
+    """
     if "attributes" not in obj and "relationships" not in obj:
         return obj  # the usual, flat shape: nothing to merge
     attributes = obj.get("attributes")
@@ -203,7 +228,7 @@ def _fields(obj: dict[str, Any]) -> dict[str, Any]:
                 merged[name] = rel["data"]
     if isinstance(attributes, dict):
         merged.update(attributes)
-    merged.update((k, v) for k, v in obj.items() if k not in {"attributes", "relationships"})
+    merged.update((k, v) for k, v in obj.items() if k not in JSONAPI_MEMBERS)
     return merged
 
 
@@ -255,16 +280,24 @@ def parse_flow_version(obj: Any) -> FlowVersion:
     return FlowVersion(
         id=ident,
         flow_id=_id(_first(f, "flow_id", "flowId")) or (flow.id if flow else ""),
-        iteration=_int(_first(f, "iteration", "flow_version_iteration")),
+        iteration=_int(_first(f, "iteration", "flow_version_iteration", "flowVersionIteration")),
         status=_str(f.get("status")),
         flow=flow,
     )
 
 
+# What a serializer that flattens JSON:API leaves in `type`: the resource's name, not test/live.
+RESOURCE_TYPE_NAMES = frozenset(
+    {"virtual-environments", "virtual_environments", "virtualenvironments", "virtual-environment"}
+    | {"virtual_environment", "virtualenvironment", "environments", "environment"}
+)
+
+
 def parse_virtual_environment(obj: Any) -> VirtualEnvironment:
     f, ident = _required_fields(obj)
+    kind = _str(_first(f, "environment_type", "environmentType", "type")).strip().lower()
     return VirtualEnvironment(
-        id=ident, name=_str(f.get("name")), type=_str(f.get("type")).strip().lower()
+        id=ident, name=_str(f.get("name")), type="" if kind in RESOURCE_TYPE_NAMES else kind
     )
 
 
@@ -277,6 +310,7 @@ def parse_deployment(obj: Any) -> Deployment:
     """Read one deployment in any of the shapes described at the top of this module."""
     f, ident = _required_fields(obj)
     flow_version = _optional(parse_flow_version, _related(f, "flowVersion", "flow_version"))
+    flow_version = _with_flow(flow_version, f)
     environment = _optional(
         parse_virtual_environment, _related(f, "virtualEnvironment", "virtual_environment")
     )
@@ -286,6 +320,7 @@ def parse_deployment(obj: Any) -> Deployment:
     environment_id = _id(f.get("virtual_environment_id")) or (environment and environment.id)
     is_global = _bool(f.get("global"))
     flow = flow_version.flow if flow_version else None
+    iteration = _int(_first(f, "flow_version_iteration", "flowVersionIteration", "iteration"))
     return Deployment(
         id=ident,
         flow_version_id=_id(f.get("flow_version_id")) or (flow_version.id if flow_version else ""),
@@ -295,10 +330,10 @@ def parse_deployment(obj: Any) -> Deployment:
         enabled_at=_datetime(f.get("enabled_at")),
         enabled_by_id=_id(_first(f, "enabled_by_id", "enabled_by", "enabledBy")),
         user_id=_id(f.get("user_id")) or (user.id if user else None),
-        flow_name=_str(_first(f, "name", "flow_name")) or (flow.name if flow else ""),
+        flow_name=_str(_first(f, "flow_name", "flowName", "name")) or (flow.name if flow else ""),
         is_global=is_global if is_global is not None else not environment_id,
-        flow_version_iteration=_int(f.get("flow_version_iteration"))
-        if f.get("flow_version_iteration") is not None
+        flow_version_iteration=iteration
+        if iteration is not None
         else (flow_version.iteration if flow_version else None),
         created_at=_datetime(f.get("created_at")),
         updated_at=_datetime(f.get("updated_at")),
@@ -310,11 +345,71 @@ def parse_deployment(obj: Any) -> Deployment:
     )
 
 
+def _with_flow(version: FlowVersion | None, f: dict[str, Any]) -> FlowVersion | None:
+    """The deployment's flow version, completed with a flow (or flow id) given beside it."""
+    flow = _optional(parse_flow, _related(f, "flow"))
+    flow_id = _id(_first(f, "flow_id", "flowId")) or (flow.id if flow else None)
+    if version is None:
+        version_id = _id(_first(f, "flow_version_id", "flowVersionId"))
+        if not version_id or not flow_id:
+            return None
+        return FlowVersion(id=version_id, flow_id=flow_id, iteration=None, status="", flow=flow)
+    if version.flow is None and flow is not None:
+        version = replace(version, flow=flow)
+    if not version.flow_id and flow_id:
+        version = replace(version, flow_id=flow_id)
+    return version
+
+
 def parse_one(body: Any, parse: Callable[[Any], T]) -> T:
-    """A single resource, wrapped in {"data": {...}} or bare."""
+    """A single resource, wrapped in {"data": {...}} or bare; JSON:API's `included[]` resolved."""
+    index = _included(body)
     if isinstance(body, dict) and isinstance(body.get("data"), dict):
         body = body["data"]
-    return parse(body)
+    return parse(_resolve(body, index))
+
+
+def is_resource(body: Any) -> bool:
+    """Whether a write's answer carries the resource (an object with an id), wrapped or bare."""
+    if isinstance(body, dict) and isinstance(body.get("data"), dict):
+        body = body["data"]
+    return isinstance(body, dict) and _id(_fields(body).get("id")) is not None
+
+
+# JSON:API included[] -------------------------------------------------------------------------
+
+Index = dict[tuple[str, str], dict[str, Any]]
+MAX_DEPTH = 4
+
+
+def _included(body: Any) -> Index:
+    """JSON:API's compound-document side list, by (type, id)."""
+    raw = body.get("included") if isinstance(body, dict) else None
+    index: Index = {}
+    for resource in raw if isinstance(raw, list) else []:
+        if isinstance(resource, dict) and isinstance(resource.get("type"), str):
+            ident = _id(resource.get("id"))
+            if ident is not None:
+                index[(resource["type"], ident)] = resource
+    return index
+
+
+def _resolve(obj: Any, index: Index, depth: int = 0) -> Any:
+    """The resource with each relationship identifier replaced by its included record."""
+    if not index or type(obj) is not dict or depth > MAX_DEPTH:
+        return obj
+    relationships = obj.get("relationships")
+    if not isinstance(relationships, dict):
+        return obj
+    resolved: dict[str, Any] = {}
+    for name, rel in relationships.items():
+        data = rel.get("data") if isinstance(rel, dict) else None
+        if isinstance(data, dict) and isinstance(data.get("type"), str):
+            full = index.get((data["type"], _id(data.get("id")) or ""))
+            if full is not None:
+                rel = {**rel, "data": _resolve(full, index, depth + 1)}
+        resolved[name] = rel
+    return {**obj, "relationships": resolved}
 
 
 # Pages ---------------------------------------------------------------------------------------
@@ -327,8 +422,12 @@ def parse_page(body: Any, parse: Callable[[Any], T], *, page: int, per_page: int
         body = {"data": body}
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
         raise ShapeError("expected a page with a data list")
-    items = _parse_items(body["data"], parse)
+    index = _included(body)
+    items = _parse_items([_resolve(item, index) for item in body["data"]], parse)
     meta = body.get("meta") if isinstance(body.get("meta"), dict) else body
+    if isinstance(meta.get("page"), dict):
+        # JSON:API paginators (laravel-json-api) nest the numbers, camelCase: meta.page.lastPage.
+        meta = {_snake(key): value for key, value in meta["page"].items()}
     current = _int(meta.get("current_page")) or page
     size = _int(meta.get("per_page")) or per_page
     first = _int(meta.get("from"))
@@ -355,6 +454,10 @@ def _parse_items(raw: list[Any], parse: Callable[[Any], T]) -> list[T]:
             # A row without an id cannot be linked to or acted on: leave it out, say so.
             logger.warning("patchworks: skipped an unreadable list item (%s)", exc)
     return items
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
 
 
 def _has_next_link(body: dict[str, Any]) -> bool:

@@ -11,7 +11,12 @@ from django.views.decorators.vary import vary_on_headers
 from deployments_ui import audit, services
 from deployments_ui.forms import DeploymentFilterForm
 from deployments_ui.patchworks import PatchworksError
-from deployments_ui.presenters import deployment_row, list_context, toggle_context
+from deployments_ui.presenters import (
+    console_enabler,
+    deployment_row,
+    list_context,
+    toggle_context,
+)
 from deployments_ui.views.upstream import (
     deployment_page,
     error_status,
@@ -106,9 +111,14 @@ def deployment_detail(request: HttpRequest, flow_version: str, deployment: str) 
         flow_version,
         deployment,
         "deployments_ui/deployment_detail.html",
-        lambda found: {
-            "history": audit.deployment_history(deployment),
-            "row": deployment_row(found),
-            **toggle_context(),
-        },
+        lambda found: _detail_context(found, audit.deployment_history(deployment)),
     )
+
+
+def _detail_context(found, history) -> dict:
+    return {
+        "history": history,
+        "row": deployment_row(found),
+        "console_enabler": console_enabler(found, history),
+        **toggle_context(),
+    }

@@ -560,7 +560,7 @@ def test_list_with_the_wrong_shape_is_malformed(rsps, client, body):
     "status,error_class,message",
     [
         (401, Unauthorized, "Patchworks rejected your API key — update it on the My API key page."),
-        (403, Forbidden, "Your Patchworks API key is not allowed to do this."),
+        (403, Forbidden, "Your Patchworks API key is not allowed to see this."),
         (404, NotFound, "This deployment no longer exists in Patchworks."),
         (409, Conflict, "Patchworks refused the change: Already deployed."),
         (400, BadRequest, "Patchworks refused the request (error 400): Already deployed."),
@@ -756,12 +756,22 @@ def test_malformed_body_on_a_read(rsps, client):
 
 
 @pytest.mark.parametrize("body", ["{not json", "", '"just text"', '{"data": []}'])
-def test_malformed_body_on_a_write_leaves_the_outcome_unknown(rsps, client, body):
+def test_a_2xx_write_with_an_unreadable_body_is_done_and_read_back(rsps, client, body):
     rsps.post(f"{ONE}/enable", body=body, content_type="application/json")
-    with pytest.raises(MalformedResponse) as caught:
+    rsps.get(ONE, json={"data": deployment_json(enabled_at="2024-05-01T10:00:00Z")})
+    deployment = client.enable_deployment("11", "42")
+    assert deployment.is_enabled
+    assert [call.request.method for call in rsps.calls] == ["POST", "GET"]
+
+
+def test_a_write_done_but_not_readable_afterwards_is_written_not_unknown(rsps, client):
+    rsps.post(f"{ONE}/enable", status=204)
+    rsps.get(ONE, status=503, json={"message": "Down"})
+    with pytest.raises(PatchworksError) as caught:
         client.enable_deployment("11", "42")
-    assert caught.value.outcome_unknown is True
-    assert "Open the deployment to check" in caught.value.message
+    assert caught.value.written is True
+    assert caught.value.outcome_unknown is False
+    assert "Patchworks made the change" in caught.value.message
 
 
 def test_redirects_are_not_followed(rsps, client):

@@ -82,5 +82,25 @@ def test_pickers_require_a_key(sandbox, path):
 
 @pytest.mark.parametrize("path", [ENVIRONMENTS, PACKAGES, FLOWS])
 def test_pickers_reject_unknown_filters_and_bad_pages(sandbox, path):
-    assert sandbox.api("GET", path, params={"filter[type]": "live"}).status_code == 400
+    assert sandbox.api("GET", path, params={"filter[colour]": "red"}).status_code == 400
     assert sandbox.api("GET", path, params={"per_page": 101}).status_code == 422
+
+
+def test_environments_accept_the_published_filters(sandbox):
+    live = sandbox.api("GET", ENVIRONMENTS, params={"filter[type]": "live"}).json()["data"]
+    assert live and {env["type"] for env in live} == {"live"}
+    params = {
+        "filter[status]": "active",
+        "filter[labelled]": "0",
+        "filter[hasDeployedVersion]": "1",
+    }
+    running = sandbox.api("GET", ENVIRONMENTS, params=params)
+    assert running.status_code == 200
+    idle = sandbox.api("GET", ENVIRONMENTS, params={"filter[hasDeployedVersion]": "0"}).json()
+    running_ids = {env["id"] for env in running.json()["data"]}
+    assert running_ids and not running_ids & {env["id"] for env in idle["data"]}
+
+
+@pytest.mark.parametrize("path", [PACKAGES, FLOWS])
+def test_other_pickers_refuse_the_environment_filters(sandbox, path):
+    assert sandbox.api("GET", path, params={"filter[type]": "live"}).status_code == 400

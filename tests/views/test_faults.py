@@ -18,7 +18,8 @@ FAULTS = {
     "error 502": ({"error_status": 502}, "(error 502)", "unknown"),
     "error 503": ({"error_status": 503}, "not answering properly", "failed"),
     "429": ({"retry_after": 3}, "try again in 3 seconds", "failed"),
-    "malformed body": ({"malformed": True}, "could not read", "unknown"),
+    # A 2xx with an unreadable body was done: the console reads the deployment back.
+    "malformed body": ({"malformed": True}, "could not read", "succeeded"),
     "read timeout": ({"hang_seconds": 1.5}, "did not answer in time", "unknown"),
 }
 PAGES = {
@@ -120,7 +121,11 @@ def test_every_action_meets_every_fault_with_one_write_and_the_true_outcome(
     on_sandbox.set_faults(methods=[method], **faults)
     response = post_action(as_editor, on_sandbox, action, item)
     assert response.status_code != 500
-    assert words in response.content.decode()
+    if outcome == "succeeded":
+        words = "could not read"
+        assert words not in response.content.decode()
+    else:
+        assert words in response.content.decode()
     assert len(api_writes(on_sandbox)) == 1
     events = AuditEvent.objects.filter(action=action).order_by("id")
     assert [event.outcome for event in events] == ["pending", outcome]
