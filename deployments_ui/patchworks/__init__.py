@@ -4,7 +4,7 @@ This package alone speaks HTTP (it alone imports requests and urllib3); everythi
 console imports from here.
 """
 
-from deployments_ui.patchworks.client import DEFAULT_INCLUDES, PatchworksClient, reset_session
+from deployments_ui.patchworks.client import DEFAULT_INCLUDES, PatchworksClient
 from deployments_ui.patchworks.errors import (
     GONE_DEPLOYMENT,
     GONE_FLOW,
@@ -29,6 +29,7 @@ from deployments_ui.patchworks.errors import (
     malformed,
     parse_retry_after,
 )
+from deployments_ui.patchworks.transport import reset_session
 from deployments_ui.patchworks.types import (
     GLOBAL_ENVIRONMENT_NAME,
     Deployment,

@@ -37,8 +37,8 @@ from deployments_ui.patchworks import (
     Unauthorized,
     ValidationFailed,
     reset_session,
+    transport,
 )
-from deployments_ui.patchworks import client as client_module
 from deployments_ui.patchworks.types import parse_deployment, parse_one, parse_page
 
 KEY = "pw-test-KEY-7f3e9c21d4b8a6"
@@ -849,7 +849,7 @@ def test_writes_are_never_retried(rsps, client, status):
 
 
 def _adapter_retry(kind: str):
-    sessions = client_module._get_sessions()
+    sessions = transport._get_sessions()
     return getattr(sessions, kind).get_adapter(BASE).max_retries
 
 
@@ -873,7 +873,7 @@ class _FakeResponse:
 @pytest.mark.parametrize("header,expected", [("120", 0.1), ("0", 0), ("garbage", 0.0)])
 def test_retry_after_is_capped(monkeypatch, header, expected):
     slept: list[float] = []
-    monkeypatch.setattr(client_module.time, "sleep", slept.append)
+    monkeypatch.setattr(transport.time, "sleep", slept.append)
     monkeypatch.setattr(sys.modules["urllib3.util.retry"].time, "sleep", slept.append)
     retry = _adapter_retry("reads")
     assert retry.get_retry_after(_FakeResponse(header)) == expected
@@ -889,10 +889,10 @@ def test_retry_after_cap_survives_increment():
 
 def test_one_pooled_session_per_process(rsps, client):
     rsps.get(LIST, json=page_json([]))
-    first = client_module._get_sessions()
+    first = transport._get_sessions()
     PatchworksClient("another-key").list_deployments()
     client.list_deployments()
-    assert client_module._get_sessions() is first
+    assert transport._get_sessions() is first
     adapter = first.reads.get_adapter(BASE)
     assert adapter._pool_maxsize == 20
 
@@ -903,7 +903,7 @@ def test_concurrent_first_use_builds_one_session():
 
     def grab():
         barrier.wait()
-        seen.append(client_module._get_sessions())
+        seen.append(transport._get_sessions())
 
     threads = [threading.Thread(target=grab) for _ in range(8)]
     for thread in threads:
@@ -914,9 +914,9 @@ def test_concurrent_first_use_builds_one_session():
 
 
 def test_reset_session_builds_a_new_one():
-    first = client_module._get_sessions()
+    first = transport._get_sessions()
     reset_session()
-    assert client_module._get_sessions() is not first
+    assert transport._get_sessions() is not first
 
 
 @pytest.fixture
@@ -950,7 +950,7 @@ def keep_alive_server():
 def test_writes_reuse_only_a_recently_used_connection(keep_alive_server, settings, monkeypatch):
     url, ports = keep_alive_server
     settings.PATCHWORKS_BASE_URL = url
-    monkeypatch.setattr(client_module._RecentConnectionsOnly, "max_idle_seconds", 0.2)
+    monkeypatch.setattr(transport._RecentConnectionsOnly, "max_idle_seconds", 0.2)
     writer = PatchworksClient(KEY)
     writer.enable_deployment("11", "42")
     writer.disable_deployment("11", "42")  # at once: the same connection
@@ -966,7 +966,7 @@ def test_each_call_is_logged_without_the_key(rsps, client, caplog):
     caplog.set_level(logging.DEBUG)
     rsps.get(ONE, json={"data": deployment_json()})
     client.get_deployment("11", "42")
-    records = [r for r in caplog.records if r.name == "deployments_ui.patchworks.client"]
+    records = [r for r in caplog.records if r.name == "deployments_ui.patchworks.transport"]
     assert len(records) == 1
     assert records[0].levelno == logging.INFO
     text = records[0].getMessage()
