@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from deployments_ui.forms import ToggleForm
-from deployments_ui.patchworks import Deployment, Page
+from deployments_ui.patchworks import SORT_KEYS, Deployment, Page
 from deployments_ui.templatetags.console_tags import (
     deployment_url,
     flow_version_url,
@@ -13,12 +13,6 @@ from deployments_ui.templatetags.console_tags import (
     when,
 )
 
-SORT_COLUMNS = {
-    "flow_name": "Flow",
-    "flow_version_iteration": "Version",
-    "enabled_at": "Enabled at",
-    "created_at": "Created",
-}
 PAGE_WINDOW = 2
 
 
@@ -76,33 +70,34 @@ def deployment_row(deployment: Deployment) -> dict:
     }
 
 
+# The list's columns: the field a sortable one sorts by (see SORT_KEYS), and its heading.
 COLUMNS = (
-    "flow_name",
-    "flow_version_iteration",
-    "Environment",
-    "Package",
-    "Priority",
-    "State",
-    "enabled_at",
-    "Enabled by",
-    "created_at",
-    "Actions",
+    ("flow_name", "Flow"),
+    ("flow_version_iteration", "Version"),
+    ("", "Environment"),
+    ("", "Package"),
+    ("", "Priority"),
+    ("", "State"),
+    ("enabled_at", "Enabled at"),
+    ("", "Enabled by"),
+    ("created_at", "Created"),
+    ("", "Actions"),
 )
 
 
 def table_columns(current: str | None, *, sortable: bool = True) -> list[dict]:
     """The table's headers; sortable ones carry the sort a click asks for and the direction."""
     columns = []
-    for column in COLUMNS:
-        if column not in SORT_COLUMNS:
-            columns.append({"label": column})
+    for column, label in COLUMNS:
+        if column not in SORT_KEYS:
+            columns.append({"label": label})
             continue
         direction = None
         if current == column:
             direction = "ascending"
         elif current == f"-{column}":
             direction = "descending"
-        header = {"label": SORT_COLUMNS[column], "direction": direction}
+        header = {"label": label, "direction": direction}
         if sortable:
             header["next"] = f"-{column}" if direction == "ascending" else column
         columns.append(header)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -47,14 +48,26 @@ from deployments_ui.patchworks.types import (
 )
 
 T = TypeVar("T")
-T = TypeVar("T")
 
 DEFAULT_INCLUDES = ("flowVersion", "virtualEnvironment", "package", "enabledBy")
 INCLUDES = frozenset({*DEFAULT_INCLUDES, "user"})
-FILTERS = frozenset(
-    {"package_id", "virtual_environment_id", "global", "flowVersion.flow", "name", "LIKE"}
-)
-SORTS = frozenset({"created_at", "enabled_at", "flow_name", "flow_version_iteration"})
+# The documented sort keys (`sort=key` or `sort=-key`). Other words in the API's "Available"
+# list are SQL that leaked from the server, not sort keys.
+SORT_KEYS = ("created_at", "enabled_at", "flow_name", "flow_version_iteration")
+
+
+class Filter(StrEnum):
+    """The deployments list's filters, as `filter[<name>]=a,b` (a comma list means any of)."""
+
+    ENVIRONMENT = "virtual_environment_id"
+    PACKAGE = "package_id"
+    FLOW = "flowVersion.flow"
+    NAME = "name"
+    SEARCH = "LIKE"
+    GLOBAL = "global"
+
+
+FILTERS = frozenset(Filter)
 UPDATE_FIELDS = frozenset({"virtual_environment_id", "priority", "enabled_at", "deploy_disabled"})
 _PATH_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -131,7 +144,7 @@ class PatchworksClient:
                 params[f"filter[{key}]"] = _joined(value)
         params.update(_include_param(include))
         if sort is not None:
-            if sort.removeprefix("-") not in SORTS:
+            if sort.removeprefix("-") not in SORT_KEYS:
                 raise ValueError(f"unknown sort: {sort!r}")
             params["sort"] = sort
         params.update(_page_params(page, per_page))

@@ -30,7 +30,7 @@ from deployments_ui.services import (
     AlreadyInState,
     ChangedSinceOpened,
 )
-from deployments_ui.views.upstream import (
+from deployments_ui.views.pages import (
     AUDIT_DOWN,
     deployment_page,
     error_page,

@@ -12,7 +12,7 @@ from deployments_ui import audit, services
 from deployments_ui.forms import DeploymentFilterForm
 from deployments_ui.patchworks import PatchworksError
 from deployments_ui.presenters import deployment_row, list_context, toggle_context
-from deployments_ui.views.upstream import (
+from deployments_ui.views.pages import (
     deployment_page,
     error_status,
     needs_api_key,

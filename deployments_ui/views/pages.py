@@ -45,13 +45,19 @@ def error_status(error: PatchworksError) -> int:
     return ERROR_STATUS.get(error.status or 0, 504 if error.outcome_unknown else 502)
 
 
-def safe_next(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target.startswith("/") and url_has_allowed_host_and_scheme(
+def safe_next(request: HttpRequest, fallback: str = "") -> str:
+    """The `next` the request asks for if it leads back into the console, otherwise `fallback`.
+
+    Only a path on this site counts: never another host, a scheme, or `//` and `/\\` (which
+    browsers read as another host).
+    """
+    target = (request.POST.get("next") or request.GET.get("next") or "").strip()
+    if not target.startswith("/") or target.startswith(("//", "/\\")):
+        return fallback
+    allowed = url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
+    )
+    return target if allowed else fallback
 
 
 def deployment_page(
