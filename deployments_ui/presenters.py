@@ -116,14 +116,13 @@ def page_numbers(page: Page) -> list[int | None]:
     return numbers
 
 
-def list_context(request: HttpRequest, *, form, page, error, flow_version: str = "") -> dict:
+def list_context(request: HttpRequest, *, form, page, flow_version: str = "") -> dict:
     query = form.to_query()
     filtered = bool(query.filters)
     return {
         "form": form,
         "page": page,
         "rows": [deployment_row(item) for item in page.items] if page else [],
-        "error": error,
         "flow_version": flow_version,
         "filtered": filtered,
         "sort": query.sort or "",

@@ -19,6 +19,7 @@ from django.db import connection
 from deployments_ui import audit
 from deployments_ui.accounts.credentials import MissingApiKey, api_key_for
 from deployments_ui.audit import Actor, AuditTarget
+from deployments_ui.errors import ConsoleError
 from deployments_ui.models import AuditEvent
 from deployments_ui.patchworks import (
     Deployment,
@@ -38,12 +39,13 @@ Action = AuditEvent.Action
 PICKER_PAGE_LIMIT = 10
 
 
-class ActionRefused(Exception):
+class ActionRefused(ConsoleError):
     """The console declined to send a write; the reason is in plain words."""
+
+    http_status = 409
 
     def __init__(self, message: str, deployment: Deployment | None = None) -> None:
         super().__init__(message)
-        self.message = message
         self.deployment = deployment
 
 

@@ -1,9 +1,14 @@
-"""What every deployment view shares: the key check and how upstream failures are shown."""
+"""What every view shares: the key check, where to go next, and how a failure is shown.
+
+A view that cannot do what was asked has a `ConsoleError` (a Patchworks error, an audit trail
+that cannot be written, an action the console refused): `respond` shows it in the page, or in
+the fragment htmx asked for, with the error's status; `shows_errors` does the same for a view
+that lets one through, on the error page.
+"""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -13,12 +18,12 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
-from deployments_ui import services
-from deployments_ui.patchworks import Deployment, PatchworksError
-from deployments_ui.services import MissingApiKey
+from deployments_ui.accounts.credentials import MissingApiKey
+from deployments_ui.errors import ConsoleError
 
-AUDIT_DOWN = "The console could not record this action in the audit log, so it was not sent."
-ERROR_STATUS = {401: 403, 403: 403, 404: 404, 422: 422, 429: 429}
+# console.js swaps an error answer into the page only when it carries this header; any other
+# error answer becomes a generic toast.
+FRAGMENT_HEADER = "X-Console-Fragment"
 
 
 def needs_api_key(view):
@@ -41,8 +46,51 @@ def needs_api_key(view):
     return wrapper
 
 
-def error_status(error: PatchworksError) -> int:
-    return ERROR_STATUS.get(error.status or 0, 504 if error.outcome_unknown else 502)
+def shows_errors(view):
+    """A ConsoleError the view lets through becomes the error page, with the error's status."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except ConsoleError as error:
+            context = {
+                "flow_version": kwargs.get("flow_version", ""),
+                "deployment_id": kwargs.get("deployment", ""),
+            }
+            return respond(request, "deployments_ui/upstream_error.html", context, error=error)
+
+    return wrapper
+
+
+def wants_fragment(request: HttpRequest) -> bool:
+    """htmx asked for a part of the page (boosted links and history restores need all of it)."""
+    htmx = request.htmx
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def respond(
+    request: HttpRequest,
+    template: str,
+    context: dict,
+    *,
+    fragment: str | None = None,
+    error: ConsoleError | None = None,
+) -> TemplateResponse:
+    """The page, or the `fragment` template when htmx asked for one; with an error, its status.
+
+    An error fragment is marked with FRAGMENT_HEADER so that the page shows it where it belongs.
+    """
+    status = error.http_status if error is not None else 200
+    context = {**context, "error": error}
+    if fragment and wants_fragment(request):
+        return mark_fragment(TemplateResponse(request, fragment, context, status=status))
+    return TemplateResponse(request, template, context, status=status)
+
+
+def mark_fragment(response: HttpResponse) -> HttpResponse:
+    response[FRAGMENT_HEADER] = "1"
+    return response
 
 
 def safe_next(request: HttpRequest, fallback: str = "") -> str:
@@ -58,30 +106,3 @@ def safe_next(request: HttpRequest, fallback: str = "") -> str:
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )
     return target if allowed else fallback
-
-
-def deployment_page(
-    request: HttpRequest,
-    flow_version: str,
-    deployment: str,
-    template: str,
-    context_for: Callable[[Deployment], dict] = lambda found: {},
-) -> HttpResponse:
-    """Read one deployment and show it in `template`, or show why Patchworks could not say."""
-    try:
-        found = services.deployment_get(
-            user=request.user, flow_version_id=flow_version, deployment_id=deployment
-        )
-    except PatchworksError as error:
-        return error_page(request, error, flow_version, deployment)
-    return TemplateResponse(request, template, {"deployment": found, **context_for(found)})
-
-
-# Lists
-
-
-def error_page(request, error: PatchworksError, flow_version: str, deployment: str = ""):
-    context = {"error": error, "flow_version": flow_version, "deployment_id": deployment}
-    return TemplateResponse(
-        request, "deployments_ui/upstream_error.html", context, status=error_status(error)
-    )

@@ -448,6 +448,22 @@ def test_it_shows_an_upstream_failure_in_the_page_and_in_the_row(page, operator,
     assert server_errors == []
 
 
+@pytest.mark.browser
+def test_a_table_swap_that_fails_upstream_says_why_in_the_table(page, viewer, on_sandbox, settings):
+    settings.PATCHWORKS_GET_RETRIES = 0
+    sign_in(page, viewer)
+    page.goto("/deployments/")
+    expect(rows(page).first).to_be_visible()
+    mark_page(page)
+
+    on_sandbox.set_faults(error_status=503, path_contains="/flow-version-deployments")
+    page.get_by_label("Rows per page").select_option("10")
+    table = page.locator("#deployment-table")
+    expect(table.get_by_role("alert")).to_contain_text("Patchworks is not answering properly")
+    expect(page.locator("#toasts")).not_to_contain_text("Something went wrong")
+    assert_no_full_load(page)
+
+
 # 10. Accessibility
 
 

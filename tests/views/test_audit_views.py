@@ -298,6 +298,27 @@ def test_htmx_gets_only_the_table(viewer_client, events):
     assert "HX-Request" in response["Vary"]
 
 
+@pytest.mark.parametrize("htmx", [False, True])
+def test_an_unreadable_audit_log_says_so_in_the_table(viewer_client, events, monkeypatch, htmx):
+    from django.db import DatabaseError
+
+    from deployments_ui.views import audit as audit_views
+
+    def unreadable(filters):
+        raise DatabaseError("connection lost")
+
+    monkeypatch.setattr(audit_views, "filtered_events", unreadable)
+    headers = {"HX-Request": "true"} if htmx else {}
+    response = viewer_client.get("/audit/", headers=headers)
+    body = response.content.decode()
+    assert response.status_code == 503
+    assert "The audit log cannot be read just now" in body
+    assert "connection lost" not in body
+    # console.js swaps an error answer in only when it is marked as a fragment of the page.
+    assert response.has_header("X-Console-Fragment") is htmx
+    assert body.lstrip().startswith('<section id="audit-table"') is htmx
+
+
 def test_a_history_restore_gets_the_whole_page(viewer_client, events):
     response = viewer_client.get(
         "/audit/", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}
