@@ -4,7 +4,6 @@ Who sees what: every role with `view_deployments` (Viewer, Operator, Editor, Adm
 deployment event, console and external alike. Patchworks keys belong to the company, so every
 person with a key can already see every deployment; hiding other people's events would hide
 nothing about the deployments themselves and would make "who changed this?" unanswerable.
-`view_all_audit` is kept for events that are not about deployments (none exist yet).
 Access is checked by the access middleware (URL names audit-log and audit-export).
 """
 
