@@ -13,7 +13,7 @@ import pytest
 from axe_playwright_python.base import AXE_SCRIPT, AxeResults
 from playwright.sync_api import Page, expect
 
-from tests.conftest import sign_in
+from tests.browser import sign_in
 
 # From the sandbox's demo data (sandbox/demo.py: a fixed seed and fixed ids).
 UK_LIVE, UK_LIVE_ID = "UK Live (live)", 1

@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from tests.conftest import PASSWORD, make_user, sign_in
+from tests.browser import sign_in
+from tests.factories import PASSWORD, make_user
 
 pytestmark = [
     pytest.mark.browser,

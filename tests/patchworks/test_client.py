@@ -40,6 +40,7 @@ from deployments_ui.patchworks import (
     transport,
 )
 from deployments_ui.patchworks.types import parse_deployment, parse_one, parse_page
+from tests.factories import deployment_json
 
 KEY = "pw-test-KEY-7f3e9c21d4b8a6"
 BASE = "https://patchworks.test"
@@ -74,36 +75,6 @@ def rsps():
 @pytest.fixture
 def client():
     return PatchworksClient(KEY)
-
-
-def deployment_json(**overrides):
-    body = {
-        "id": 42,
-        "flow_version_id": 11,
-        "virtual_environment_id": 3,
-        "package_id": 8,
-        "priority": 2,
-        "enabled_at": "2025-03-01T09:30:00.000000Z",
-        "enabled_by": 5,
-        "user_id": 6,
-        "name": "Orders to ERP",
-        "global": False,
-        "flow_version_iteration": 4,
-        "created_at": "2025-02-01T08:00:00.000000Z",
-        "updated_at": "2025-03-01T09:30:00.000000Z",
-        "flowVersion": {
-            "id": 11,
-            "flow_id": 7,
-            "iteration": 4,
-            "status": "Deployed",
-            "flow": {"id": 7, "name": "Orders to ERP", "priority": 3},
-        },
-        "virtualEnvironment": {"id": 3, "name": "Production EU", "type": "live"},
-        "package": {"id": 8, "name": "Shopify"},
-        "enabledBy": {"id": 5, "name": "Ada Admin", "email": "ada@example.com"},
-    }
-    body.update(overrides)
-    return body
 
 
 def page_json(items, **meta):

@@ -16,12 +16,11 @@ from deployments_ui import audit
 from deployments_ui.audit import AuditTarget
 from deployments_ui.models import AuditEvent
 from deployments_ui.views.audit import escape_cells
-from tests.fixtures_audit import (
+from tests.factories import (
     DISABLED,
     ENABLED,
     TARGET,
     actor_for,
-    ann_fixture,  # noqa: F401 (the `ann` fixture)
     console_disable,
 )
 

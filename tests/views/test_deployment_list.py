@@ -213,7 +213,7 @@ def test_a_slow_patchworks_shows_a_timeout_message(signed_in, on_sandbox, settin
 
 
 def test_a_rejected_key_says_to_update_it(client, on_sandbox):
-    from tests.conftest import make_user
+    from tests.factories import make_user
 
     client.force_login(make_user("bad", "Viewer", api_key="not-a-real-key"))
     response = client.get("/deployments/")
@@ -221,7 +221,7 @@ def test_a_rejected_key_says_to_update_it(client, on_sandbox):
 
 
 def test_someone_without_a_key_is_sent_to_the_key_page(client, db):
-    from tests.conftest import make_user
+    from tests.factories import make_user
 
     client.force_login(make_user("nokey", "Viewer"))
     response = client.get("/deployments/")
