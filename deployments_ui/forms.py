@@ -107,6 +107,7 @@ class DeploymentFilterForm(forms.Form):
         widget=QuickSelect,
     )
     page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    field_order = ["q", "environment", "package", "flow", "scope", "name", "per_page"]
 
     def __init__(self, data, *, pickers: Pickers | None) -> None:
         data = data.copy()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from deployments_ui.forms import ToggleForm
-from deployments_ui.patchworks import SORT_KEYS, Deployment, Page
+from deployments_ui.patchworks import SORT_KEYS, Deployment
 from deployments_ui.templatetags.console_tags import (
     deployment_url,
     flow_version_url,
@@ -104,16 +104,29 @@ def table_columns(current: str | None, *, sortable: bool = True) -> list[dict]:
     return columns
 
 
-def page_numbers(page: Page) -> list[int | None]:
-    """Page links around the current page, with None where numbers are skipped."""
-    wanted = {1, page.last_page}
-    wanted.update(range(page.current_page - PAGE_WINDOW, page.current_page + PAGE_WINDOW + 1))
+def pager(
+    current: int, last: int, *, previous_label: str = "‹ Previous", next_label: str = "Next ›"
+) -> dict | None:
+    """The page links of a list (`_pagination.html`), or None when it has one page.
+
+    Numbers around the current page and at both ends, with None where numbers are skipped.
+    """
+    if last <= 1:
+        return None
+    wanted = {1, last, *range(current - PAGE_WINDOW, current + PAGE_WINDOW + 1)}
     numbers: list[int | None] = []
-    for number in sorted(n for n in wanted if 1 <= n <= page.last_page):
+    for number in sorted(n for n in wanted if 1 <= n <= last):
         if numbers and number - (numbers[-1] or 0) > 1:
             numbers.append(None)
         numbers.append(number)
-    return numbers
+    return {
+        "current": current,
+        "numbers": numbers,
+        "previous": current - 1 if current > 1 else None,
+        "next": current + 1 if current < last else None,
+        "previous_label": previous_label,
+        "next_label": next_label,
+    }
 
 
 def list_context(request: HttpRequest, *, form, page, flow_version: str = "") -> dict:
@@ -127,7 +140,7 @@ def list_context(request: HttpRequest, *, form, page, flow_version: str = "") ->
         "filtered": filtered,
         "sort": query.sort or "",
         "columns": table_columns(query.sort, sortable=not flow_version),
-        "page_numbers": page_numbers(page) if page else [],
+        "pager": pager(page.current_page, page.last_page) if page else None,
         "list_url": request.path,
         "next": request.get_full_path(),
         **toggle_context(),

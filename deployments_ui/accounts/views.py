@@ -101,6 +101,7 @@ def locked_out(
 class ApiKeyForm(forms.Form):
     api_key = forms.CharField(
         label="Your Patchworks API key",
+        help_text="It is shown only as its last four characters once saved.",
         strip=True,
         max_length=credentials.MAX_KEY_LENGTH,
         widget=forms.PasswordInput(

@@ -33,6 +33,7 @@ from deployments_ui.audit.entries import (
     state_lines,
 )
 from deployments_ui.models import AuditEvent
+from deployments_ui.presenters import pager
 from deployments_ui.views.pages import respond
 
 PER_PAGE = 25
@@ -170,7 +171,9 @@ def _page_of_events(filters: dict, number: str | None) -> dict:
     return {
         "page": page,
         "entries": [entry_from_event(event) for event in page.object_list],
-        "page_range": list(paginator.get_elided_page_range(page.number, on_each_side=2)),
+        "pager": pager(
+            page.number, paginator.num_pages, previous_label="‹ Newer", next_label="Older ›"
+        ),
     }
 
 
