@@ -1,6 +1,6 @@
 """The deployment pages' journeys, in a real Chromium against a live console and the sandbox.
 
-Each test is one journey a person takes (see issue 4, "Tests"). Locators go by role and label,
+Each test is one journey a person takes (docs/DESIGN.md, "Tests"). Locators go by role and label,
 so each one also checks that the control is named for people using assistive technology.
 """
 
