@@ -188,15 +188,7 @@ def test_the_system_actor_has_no_user():
 def test_target_and_state_come_from_a_client_deployment():
     deployment = parse_deployment(DEPLOYMENT_JSON)
 
-    assert AuditTarget.from_deployment(deployment) == AuditTarget(
-        deployment_id="101",
-        flow_version_id="11",
-        flow_id="1",
-        flow_name="Orders → Shopify",
-        environment_id="2",
-        environment_name="UK Live",
-        environment_type="live",
-    )
+    assert AuditTarget.from_deployment(deployment) == TARGET
     state = audit.deployment_state(deployment)
     assert state["enabled"] is True
     assert state["enabled_at"].startswith("2025-03-01T09:00:00")
