@@ -62,7 +62,7 @@ max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
 max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200, minimum=0)
 
 # Header names with underscores are dropped, never merged with their dashed twin: the SSO
-# identity header must not be spoofable as X_Forwarded_Email (see deployments_ui/sso.py).
+# identity header must not be spoofable as X_Forwarded_Email (see deployments_ui/accounts/sso.py).
 # This is gunicorn's default since 22.0; it is stated here so that it cannot silently change.
 header_map = "drop"
 

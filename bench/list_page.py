@@ -6,7 +6,7 @@ Starts its own sandbox and production-like console (bench/stack.py), signs in as
 warms every worker's picker cache, then alternates console and direct upstream requests so
 that both see the same machine load. For each latency the sandbox is told to add, it reports the
 medians, their ratio, and the console's added time (console median - upstream median) as a
-share of the upstream median. Budget (DESIGN.md): added time within 15% of the upstream time.
+share of the upstream median. Budget (docs/DESIGN.md): added time within 15% of the upstream time.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ USER_KEYS = {
     "admin": "sandbox-key-admin",
 }
 # The includes and order of parameters the console's client sends for the deployments list
-# (deployments_ui/client.py: DEFAULT_INCLUDES, then page and per_page).
+# (deployments_ui/patchworks/client.py: DEFAULT_INCLUDES, then page and per_page).
 LIST_INCLUDE = "flowVersion,virtualEnvironment,package,enabledBy"
 STARTUP_TIMEOUT = 60.0
 _CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')

@@ -5,8 +5,8 @@
 Starts its own sandbox and production-like console (bench/stack.py), signs in as `operator`
 and flips one deployment on and off through the console (POST with HX-Request and the CSRF
 header, as htmx sends it), alternating with direct upstream enable/disable POSTs on another
-deployment. The console reads the deployment before it writes (DESIGN.md: "before it writes, the
-console checks the current state"), so the summary gives the added time both against the bare
+deployment. The console reads the deployment before it writes (docs/DESIGN.md, "The path of a
+request": the state check), so the summary gives the added time both against the bare
 upstream write and against the upstream read plus write. Budget: within 10 ms.
 """
 

@@ -1,18 +1,28 @@
-"""Values every page needs: the console's name and what the signed-in person may do."""
+"""Values every page needs: the console's name and which of its buttons the person may use.
+
+What a button may show is asked of the access table (`accounts.access.URL_ACCESS`), the same
+table the middleware enforces, through the URL the button leads to.
+"""
 
 from __future__ import annotations
 
 from django.http import HttpRequest
 
+from deployments_ui.accounts import access
+
+# The template flag, and the URL whose rule decides it.
+BUTTONS = {
+    "can_view": "deployment-list",
+    "can_toggle": "deployment-enable",
+    "can_change": "deployment-edit",
+    "can_manage": "service-key",
+}
+
 
 def console(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
-    signed_in = bool(user and user.is_authenticated)
     return {
         # django-htmx's {% htmx_script %} looks for the nonce under Django 6's name.
         "csp_nonce": getattr(request, "csp_nonce", None),
-        "can_view": signed_in and user.has_perm("deployments_ui.view_deployments"),
-        "can_toggle": signed_in and user.has_perm("deployments_ui.toggle_deployments"),
-        "can_change": signed_in and user.has_perm("deployments_ui.change_deployments"),
-        "can_manage": signed_in and user.has_perm("deployments_ui.manage_console"),
+        **{flag: user is not None and access.may(user, url) for flag, url in BUTTONS.items()},
     }

@@ -12,21 +12,25 @@ from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 
+from deployments_ui.patchworks import GLOBAL_ENVIRONMENT_NAME, SORT_KEYS, Filter
 from deployments_ui.services import DeploymentQuery, Pickers
+from deployments_ui.vocabulary import PRIORITY_LABELS
 
 GLOBAL_ENVIRONMENT = "global"
 PAGE_SIZES = (10, 25, 50, 100)
 DEFAULT_PAGE_SIZE = 25
 ENVIRONMENT_TYPES = {"live": "Every live environment", "test": "Every test environment"}
-SORT_KEYS = ("created_at", "enabled_at", "flow_name", "flow_version_iteration")
-PRIORITY_CHOICES = [
-    ("", "Inherit from the flow"),
-    ("1", "1 — highest"),
-    ("2", "2 — high"),
-    ("3", "3 — normal"),
-    ("4", "4 — low"),
-    ("5", "5 — lowest"),
+PRIORITY_CHOICES = [("", "Inherit from the flow")] + [
+    (str(priority), label) for priority, label in PRIORITY_LABELS.items()
 ]
+# The list's filter fields, and the Patchworks filter each one sets.
+FILTER_FIELDS = {
+    "environment": Filter.ENVIRONMENT,
+    "package": Filter.PACKAGE,
+    "flow": Filter.FLOW,
+    "name": Filter.NAME,
+    "q": Filter.SEARCH,
+}
 # Patchworks' field names, mapped to the form fields that show their errors.
 API_FIELD_TO_FORM_FIELD = {
     "virtual_environment_id": "environment",
@@ -103,6 +107,7 @@ class DeploymentFilterForm(forms.Form):
         widget=QuickSelect,
     )
     page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    field_order = ["q", "environment", "package", "flow", "scope", "name", "per_page"]
 
     def __init__(self, data, *, pickers: Pickers | None) -> None:
         data = data.copy()
@@ -129,23 +134,15 @@ class DeploymentFilterForm(forms.Form):
         """The API query for the valid part of the form; invalid fields are left out."""
         values = self.cleaned_data if self.is_bound else {}
         filters: dict[str, str] = {}
-        for field_name, api_name in (
-            ("environment", "virtual_environment_id"),
-            ("package", "package_id"),
-            ("flow", "flowVersion.flow"),
-            ("name", "name"),
-            ("q", "LIKE"),
-        ):
+        for field_name, api_name in FILTER_FIELDS.items():
             if values.get(field_name):
                 filters[api_name] = values[field_name].strip()
         environment_type = values.get("environment")
         if environment_type in self.environment_ids_by_type:
             # A comma list means "any of" to Patchworks.
-            filters["virtual_environment_id"] = ",".join(
-                self.environment_ids_by_type[environment_type]
-            )
+            filters[Filter.ENVIRONMENT] = ",".join(self.environment_ids_by_type[environment_type])
         if values.get("scope"):
-            filters["global"] = "1" if values["scope"] == "yes" else "0"
+            filters[Filter.GLOBAL] = "1" if values["scope"] == "yes" else "0"
         return DeploymentQuery(
             filters=filters,
             sort=values.get("sort") or None,
@@ -191,7 +188,7 @@ class _DeploymentFieldsForm(forms.Form):
     def __init__(self, *args, environments=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["environment"].choices = [
-            (GLOBAL_ENVIRONMENT, "No environment (global)")
+            (GLOBAL_ENVIRONMENT, GLOBAL_ENVIRONMENT_NAME)
         ] + _choices(environments, environment_label)
 
     def environment_id(self) -> str | None:

@@ -22,7 +22,6 @@ class ConsoleAccess(models.Model):
             ("toggle_deployments", "Enable and disable deployments"),
             ("change_deployments", "Create, edit and delete deployments"),
             ("manage_console", "Manage users, roles, the service key and settings"),
-            ("view_all_audit", "See the whole audit log"),
         ]
 
     def __str__(self) -> str:

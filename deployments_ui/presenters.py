@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from deployments_ui.forms import ToggleForm
-from deployments_ui.patchworks import GLOBAL_ENVIRONMENT_NAME, Deployment, Page
+from deployments_ui.patchworks import SORT_KEYS, Deployment
 from deployments_ui.templatetags.console_tags import (
     deployment_url,
     flow_version_url,
@@ -13,25 +13,14 @@ from deployments_ui.templatetags.console_tags import (
     when,
 )
 
-SORT_COLUMNS = {
-    "flow_name": "Flow",
-    "flow_version_iteration": "Version",
-    "enabled_at": "Enabled at",
-    "created_at": "Created",
-}
 PAGE_WINDOW = 2
-
-
-def is_global(deployment: Deployment) -> bool:
-    """A deployment in no virtual environment: Patchworks calls it the global deployment."""
-    return deployment.environment_name == GLOBAL_ENVIRONMENT_NAME
 
 
 def deployment_label(deployment: Deployment) -> str:
     """'Orders → Shopify v3 in UK Live', or 'the global deployment of Orders v2', in words a
     person recognises (capitalise it at the start of a sentence)."""
     version = f" v{deployment.flow_version_iteration}" if deployment.flow_version_iteration else ""
-    if is_global(deployment):
+    if deployment.is_global:
         return f"the global deployment of {deployment.flow_label}{version}"
     return f"{deployment.flow_label}{version} in {deployment.environment_name}"
 
@@ -102,7 +91,7 @@ def deployment_row(deployment: Deployment) -> dict:
         "flow_version_url": flow_version_url(deployment),
         "label": deployment_label(deployment),
         "environment_name": deployment.environment_name,
-        "is_global": is_global(deployment),
+        "is_global": deployment.is_global,
         "environment_type": deployment.environment_type,
         "live": deployment.environment_type == "live",
         "package_name": deployment.package.name if deployment.package else "",
@@ -115,66 +104,78 @@ def deployment_row(deployment: Deployment) -> dict:
     }
 
 
-# What a person scans for comes first (on a phone the rest is a sideways scroll away): the
-# flow, where it runs, whether it runs, and the button that changes that.
+# The list's columns, in the order a person scans them (on a phone the rest is a sideways scroll
+# away): the field a sortable one sorts by (see SORT_KEYS), and its heading.
 COLUMNS = (
-    "flow_name",
-    "Environment",
-    "State",
-    "Actions",
-    "flow_version_iteration",
-    "Package",
-    "Priority",
-    "enabled_at",
-    "Enabled by",
-    "created_at",
+    ("flow_name", "Flow"),
+    ("", "Environment"),
+    ("", "State"),
+    ("", "Actions"),
+    ("flow_version_iteration", "Version"),
+    ("", "Package"),
+    ("", "Priority"),
+    ("enabled_at", "Enabled at"),
+    ("", "Enabled by"),
+    ("created_at", "Created"),
 )
 
 
 def table_columns(current: str | None, *, sortable: bool = True) -> list[dict]:
     """The table's headers; sortable ones carry the sort a click asks for and the direction."""
     columns = []
-    for column in COLUMNS:
-        if column not in SORT_COLUMNS:
-            columns.append({"label": column})
+    for column, label in COLUMNS:
+        if column not in SORT_KEYS:
+            columns.append({"label": label})
             continue
         direction = None
         if current == column:
             direction = "ascending"
         elif current == f"-{column}":
             direction = "descending"
-        header = {"label": SORT_COLUMNS[column], "direction": direction}
+        header = {"label": label, "direction": direction}
         if sortable:
             header["next"] = f"-{column}" if direction == "ascending" else column
         columns.append(header)
     return columns
 
 
-def page_numbers(page: Page) -> list[int | None]:
-    """Page links around the current page, with None where numbers are skipped."""
-    wanted = {1, page.last_page}
-    wanted.update(range(page.current_page - PAGE_WINDOW, page.current_page + PAGE_WINDOW + 1))
+def pager(
+    current: int, last: int, *, previous_label: str = "‹ Previous", next_label: str = "Next ›"
+) -> dict | None:
+    """The page links of a list (`_pagination.html`), or None when it has one page.
+
+    Numbers around the current page and at both ends, with None where numbers are skipped.
+    """
+    if last <= 1:
+        return None
+    wanted = {1, last, *range(current - PAGE_WINDOW, current + PAGE_WINDOW + 1)}
     numbers: list[int | None] = []
-    for number in sorted(n for n in wanted if 1 <= n <= page.last_page):
+    for number in sorted(n for n in wanted if 1 <= n <= last):
         if numbers and number - (numbers[-1] or 0) > 1:
             numbers.append(None)
         numbers.append(number)
-    return numbers
+    return {
+        "current": current,
+        "numbers": numbers,
+        "previous": current - 1 if current > 1 else None,
+        "next": current + 1 if current < last else None,
+        "previous_label": previous_label,
+        "next_label": next_label,
+    }
 
 
-def list_context(request: HttpRequest, *, form, page, error, flow_version: str = "") -> dict:
+def list_context(request: HttpRequest, *, form, page, flow_version: str = "") -> dict:
     query = form.to_query()
     filtered = bool(query.filters)
     return {
         "form": form,
         "page": page,
         "rows": [deployment_row(item) for item in page.items] if page else [],
-        "error": error,
         "flow_version": flow_version,
         "filtered": filtered,
         "sort": query.sort or "",
         "columns": table_columns(query.sort, sortable=not flow_version),
-        "page_numbers": page_numbers(page) if page else [],
+        "pager": pager(page.current_page, page.last_page) if page else None,
         "list_url": request.path,
         "next": request.get_full_path(),
         **toggle_context(),

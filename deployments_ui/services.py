@@ -19,6 +19,7 @@ from django.db import connection
 from deployments_ui import audit
 from deployments_ui.accounts.credentials import MissingApiKey, api_key_for
 from deployments_ui.audit import Actor, AuditTarget
+from deployments_ui.errors import ConsoleError
 from deployments_ui.models import AuditEvent
 from deployments_ui.patchworks import (
     Deployment,
@@ -31,19 +32,20 @@ from deployments_ui.patchworks import (
     Unauthorized,
     VirtualEnvironment,
 )
+from deployments_ui.vocabulary import EDITABLE_FIELDS
 
 logger = logging.getLogger(__name__)
 Action = AuditEvent.Action
 PICKER_PAGE_LIMIT = 10
-EDITABLE_FIELDS = ("virtual_environment_id", "priority", "enabled_at")
 
 
-class ActionRefused(Exception):
+class ActionRefused(ConsoleError):
     """The console declined to send a write; the reason is in plain words."""
+
+    http_status = 409
 
     def __init__(self, message: str, deployment: Deployment | None = None) -> None:
         super().__init__(message)
-        self.message = message
         self.deployment = deployment
 
 
@@ -410,23 +412,17 @@ def deployment_delete(
 
 def editable_values(deployment: Deployment) -> dict[str, Any]:
     """The values an edit form shows, in a form that survives a round trip through the page."""
-    return {
-        "virtual_environment_id": deployment.virtual_environment_id,
-        "priority": deployment.priority,
-        "enabled_at": deployment.enabled_at.isoformat() if deployment.enabled_at else None,
-    }
-
-
-FIELD_LABELS = {
-    "virtual_environment_id": "environment",
-    "priority": "priority",
-    "enabled_at": "enabled at",
-}
+    values = {name: getattr(deployment, name) for name in EDITABLE_FIELDS}
+    if values["enabled_at"] is not None:
+        values["enabled_at"] = values["enabled_at"].isoformat()
+    return values
 
 
 def changed_fields(opened: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """Plain names of the editable fields whose values differ."""
-    return [FIELD_LABELS[name] for name in EDITABLE_FIELDS if opened.get(name) != current.get(name)]
+    return [
+        label for name, label in EDITABLE_FIELDS.items() if opened.get(name) != current.get(name)
+    ]
 
 
 def _client_or_refuse(actor, user, action, target, reason) -> PatchworksClient:

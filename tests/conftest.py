@@ -1,4 +1,8 @@
-"""Shared fixtures: named people per role, their keys, and a real Chromium for the journeys."""
+"""Shared fixtures: named people per role, their keys, and a real Chromium for the journeys.
+
+Only fixtures live here; the helpers that build people, deployments and events are in
+`tests/factories.py`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 
-pytest_plugins = ["tests.sandbox_fixtures", "tests.fixtures_auth"]
+from tests.factories import ROLES, ensure_roles, make_user
+
+pytest_plugins = ["tests.sandbox_fixtures"]
 
 CHROMIUM = os.environ.get("CONSOLE_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -21,27 +27,25 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PASSWORD = "correct-horse-battery"
 
 
-def make_user(
-    username: str, role: str | None, *, full_name: str = "", api_key: str | None = None
-) -> User:
-    """A person with one role (a Django group) and, if given, a stored Patchworks key."""
-    from deployments_ui.accounts.credentials import store_api_key
-    from tests.fixtures_auth import ensure_roles
+@pytest.fixture(autouse=True)
+def _role_groups(request):
+    """Every test with a database finds the four role groups.
 
-    # Transactional tests (live server, browser) empty every table, the migrated roles included.
-    ensure_roles()
-    first, _, last = full_name.partition(" ")
-    user = User.objects.create_user(
-        username, f"{username}@example.com", PASSWORD, first_name=first, last_name=last
-    )
-    if role:
-        user.groups.add(Group.objects.get(name=role))
-    if api_key:
-        store_api_key(user, api_key)
-    return user
+    A data migration makes them, and a transactional test (live server, browser) ends by
+    emptying every table: without this, a test that runs after one finds no roles.
+    """
+    if request.node.get_closest_marker("django_db") is None:
+        names = set(request.fixturenames)
+        if names & {"transactional_db", "live_server"}:
+            request.getfixturevalue("transactional_db")
+        elif "db" in names:
+            request.getfixturevalue("db")
+        else:
+            return
+    if Group.objects.filter(name__in=ROLES).count() < len(ROLES):
+        ensure_roles()
 
 
 @pytest.fixture(autouse=True)
@@ -87,6 +91,18 @@ def keyless_operator(db) -> User:
 
 
 @pytest.fixture
+def ann(db) -> User:
+    """An Operator named Ann Smith, the person in the audit trail's example sentences."""
+    return make_user("ann", "Operator", full_name="Ann Smith")
+
+
+@pytest.fixture
+def roles(transactional_db) -> None:
+    """The role groups, for transactional tests (see factories.ensure_roles)."""
+    ensure_roles()
+
+
+@pytest.fixture
 def on_sandbox(sandbox, settings):
     """Point the console at the live sandbox for this test."""
     settings.PATCHWORKS_BASE_URL = sandbox.url
@@ -118,12 +134,3 @@ def page(browser, live_server):
     page = context.new_page()
     yield page
     context.close()
-
-
-def sign_in(page, user: User, password: str = PASSWORD) -> None:
-    """Sign in through the login form, as a person would."""
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()

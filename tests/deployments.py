@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 INCLUDE = "include=flowVersion,virtualEnvironment,package,enabledBy"
 
 
@@ -38,3 +40,8 @@ def read_back(sandbox, item: dict) -> dict:
 
 def api_writes(sandbox) -> list[dict]:
     return [entry for entry in sandbox.requests() if entry["method"] != "GET"]
+
+
+def toast_of(response) -> dict:
+    """The toast an htmx answer asks the page to show (`HX-Trigger: console:toast`)."""
+    return json.loads(response["HX-Trigger"])["console:toast"]

@@ -57,3 +57,16 @@ def test_urls_are_built_from_the_named_patterns_with_quoted_ids():
     assert flow_version_url(deployment(True)) == "/flow-versions/a%20b/deployments/"
     with pytest.raises(ValueError):
         deployment_url(deployment(True), "audit-log")
+
+
+@pytest.mark.parametrize(
+    "priority,words",
+    [(None, "inherits from the flow"), (1, "1 — highest"), (2, "2 — high"), (4, "4 — low")],
+)
+def test_every_priority_has_the_words_the_forms_offer(priority, words):
+    from deployments_ui.forms import PRIORITY_CHOICES
+    from deployments_ui.templatetags.console_tags import priority_words
+
+    assert priority_words(priority) == words
+    if priority is not None:
+        assert (str(priority), words) in PRIORITY_CHOICES

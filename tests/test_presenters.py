@@ -7,25 +7,23 @@ from types import SimpleNamespace
 
 from deployments_ui.patchworks.types import parse_deployment
 from deployments_ui.presenters import console_enabler, deployment_row, toggle_question
+from tests.factories import deployment
 
 ENABLED_AT = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
 
 
 def test_a_live_enabled_row_carries_its_names_links_and_state():
     row = deployment_row(
-        parse_deployment(
-            {
-                "id": 41,
-                "name": "Orders",
-                "flow_version_id": 7,
-                "virtual_environment_id": 3,
-                "priority": 2,
-                "enabled_at": ENABLED_AT.isoformat(),
-                "flowVersion": {"id": 7, "flow_id": 2, "iteration": 3},
-                "virtualEnvironment": {"id": 3, "name": "UK Live", "type": "live"},
-                "package": {"id": 1, "name": "Retail"},
-                "enabledBy": {"id": 9, "name": "Edie Editor"},
-            }
+        deployment(
+            id=41,
+            name="Orders",
+            flow_version_id=7,
+            flow_version_iteration=3,
+            enabled_at=ENABLED_AT.isoformat(),
+            flowVersion={"id": 7, "flow_id": 2, "iteration": 3},
+            virtualEnvironment={"id": 3, "name": "UK Live", "type": "live"},
+            package={"id": 1, "name": "Retail"},
+            enabledBy={"id": 9, "name": "Edie Editor"},
         )
     )
     assert row["action"] == "disable"

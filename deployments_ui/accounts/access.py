@@ -1,9 +1,10 @@
 """Who may use each URL: the one table, and the middleware that enforces it for every request.
 
 Default deny: a URL whose name is not in `URL_ACCESS` answers 403 to everyone, so a new page
-stays shut until someone decides who may use it (tests/test_access.py fails until they do).
+stays shut until someone decides who may use it (tests/accounts/test_access.py fails until they do).
 Django's admin (namespace "admin") is for staff only, and its own permission checks apply
-on top. Templates ask the same table which buttons to show: `{% if request.user|may:"..." %}`.
+on top. Pages ask the same table which buttons to show (`context_processors.console`: `can_view`,
+`can_toggle`, `can_change`, `can_manage`).
 """
 
 from __future__ import annotations

@@ -66,11 +66,6 @@ def api_key_for(user: AbstractBaseUser) -> str:
     return key
 
 
-def has_api_key(user: AbstractBaseUser) -> bool:
-    """Whether the user has saved a key (it is not decrypted or checked here)."""
-    return user.is_authenticated and ApiCredential.objects.filter(user=user).exists()
-
-
 @sensitive_variables("raw_key", "key")
 def _clean_key(raw_key: str) -> str:
     key = (raw_key or "").strip()

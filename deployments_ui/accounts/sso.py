@@ -12,7 +12,7 @@ under WSGI, so the defence is layered:
 1. The WSGI server drops header names containing underscores before they reach the app:
    gunicorn's `header_map = "drop"` (its default since 22.0; gunicorn.conf.py states it), and
    Django's own runserver (`WSGIRequestHandler.get_environ`) and ASGI handler do the same.
-   tests/test_sso.py sends the underscore variant through both real servers.
+   tests/accounts/test_sso.py sends the underscore variant through both real servers.
 2. If a server nevertheless merged the two (gunicorn's `header_map = "dangerous"`, plain
    wsgiref), the value arrives as "real,spoofed": identities containing a comma, whitespace or
    control characters are refused here and the SSO session is ended.

@@ -17,7 +17,6 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
@@ -26,22 +25,12 @@ from deployments_ui.accounts import credentials
 from deployments_ui.audit import drift
 from deployments_ui.models import ApiCredential
 from deployments_ui.patchworks import PatchworksError
+from deployments_ui.views.pages import safe_next
 
 SSO_ONLY = (
     "Sign in through your company's single sign-on: open the console at its usual address "
     "and you will be signed in automatically. Signing in with a password is switched off."
 )
-
-
-def safe_next(request: HttpRequest, url: str | None) -> str:
-    """`url` if it leads back into the console (a path on this site), otherwise ""."""
-    url = (url or "").strip()
-    if not url.startswith("/") or url.startswith(("//", "/\\")):
-        return ""
-    allowed = url_has_allowed_host_and_scheme(
-        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    )
-    return url if allowed else ""
 
 
 class SignInForm(AuthenticationForm):
@@ -64,7 +53,7 @@ class ConsoleLoginView(auth_views.LoginView):
         return super().post(request, *args, **kwargs)
 
     def get_redirect_url(self) -> str:
-        url = safe_next(self.request, super().get_redirect_url())
+        url = safe_next(self.request)
         return "" if url.split("?")[0] == self.request.path else url
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
@@ -112,6 +101,7 @@ def locked_out(
 class ApiKeyForm(forms.Form):
     api_key = forms.CharField(
         label="Your Patchworks API key",
+        help_text="It is shown only as its last four characters once saved.",
         strip=True,
         max_length=credentials.MAX_KEY_LENGTH,
         widget=forms.PasswordInput(
@@ -194,7 +184,7 @@ def _key_page(
         "form": form,
         "credential": credential,
         "confirm_remove": confirm_remove and credential is not None,
-        "next": safe_next(request, request.POST.get("next") or request.GET.get("next")),
+        "next": safe_next(request),
         **page.extra_context(),
     }
     return TemplateResponse(request, page.template, context, status=status)
@@ -214,7 +204,7 @@ def _save(request: HttpRequest, page: KeyPage) -> HttpResponse:
         form.add_error(None, f"{page.not_saved} {exc.message}")
         return _key_page(request, page, form, status=502)
     messages.success(request, page.saved_message.format(last_four=credential.last_four))
-    return redirect(safe_next(request, request.POST.get("next")) or request.path)
+    return redirect(safe_next(request, request.path))
 
 
 def _key_view(page: KeyPage) -> Callable[[HttpRequest], HttpResponse]:

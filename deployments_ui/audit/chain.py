@@ -24,6 +24,7 @@ from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from deployments_ui.errors import ConsoleError
 from deployments_ui.models import AuditChainHead, AuditEvent
 
 logger = logging.getLogger(__name__)
@@ -69,8 +70,13 @@ HASHED_FIELDS = (
 )
 
 
-class AuditUnavailable(Exception):
+class AuditUnavailable(ConsoleError):
     """The event could not be written, so the remote call must not be made."""
+
+    default_message = (
+        "The console could not record this action in the audit log, so it was not sent."
+    )
+    http_status = 503
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from deployments_ui.models import AuditEvent
+from deployments_ui.patchworks import GLOBAL_ENVIRONMENT_NAME
+from deployments_ui.vocabulary import INHERITED_PRIORITY
 
-# The name the client gives the global deployment's environment (remote_types).
-GLOBAL_ENVIRONMENT_NAME = "No environment (global)"
 UNKNOWN_ACTOR = "someone in Patchworks (unknown)"
 NO_OUTCOME = "no outcome recorded (the console stopped before Patchworks answered)"
 BASE_VERBS = {
@@ -273,7 +273,7 @@ def _value(key: str, value: Any) -> str:
     if key == "enabled":
         return "enabled" if value else "disabled"
     if key == "priority" and value in (None, ""):
-        return "inherits from the flow"
+        return INHERITED_PRIORITY
     if value in (None, ""):
         return "—"
     if key == "enabled_at":

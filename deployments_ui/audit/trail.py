@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from deployments_ui.accounts.sso import client_ip
 from deployments_ui.audit.chain import (
     ACTOR_FIELDS,
     TARGET_FIELDS,
@@ -57,7 +58,7 @@ class Actor:
             name=(user.get_full_name().strip() if user else "") or username,
             sso_identity=session.get("sso_identity", "") or "",
             sign_in_method=session.get("sign_in_method", "") or "",
-            ip_address=_request_ip(request),
+            ip_address=client_ip(request),
             user_agent=request.headers.get("User-Agent", ""),
             request_id=getattr(request, "id", "") or "",
         )
@@ -234,14 +235,6 @@ def _new_event(actor: Actor, target: AuditTarget, *, action: str, outcome: str) 
 def _apply_target(event: AuditEvent, target: AuditTarget) -> None:
     for name in TARGET_FIELDS:
         setattr(event, name, getattr(target, name))
-
-
-def _request_ip(request) -> str | None:
-    try:
-        from deployments_ui.accounts.sso import client_ip
-    except ImportError:
-        return request.META.get("REMOTE_ADDR") or None
-    return client_ip(request)
 
 
 def _text(value: Any) -> str:

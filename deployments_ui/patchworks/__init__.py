@@ -4,7 +4,13 @@ This package alone speaks HTTP (it alone imports requests and urllib3); everythi
 console imports from here.
 """
 
-from deployments_ui.patchworks.client import DEFAULT_INCLUDES, PatchworksClient, reset_session
+from deployments_ui.patchworks.client import (
+    DEFAULT_INCLUDES,
+    SORT_KEYS,
+    UPDATE_FIELDS,
+    Filter,
+    PatchworksClient,
+)
 from deployments_ui.patchworks.errors import (
     GONE_DEPLOYMENT,
     GONE_FLOW,
@@ -30,6 +36,7 @@ from deployments_ui.patchworks.errors import (
     malformed,
     parse_retry_after,
 )
+from deployments_ui.patchworks.transport import reset_session
 from deployments_ui.patchworks.types import (
     GLOBAL_ENVIRONMENT_NAME,
     Deployment,
@@ -59,11 +66,14 @@ __all__ = [
     "GONE_FLOW_VERSION",
     "GONE_LIST",
     "MAX_MESSAGE",
+    "SORT_KEYS",
     "UNKNOWN_OUTCOME",
+    "UPDATE_FIELDS",
     "BadRequest",
     "Conflict",
     "ConnectionFailed",
     "Deployment",
+    "Filter",
     "Flow",
     "FlowVersion",
     "Forbidden",

@@ -14,27 +14,33 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from deployments_ui.errors import ConsoleError
+
 MAX_MESSAGE = 300
 UNKNOWN_OUTCOME = "so we don't know whether the change was made. Open the deployment to check."
 GONE_DEPLOYMENT = "This deployment no longer exists in Patchworks."
 GONE_FLOW_VERSION = "This flow version no longer exists in Patchworks."
 GONE_FLOW = "This flow no longer exists in Patchworks."
 GONE_LIST = "Patchworks could not find this list."
+# The status a console page answers with for Patchworks' status; anything else is a bad gateway
+# (502), or a gateway timeout (504) when a write's outcome is unknown.
+PAGE_STATUS = {401: 403, 403: 403, 404: 404, 422: 422, 429: 429}
 
 
-class PatchworksError(Exception):
-    """Patchworks could not do what was asked; `message` says why in plain words."""
+class PatchworksError(ConsoleError):
+    """Patchworks could not do what was asked; `message` says why in plain words.
+
+    `status` is Patchworks' own HTTP status (None without an answer); `http_status` is the
+    console page's.
+    """
 
     written = False  # True only when Patchworks did accept a write (see WrittenUnread)
 
     def __init__(self, message: str, *, status: int | None = None, outcome_unknown: bool = False):
-        super().__init__(message)
-        self.message = message
+        fallback = 504 if outcome_unknown else 502
+        super().__init__(message, http_status=PAGE_STATUS.get(status or 0, fallback))
         self.status = status
         self.outcome_unknown = outcome_unknown
-
-    def __str__(self) -> str:
-        return self.message
 
 
 class BadRequest(PatchworksError):

@@ -15,6 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
+from deployments_ui.vocabulary import INHERITED_PRIORITY, PRIORITY_LABELS
+
 register = template.Library()
 
 UNITS = (
@@ -69,8 +71,8 @@ def when(value: datetime | None, empty: str = "—") -> str:
 @register.filter
 def priority_words(priority: int | None) -> str:
     if priority is None:
-        return "inherits from the flow"
-    return {1: "1 — highest", 3: "3 — normal", 5: "5 — lowest"}.get(priority, str(priority))
+        return INHERITED_PRIORITY
+    return PRIORITY_LABELS.get(priority, str(priority))
 
 
 @functools.cache
@@ -125,10 +127,3 @@ def deployment_label(deployment) -> str:
     from deployments_ui.presenters import deployment_label as label  # presenters imports us
 
     return label(deployment)
-
-
-@register.filter
-def is_global(deployment) -> bool:
-    from deployments_ui.presenters import is_global as global_
-
-    return global_(deployment)

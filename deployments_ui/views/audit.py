@@ -4,7 +4,6 @@ Who sees what: every role with `view_deployments` (Viewer, Operator, Editor, Adm
 deployment event, console and external alike. Patchworks keys belong to the company, so every
 person with a key can already see every deployment; hiding other people's events would hide
 nothing about the deployments themselves and would make "who changed this?" unanswerable.
-`view_all_audit` is kept for events that are not about deployments (none exist yet).
 Access is checked by the access middleware (URL names audit-log and audit-export).
 """
 
@@ -16,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django import forms
 from django.core.paginator import Paginator
+from django.db import DatabaseError
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from deployments_ui.audit import AuditUnavailable
 from deployments_ui.audit.entries import (
     AuditEntry,
     describe,
@@ -32,8 +33,11 @@ from deployments_ui.audit.entries import (
     state_lines,
 )
 from deployments_ui.models import AuditEvent
+from deployments_ui.presenters import pager
+from deployments_ui.views.pages import respond
 
 PER_PAGE = 25
+UNREADABLE = "The audit log cannot be read just now. Try again in a minute."
 EXPORT_CHUNK = 500
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 ACTION_CHOICES = [
@@ -147,26 +151,30 @@ def filtered_events(filters: dict) -> QuerySet[AuditEvent]:
 def audit_log(request: HttpRequest) -> TemplateResponse:
     form = AuditFilterForm(request.GET)
     filters = form.filters()
-    paginator = Paginator(filtered_events(filters), PER_PAGE)
-    page = paginator.get_page(request.GET.get("page"))
     context = {
         "form": form,
-        "page": page,
-        "entries": [entry_from_event(event) for event in page.object_list],
-        "page_range": list(paginator.get_elided_page_range(page.number, on_each_side=2)),
         "filtered": bool(filters),
         "invalid_filters": [form[name].label for name in form.errors],
     }
+    error = None
+    try:
+        context.update(_page_of_events(filters, request.GET.get("page")))
+    except DatabaseError:
+        error = AuditUnavailable(UNREADABLE)
     template = "deployments_ui/audit_log.html"
-    if _wants_fragment(request):
-        template += "#audit-table"
-    return TemplateResponse(request, template, context)
+    return respond(request, template, context, fragment=f"{template}#audit-table", error=error)
 
 
-def _wants_fragment(request: HttpRequest) -> bool:
-    # History restores and boosted links need the whole page, not the table.
-    htmx = request.htmx
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+def _page_of_events(filters: dict, number: str | None) -> dict:
+    paginator = Paginator(filtered_events(filters), PER_PAGE)
+    page = paginator.get_page(number)
+    return {
+        "page": page,
+        "entries": [entry_from_event(event) for event in page.object_list],
+        "pager": pager(
+            page.number, paginator.num_pages, previous_label="‹ Newer", next_label="Older ›"
+        ),
+    }
 
 
 @require_GET

@@ -12,45 +12,42 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import reswap, retarget, trigger_client_event
 
 from deployments_ui import services
-from deployments_ui.audit import Actor, AuditUnavailable
+from deployments_ui.audit import Actor
+from deployments_ui.errors import ConsoleError
 from deployments_ui.forms import (
     DeploymentCreateForm,
     DeploymentEditForm,
     ToggleForm,
     sign_opened_values,
 )
-from deployments_ui.patchworks import NotFound, PatchworksError, ValidationFailed
+from deployments_ui.patchworks import NotFound, ValidationFailed
 from deployments_ui.presenters import (
     deployment_label,
     deployment_row,
     toggle_context,
     toggle_question,
 )
-from deployments_ui.services import (
-    ActionRefused,
-    AlreadyInState,
-    ChangedSinceOpened,
-)
-from deployments_ui.views.upstream import (
-    AUDIT_DOWN,
-    deployment_page,
-    error_page,
-    error_status,
+from deployments_ui.services import AlreadyInState, ChangedSinceOpened
+from deployments_ui.views.pages import (
+    mark_fragment,
     needs_api_key,
+    respond,
     safe_next,
+    shows_errors,
+    wants_fragment,
 )
+
+FORM = "deployments_ui/deployment_form.html"
 
 
 @require_http_methods(["GET", "POST"])
 @needs_api_key
+@shows_errors
 def deployment_create(request: HttpRequest, flow_version: str) -> HttpResponse:
-    try:
-        existing = services.flow_version_deployment_list(
-            user=request.user, flow_version_id=flow_version, per_page=1
-        )
-        environments = services.pickers_get(user=request.user).environments
-    except PatchworksError as error:
-        return error_page(request, error, flow_version)
+    existing = services.flow_version_deployment_list(
+        user=request.user, flow_version_id=flow_version, per_page=1
+    )
+    environments = services.pickers_get(user=request.user).environments
     flow_name = existing.items[0].flow_name if existing.items else ""
     form = DeploymentCreateForm(request.POST or None, environments=environments)
     context = {"form": form, "flow_version": flow_version, "flow_name": flow_name}
@@ -66,52 +63,45 @@ def deployment_create(request: HttpRequest, flow_version: str) -> HttpResponse:
                 flow_name=flow_name,
                 reason=form.cleaned_data["reason"],
             )
-        except (PatchworksError, AuditUnavailable) as error:
-            return _form_failure(request, "deployments_ui/deployment_form.html", context, error)
+        except ConsoleError as error:
+            return _form_failure(request, context, error)
         messages.success(request, f"Created {deployment_label(created)}.")
         return redirect(
             "deployment-detail", flow_version=created.flow_version_id, deployment=created.id
         )
-    return TemplateResponse(
-        request, "deployments_ui/deployment_form.html", context, status=400 if form.errors else 200
-    )
+    return _form_page(request, context)
 
 
-def _form_failure(request, template, context, error) -> HttpResponse:
+def _form_page(request, context) -> HttpResponse:
+    return TemplateResponse(request, FORM, context, status=400 if context["form"].errors else 200)
+
+
+def _form_failure(request, context, error: ConsoleError) -> HttpResponse:
     """Show why a form's write failed, keeping everything the person typed."""
-    form = context["form"]
     if isinstance(error, ValidationFailed):
+        form = context["form"]
         form.add_upstream_errors(error.field_errors)
         if not error.field_errors:
             form.add_error(None, error.message)
-        return TemplateResponse(request, template, context, status=422)
-    if isinstance(error, AuditUnavailable):
-        context["error_message"] = AUDIT_DOWN
-        return TemplateResponse(request, template, context, status=503)
-    context["error_message"] = error.message
-    context["outcome_unknown"] = error.outcome_unknown
-    return TemplateResponse(request, template, context, status=error_status(error))
+        return TemplateResponse(request, FORM, context, status=error.http_status)
+    return respond(request, FORM, context, error=error)
 
 
 @require_http_methods(["GET", "POST"])
 @needs_api_key
+@shows_errors
 def deployment_edit(request: HttpRequest, flow_version: str, deployment: str) -> HttpResponse:
-    try:
-        found = services.deployment_get(
-            user=request.user, flow_version_id=flow_version, deployment_id=deployment
-        )
-        environments = services.pickers_get(user=request.user).environments
-    except PatchworksError as error:
-        return error_page(request, error, flow_version, deployment)
+    found = services.deployment_get(
+        user=request.user, flow_version_id=flow_version, deployment_id=deployment
+    )
+    environments = services.pickers_get(user=request.user).environments
     form = DeploymentEditForm(
         request.POST or None, initial=_edit_initial(found), environments=environments
     )
     context = {"form": form, "deployment": found, "flow_version": flow_version}
     if request.method == "POST" and form.is_valid():
         return _save_edit(request, form, context, found)
-    return TemplateResponse(
-        request, "deployments_ui/deployment_form.html", context, status=400 if form.errors else 200
-    )
+    return _form_page(request, context)
 
 
 def _edit_initial(found) -> dict:
@@ -144,8 +134,8 @@ def _save_edit(request, form, context, found) -> HttpResponse:
         )
     except ChangedSinceOpened as conflict:
         return _edit_conflict(request, form, context, conflict)
-    except (PatchworksError, AuditUnavailable) as error:
-        return _form_failure(request, "deployments_ui/deployment_form.html", context, error)
+    except ConsoleError as error:
+        return _form_failure(request, context, error)
     messages.success(request, f"Saved your changes to {deployment_label(updated)}.")
     return redirect(
         "deployment-detail", flow_version=updated.flow_version_id, deployment=updated.id
@@ -158,11 +148,12 @@ def _edit_conflict(request, form, context, conflict: ChangedSinceOpened) -> Http
     data["opened"] = sign_opened_values(services.editable_values(conflict.deployment))
     form.data = data
     context.update(deployment=conflict.deployment, conflict=conflict)
-    return TemplateResponse(request, "deployments_ui/deployment_form.html", context, status=409)
+    return TemplateResponse(request, FORM, context, status=conflict.http_status)
 
 
 @require_http_methods(["GET", "POST"])
 @needs_api_key
+@shows_errors
 def deployment_delete(request: HttpRequest, flow_version: str, deployment: str) -> HttpResponse:
     if request.method == "POST":
         try:
@@ -176,13 +167,16 @@ def deployment_delete(request: HttpRequest, flow_version: str, deployment: str) 
         except NotFound as error:
             messages.warning(request, error.message)
             return redirect("deployment-list")
-        except (PatchworksError, AuditUnavailable) as error:
-            messages.error(request, getattr(error, "message", AUDIT_DOWN))
+        except ConsoleError as error:
+            messages.error(request, error.message)
             return redirect("deployment-delete", flow_version=flow_version, deployment=deployment)
         messages.success(request, f"Deleted {deployment_label(deleted)}.")
         return redirect("deployment-list")
-    return deployment_page(
-        request, flow_version, deployment, "deployments_ui/deployment_confirm_delete.html"
+    found = services.deployment_get(
+        user=request.user, flow_version_id=flow_version, deployment_id=deployment
+    )
+    return TemplateResponse(
+        request, "deployments_ui/deployment_confirm_delete.html", {"deployment": found}
     )
 
 
@@ -191,12 +185,14 @@ def deployment_delete(request: HttpRequest, flow_version: str, deployment: str) 
 
 @require_POST
 @needs_api_key
+@shows_errors
 def deployment_enable(request: HttpRequest, flow_version: str, deployment: str) -> HttpResponse:
     return _toggle(request, flow_version, deployment, enabled=True)
 
 
 @require_POST
 @needs_api_key
+@shows_errors
 def deployment_disable(request: HttpRequest, flow_version: str, deployment: str) -> HttpResponse:
     return _toggle(request, flow_version, deployment, enabled=False)
 
@@ -209,7 +205,9 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
     if request.POST.get("ask") and not request.POST.get("confirmed"):
         return _toggle_confirmation(request, ids, enabled, next_url)
     if not form.is_valid():
-        return _toggle_failed(request, next_url, ids, "Please give a reason.", status=400)
+        return _toggle_failed(
+            request, next_url, ids, ConsoleError("Please give a reason.", http_status=400)
+        )
     try:
         changed = services.deployment_set_enabled(
             actor=Actor.from_request(request),
@@ -221,10 +219,8 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
         )
     except AlreadyInState as refused:
         return _toggle_answer(request, next_url, refused.deployment, refused.message, "warning")
-    except (PatchworksError, ActionRefused) as error:
-        return _toggle_error(request, next_url, error, ids)
-    except AuditUnavailable:
-        return _toggle_failed(request, next_url, ids, AUDIT_DOWN, status=503)
+    except ConsoleError as error:
+        return _toggle_failed(request, next_url, ids, error)
     verb = "enabled — it runs on its schedule" if enabled else "disabled — it will not run"
     label = capfirst(deployment_label(changed))
     return _toggle_answer(request, next_url, changed, f"{label} is now {verb}.")
@@ -232,38 +228,33 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
 
 def _toggle_confirmation(request, ids, enabled: bool, next_url: str) -> HttpResponse:
     """The button asks before it acts; with JavaScript a dialog does, without it this page."""
-    return deployment_page(
-        request,
-        *ids,
-        "deployments_ui/deployment_confirm_toggle.html",
-        lambda found: {
-            "verb": "Enable" if enabled else "Disable",
-            "question": toggle_question(found, enable=enabled),
-            "next": next_url,
-            **toggle_context(),
-        },
-    )
+    found = services.deployment_get(user=request.user, flow_version_id=ids[0], deployment_id=ids[1])
+    context = {
+        "deployment": found,
+        "verb": "Enable" if enabled else "Disable",
+        "question": toggle_question(found, enable=enabled),
+        "next": next_url,
+        **toggle_context(),
+    }
+    return TemplateResponse(request, "deployments_ui/deployment_confirm_toggle.html", context)
 
 
-def _toggle_error(request, next_url, error, ids) -> HttpResponse:
+def _toggle_failed(request, next_url, ids, error: ConsoleError) -> HttpResponse:
+    """Nothing changed: the message goes where the row's or panel's feedback goes."""
     message = error.message
     if isinstance(error, ValidationFailed):
         details = [text for texts in error.field_errors.values() for text in texts]
         message = f"Patchworks refused the change: {' '.join(details) or error.message}"
-    status = error_status(error) if isinstance(error, PatchworksError) else 409
-    return _toggle_failed(request, next_url, ids, message, status=status)
-
-
-def _toggle_failed(request, next_url, ids, message: str, *, status: int) -> HttpResponse:
-    """Nothing changed: the message goes where the row's or panel's feedback goes."""
-    return _toggle_answer(request, next_url, None, message, level="error", ids=ids, status=status)
+    return _toggle_answer(
+        request, next_url, None, message, level="error", ids=ids, status=error.http_status
+    )
 
 
 def _toggle_answer(
     request, next_url, deployment, message, level="success", *, ids=None, status=200
 ) -> HttpResponse:
     """The swapped fragment (with a toast) for htmx, or a message and a redirect."""
-    if not request.htmx:
+    if not wants_fragment(request):
         messages.add_message(request, _LEVELS[level], message)
         return redirect(next_url)
     fragment = "panel" if request.POST.get("fragment") == "panel" else "row"
@@ -293,8 +284,7 @@ def _toggle_answer(
             response = reswap(response, "none")
         else:
             response = reswap(retarget(response, f"#feedback-{ids[1]}"), "innerHTML")
-    response["X-Console-Fragment"] = "1"
-    return trigger_client_event(response, "console:toast", toast)
+    return trigger_client_event(mark_fragment(response), "console:toast", toast)
 
 
 _LEVELS = {"success": messages.SUCCESS, "warning": messages.WARNING, "error": messages.ERROR}

@@ -17,31 +17,30 @@ from deployments_ui.presenters import (
     list_context,
     toggle_context,
 )
-from deployments_ui.views.upstream import (
-    deployment_page,
-    error_status,
-    needs_api_key,
-)
+from deployments_ui.views.pages import needs_api_key, respond, shows_errors, wants_fragment
+
+LIST_TABLE = "deployments_ui/deployment_list.html#deployment-table"
 
 
 @require_GET
 @vary_on_headers("HX-Request")
 @needs_api_key
 def deployment_list(request: HttpRequest) -> HttpResponse:
-    pickers, error = _pickers(request)
+    page, error = None, None
+    try:
+        pickers = services.pickers_get(user=request.user)
+    except PatchworksError as failure:
+        pickers, error = None, failure
     form = DeploymentFilterForm(request.GET, pickers=pickers)
     form.is_valid()
-    page = None
     if error is None:
         try:
             page = services.deployment_list(user=request.user, query=form.to_query())
         except PatchworksError as failure:
             error = failure
-    context = list_context(request, form=form, page=page, error=error)
+    context = list_context(request, form=form, page=page)
     template = "deployments_ui/deployment_list.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#deployment-table"
-    return TemplateResponse(request, template, context, status=_page_status(error))
+    return respond(request, template, context, fragment=LIST_TABLE, error=error)
 
 
 @require_GET
@@ -61,22 +60,9 @@ def flow_version_deployment_list(request: HttpRequest, flow_version: str) -> Htt
         )
     except PatchworksError as failure:
         error = failure
-    context = list_context(request, form=form, page=page, error=error, flow_version=flow_version)
+    context = list_context(request, form=form, page=page, flow_version=flow_version)
     template = "deployments_ui/flow_version_deployment_list.html"
-    if request.htmx and not request.htmx.boosted:
-        template = "deployments_ui/deployment_list.html#deployment-table"
-    return TemplateResponse(request, template, context, status=_page_status(error))
-
-
-def _pickers(request: HttpRequest):
-    try:
-        return services.pickers_get(user=request.user), None
-    except PatchworksError as failure:
-        return None, failure
-
-
-def _page_status(error: PatchworksError | None) -> int:
-    return 200 if error is None else error_status(error)
+    return respond(request, template, context, fragment=LIST_TABLE, error=error)
 
 
 @require_GET
@@ -95,8 +81,9 @@ def picker_flow_versions(request: HttpRequest) -> HttpResponse:
             error = failure
     context = {"versions": versions, "error": error, "flow_id": flow_id}
     template = "deployments_ui/picker_flow_versions.html"
-    if request.htmx:
+    if wants_fragment(request):
         template += "#version-options"
+    # The options say when versions could not be loaded; the picker stays usable.
     return TemplateResponse(request, template, context)
 
 
@@ -105,20 +92,17 @@ def picker_flow_versions(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @needs_api_key
+@shows_errors
 def deployment_detail(request: HttpRequest, flow_version: str, deployment: str) -> HttpResponse:
-    return deployment_page(
-        request,
-        flow_version,
-        deployment,
-        "deployments_ui/deployment_detail.html",
-        lambda found: _detail_context(found, audit.deployment_history(deployment)),
+    found = services.deployment_get(
+        user=request.user, flow_version_id=flow_version, deployment_id=deployment
     )
-
-
-def _detail_context(found, history) -> dict:
-    return {
+    history = audit.deployment_history(deployment)
+    context = {
+        "deployment": found,
         "history": history,
         "row": deployment_row(found),
         "console_enabler": console_enabler(found, history),
         **toggle_context(),
     }
+    return TemplateResponse(request, "deployments_ui/deployment_detail.html", context)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 import responses
 from django.contrib.auth.models import AnonymousUser
-from django.template import Context, Template
 from django.test import RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import ResolverMatch, RoutePattern
@@ -248,8 +247,31 @@ def test_an_expired_session_on_a_post_signs_in_without_coming_back_to_the_post(c
 
 
 @pytest.mark.django_db
-def test_the_may_filter_shows_only_permitted_buttons(rf, viewer, operator):
-    template = Template('{% load access_tags %}{% if user|may:"deployment-enable" %}yes{% endif %}')
-    assert template.render(Context({"user": viewer})) == ""
-    assert template.render(Context({"user": operator})) == "yes"
-    assert template.render(Context({"user": AnonymousUser()})) == ""
+@pytest.mark.parametrize(
+    "who", ["anonymous", "no_role_user", "viewer", "operator", "editor", "admin_user"]
+)
+def test_pages_show_the_buttons_the_access_table_allows(rf, request, who):
+    from deployments_ui.context_processors import BUTTONS, console
+
+    user = AnonymousUser() if who == "anonymous" else request.getfixturevalue(who)
+    page = rf.get("/")
+    page.user = user
+    flags = console(page)
+    for flag, url_name in BUTTONS.items():
+        assert flags[flag] is access.may(user, url_name)
+    assert flags["can_toggle"] is (who in ("operator", "editor", "admin_user"))
+    assert flags["can_change"] is (who in ("editor", "admin_user"))
+
+
+@pytest.mark.django_db
+def test_no_role_holds_a_permission_for_events_that_do_not_exist():
+    from django.contrib.auth.models import Permission
+
+    assert not Permission.objects.filter(codename="view_all_audit").exists()
+    roles = Permission.objects.filter(content_type__model="consoleaccess")
+    assert set(roles.values_list("codename", flat=True)) == {
+        "view_deployments",
+        "toggle_deployments",
+        "change_deployments",
+        "manage_console",
+    }

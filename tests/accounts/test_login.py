@@ -6,7 +6,7 @@ import pytest
 from axes.models import AccessAttempt, AccessFailureLog
 from django.contrib.auth import SESSION_KEY
 
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -386,7 +386,7 @@ def test_admins_from_sso_may_open_the_people_admin_and_others_may_not():
     from django.contrib.auth.models import Group, User
 
     from deployments_ui.accounts.sso import _set_roles
-    from tests.fixtures_auth import ensure_roles
+    from tests.factories import ensure_roles
 
     ensure_roles()
     person = User.objects.create_user("ann@example.com")

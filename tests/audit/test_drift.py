@@ -17,7 +17,7 @@ from deployments_ui import audit
 from deployments_ui.audit import AuditTarget, drift, leases
 from deployments_ui.models import AuditEvent, DeploymentSnapshot, SyncLease
 from deployments_ui.patchworks import PatchworksClient
-from tests.fixtures_audit import actor_for, ann_fixture  # noqa: F401 (the `ann` fixture)
+from tests.factories import actor_for
 
 SERVICE_KEY = "sandbox-key-service"
 DASHBOARD_KEY = "sandbox-key-dashboard"

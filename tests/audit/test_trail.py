@@ -18,33 +18,31 @@ from deployments_ui.audit import Actor, AuditTarget, AuditUnavailable
 from deployments_ui.audit import chain as audit_chain
 from deployments_ui.models import AuditChainHead, AuditEvent
 from deployments_ui.patchworks.types import parse_deployment
-from tests.conftest import make_user
-from tests.fixtures_audit import (
+from tests.factories import (
     DISABLED,
     ENABLED,
     TARGET,
     actor_for,
-    ann_fixture,  # noqa: F401 (the `ann` fixture)
     console_disable,
+    deployment_json,
+    make_user,
 )
 
 on_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the trigger exists only on PostgreSQL"
 )
 
-DEPLOYMENT_JSON = {
-    "id": 101,
-    "flow_version_id": 11,
-    "virtual_environment_id": 2,
-    "priority": 2,
-    "enabled_at": "2025-03-01T09:00:00.000000Z",
-    "enabled_by": 7,
-    "name": "Orders → Shopify",
-    "flow_version_iteration": 3,
-    "flowVersion": {"id": 11, "flow_id": 1, "iteration": 3, "status": "Deployed"},
-    "virtualEnvironment": {"id": 2, "name": "UK Live", "type": "live"},
-    "enabledBy": {"id": 7, "name": "Dana Dashboard", "email": "dana@example.com"},
-}
+DEPLOYMENT_JSON = deployment_json(
+    id=101,
+    virtual_environment_id=2,
+    enabled_at="2025-03-01T09:00:00.000000Z",
+    enabled_by=7,
+    name="Orders → Shopify",
+    flow_version_iteration=3,
+    flowVersion={"id": 11, "flow_id": 1, "iteration": 3, "status": "Deployed"},
+    virtualEnvironment={"id": 2, "name": "UK Live", "type": "live"},
+    enabledBy={"id": 7, "name": "Dana Dashboard", "email": "dana@example.com"},
+)
 
 
 def tamper(sql: str, params: list) -> None:
@@ -190,15 +188,7 @@ def test_the_system_actor_has_no_user():
 def test_target_and_state_come_from_a_client_deployment():
     deployment = parse_deployment(DEPLOYMENT_JSON)
 
-    assert AuditTarget.from_deployment(deployment) == AuditTarget(
-        deployment_id="101",
-        flow_version_id="11",
-        flow_id="1",
-        flow_name="Orders → Shopify",
-        environment_id="2",
-        environment_name="UK Live",
-        environment_type="live",
-    )
+    assert AuditTarget.from_deployment(deployment) == TARGET
     state = audit.deployment_state(deployment)
     assert state["enabled"] is True
     assert state["enabled_at"].startswith("2025-03-01T09:00:00")

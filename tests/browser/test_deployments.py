@@ -1,6 +1,6 @@
 """The deployment pages' journeys, in a real Chromium against a live console and the sandbox.
 
-Each test is one journey a person takes (see issue 4, "Tests"). Locators go by role and label,
+Each test is one journey a person takes (docs/DESIGN.md, "Tests"). Locators go by role and label,
 so each one also checks that the control is named for people using assistive technology.
 """
 
@@ -13,7 +13,7 @@ import pytest
 from axe_playwright_python.base import AXE_SCRIPT, AxeResults
 from playwright.sync_api import Page, expect
 
-from tests.conftest import sign_in
+from tests.browser import sign_in
 
 # From the sandbox's demo data (sandbox/demo.py: a fixed seed and fixed ids).
 UK_LIVE, UK_LIVE_ID = "UK Live (live)", 1
@@ -410,7 +410,7 @@ def test_it_deletes_after_a_confirmation_that_names_what_goes(page, editor, on_s
     expect(page.get_by_role("heading", level=1)).to_have_text("Delete this deployment?")
     card = page.locator("main .card")
     expect(card).to_contain_text(item["name"])
-    expect(card).to_contain_text(f"version {item['flow_version_iteration']}")
+    expect(card).to_contain_text(f" v{item['flow_version_iteration']} in ")
     expect(card).to_contain_text(f"flow version id {item['flow_version_id']}")
     expect(card).to_contain_text(item["environment"]["name"])
     page.get_by_label("Reason (optional)").fill("Browser test")
@@ -453,6 +453,22 @@ def test_it_shows_an_upstream_failure_in_the_page_and_in_a_toast(page, operator,
     toast.get_by_role("button", name="Close this message").click()
     expect(toast).to_have_count(0)
     assert server_errors == []
+
+
+@pytest.mark.browser
+def test_a_table_swap_that_fails_upstream_says_why_in_the_table(page, viewer, on_sandbox, settings):
+    settings.PATCHWORKS_GET_RETRIES = 0
+    sign_in(page, viewer)
+    page.goto("/deployments/")
+    expect(rows(page).first).to_be_visible()
+    mark_page(page)
+
+    on_sandbox.set_faults(error_status=503, path_contains="/flow-version-deployments")
+    page.get_by_label("Rows per page").select_option("10")
+    table = page.locator("#deployment-table")
+    expect(table.get_by_role("alert")).to_contain_text("Patchworks is not answering properly")
+    expect(page.locator("#toasts")).not_to_contain_text("Something went wrong")
+    assert_no_full_load(page)
 
 
 # 10. Accessibility

@@ -6,11 +6,12 @@ import re
 
 import pytest
 
-from tests.conftest import PASSWORD, make_user, sign_in
+from tests.browser import sign_in
+from tests.factories import PASSWORD, make_user
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 

@@ -37,9 +37,10 @@ from deployments_ui.patchworks import (
     Unauthorized,
     ValidationFailed,
     reset_session,
+    transport,
 )
-from deployments_ui.patchworks import client as client_module
 from deployments_ui.patchworks.types import parse_deployment, parse_one, parse_page
+from tests.factories import deployment_json
 
 KEY = "pw-test-KEY-7f3e9c21d4b8a6"
 BASE = "https://patchworks.test"
@@ -74,36 +75,6 @@ def rsps():
 @pytest.fixture
 def client():
     return PatchworksClient(KEY)
-
-
-def deployment_json(**overrides):
-    body = {
-        "id": 42,
-        "flow_version_id": 11,
-        "virtual_environment_id": 3,
-        "package_id": 8,
-        "priority": 2,
-        "enabled_at": "2025-03-01T09:30:00.000000Z",
-        "enabled_by": 5,
-        "user_id": 6,
-        "name": "Orders to ERP",
-        "global": False,
-        "flow_version_iteration": 4,
-        "created_at": "2025-02-01T08:00:00.000000Z",
-        "updated_at": "2025-03-01T09:30:00.000000Z",
-        "flowVersion": {
-            "id": 11,
-            "flow_id": 7,
-            "iteration": 4,
-            "status": "Deployed",
-            "flow": {"id": 7, "name": "Orders to ERP", "priority": 3},
-        },
-        "virtualEnvironment": {"id": 3, "name": "Production EU", "type": "live"},
-        "package": {"id": 8, "name": "Shopify"},
-        "enabledBy": {"id": 5, "name": "Ada Admin", "email": "ada@example.com"},
-    }
-    body.update(overrides)
-    return body
 
 
 def page_json(items, **meta):
@@ -859,7 +830,7 @@ def test_writes_are_never_retried(rsps, client, status):
 
 
 def _adapter_retry(kind: str):
-    sessions = client_module._get_sessions()
+    sessions = transport._get_sessions()
     return getattr(sessions, kind).get_adapter(BASE).max_retries
 
 
@@ -883,7 +854,7 @@ class _FakeResponse:
 @pytest.mark.parametrize("header,expected", [("120", 0.1), ("0", 0), ("garbage", 0.0)])
 def test_retry_after_is_capped(monkeypatch, header, expected):
     slept: list[float] = []
-    monkeypatch.setattr(client_module.time, "sleep", slept.append)
+    monkeypatch.setattr(transport.time, "sleep", slept.append)
     monkeypatch.setattr(sys.modules["urllib3.util.retry"].time, "sleep", slept.append)
     retry = _adapter_retry("reads")
     assert retry.get_retry_after(_FakeResponse(header)) == expected
@@ -899,10 +870,10 @@ def test_retry_after_cap_survives_increment():
 
 def test_one_pooled_session_per_process(rsps, client):
     rsps.get(LIST, json=page_json([]))
-    first = client_module._get_sessions()
+    first = transport._get_sessions()
     PatchworksClient("another-key").list_deployments()
     client.list_deployments()
-    assert client_module._get_sessions() is first
+    assert transport._get_sessions() is first
     adapter = first.reads.get_adapter(BASE)
     assert adapter._pool_maxsize == 20
 
@@ -913,7 +884,7 @@ def test_concurrent_first_use_builds_one_session():
 
     def grab():
         barrier.wait()
-        seen.append(client_module._get_sessions())
+        seen.append(transport._get_sessions())
 
     threads = [threading.Thread(target=grab) for _ in range(8)]
     for thread in threads:
@@ -924,9 +895,9 @@ def test_concurrent_first_use_builds_one_session():
 
 
 def test_reset_session_builds_a_new_one():
-    first = client_module._get_sessions()
+    first = transport._get_sessions()
     reset_session()
-    assert client_module._get_sessions() is not first
+    assert transport._get_sessions() is not first
 
 
 @pytest.fixture
@@ -960,7 +931,7 @@ def keep_alive_server():
 def test_writes_reuse_only_a_recently_used_connection(keep_alive_server, settings, monkeypatch):
     url, ports = keep_alive_server
     settings.PATCHWORKS_BASE_URL = url
-    monkeypatch.setattr(client_module._RecentConnectionsOnly, "max_idle_seconds", 0.2)
+    monkeypatch.setattr(transport._RecentConnectionsOnly, "max_idle_seconds", 0.2)
     writer = PatchworksClient(KEY)
     writer.enable_deployment("11", "42")
     writer.disable_deployment("11", "42")  # at once: the same connection
@@ -976,7 +947,7 @@ def test_each_call_is_logged_without_the_key(rsps, client, caplog):
     caplog.set_level(logging.DEBUG)
     rsps.get(ONE, json={"data": deployment_json()})
     client.get_deployment("11", "42")
-    records = [r for r in caplog.records if r.name == "deployments_ui.patchworks.client"]
+    records = [r for r in caplog.records if r.name == "deployments_ui.patchworks.transport"]
     assert len(records) == 1
     assert records[0].levelno == logging.INFO
     text = records[0].getMessage()

@@ -1,6 +1,8 @@
-"""The sandbox against our reading of the contract, with schemathesis (DESIGN.md, "The sandbox").
+"""The sandbox against our reading of the contract, with schemathesis.
 
-Schemathesis generates requests from `sandbox/openapi.yaml` (a copy of the shared OpenAPI file)
+docs/DESIGN.md, "The sandbox".
+
+Schemathesis generates requests from `sandbox/openapi.yaml` (our reading of the Patchworks API)
 for every read operation and checks each answer: no server error, a documented status code,
 the documented content type, and a body that matches the response schema.
 """

@@ -16,12 +16,11 @@ from deployments_ui import audit
 from deployments_ui.audit import AuditTarget
 from deployments_ui.models import AuditEvent
 from deployments_ui.views.audit import escape_cells
-from tests.fixtures_audit import (
+from tests.factories import (
     DISABLED,
     ENABLED,
     TARGET,
     actor_for,
-    ann_fixture,  # noqa: F401 (the `ann` fixture)
     console_disable,
 )
 
@@ -298,6 +297,27 @@ def test_htmx_gets_only_the_table(viewer_client, events):
     assert "<html" not in body and "<form" not in body
     assert "Dana Dashboard enabled" in body
     assert "HX-Request" in response["Vary"]
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_an_unreadable_audit_log_says_so_in_the_table(viewer_client, events, monkeypatch, htmx):
+    from django.db import DatabaseError
+
+    from deployments_ui.views import audit as audit_views
+
+    def unreadable(filters):
+        raise DatabaseError("connection lost")
+
+    monkeypatch.setattr(audit_views, "filtered_events", unreadable)
+    headers = {"HX-Request": "true"} if htmx else {}
+    response = viewer_client.get("/audit/", headers=headers)
+    body = response.content.decode()
+    assert response.status_code == 503
+    assert "The audit log cannot be read just now" in body
+    assert "connection lost" not in body
+    # console.js swaps an error answer in only when it is marked as a fragment of the page.
+    assert response.has_header("X-Console-Fragment") is htmx
+    assert body.lstrip().startswith('<section id="audit-table"') is htmx
 
 
 def test_a_history_restore_gets_the_whole_page(viewer_client, events):

@@ -184,6 +184,25 @@ def test_upstream_failures_show_a_message(signed_in, on_sandbox, settings, fault
     assert words in response.content.decode()
 
 
+def test_an_htmx_table_answers_an_upstream_failure_as_a_fragment(signed_in, on_sandbox, settings):
+    settings.PATCHWORKS_GET_RETRIES = 0
+    signed_in.get("/deployments/")  # the pickers are cached: the table's own read fails
+    on_sandbox.set_faults(error_status=503)
+    response = signed_in.get("/deployments/?q=order", headers={"HX-Request": "true"})
+    body = response.content.decode()
+    assert response.status_code == 502
+    assert response["X-Console-Fragment"] == "1"
+    assert body.lstrip().startswith('<section id="deployment-table"')
+    assert "not answering properly" in body
+
+
+def test_a_page_answering_an_upstream_failure_is_not_marked_as_a_fragment(signed_in, on_sandbox):
+    on_sandbox.set_faults(error_status=503)
+    response = signed_in.get("/deployments/")
+    assert response.status_code == 502
+    assert not response.has_header("X-Console-Fragment")
+
+
 def test_a_slow_patchworks_shows_a_timeout_message(signed_in, on_sandbox, settings):
     settings.PATCHWORKS_GET_RETRIES = 0
     settings.PATCHWORKS_READ_TIMEOUT = 0.3
@@ -194,7 +213,7 @@ def test_a_slow_patchworks_shows_a_timeout_message(signed_in, on_sandbox, settin
 
 
 def test_a_rejected_key_says_to_update_it(client, on_sandbox):
-    from tests.conftest import make_user
+    from tests.factories import make_user
 
     client.force_login(make_user("bad", "Viewer", api_key="not-a-real-key"))
     response = client.get("/deployments/")
@@ -202,7 +221,7 @@ def test_a_rejected_key_says_to_update_it(client, on_sandbox):
 
 
 def test_someone_without_a_key_is_sent_to_the_key_page(client, db):
-    from tests.conftest import make_user
+    from tests.factories import make_user
 
     client.force_login(make_user("nokey", "Viewer"))
     response = client.get("/deployments/")

@@ -14,7 +14,13 @@ import pytest
 
 from deployments_ui.models import AuditEvent
 from deployments_ui.patchworks import PatchworksClient, ServerError, parse_deployment, parse_one
-from tests.deployments import api_writes, deployment_url, find_deployment, sandbox_deployments
+from tests.deployments import (
+    api_writes,
+    deployment_url,
+    find_deployment,
+    sandbox_deployments,
+    toast_of,
+)
 from tests.sandbox_fixtures import READ_ONLY_KEY, SHAPES
 
 pytestmark = pytest.mark.django_db
@@ -162,7 +168,7 @@ def test_create_succeeds_and_shows_what_was_created(as_editor, on_sandbox, shape
     assert response.status_code == 302
     assert len(api_writes(on_sandbox)) == 1
     page = as_editor.get(response["Location"]).content.decode()
-    assert f"Created {item['name']} v{item['flow_version_iteration']} in" in page
+    assert f"the global deployment of {item['name']} v{item['flow_version_iteration']}" in page
     assert "Disabled — will not run" in page
     events = AuditEvent.objects.filter(action="create").order_by("id")
     assert [e.outcome for e in events] == ["pending", "succeeded"]
@@ -189,9 +195,9 @@ def test_enable_and_disable_warn_about_live_and_report_the_true_outcome(
     assert f"Disable {item['name']} v{item['flow_version_iteration']} in" in asked
     off = as_editor.post(deployment_url(item, "disable/"), HTTP_HX_REQUEST="true")
     assert off.status_code == 200
-    assert "is now disabled" in off.content.decode()
+    assert "is now disabled" in toast_of(off)["message"]
     on = as_editor.post(deployment_url(item, "enable/"), HTTP_HX_REQUEST="true")
-    assert "is now enabled" in on.content.decode()
+    assert "is now enabled" in toast_of(on)["message"]
     assert len(api_writes(on_sandbox)) == 2
     assert state_of(on_sandbox, item).is_enabled
     events = AuditEvent.objects.exclude(outcome="pending").order_by("id")

@@ -1,4 +1,7 @@
-"""Upstream requests per page view and per action, counted by the sandbox (DESIGN.md budgets)."""
+"""Upstream requests per page view and per action, counted by the sandbox.
+
+docs/DESIGN.md, "Budgets": one upstream request per page view, one write per enable/disable.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,26 @@
+"""What every failure a person can be shown has in common.
+
+Patchworks errors (`deployments_ui.patchworks`), an audit trail that cannot be written
+(`deployments_ui.audit`) and an action the console refuses (`deployments_ui.services`) are all a
+`ConsoleError`: a `message` in plain words for the person at the screen, and the `http_status`
+the page or fragment that shows it answers with. `views.pages` turns one into a response.
+"""
+
+from __future__ import annotations
+
+
+class ConsoleError(Exception):
+    """Something the console could not do, said in plain words."""
+
+    default_message = "The console could not do this. Please try again."
+    http_status = 500
+
+    def __init__(self, message: str = "", *, http_status: int | None = None) -> None:
+        message = message or self.default_message
+        super().__init__(message)
+        self.message = message
+        if http_status is not None:
+            self.http_status = http_status
+
+    def __str__(self) -> str:
+        return self.message

@@ -1,0 +1,323 @@
+"""How the client reaches Patchworks: pooled sessions, retries and the key on the wire.
+
+The only module of the console that imports requests and urllib3. GETs are retried a little
+(connection failures, 429 and 502-504, honouring Retry-After up to a cap); writes are never
+retried, and start only on a connection used within the last second. Every failure to get an
+answer becomes one `PatchworksError` subclass; a non-2xx answer becomes one through
+`errors.error_for_status`. The API key travels as `_Hidden`, so it never shows in a log,
+a repr or a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from http.cookiejar import DefaultCookiePolicy
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
+from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import InvalidHeader, MaxRetryError, NewConnectionError, ReadTimeoutError
+from urllib3.util.retry import Retry
+
+from deployments_ui.patchworks.errors import (
+    UNKNOWN_OUTCOME,
+    ConnectionFailed,
+    PatchworksError,
+    Timeout,
+    Unauthorized,
+    error_for_status,
+    malformed,
+)
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "deployments-console/0.1"
+RETRY_STATUSES = (429, 502, 503, 504)
+
+
+# The key -------------------------------------------------------------------------------------
+
+
+class _Hidden(str):
+    """The API key as the header value: a real string for the wire, hidden from repr and str.
+
+    Django's error pages, logging and pprint all go through repr/str, so neither a header dict
+    nor any frame local holding this value can show the key.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'********'"
+
+    __str__ = __repr__
+
+
+# Sessions ------------------------------------------------------------------------------------
+
+
+class _GetRetry(Retry):
+    """Retry for GETs: caps Retry-After and does not retry read timeouts.
+
+    A GET that timed out has already cost a full read timeout; retrying it would multiply the
+    wait beyond what a page view can afford. Dropped connections are still retried.
+    """
+
+    def __init__(self, *args: Any, retry_after_cap: float = 5.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.retry_after_cap = retry_after_cap
+
+    def new(self, **kwargs: Any) -> _GetRetry:
+        retry = super().new(**kwargs)
+        retry.retry_after_cap = self.retry_after_cap
+        return retry
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        try:
+            seconds = super().parse_retry_after(retry_after)
+        except InvalidHeader:
+            return 0.0  # unreadable: fall back to the normal backoff
+        return min(seconds, self.retry_after_cap)
+
+    def increment(
+        self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None
+    ):
+        if isinstance(error, ReadTimeoutError):
+            raise error.with_traceback(_stacktrace)
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+@dataclass(frozen=True, slots=True)
+class _Sessions:
+    config: tuple[int, float]
+    reads: requests.Session
+    writes: requests.Session
+
+
+_sessions: _Sessions | None = None
+_sessions_lock = threading.Lock()
+
+
+class _RecentConnectionsOnly:
+    """A pool that reuses a kept-alive connection only if it was used within the last second.
+
+    Servers close idle keep-alive connections (gunicorn after 2 s, load balancers later). A
+    write sent on one just as the server closes it fails after sending, so its outcome would be
+    unknown although Patchworks never saw it; writes are never retried, so they must not start
+    on a connection that may be closing. A fresh connection costs one handshake.
+    """
+
+    max_idle_seconds = 1.0
+
+    def _get_conn(self, timeout=None):
+        conn = super()._get_conn(timeout)
+        last_used = getattr(conn, "console_last_used", None)
+        if last_used is not None and time.monotonic() - last_used > self.max_idle_seconds:
+            conn.close()  # urllib3 opens it again on the next request
+        return conn
+
+    def _put_conn(self, conn) -> None:
+        if conn is not None:
+            conn.console_last_used = time.monotonic()
+        super()._put_conn(conn)
+
+
+class _RecentHTTPPool(_RecentConnectionsOnly, HTTPConnectionPool):
+    pass
+
+
+class _RecentHTTPSPool(_RecentConnectionsOnly, HTTPSConnectionPool):
+    pass
+
+
+def _new_session(retry: Retry, *, recent_connections_only: bool = False) -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=2, pool_maxsize=20, max_retries=retry)
+    if recent_connections_only:
+        adapter.poolmanager.pool_classes_by_scheme = {
+            "http": _RecentHTTPPool,
+            "https": _RecentHTTPSPool,
+        }
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    # Shared by every user of the process: never keep cookies from one call for the next.
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+    return session
+
+
+def _build_sessions(config: tuple[int, float]) -> _Sessions:
+    retries, cap = config
+    get_retry = _GetRetry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        other=0,
+        redirect=False,
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods=frozenset({"GET"}),
+        backoff_factor=0.2,
+        backoff_max=max(cap, 0.2),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+        retry_after_cap=cap,
+    )
+    no_retry = Retry(total=0, read=False, redirect=False, raise_on_status=False)
+    writes = _new_session(no_retry, recent_connections_only=True)
+    return _Sessions(config, _new_session(get_retry), writes)
+
+
+def _get_sessions() -> _Sessions:
+    """The process's pooled sessions, rebuilt only if the retry settings changed."""
+    global _sessions
+    config = (int(settings.PATCHWORKS_GET_RETRIES), float(settings.PATCHWORKS_RETRY_AFTER_CAP))
+    current = _sessions
+    if current is not None and current.config == config:
+        return current
+    with _sessions_lock:
+        if _sessions is None or _sessions.config != config:
+            _sessions = _build_sessions(config)
+        return _sessions
+
+
+def reset_session() -> None:
+    """Forget the pooled sessions (tests); the next call builds new ones from settings."""
+    global _sessions
+    with _sessions_lock:
+        old, _sessions = _sessions, None
+    if old is not None:
+        old.reads.close()
+        old.writes.close()
+
+
+def _cause(exc: BaseException) -> BaseException | None:
+    """The urllib3 error under a requests exception (unwrapping MaxRetryError)."""
+    inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
+    if isinstance(inner, MaxRetryError):
+        return inner.reason
+    return inner
+
+
+def _transport_error(exc: Exception, *, write: bool) -> PatchworksError:
+    if isinstance(exc, requests.exceptions.InvalidHeader | UnicodeError):
+        # The key cannot even be put in a header (a line break, a non-Latin-1 letter): the
+        # request was never sent. (A UnicodeError carries the key in `.object`: never re-raise.)
+        return Unauthorized(
+            "Your Patchworks API key is not in a form Patchworks accepts — update it on the "
+            "My API key page."
+        )
+    cause = _cause(exc)
+    if isinstance(exc, requests.ConnectTimeout):
+        nothing = " Nothing was changed." if write else ""
+        return Timeout(f"Patchworks could not be reached in time.{nothing} Try again in a minute.")
+    if isinstance(exc, requests.ReadTimeout) or isinstance(cause, ReadTimeoutError):
+        if write:
+            return Timeout(
+                f"Patchworks did not answer in time, {UNKNOWN_OUTCOME}", outcome_unknown=True
+            )
+        return Timeout("Patchworks did not answer in time. Try again in a minute.")
+    not_sent = isinstance(cause, NewConnectionError) or isinstance(
+        exc, requests.exceptions.SSLError | requests.exceptions.ProxyError
+    )
+    if write and not not_sent:
+        return ConnectionFailed(
+            f"Patchworks closed the connection before answering, {UNKNOWN_OUTCOME}",
+            outcome_unknown=True,
+        )
+    nothing = " Nothing was changed." if write else ""
+    return ConnectionFailed(f"Patchworks could not be reached.{nothing} Try again in a minute.")
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def _decode(response: requests.Response, *, write: bool) -> Any:
+    if not response.content.strip():
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        if write:
+            # A 2xx means the write was done: the caller reads the state back instead.
+            return None
+        raise malformed(write=write, status=response.status_code) from None
+
+
+def _json_object(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+# Sending ---------------------------------------------------------------------------------------
+
+
+@sensitive_variables("key", "headers")
+def send(
+    key: _Hidden,
+    method: str,
+    path: str,
+    *,
+    params: dict | None,
+    payload: dict | None,
+    not_found: str,
+) -> Any:
+    """Send one request to `/api/v1{path}` and return its decoded JSON body (None when empty)."""
+    write = method != "GET"
+    sessions = _get_sessions()
+    session = sessions.writes if write else sessions.reads
+    headers = {
+        "Authorization": key,
+        "Accept": "application/json",
+        "User-Agent": USER_AGENT,
+    }
+    if payload is not None:
+        headers["Content-Type"] = "application/json"
+    started = time.perf_counter()
+    try:
+        response = session.request(
+            method,
+            f"{settings.PATCHWORKS_BASE_URL}/api/v1{path}",
+            params=params,
+            json=payload,
+            headers=headers,
+            timeout=(settings.PATCHWORKS_CONNECT_TIMEOUT, settings.PATCHWORKS_READ_TIMEOUT),
+            allow_redirects=False,
+        )
+    except (requests.RequestException, UnicodeError) as exc:
+        error = _transport_error(exc, write=write)
+        logger.warning(
+            "patchworks %s %s failed after %.0f ms: %s",
+            method,
+            path,
+            _ms(started),
+            type(exc).__name__,
+        )
+        # `from None` keeps requests' frames, whose locals hold the headers, out of error
+        # reports; the log line above names what failed.
+        raise error from None
+    logger.info("patchworks %s %s %s in %.0f ms", method, path, response.status_code, _ms(started))
+    if not 200 <= response.status_code < 300:
+        raise error_for_status(
+            response.status_code,
+            _json_object(response),
+            retry_after=response.headers.get("Retry-After"),
+            write=write,
+            not_found=not_found,
+            secret=key,
+        )
+    return _decode(response, write=write)
+
+
+def mask(api_key: str) -> str:
+    """The key as the client keeps it: a real string on the wire, '********' in any repr."""
+    return _Hidden(api_key)

@@ -1,0 +1,19 @@
+"""The console's words for Patchworks' values, each defined once.
+
+Patchworks' own terms (sort keys, filter names, the fields a deployment update accepts, the
+global environment's name) are defined by the client in `deployments_ui.patchworks`; these are
+the words people read for them.
+"""
+
+from __future__ import annotations
+
+# Run-queue priority: 1 runs first, 3 is normal; none means the flow's own priority applies.
+PRIORITY_LABELS = {1: "1 — highest", 2: "2 — high", 3: "3 — normal", 4: "4 — low", 5: "5 — lowest"}
+INHERITED_PRIORITY = "inherits from the flow"
+
+# The fields an edit can change, in Patchworks' names, with the words a conflict names them by.
+EDITABLE_FIELDS = {
+    "virtual_environment_id": "environment",
+    "priority": "priority",
+    "enabled_at": "enabled at",
+}
