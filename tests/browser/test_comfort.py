@@ -10,7 +10,8 @@ from axe_playwright_python.base import AXE_SCRIPT, AxeResults
 from playwright.sync_api import Page, expect
 
 from deployments_ui.saved_views.models import SavedView
-from tests.conftest import make_user, sign_in
+from tests.browser import sign_in
+from tests.factories import make_user
 
 PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1280, "height": 800}

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.conftest import sign_in
+from tests.browser import sign_in
 from tests.sandbox_fixtures import SHAPES
 
 expect.set_options(timeout=10_000)

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.messages import get_messages
 
 from deployments_ui.saved_views.models import SavedView
-from tests.conftest import make_user
+from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
 

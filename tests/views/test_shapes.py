@@ -236,7 +236,7 @@ def test_the_audit_log_names_what_was_done(as_editor, on_sandbox, shape):
 
 
 def test_a_read_only_key_is_told_it_may_not_change_deployments(client, on_sandbox, shape):
-    from tests.conftest import make_user
+    from tests.factories import make_user
 
     person = make_user("rita", "Operator", full_name="Rita Readonly", api_key=READ_ONLY_KEY)
     client.force_login(person)
