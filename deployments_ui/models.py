@@ -72,6 +72,9 @@ class AuditEvent(models.Model):
         DELETE = "delete", "deleted"
         ENABLE = "enable", "enabled"
         DISABLE = "disable", "disabled"
+        SCHEDULE = "schedule", "scheduled"
+        RESCHEDULE = "reschedule", "moved a scheduled change"
+        UNSCHEDULE = "unschedule", "cancelled a scheduled change"
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "in progress"
@@ -170,3 +173,7 @@ class SyncLease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} held by {self.holder or 'nobody'} until {self.expires_at}"
+
+
+# Rooms' models, imported here so that their app label stays `deployments_ui`.
+from deployments_ui.schedules.models import ScheduledChange  # noqa: E402, F401

@@ -26,6 +26,7 @@ UNITS = (
 )
 DEPLOYMENT_URL_NAMES = (
     "deployment-detail",
+    "deployment-schedule",
     "deployment-edit",
     "deployment-delete",
     "deployment-enable",

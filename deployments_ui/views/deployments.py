@@ -11,7 +11,12 @@ from django.views.decorators.vary import vary_on_headers
 from deployments_ui import audit, services
 from deployments_ui.forms import DeploymentFilterForm
 from deployments_ui.patchworks import PatchworksError
-from deployments_ui.presenters import deployment_row, list_context, toggle_context
+from deployments_ui.presenters import (
+    deployment_row,
+    list_context,
+    toggle_context,
+    with_schedule_badges,
+)
 from deployments_ui.views.upstream import (
     deployment_page,
     error_status,
@@ -108,7 +113,7 @@ def deployment_detail(request: HttpRequest, flow_version: str, deployment: str) 
         "deployments_ui/deployment_detail.html",
         lambda found: {
             "history": audit.deployment_history(deployment),
-            "row": deployment_row(found),
+            "row": with_schedule_badges([deployment_row(found)])[0],
             **toggle_context(),
         },
     )
