@@ -293,7 +293,7 @@ def test_a_requester_without_a_key_fails_with_the_reason(signed_in, on_sandbox, 
     change.refresh_from_db()
     assert change.status == Status.FAILED
     assert (
-        "Oscar Operator: You have not saved your Patchworks API key yet." == change.result_message
+        change.result_message == "Oscar Operator: You have not saved your Patchworks API key yet."
     )
     assert api_writes(on_sandbox) == []
 
