@@ -7,9 +7,11 @@ Every consumer's scheduler fires the periodic tasks; a claim in the database
 from __future__ import annotations
 
 import logging
+import threading
 
 from django.conf import settings
 from django.core.management import call_command
+from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 
@@ -19,6 +21,8 @@ from deployments_ui.schedules.tasks import HOLDER, apply_due_changes
 from deployments_ui.worker import status
 
 logger = logging.getLogger(__name__)
+_start_lock = threading.Lock()
+_started: list[bool] = []
 
 
 @db_periodic_task(crontab(minute="*"))
@@ -26,10 +30,7 @@ def every_minute() -> None:
     """Heartbeat; the minute's polls for due changes; drift detection."""
     status.beat(HOLDER)
     if leases.claim_run("periodic:schedule-polls", 60):
-        poll = max(1, settings.CONSOLE_SCHEDULE_POLL_SECONDS)
-        apply_due_changes()
-        for delay in range(poll, 60, poll):
-            apply_due_changes.schedule(delay=delay)
+        _poll_for(60)
     if leases.claim_run("periodic:drift", 60):
         detect_drift()
 
@@ -56,7 +57,22 @@ def housekeeping() -> None:
     logger.info("Housekeeping: expired sessions cleared, %s old scheduled changes deleted", deleted)
 
 
+def _poll_for(seconds: int) -> None:
+    """Look for due changes now and every few seconds for the next `seconds`."""
+    poll = max(1, settings.CONSOLE_SCHEDULE_POLL_SECONDS)
+    apply_due_changes()
+    for delay in range(poll, seconds, poll):
+        apply_due_changes.schedule(delay=delay)
+
+
 @on_startup()
 def catch_up() -> None:
-    """A consumer that starts applies what fell due while none ran, without waiting a minute."""
-    apply_due_changes()
+    """A consumer that starts applies what fell due while none ran, and keeps looking until its
+    first periodic run, instead of waiting for the minute to turn. Once per process (the hook
+    runs in every worker thread)."""
+    with _start_lock:
+        if _started:
+            return
+        _started.append(True)
+    status.beat(HOLDER)
+    _poll_for(61 - timezone.now().second)
