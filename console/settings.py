@@ -357,5 +357,11 @@ LOGGING = {
     "loggers": {
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "urllib3": {"level": "WARNING"},
+        # The worker logs each task it runs (one every few seconds): only trouble, unless debugging.
+        "huey": {
+            "handlers": ["console"],
+            "level": "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING",
+            "propagate": False,
+        },
     },
 }
