@@ -355,6 +355,7 @@ def apply_change(change_id: int, *, holder: str = "") -> ScheduledChange | None:
     user = change.requested_by
     refusal = _requester_problem(change)
     if refusal:
+        _record_refused_apply(change, refusal)
         return _finish(change, Status.FAILED, refusal, lateness)
     late = " (no worker was running at its time)" if lateness > LATE_AFTER.total_seconds() else ""
     note = (
@@ -424,6 +425,8 @@ def interrupted_after() -> timedelta:
 
 
 def _settle(change: ScheduledChange) -> bool:
+    """`change` as loaded before it was taken for settling (its first attempt's start)."""
+    started = change.attempt_started_at
     lateness = change.lateness_seconds
     if lateness is None:
         lateness = max(0.0, (change.attempt_started_at - change.due_at).total_seconds())
@@ -447,19 +450,62 @@ def _settle(change: ScheduledChange) -> bool:
         return False
     wanted = change.action == ScheduledChange.Action.ENABLE
     state = "enabled" if current.is_enabled else "disabled"
-    if current.is_enabled == wanted:
+    made = current.is_enabled == wanted
+    if made:
         message = (
             f"Applied: the worker stopped before recording Patchworks' answer; the deployment "
             f"was found {state}, so nothing was sent again."
         )
-        _finish(change, Status.APPLIED, message, lateness)
     else:
         message = (
             f"The worker stopped while applying this change and the deployment is still {state}, "
             "so it was not made. Nothing was sent again: schedule it again or change it by hand."
         )
-        _finish(change, Status.FAILED, message, lateness)
+    _complete_orphan_attempt(change, started, made=made, message=message)
+    _finish(change, Status.APPLIED if made else Status.FAILED, message, lateness)
     return True
+
+
+def _record_refused_apply(change: ScheduledChange, message: str) -> None:
+    try:
+        audit.record_refusal(
+            actor=Actor.on_behalf_of(change.requested_by)
+            if change.requested_by
+            else Actor(name=change.requested_by_name, sign_in_method="schedule"),
+            action=change.action,
+            target=_target(change),
+            message=message,
+            reason=change.reason,
+        )
+    except audit.AuditUnavailable:
+        logger.exception("Could not record the refused scheduled change %s", change.pk)
+
+
+def _complete_orphan_attempt(change: ScheduledChange, started, *, made: bool, message: str):
+    """Give the interrupted attempt's audit event the outcome found by reading afterwards."""
+    attempt = (
+        AuditEvent.objects.filter(
+            sign_in_method="schedule",
+            action=change.action,
+            deployment_id=change.deployment_id,
+            outcome=AuditEvent.Outcome.PENDING,
+            completes__isnull=True,
+            results__isnull=True,
+            occurred_at__gte=started,
+        )
+        .order_by("id")
+        .first()
+    )
+    if attempt is None:
+        return
+    try:
+        audit.record_outcome(
+            attempt,
+            outcome=AuditEvent.Outcome.SUCCEEDED if made else AuditEvent.Outcome.FAILED,
+            message=message,
+        )
+    except (audit.AuditUnavailable, ValueError):
+        logger.exception("Could not complete audit event %s", attempt.pk)
 
 
 def _requester_problem(change: ScheduledChange) -> str:

@@ -357,6 +357,25 @@ def test_an_interrupted_attempt_is_settled_by_reading_never_by_writing_again(
         assert "Nothing was sent again" in change.result_message
 
 
+def test_a_requester_who_lost_the_role_fails_and_the_refusal_is_audited(
+    signed_in, on_sandbox, operator
+):
+    item = find_deployment(on_sandbox, enabled=True)
+    ask(signed_in, item)
+    change = ScheduledChange.objects.get()
+    operator.groups.clear()
+    make_due(change)
+    on_sandbox.clear_requests()
+    apply_due_changes()
+    change.refresh_from_db()
+    assert change.status == Status.FAILED
+    assert change.result_message == "Oscar Operator may no longer enable or disable deployments."
+    assert on_sandbox.requests() == []
+    refusal = AuditEvent.objects.get(action="disable")
+    assert refusal.outcome == "refused"
+    assert audit.describe(refusal).startswith("The schedule on behalf of Oscar Operator tried to")
+
+
 def test_a_recent_attempt_is_left_alone(signed_in, on_sandbox):
     item = find_deployment(on_sandbox, enabled=True)
     ask(signed_in, item)

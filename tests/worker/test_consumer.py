@@ -175,4 +175,7 @@ def test_a_consumer_killed_mid_apply_never_applies_twice(worker, sandbox):
     assert len(writes) == 1, writes
     assert change["status"] == "applied", change
     assert "nothing was sent again" in change["message"]
+    # The interrupted attempt's audit event got the outcome found by reading afterwards.
+    [applied] = [e for e in state["events"] if e.startswith("The schedule on behalf of Ana Ops")]
+    assert " — succeeded — " in applied, applied
     assert not read_back(sandbox, item)["enabled_at"]
