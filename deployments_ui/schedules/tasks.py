@@ -5,7 +5,7 @@ from __future__ import annotations
 from huey.contrib.djhuey import db_task
 
 from deployments_ui.audit import leases
-from deployments_ui.schedules import services
+from deployments_ui.schedules import applying
 
 # One name per consumer process, recorded with each attempt it claims.
 HOLDER = leases.holder_name()
@@ -18,4 +18,4 @@ def apply_due_changes() -> int:
     Consumers run this every few seconds (see deployments_ui.worker.tasks); several at once are
     safe, because each change is claimed by one atomic status transition.
     """
-    return services.apply_due(holder=HOLDER)
+    return applying.apply_due(holder=HOLDER)

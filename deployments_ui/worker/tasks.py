@@ -16,7 +16,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 
 from deployments_ui.audit import drift, leases
-from deployments_ui.schedules import services as schedules
+from deployments_ui.schedules import applying
 from deployments_ui.schedules.tasks import HOLDER, apply_due_changes
 from deployments_ui.worker import status
 
@@ -53,7 +53,7 @@ def housekeeping() -> None:
     if not leases.claim_run("periodic:housekeeping", 3600):
         return
     call_command("clearsessions")
-    deleted = schedules.delete_finished()
+    deleted = applying.delete_finished()
     logger.info("Housekeeping: expired sessions cleared, %s old scheduled changes deleted", deleted)
 
 

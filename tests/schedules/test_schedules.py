@@ -12,6 +12,7 @@ from deployments_ui import audit
 from deployments_ui.accounts.credentials import remove_api_key
 from deployments_ui.audit import leases
 from deployments_ui.models import AuditEvent, ScheduledChange
+from deployments_ui.schedules import applying
 from deployments_ui.schedules import services as schedules
 from deployments_ui.schedules.tasks import apply_due_changes
 from tests.conftest import make_user
@@ -321,7 +322,7 @@ def test_a_claimed_change_is_not_applied_again(signed_in, on_sandbox):
         status=Status.APPLYING, attempt_started_at=timezone.now()
     )
     on_sandbox.clear_requests()
-    assert schedules.apply_change(change.pk) is None
+    assert applying.apply_change(change.pk) is None
     assert apply_due_changes().get() == 0
     assert on_sandbox.requests() == []
 
@@ -338,7 +339,7 @@ def test_an_interrupted_attempt_is_settled_by_reading_never_by_writing_again(
             "POST",
             f"/api/v1/flow-versions/{item['flow_version_id']}/deployments/{item['id']}/disable",
         )
-    started = timezone.now() - schedules.interrupted_after() - timedelta(seconds=1)
+    started = timezone.now() - applying.interrupted_after() - timedelta(seconds=1)
     ScheduledChange.objects.filter(pk=change.pk).update(
         status=Status.APPLYING, attempt_started_at=started, due_at=started
     )
@@ -403,7 +404,7 @@ def test_housekeeping_deletes_only_old_finished_changes(signed_in, on_sandbox):
     ScheduledChange.objects.filter(pk__in=[old_done.pk, new_done.pk]).update(
         status=Status.CANCELLED
     )
-    assert schedules.delete_finished(older_than_days=90) == 1
+    assert applying.delete_finished(older_than_days=90) == 1
     assert set(ScheduledChange.objects.values_list("pk", flat=True)) == {
         old_pending.pk,
         new_done.pk,
