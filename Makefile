@@ -35,11 +35,14 @@ run: $(VENV)/.installed .env.local
 	$(SANDBOX) migrate --noinput >/dev/null && $(SANDBOX) sandbox_demo_data && \
 	$(PY) manage.py migrate --noinput >/dev/null && $(PY) manage.py demo_setup || exit 1; \
 	SANDBOX_RESPONSE_SHAPE=$(SANDBOX_RESPONSE_SHAPE) $(VENV)/bin/gunicorn -c python:sandbox.gunicorn_conf sandbox.wsgi -b 127.0.0.1:$(SANDBOX_PORT) & \
-	sandbox_pid=$$!; trap 'kill $$sandbox_pid 2>/dev/null' EXIT INT TERM; \
+	sandbox_pid=$$!; \
+	$(PY) manage.py run_huey & \
+	worker_pid=$$!; trap 'kill $$sandbox_pid $$worker_pid 2>/dev/null' EXIT INT TERM; \
 	echo ""; \
 	echo "  Deployments Console:  http://127.0.0.1:$(CONSOLE_PORT)/   (sign in as viewer, operator, editor or admin; password demo-password)"; \
 	echo "  Patchworks sandbox:   http://127.0.0.1:$(SANDBOX_PORT)/api/v1/flow-version-deployments   (Authorization: sandbox-demo-key)"; \
 	echo "  Sandbox shape:        $(SANDBOX_RESPONSE_SHAPE)   (make run SANDBOX_RESPONSE_SHAPE=flat-camel|flat-snake|jsonapi|bodyless-writes)"; \
+	echo "  Background worker:    scheduled changes, drift detection every minute (manage.py run_huey)"; \
 	echo "  Sandbox API keys:     sandbox-demo-key, sandbox-key-viewer, sandbox-key-operator, sandbox-key-editor,"; \
 	echo "                        sandbox-key-admin, sandbox-key-service (drift detection), sandbox-key-dashboard,"; \
 	echo "                        sandbox-key-readonly (may read, not write)"; \

@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "template_partials",
     "axes",
     "csp",
+    "huey.contrib.djhuey",
     "deployments_ui",
 ]
 
@@ -110,6 +111,7 @@ MIDDLEWARE = [
     "deployments_ui.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "deployments_ui.middleware.SessionRenewalMiddleware",
+    "deployments_ui.middleware.TimeZoneMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -166,6 +168,45 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Background work: Huey. SQLite storage by default (a file next to the console's SQLite database,
+# or HUEY_SQLITE_PATH), Redis when REDIS_URL is set so that consumers on several machines share
+# one queue. Tests run tasks at once, in the calling process (immediate mode).
+_database_name = DATABASES["default"].get("NAME") or ""
+_huey_default_dir = (
+    Path(_database_name).parent
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and _database_name
+    else BASE_DIR
+)
+HUEY_SQLITE_PATH = env_str("HUEY_SQLITE_PATH", str(_huey_default_dir / "huey.sqlite3"))
+HUEY_IMMEDIATE = env_bool("HUEY_IMMEDIATE", TESTING)
+_huey_consumer = {
+    "workers": env_int("HUEY_WORKERS", 2),
+    "worker_type": "thread",
+    "check_worker_health": True,
+    "periodic": True,
+}
+if REDIS_URL:
+    HUEY = {
+        "huey_class": "huey.RedisHuey",
+        "name": "deployments-console",
+        "url": REDIS_URL,
+        "immediate": HUEY_IMMEDIATE,
+        "utc": True,
+        "consumer": _huey_consumer,
+    }
+else:
+    HUEY = {
+        "huey_class": "huey.SqliteHuey",
+        "name": "deployments-console",
+        "filename": HUEY_SQLITE_PATH,
+        "immediate": HUEY_IMMEDIATE,
+        "utc": True,
+        "consumer": _huey_consumer,
+    }
+# Scheduled changes: how often the worker looks for due ones, and how long finished ones are kept.
+CONSOLE_SCHEDULE_POLL_SECONDS = env_int("CONSOLE_SCHEDULE_POLL_SECONDS", 5)
+CONSOLE_SCHEDULE_KEEP_DAYS = env_int("CONSOLE_SCHEDULE_KEEP_DAYS", 90)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -319,5 +360,11 @@ LOGGING = {
     "loggers": {
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "urllib3": {"level": "WARNING"},
+        # The worker logs each task it runs (one every few seconds): only trouble, unless debugging.
+        "huey": {
+            "handlers": ["console"],
+            "level": "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING",
+            "propagate": False,
+        },
     },
 }

@@ -58,3 +58,29 @@ class SessionRenewalMiddleware:
             if now - session.get("renewed_at", 0) >= settings.SESSION_RENEW_SECONDS:
                 session["renewed_at"] = now
         return response
+
+
+TIME_ZONE_COOKIE = "console_tz"
+
+
+class TimeZoneMiddleware:
+    """Show and read times in the person's own time zone: the one their browser reports
+    (console.js keeps it in a cookie), else CONSOLE_TIME_ZONE."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.utils import timezone
+
+        from deployments_ui.schedules.services import zone_named
+
+        zone = zone_named(request.COOKIES.get(TIME_ZONE_COOKIE))
+        if zone is None:
+            timezone.deactivate()
+        else:
+            timezone.activate(zone)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

@@ -71,6 +71,9 @@ class AuditEvent(models.Model):
         DELETE = "delete", "deleted"
         ENABLE = "enable", "enabled"
         DISABLE = "disable", "disabled"
+        SCHEDULE = "schedule", "scheduled"
+        RESCHEDULE = "reschedule", "moved a scheduled change"
+        UNSCHEDULE = "unschedule", "cancelled a scheduled change"
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "in progress"
@@ -173,3 +176,4 @@ class SyncLease(models.Model):
 
 # Rooms keep their models in their own package; importing them here keeps the app label.
 from deployments_ui.saved_views.models import SavedView  # noqa: E402, F401
+from deployments_ui.schedules.models import ScheduledChange  # noqa: E402, F401

@@ -101,7 +101,19 @@ def deployment_row(deployment: Deployment) -> dict:
         "enabled_by": deployment.enabled_by.name if deployment.enabled_by else "",
         "created_at": when(deployment.created_at),
         "toggle_url": toggle_url(deployment),
+        "schedule_url": deployment_url(deployment, "deployment-schedule"),
     }
+
+
+def with_schedule_badges(rows: list[dict]) -> list[dict]:
+    """Add each row's pending scheduled changes ("Enables at 18:00 (asked by Ana)"): one local
+    query for all the rows, no upstream request."""
+    from deployments_ui.schedules.services import badges_for
+
+    badges = badges_for([row["id"] for row in rows])
+    for row in rows:
+        row["schedules"] = badges.get(str(row["id"]), [])
+    return rows
 
 
 # The list's columns, in the order a person scans them (on a phone the rest is a sideways scroll
@@ -170,7 +182,7 @@ def list_context(request: HttpRequest, *, form, page, flow_version: str = "") ->
     return {
         "form": form,
         "page": page,
-        "rows": [deployment_row(item) for item in page.items] if page else [],
+        "rows": with_schedule_badges([deployment_row(item) for item in page.items] if page else []),
         "flow_version": flow_version,
         "filtered": filtered,
         "sort": query.sort or "",

@@ -276,9 +276,19 @@ def _environment_or_none(user, environment_id: str | None) -> VirtualEnvironment
 
 
 def deployment_set_enabled(
-    *, actor: Actor, user, flow_version_id: str, deployment_id: str, enabled: bool, reason: str = ""
+    *,
+    actor: Actor,
+    user,
+    flow_version_id: str,
+    deployment_id: str,
+    enabled: bool,
+    reason: str = "",
+    note: str = "",
 ) -> Deployment:
-    """Enable or disable a deployment, unless it is already in that state."""
+    """Enable or disable a deployment, unless it is already in that state.
+
+    The scheduled-change worker calls this too (`note` says when it was due and how late).
+    """
     action = Action.ENABLE if enabled else Action.DISABLE
     target = AuditTarget(deployment_id=deployment_id, flow_version_id=flow_version_id)
     client = _client_or_refuse(actor, user, action, target, reason)
@@ -299,7 +309,14 @@ def deployment_set_enabled(
     after = {**before, "enabled": enabled}
     send = client.enable_deployment if enabled else client.disable_deployment
     return _send_write(
-        actor, action, target, before, after, reason, lambda: send(flow_version_id, deployment_id)
+        actor,
+        action,
+        target,
+        before,
+        after,
+        reason,
+        lambda: send(flow_version_id, deployment_id),
+        note=note,
     )
 
 
@@ -455,10 +472,16 @@ def _read_for_write(actor, client, action, target, reason, flow_version_id, depl
         raise
 
 
-def _send_write(actor, action, target, before, after, reason, send) -> Any:
+def _send_write(actor, action, target, before, after, reason, send, note: str = "") -> Any:
     """Record the attempt, make the one remote write, record how it ended."""
     attempt = audit.record_attempt(
-        actor=actor, action=action, target=target, before=before, after=after, reason=reason
+        actor=actor,
+        action=action,
+        target=target,
+        before=before,
+        after=after,
+        reason=reason,
+        message=note,
     )
     try:
         result = send()

@@ -2,7 +2,9 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from deployments_ui.saved_views import views as saved_views
+from deployments_ui.schedules import views as schedules
 from deployments_ui.views import audit, deployment_changes, deployments
+from deployments_ui.worker import views as worker
 
 deployment = "flow-versions/<str:flow_version>/deployments/<str:deployment>/"
 
@@ -25,6 +27,11 @@ urlpatterns = [
     path(f"{deployment}enable/", deployment_changes.deployment_enable, name="deployment-enable"),
     path(f"{deployment}disable/", deployment_changes.deployment_disable, name="deployment-disable"),
     path("pickers/flow-versions/", deployments.picker_flow_versions, name="picker-flow-versions"),
+    path(f"{deployment}schedule/", schedules.deployment_schedule, name="deployment-schedule"),
+    path("schedules/", schedules.schedule_list, name="schedule-list"),
+    path("schedules/<int:change>/cancel/", schedules.schedule_cancel, name="schedule-cancel"),
+    path("schedules/<int:change>/move/", schedules.schedule_move, name="schedule-move"),
+    path("settings/worker/", worker.worker_page, name="worker-status"),
     path("audit/", audit.audit_log, name="audit-log"),
     path("audit/export.csv", audit.audit_export, name="audit-export"),
     path("saved-views/", saved_views.saved_view_create, name="saved-view-create"),

@@ -82,14 +82,60 @@
     yes.textContent = "Yes, " + form.getAttribute("data-action") + " it";
     yes.classList.toggle("button-danger", disabling);
     document.getElementById("confirm-toggle-reason").value = "";
+    dialog.setAttribute("data-action", form.getAttribute("data-action"));
+    resetWhen(disabling);
     dialog.returnValue = "";
     dialog.showModal();
   });
+  // "Now", "At…" and, for a disable, "Off until…": a time makes it a scheduled change instead.
+  function chosenWhen() {
+    var checked = dialog.querySelector("input[name=confirm-when]:checked");
+    return checked ? checked.value : "now";
+  }
+  function showWhen() {
+    var time = document.getElementById("confirm-toggle-time");
+    if (!time) return;
+    var later = chosenWhen() !== "now";
+    time.hidden = !later;
+    time.required = later;
+    dialog.querySelector(".confirm-time-label").hidden = !later;
+    var action = dialog.getAttribute("data-action") || "";
+    document.getElementById("confirm-toggle-yes").textContent = later ? "Yes, schedule it" : "Yes, " + action + " it";
+  }
+  function resetWhen(disabling) {
+    var now = dialog.querySelector("input[name=confirm-when][value=now]");
+    if (!now) return;
+    now.checked = true;
+    dialog.querySelector(".confirm-until-choice").hidden = !disabling;
+    document.getElementById("confirm-toggle-time").value = "";
+    showWhen();
+  }
+  if (dialog) {
+    dialog.addEventListener("change", function (evt) {
+      if (evt.target.name === "confirm-when") showWhen();
+    });
+  }
+  function sendSchedule(form, when) {
+    var time = document.getElementById("confirm-toggle-time").value;
+    var values = {
+      action: form.getAttribute("data-action"),
+      reason: document.getElementById("confirm-toggle-reason").value,
+      time_zone: zone,
+      at: when === "at" ? time : "",
+      until: when === "until" ? time : "",
+    };
+    focusAfterSwap = form.getAttribute("hx-target");
+    htmx.ajax("POST", form.getAttribute("data-schedule-url"), {
+      source: form, target: form.getAttribute("hx-target"), swap: "outerHTML", values: values,
+    });
+  }
   if (dialog) {
     dialog.addEventListener("close", function () {
       var form = asking;
       asking = null;
       if (!form || dialog.returnValue !== "yes") return;
+      var when = dialog.querySelector("input[name=confirm-when]") ? chosenWhen() : "now";
+      if (when !== "now") { sendSchedule(form, when); return; }
       form.elements.reason.value = document.getElementById("confirm-toggle-reason").value;
       form.elements.confirmed.value = "1";
       focusAfterSwap = form.getAttribute("hx-target");
@@ -143,8 +189,22 @@
     params.delete("page");
     form.elements.query.value = params.toString();
   });
+  // The person's own time zone, as their browser reports it: the server shows times and reads
+  // typed times in it (a cookie for pages, a hidden field for forms sent before the cookie).
+  var zone = "";
+  try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { zone = ""; }
+  if (zone && /^[A-Za-z0-9_+\-\/]+$/.test(zone) && document.cookie.indexOf("console_tz=" + zone) === -1) {
+    document.cookie = "console_tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax";
+  }
+  function fillZone(root) {
+    if (!zone) return;
+    root.querySelectorAll("input[name=time_zone]").forEach(function (el) { el.value = zone; });
+    root.querySelectorAll("[data-time-zone-name]").forEach(function (el) { el.textContent = zone; });
+  }
+  document.addEventListener("htmx:afterSettle", function (evt) { fillZone(evt.target); });
   document.addEventListener("DOMContentLoaded", function () {
     localiseTimes(document);
+    fillZone(document);
     foldFilters();
   });
 })();

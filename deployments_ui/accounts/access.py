@@ -55,6 +55,12 @@ URL_ACCESS: dict[str, str] = {
     "deployment-create": "change_deployments",
     "deployment-edit": "change_deployments",
     "deployment-delete": "change_deployments",
+    "schedule-list": "view_deployments",
+    "deployment-schedule": "toggle_deployments",
+    # Operators move and cancel their own changes, Editors anyone's (checked per change).
+    "schedule-cancel": "toggle_deployments",
+    "schedule-move": "toggle_deployments",
+    "worker-status": "manage_console",
 }
 NAMESPACE_ACCESS: dict[str, str] = {"admin": STAFF}
 
@@ -65,6 +71,7 @@ WRITE_ACTIONS: dict[str, tuple[str, str]] = {
     "deployment-create": ("create", "create deployments"),
     "deployment-edit": ("update", "change deployments"),
     "deployment-delete": ("delete", "delete deployments"),
+    "deployment-schedule": ("schedule", "schedule changes to deployments"),
 }
 
 

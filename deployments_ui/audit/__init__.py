@@ -13,6 +13,7 @@ from deployments_ui.audit.trail import (
     deployment_state,
     record_attempt,
     record_external,
+    record_local,
     record_outcome,
     record_refusal,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "describe",
     "record_attempt",
     "record_external",
+    "record_local",
     "record_outcome",
     "record_refusal",
     "verify_chain",

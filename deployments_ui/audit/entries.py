@@ -28,6 +28,15 @@ BASE_VERBS = {
     "delete": "delete",
     "enable": "enable",
     "disable": "disable",
+    "schedule": "schedule a change to",
+    "reschedule": "move a scheduled change to",
+    "unschedule": "cancel a scheduled change to",
+}
+# Things done inside the console alone: one row each, told without an outcome.
+LOCAL_PHRASES = {
+    "schedule": "scheduled a change to",
+    "reschedule": "moved a scheduled change to",
+    "unschedule": "cancelled a scheduled change to",
 }
 STATE_LABELS = {
     "enabled": "State",
@@ -42,7 +51,12 @@ STATE_LABELS = {
     "deployment_id": "Deployment id",
 }
 KEEP_CAPITALISED = {"Patchworks", "I"}
-SIGN_IN_METHODS = {"password": "password", "sso": "single sign-on", "system": "background job"}
+SIGN_IN_METHODS = {
+    "password": "password",
+    "sso": "single sign-on",
+    "system": "background job",
+    "schedule": "a scheduled change, applied by the background worker",
+}
 
 
 @dataclass(frozen=True)
@@ -70,6 +84,8 @@ class AuditEntry:
     changes: list[tuple[str, str, str]] = field(default_factory=list)
     values: list[tuple[str, str]] = field(default_factory=list)
     values_title: str = ""
+    # Circumstances of an attempt, e.g. how late a scheduled change ran.
+    note: str = ""
 
     @property
     def sentence(self) -> str:
@@ -136,6 +152,7 @@ def entry_from_event(event: AuditEvent) -> AuditEntry:
         "upstream_status": final.upstream_status,
         "completed_at": result.occurred_at if result else None,
         "event_ids": tuple(row.pk for row in [event, *results]),
+        "note": event.message if event.outcome == AuditEvent.Outcome.PENDING else "",
     }
     entry_data.update(_recorded_values(event, final))
     return AuditEntry(**entry_data, details=_details(event, result, entry_data))
@@ -149,6 +166,13 @@ def describe(entry: AuditEntry | AuditEvent) -> str:
     """
     if isinstance(entry, AuditEvent):
         entry = entry_from_event(entry)
+    if entry.action in LOCAL_PHRASES and entry.outcome == AuditEvent.Outcome.SUCCEEDED:
+        sentence = f"{entry.actor} {LOCAL_PHRASES[entry.action]} {entry.place}"
+        if entry.message:
+            sentence += f": {entry.message}"
+        if entry.reason:
+            sentence += f" — reason: {entry.reason}"
+        return sentence[:1].upper() + sentence[1:]
     if entry.outcome == AuditEvent.Outcome.REFUSED:
         doing = f"tried to {BASE_VERBS.get(entry.action, entry.action)}"
     else:
@@ -157,6 +181,7 @@ def describe(entry: AuditEntry | AuditEvent) -> str:
     if entry.reason:
         parts.append(f"reason: {entry.reason}")
     parts.append(entry.outcome_text)
+    parts.append(entry.note)
     sentence = " — ".join(part for part in parts if part)
     return sentence[:1].upper() + sentence[1:]
 
@@ -164,6 +189,8 @@ def describe(entry: AuditEntry | AuditEvent) -> str:
 def actor_display(event: AuditEvent) -> str:
     """The person's name, else their SSO identity or username; 'unknown' for Patchworks."""
     name = event.actor_name or event.sso_identity or event.actor_username
+    if event.sign_in_method == "schedule":
+        return f"the schedule on behalf of {name or 'an unnamed user'}"
     if name:
         return name
     return UNKNOWN_ACTOR if event.source == AuditEvent.Source.PATCHWORKS else "an unnamed user"
@@ -217,6 +244,8 @@ def _outcome_text(event: AuditEvent, result: AuditEvent | None) -> str:
         return f"{text} ({event.message})" if event.message else text
     if event.outcome == AuditEvent.Outcome.REFUSED:
         return f"refused: {_sentence_part(event.message)}" if event.message else "refused"
+    if event.action in LOCAL_PHRASES and event.outcome == AuditEvent.Outcome.SUCCEEDED:
+        return "done in the console"
     if result is None:
         return NO_OUTCOME
     message = _sentence_part(result.message)

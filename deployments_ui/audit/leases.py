@@ -70,3 +70,42 @@ def _extend(name: str, holder: str, now: datetime, seconds: int, condition: Q) -
         .update(holder=holder, expires_at=now + timedelta(seconds=seconds))
     )
     return updated == 1
+
+
+def claim_run(name: str, every_seconds: float, now: datetime | None = None) -> bool:
+    """Claim this period's run of a periodic job: True for one caller per period, however many
+    consumers fire it. The claim is one conditional UPDATE (or the first INSERT), atomic on
+    SQLite and PostgreSQL; half a period of slack absorbs clock skew between machines."""
+    now = now or timezone.now()
+    since = now - timedelta(seconds=every_seconds / 2)
+    try:
+        claimed = (
+            SyncLease.objects.filter(name=name)
+            .filter(Q(completed_at__isnull=True) | Q(completed_at__lt=since))
+            .update(completed_at=now)
+        )
+        if claimed:
+            return True
+        if SyncLease.objects.filter(name=name).exists():
+            return False
+        with transaction.atomic():
+            SyncLease.objects.create(name=name, completed_at=now)
+        return True
+    except IntegrityError:
+        return False
+    except OperationalError as exc:
+        if "locked" in str(exc):
+            return False
+        raise
+
+
+def beat(name: str, holder: str, now: datetime | None = None) -> None:
+    """Note that `holder` is alive (a heartbeat); `last_completed(name)` reads it back."""
+    now = now or timezone.now()
+    updated = SyncLease.objects.filter(name=name).update(holder=holder, completed_at=now)
+    if not updated:
+        try:
+            with transaction.atomic():
+                SyncLease.objects.create(name=name, holder=holder, completed_at=now)
+        except IntegrityError:
+            SyncLease.objects.filter(name=name).update(holder=holder, completed_at=now)

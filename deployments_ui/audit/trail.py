@@ -64,6 +64,13 @@ class Actor:
         )
 
     @classmethod
+    def on_behalf_of(cls, user) -> Actor:
+        """The background worker applying a change that `user` scheduled."""
+        username = user.get_username() if user else ""
+        name = (user.get_full_name().strip() if user else "") or username
+        return cls(user=user, username=username, name=name, sign_in_method="schedule")
+
+    @classmethod
     def system(cls, name: str = "drift detection") -> Actor:
         """A background job acting on its own (no person, no request)."""
         return cls(name=name, sign_in_method="system")
@@ -122,10 +129,14 @@ def record_attempt(
     before: dict | None = None,
     after: dict | None = None,
     reason: str = "",
+    message: str = "",
 ) -> AuditEvent:
-    """Write the `pending` row for a write that is about to be sent. Raises AuditUnavailable."""
+    """Write the `pending` row for a write that is about to be sent. Raises AuditUnavailable.
+
+    `message` notes circumstances of the attempt, e.g. a scheduled change's lateness.
+    """
     event = _new_event(actor, target, action=action, outcome=AuditEvent.Outcome.PENDING)
-    event.before, event.after, event.reason = before, after, reason
+    event.before, event.after, event.reason, event.message = before, after, reason, message
     return append(event)
 
 
@@ -184,6 +195,23 @@ def record_refusal(
 ) -> AuditEvent:
     """Write one row for a write the console declined to send (permission, conflict, ...)."""
     event = _new_event(actor, target, action=action, outcome=AuditEvent.Outcome.REFUSED)
+    event.before, event.after, event.reason, event.message = before, after, reason, message
+    return append(event)
+
+
+def record_local(
+    *,
+    actor: Actor,
+    action: str,
+    target: AuditTarget,
+    message: str,
+    reason: str = "",
+    before: dict | None = None,
+    after: dict | None = None,
+) -> AuditEvent:
+    """Write one row for something done inside the console alone (no Patchworks call), such as
+    asking for, moving or cancelling a scheduled change. Raises AuditUnavailable."""
+    event = _new_event(actor, target, action=action, outcome=AuditEvent.Outcome.SUCCEEDED)
     event.before, event.after, event.reason, event.message = before, after, reason, message
     return append(event)
 

@@ -28,6 +28,7 @@ UNITS = (
 )
 DEPLOYMENT_URL_NAMES = (
     "deployment-detail",
+    "deployment-schedule",
     "deployment-edit",
     "deployment-delete",
     "deployment-enable",

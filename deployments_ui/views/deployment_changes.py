@@ -26,6 +26,7 @@ from deployments_ui.presenters import (
     deployment_row,
     toggle_context,
     toggle_question,
+    with_schedule_badges,
 )
 from deployments_ui.services import AlreadyInState, ChangedSinceOpened
 from deployments_ui.views.pages import (
@@ -269,7 +270,7 @@ def _toggle_answer(
         context["ids"] = ids
         template = "deployments_ui/_feedback.html"
     else:
-        context["row"] = deployment_row(deployment)
+        context["row"] = with_schedule_badges([deployment_row(deployment)])[0]
         template = f"deployments_ui/_deployment_{fragment}.html"
     response = TemplateResponse(request, template, context, status=status)
     toast = {"message": message, "level": level}

@@ -16,6 +16,7 @@ from deployments_ui.presenters import (
     deployment_row,
     list_context,
     toggle_context,
+    with_schedule_badges,
 )
 from deployments_ui.views.pages import needs_api_key, respond, shows_errors, wants_fragment
 
@@ -101,7 +102,7 @@ def deployment_detail(request: HttpRequest, flow_version: str, deployment: str) 
     context = {
         "deployment": found,
         "history": history,
-        "row": deployment_row(found),
+        "row": with_schedule_badges([deployment_row(found)])[0],
         "console_enabler": console_enabler(found, history),
         **toggle_context(),
     }

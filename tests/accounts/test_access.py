@@ -30,10 +30,17 @@ VIEW = SIGNED_IN | {
     "saved-view-create",
     "saved-view-rename",
     "saved-view-delete",
+    "schedule-list",
 }
-TOGGLE = VIEW | {"deployment-enable", "deployment-disable"}
+TOGGLE = VIEW | {
+    "deployment-enable",
+    "deployment-disable",
+    "deployment-schedule",
+    "schedule-cancel",
+    "schedule-move",
+}
 CHANGE = TOGGLE | {"deployment-create", "deployment-edit", "deployment-delete"}
-MANAGE = CHANGE | {"service-key"}
+MANAGE = CHANGE | {"service-key", "worker-status"}
 ALL_NAMED = MANAGE
 WRITES = {
     "deployment-enable": "enable",
@@ -41,6 +48,7 @@ WRITES = {
     "deployment-create": "create",
     "deployment-edit": "update",
     "deployment-delete": "delete",
+    "deployment-schedule": "schedule",
 }
 # role fixture -> (URL names it may use, whether it may use Django's admin)
 ROLES = {
@@ -51,7 +59,7 @@ ROLES = {
     "editor": (CHANGE, False),
     "admin_user": (MANAGE, True),
 }
-SAMPLE = {"flow_version": "11", "deployment": "101", "view": "7"}
+SAMPLE = {"flow_version": "11", "deployment": "101", "view": "7", "change": "1"}
 
 
 def walk(patterns, namespaces: tuple[str, ...] = (), prefix: str = ""):

@@ -1,0 +1,83 @@
+"""A change asked for now and made later by the background worker."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class ScheduledChange(models.Model):
+    """One enable or disable of one deployment, due at a time, made with the requester's key.
+
+    The deployment's ids and names are copied here so that lists and badges need no upstream
+    request. `attempt_started_at` is written (and committed) before the worker calls Patchworks:
+    a change found "applying" with an attempt but no outcome was interrupted, and is settled by
+    reading the deployment, never by writing again.
+    """
+
+    class Action(models.TextChoices):
+        ENABLE = "enable", "enable"
+        DISABLE = "disable", "disable"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "waiting"
+        APPLYING = "applying", "being applied"
+        APPLIED = "applied", "applied"
+        SKIPPED = "skipped", "skipped"
+        FAILED = "failed", "failed"
+        CANCELLED = "cancelled", "cancelled"
+
+    deployment_id = models.CharField(max_length=40, db_index=True)
+    flow_version_id = models.CharField(max_length=40)
+    flow_name = models.CharField(max_length=255, blank=True)
+    flow_version_iteration = models.PositiveIntegerField(null=True, blank=True)
+    environment_id = models.CharField(max_length=40, blank=True)
+    environment_name = models.CharField(max_length=255, blank=True)
+    environment_type = models.CharField(max_length=10, blank=True)
+
+    action = models.CharField(max_length=10, choices=Action.choices)
+    due_at = models.DateTimeField(db_index=True)
+    # On a disable: when the paired re-enable is due ("off until").
+    until = models.DateTimeField(null=True, blank=True)
+    # On the re-enable of an "off until": the disable it undoes.
+    undoes = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="undone_by"
+    )
+    reason = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_by_name = models.CharField(max_length=255)
+    time_zone = models.CharField(max_length=64, blank=True)
+    state_when_asked = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    result_message = models.TextField(blank=True)
+    attempt_started_at = models.DateTimeField(null=True, blank=True)
+    attempt_holder = models.CharField(max_length=100, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    lateness_seconds = models.FloatField(null=True, blank=True)
+    finished_by_name = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [models.Index(fields=["status", "due_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} deployment {self.deployment_id} at {self.due_at} ({self.status})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == self.Status.PENDING
+
+    @property
+    def label(self) -> str:
+        """'Orders → Shopify v3 in UK Live', for lists and messages."""
+        name = self.flow_name or f"deployment {self.deployment_id}"
+        if self.flow_version_iteration:
+            name = f"{name} v{self.flow_version_iteration}"
+        return f"{name} in {self.environment_name}" if self.environment_name else name

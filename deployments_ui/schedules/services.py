@@ -1,0 +1,316 @@
+"""Scheduled enables and disables: asking, moving and cancelling, and how they are worded.
+
+These happen in the console alone (one audit event each); `schedules.applying` makes the changes
+when they are due.
+"""
+
+from __future__ import annotations
+
+import logging
+import zoneinfo
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from deployments_ui import audit, services
+from deployments_ui.audit import Actor, AuditTarget
+from deployments_ui.models import AuditEvent
+from deployments_ui.patchworks import Deployment
+from deployments_ui.schedules.models import ScheduledChange
+
+logger = logging.getLogger(__name__)
+
+Status = ScheduledChange.Status
+FINISHED = (Status.APPLIED, Status.SKIPPED, Status.FAILED, Status.CANCELLED)
+TOGGLE_PERMISSION = "deployments_ui.toggle_deployments"
+ANYONES_PERMISSION = "deployments_ui.change_deployments"
+
+
+class ScheduleRefused(Exception):
+    """The console declined to schedule, move or cancel; the reason is in plain words."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# Time zones and wording
+
+
+def zone_named(name: str | None) -> zoneinfo.ZoneInfo | None:
+    """The IANA zone called `name`, or None if there is no such zone."""
+    if not name or len(name) > 64:
+        return None
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def exact_time(value: datetime, zone_name: str = "") -> str:
+    """'30 Nov 2026, 18:00 GMT' in the given zone (else the active one)."""
+    zone = zone_named(zone_name) or timezone.get_current_timezone()
+    return timezone.localtime(value, zone).strftime("%-d %b %Y, %H:%M %Z")
+
+
+def short_time(value: datetime, now: datetime | None = None) -> str:
+    """'18:00' today, else '1 Dec 18:00', in the active time zone."""
+    local = timezone.localtime(value)
+    today = timezone.localtime(now or timezone.now()).date()
+    if local.date() == today:
+        return local.strftime("%H:%M")
+    return local.strftime("%-d %b %H:%M")
+
+
+def lateness_words(seconds: float) -> str:
+    if seconds < 1:
+        return "on time"
+    if seconds < 120:
+        return f"{seconds:.0f} s late"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min late"
+    return f"{seconds / 3600:.1f} h late"
+
+
+def badge_text(change: ScheduledChange, now: datetime | None = None) -> str:
+    """'Enables at 18:00 (asked by Ana)'; an off-until disable names its end too."""
+    verb = "Enables" if change.action == ScheduledChange.Action.ENABLE else "Disables"
+    text = f"{verb} at {short_time(change.due_at, now)}"
+    if change.until:
+        text += f" until {short_time(change.until, now)}"
+    return f"{text} (asked by {change.requested_by_name})"
+
+
+def badges_for(deployment_ids: list[str]) -> dict[str, list[dict]]:
+    """Pending changes' badges per deployment id, soonest first: one query for a whole page.
+
+    Each is {"id", "text", "requested_by_id"}, so that a page can offer to move or cancel it.
+    """
+    if not deployment_ids:
+        return {}
+    badges: dict[str, list[dict]] = {}
+    now = timezone.now()
+    pending = ScheduledChange.objects.filter(
+        status=Status.PENDING, deployment_id__in=[str(pk) for pk in deployment_ids]
+    ).order_by("due_at", "id")
+    for change in pending:
+        badges.setdefault(change.deployment_id, []).append(
+            {
+                "id": change.pk,
+                "text": badge_text(change, now),
+                "requested_by_id": change.requested_by_id,
+            }
+        )
+    return badges
+
+
+def pending_for(deployment_id: str) -> QuerySet[ScheduledChange]:
+    return ScheduledChange.objects.filter(
+        status=Status.PENDING, deployment_id=str(deployment_id)
+    ).order_by("due_at", "id")
+
+
+def may_manage(user: AbstractBaseUser, change: ScheduledChange) -> bool:
+    """Operators may move or cancel their own pending changes, Editors anyone's."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.has_perm(ANYONES_PERMISSION):
+        return True
+    return change.requested_by_id == user.pk and user.has_perm(TOGGLE_PERMISSION)
+
+
+# Asking, moving, cancelling
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What asking produced: the changes now waiting, and the deployment if it changed now."""
+
+    changes: list[ScheduledChange]
+    changed_now: Deployment | None = None
+
+
+def schedule_change(
+    *,
+    actor: Actor,
+    user: AbstractBaseUser,
+    deployment: Deployment,
+    action: str,
+    at: datetime | None,
+    until: datetime | None = None,
+    reason: str = "",
+    time_zone: str = "",
+) -> Asked:
+    """Ask for an enable or disable at `at`; a disable may end at `until` ("off until").
+
+    `at` None means now: only for "off until", which disables at once (the same path as a
+    click, so AlreadyInState and upstream errors propagate) and schedules the re-enable.
+    `deployment` is the deployment as read from Patchworks in this same request.
+    """
+    now = timezone.now()
+    enable = action == ScheduledChange.Action.ENABLE
+    if action not in ScheduledChange.Action.values:
+        raise ScheduleRefused("Choose whether to enable or disable it.")
+    if at is None and (enable or until is None):
+        raise ScheduleRefused("Choose when the change should happen.")
+    if at is not None and at <= now:
+        raise ScheduleRefused("That time has already passed. Choose a time in the future.")
+    if until is not None:
+        if enable:
+            raise ScheduleRefused("Only a disable can have an end time.")
+        if until <= (at or now):
+            raise ScheduleRefused("The end time must come after the disable.")
+    changed_now = None
+    if at is None:
+        changed_now = services.deployment_set_enabled(
+            actor=actor,
+            user=user,
+            flow_version_id=deployment.flow_version_id,
+            deployment_id=deployment.id,
+            enabled=False,
+            reason=reason,
+        )
+    base = _fields_from(deployment, user, actor, reason, time_zone)
+    made = []
+    with transaction.atomic():
+        first = None
+        if at is not None:
+            first = ScheduledChange.objects.create(**base, action=action, due_at=at, until=until)
+            made.append(first)
+        if until is not None:
+            made.append(
+                ScheduledChange.objects.create(
+                    **base, action=ScheduledChange.Action.ENABLE, due_at=until, undoes=first
+                )
+            )
+        for change in made:
+            _record(actor, change, AuditEvent.Action.SCHEDULE, _asked_words(change), reason)
+    return Asked(changes=made, changed_now=changed_now)
+
+
+def move_change(
+    *, actor: Actor, user: AbstractBaseUser, change: ScheduledChange, due_at: datetime
+) -> ScheduledChange:
+    """Move a pending change to a new time."""
+    _check_may_manage(user, change)
+    if due_at <= timezone.now():
+        raise ScheduleRefused("That time has already passed. Choose a time in the future.")
+    if change.until and due_at >= change.until:
+        raise ScheduleRefused(
+            f"The disable must come before its re-enable at {exact_time(change.until)}. "
+            "Move the re-enable first."
+        )
+    undoes = change.undoes
+    if undoes is not None and undoes.is_pending and due_at <= undoes.due_at:
+        raise ScheduleRefused(
+            f"The re-enable must come after its disable at {exact_time(undoes.due_at)}."
+        )
+    was = change.due_at
+    with transaction.atomic():
+        if not ScheduledChange.objects.filter(pk=change.pk, status=Status.PENDING).update(
+            due_at=due_at
+        ):
+            raise ScheduleRefused(_no_longer_pending(change))
+        if undoes is not None and undoes.is_pending:
+            ScheduledChange.objects.filter(pk=undoes.pk).update(until=due_at)
+        change.due_at = due_at
+        message = f"{change.action} moved from {exact_time(was)} to {exact_time(due_at)}"
+        _record(actor, change, AuditEvent.Action.RESCHEDULE, message, "")
+    return change
+
+
+def cancel_change(
+    *, actor: Actor, user: AbstractBaseUser, change: ScheduledChange
+) -> list[ScheduledChange]:
+    """Cancel a pending change (and the pending re-enable of an "off until" disable)."""
+    _check_may_manage(user, change)
+    cancelled = []
+    with transaction.atomic():
+        followers = list(change.undone_by.filter(status=Status.PENDING))
+        for item in [change, *followers]:
+            done = ScheduledChange.objects.filter(pk=item.pk, status=Status.PENDING).update(
+                status=Status.CANCELLED,
+                finished_by_name=actor.name,
+                result_message=f"Cancelled by {actor.name}.",
+                applied_at=timezone.now(),
+            )
+            if not done:
+                if item is change:
+                    raise ScheduleRefused(_no_longer_pending(change))
+                continue
+            item.refresh_from_db()
+            message = f"{item.action} that was due at {exact_time(item.due_at)} cancelled"
+            _record(actor, item, AuditEvent.Action.UNSCHEDULE, message, "")
+            cancelled.append(item)
+    return cancelled
+
+
+def _check_may_manage(user, change: ScheduledChange) -> None:
+    if not may_manage(user, change):
+        raise ScheduleRefused(
+            "Only the person who asked for this change, or an Editor, can move or cancel it."
+        )
+    if not change.is_pending:
+        raise ScheduleRefused(_no_longer_pending(change))
+
+
+def _no_longer_pending(change: ScheduledChange) -> str:
+    change.refresh_from_db()
+    return f"This change is no longer waiting: it was {change.get_status_display()}."
+
+
+def _fields_from(deployment: Deployment, user, actor: Actor, reason: str, time_zone: str) -> dict:
+    state = audit.deployment_state(deployment)
+    return {
+        "deployment_id": str(deployment.id),
+        "flow_version_id": str(deployment.flow_version_id),
+        "flow_name": deployment.flow_name or "",
+        "flow_version_iteration": deployment.flow_version_iteration,
+        "environment_id": str(deployment.virtual_environment_id or ""),
+        "environment_name": deployment.environment_name or "",
+        "environment_type": deployment.environment_type or "",
+        "reason": reason,
+        "requested_by": user,
+        "requested_by_name": actor.name or user.get_username(),
+        "time_zone": time_zone if zone_named(time_zone) else settings.TIME_ZONE,
+        "state_when_asked": {"enabled": state["enabled"], "enabled_by": state["enabled_by"]},
+    }
+
+
+def _asked_words(change: ScheduledChange) -> str:
+    words = f"{change.action} at {exact_time(change.due_at, change.time_zone)}"
+    if change.until:
+        words += f", until {exact_time(change.until, change.time_zone)}"
+    return words
+
+
+def target_of(change: ScheduledChange) -> AuditTarget:
+    return AuditTarget(
+        deployment_id=change.deployment_id,
+        flow_version_id=change.flow_version_id,
+        flow_name=change.flow_name,
+        environment_id=change.environment_id,
+        environment_name=change.environment_name,
+        environment_type=change.environment_type,
+    )
+
+
+def _record(actor: Actor, change: ScheduledChange, action: str, message: str, reason: str):
+    audit.record_local(
+        actor=actor,
+        action=action,
+        target=target_of(change),
+        message=message,
+        reason=reason,
+        after={
+            "schedule_id": change.pk,
+            "action": change.action,
+            "due_at": change.due_at.isoformat(),
+            "until": change.until.isoformat() if change.until else None,
+        },
+    )

@@ -1,0 +1,221 @@
+"""Scheduled changes: the list, asking for one, moving and cancelling."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
+
+from deployments_ui import services
+from deployments_ui.audit import Actor, AuditUnavailable
+from deployments_ui.errors import ConsoleError
+from deployments_ui.patchworks import PatchworksError
+from deployments_ui.presenters import deployment_label, deployment_row, with_schedule_badges
+from deployments_ui.schedules import services as schedules
+from deployments_ui.schedules.forms import MoveForm, ScheduleForm, local_input
+from deployments_ui.schedules.models import ScheduledChange
+from deployments_ui.views.pages import mark_fragment, needs_api_key, respond, safe_next
+
+RECENT = 50
+
+
+@require_GET
+def schedule_list(request: HttpRequest) -> HttpResponse:
+    """Upcoming changes, soonest first, and the most recently finished ones."""
+    pending = list(
+        ScheduledChange.objects.filter(
+            status__in=[ScheduledChange.Status.PENDING, ScheduledChange.Status.APPLYING]
+        ).order_by("due_at", "id")
+    )
+    recent = list(
+        ScheduledChange.objects.exclude(
+            status__in=[ScheduledChange.Status.PENDING, ScheduledChange.Status.APPLYING]
+        ).order_by("-applied_at", "-id")[:RECENT]
+    )
+    for change in pending:
+        change.may_manage = change.is_pending and schedules.may_manage(request.user, change)
+    context = {
+        "pending": pending,
+        "recent": recent,
+        "zone_name": str(timezone.get_current_timezone()),
+    }
+    return TemplateResponse(request, "schedules/schedule_list.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@needs_api_key
+def deployment_schedule(request: HttpRequest, flow_version: str, deployment: str) -> HttpResponse:
+    """GET the form; POST asks for the change (with htmx, answers with the row or panel)."""
+    try:
+        found = services.deployment_get(
+            user=request.user, flow_version_id=flow_version, deployment_id=deployment
+        )
+    except PatchworksError as error:
+        if request.htmx and request.method == "POST":
+            return _fragment_failure(request, deployment, error.message, error.http_status)
+        context = {"flow_version": flow_version, "deployment_id": deployment}
+        return respond(request, "deployments_ui/upstream_error.html", context, error=error)
+    detail_url = reverse("deployment-detail", args=(flow_version, deployment))
+    next_url = safe_next(request, detail_url)
+    initial = {"action": "enable" if not found.is_enabled else "disable"}
+    form = ScheduleForm(request.POST or None, initial=initial)
+    if request.method == "POST":
+        if form.is_valid():
+            return _ask(request, form, found, next_url)
+        if request.htmx:
+            message = " ".join(text for texts in form.errors.values() for text in texts)
+            return _fragment_failure(request, deployment, message, 400)
+    context = {
+        "deployment": found,
+        "form": form,
+        "next": next_url,
+        "zone_name": form.zone_name(),
+        "pending": schedules.pending_for(found.id),
+    }
+    return TemplateResponse(
+        request, "schedules/schedule_form.html", context, status=400 if form.errors else 200
+    )
+
+
+def _ask(request, form: ScheduleForm, found, next_url: str) -> HttpResponse:
+    data = form.cleaned_data
+    try:
+        asked = schedules.schedule_change(
+            actor=Actor.from_request(request),
+            user=request.user,
+            deployment=found,
+            action=data["action"],
+            at=data["at"],
+            until=data["until"],
+            reason=data["reason"],
+            time_zone=form.zone_name(),
+        )
+    except schedules.ScheduleRefused as refused:
+        return _ask_failed(request, form, found, next_url, refused.message, 400)
+    except ConsoleError as error:
+        return _ask_failed(request, form, found, next_url, error.message, error.http_status)
+    current = asked.changed_now or found
+    words = "; ".join(
+        schedules.badge_text(change).rsplit(" (asked by", 1)[0] for change in asked.changes
+    )
+    message = f"Scheduled for {deployment_label(current)}: {words}."
+    if asked.changed_now is not None:
+        message = f"{deployment_label(current)} is now disabled. {words}."
+    return _answer(request, next_url, current, message)
+
+
+def _ask_failed(request, form, found, next_url, message: str, status: int) -> HttpResponse:
+    if request.htmx:
+        return _fragment_failure(request, found.id, message, status)
+    form.add_error(None, message)
+    context = {
+        "deployment": found,
+        "form": form,
+        "next": next_url,
+        "zone_name": form.zone_name(),
+        "pending": schedules.pending_for(found.id),
+    }
+    return TemplateResponse(request, "schedules/schedule_form.html", context, status=status)
+
+
+def _answer(request, next_url: str, deployment, message: str) -> HttpResponse:
+    """The row or panel with its new badge (and a toast) for htmx, else a message and redirect."""
+    if not request.htmx:
+        messages.success(request, message)
+        return redirect(next_url)
+    fragment = "panel" if request.POST.get("fragment") == "panel" else "row"
+    row = with_schedule_badges([deployment_row(deployment)])[0]
+    context = {
+        "deployment": deployment,
+        "row": row,
+        "feedback": message,
+        "feedback_level": "success",
+        "next": next_url,
+    }
+    response = TemplateResponse(request, f"deployments_ui/_deployment_{fragment}.html", context)
+    toast = {"message": message, "level": "success"}
+    return trigger_client_event(mark_fragment(response), "console:toast", toast)
+
+
+def _fragment_failure(request, deployment_id: str, message: str, status: int) -> HttpResponse:
+    response = TemplateResponse(
+        request,
+        "deployments_ui/_feedback.html",
+        {"feedback": message, "feedback_level": "error"},
+        status=status,
+    )
+    response["HX-Retarget"] = f"#feedback-{deployment_id}"
+    response["HX-Reswap"] = "innerHTML"
+    toast = {"message": message, "level": "error"}
+    return trigger_client_event(mark_fragment(response), "console:toast", toast)
+
+
+@require_POST
+def schedule_cancel(request: HttpRequest, change: int) -> HttpResponse:
+    found = _change_or_404(change)
+    next_url = safe_next(request, reverse("schedule-list"))
+    try:
+        cancelled = schedules.cancel_change(
+            actor=Actor.from_request(request), user=request.user, change=found
+        )
+    except schedules.ScheduleRefused as refused:
+        messages.error(request, refused.message)
+        return redirect(next_url)
+    except AuditUnavailable as error:
+        messages.error(request, error.message)
+        return redirect(next_url)
+    what = " and ".join(
+        f"the {item.action} due {schedules.exact_time(item.due_at)}" for item in cancelled
+    )
+    messages.success(request, f"Cancelled {what} for {found.label}.")
+    return redirect(next_url)
+
+
+@require_http_methods(["GET", "POST"])
+def schedule_move(request: HttpRequest, change: int) -> HttpResponse:
+    found = _change_or_404(change)
+    next_url = safe_next(request, reverse("schedule-list"))
+    if not schedules.may_manage(request.user, found):
+        messages.error(
+            request,
+            "Only the person who asked for this change, or an Editor, can move or cancel it.",
+        )
+        return redirect(next_url)
+    form = MoveForm(request.POST or None)
+    if request.method == "GET":
+        form = MoveForm(initial={"at": local_input(found.due_at, timezone.get_current_timezone())})
+    if request.method == "POST" and form.is_valid():
+        try:
+            moved = schedules.move_change(
+                actor=Actor.from_request(request),
+                user=request.user,
+                change=found,
+                due_at=form.cleaned_data["at"],
+            )
+        except schedules.ScheduleRefused as refused:
+            form.add_error(None, refused.message)
+        except AuditUnavailable as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(
+                request,
+                f"Moved the {moved.action} of {moved.label} to "
+                f"{schedules.exact_time(moved.due_at)}.",
+            )
+            return redirect(next_url)
+    context = {"change": found, "form": form, "next": next_url, "zone_name": form.zone_name()}
+    return TemplateResponse(
+        request, "schedules/schedule_move.html", context, status=400 if form.errors else 200
+    )
+
+
+def _change_or_404(pk: int) -> ScheduledChange:
+    try:
+        return get_object_or_404(ScheduledChange, pk=pk)
+    except (ValueError, TypeError):
+        raise Http404("No such scheduled change") from None

@@ -1,0 +1,78 @@
+"""Periodic work on the Huey consumer: heartbeat, scheduled changes, drift, housekeeping.
+
+Every consumer's scheduler fires the periodic tasks; a claim in the database
+(`leases.claim_run`) lets exactly one of them do each period's work, however many run.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from django.conf import settings
+from django.core.management import call_command
+from django.utils import timezone
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
+
+from deployments_ui.audit import drift, leases
+from deployments_ui.schedules import applying
+from deployments_ui.schedules.tasks import HOLDER, apply_due_changes
+from deployments_ui.worker import status
+
+logger = logging.getLogger(__name__)
+_start_lock = threading.Lock()
+_started: list[bool] = []
+
+
+@db_periodic_task(crontab(minute="*"))
+def every_minute() -> None:
+    """Heartbeat; the minute's polls for due changes; drift detection."""
+    status.beat(HOLDER)
+    if leases.claim_run("periodic:schedule-polls", 60):
+        _poll_for(60)
+    if leases.claim_run("periodic:drift", 60):
+        detect_drift()
+
+
+@db_task()
+def detect_drift() -> None:
+    """Drift detection's run for this minute (its own lease keeps runs from overlapping)."""
+    try:
+        result = drift.sync_deployments()
+    except drift.SyncError as error:
+        logger.warning("Drift detection did not run: %s", error)
+        return
+    if not result.skipped:
+        logger.info("Drift detection: %s deployments seen, %s changes", result.seen, result.changes)
+
+
+@db_periodic_task(crontab(minute="17"))
+def housekeeping() -> None:
+    """Hourly: expired sessions, and finished scheduled changes older than the kept days."""
+    if not leases.claim_run("periodic:housekeeping", 3600):
+        return
+    call_command("clearsessions")
+    deleted = applying.delete_finished()
+    logger.info("Housekeeping: expired sessions cleared, %s old scheduled changes deleted", deleted)
+
+
+def _poll_for(seconds: int) -> None:
+    """Look for due changes now and every few seconds for the next `seconds`."""
+    poll = max(1, settings.CONSOLE_SCHEDULE_POLL_SECONDS)
+    apply_due_changes()
+    for delay in range(poll, seconds, poll):
+        apply_due_changes.schedule(delay=delay)
+
+
+@on_startup()
+def catch_up() -> None:
+    """A consumer that starts applies what fell due while none ran, and keeps looking until its
+    first periodic run, instead of waiting for the minute to turn. Once per process (the hook
+    runs in every worker thread)."""
+    with _start_lock:
+        if _started:
+            return
+        _started.append(True)
+    status.beat(HOLDER)
+    _poll_for(61 - timezone.now().second)
