@@ -23,6 +23,7 @@ class ConsoleAccess(models.Model):
             ("change_deployments", "Create, edit and delete deployments"),
             ("manage_console", "Manage users, roles, the service key and settings"),
             ("view_all_audit", "See the whole audit log"),
+            ("break_glass", "Apply changes without approval or during a freeze, with a reason"),
         ]
 
     def __str__(self) -> str:
@@ -72,6 +73,15 @@ class AuditEvent(models.Model):
         DELETE = "delete", "deleted"
         ENABLE = "enable", "enabled"
         DISABLE = "disable", "disabled"
+        # Change control: steps of a change request, overrides and rule changes.
+        REQUEST = "request", "asked for approval"
+        REQUEST_EDIT = "request_edit", "edited a change request"
+        APPROVE = "approve", "approved"
+        DECLINE = "decline", "declined"
+        EXPIRE = "expire", "expired"
+        BREAK_GLASS = "break_glass", "applied without approval (break glass)"
+        FREEZE_OVERRIDE = "freeze_override", "overrode a freeze window"
+        CONTROL_SETTINGS = "control_settings", "changed change control"
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "in progress"
@@ -170,3 +180,26 @@ class SyncLease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} held by {self.holder or 'nobody'} until {self.expires_at}"
+
+
+# Models of the console's rooms, kept under this app's label.
+from deployments_ui.changes.models import (  # noqa: E402
+    ChangeDecision,
+    ChangeRequest,
+    ChangeRule,
+    FreezeWindow,
+)
+
+__all__ = [
+    "ApiCredential",
+    "AuditChainHead",
+    "AuditEvent",
+    "ChangeDecision",
+    "ChangeRequest",
+    "ChangeRule",
+    "ConsoleAccess",
+    "DeploymentSnapshot",
+    "FreezeWindow",
+    "ServiceCredential",
+    "SyncLease",
+]

@@ -187,6 +187,22 @@ def record_refusal(
     return append(event)
 
 
+def record_control(
+    *,
+    actor: Actor,
+    action: str,
+    target: AuditTarget,
+    message: str = "",
+    reason: str = "",
+    before: dict | None = None,
+    after: dict | None = None,
+) -> AuditEvent:
+    """Write one row for a step of change control: a request, an approval, an override ..."""
+    event = _new_event(actor, target, action=action, outcome=AuditEvent.Outcome.SUCCEEDED)
+    event.before, event.after, event.reason, event.message = before, after, reason, message
+    return append(event)
+
+
 def record_external(
     *,
     action: str,
