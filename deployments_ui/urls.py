@@ -1,6 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
+from deployments_ui.changes import views as changes
 from deployments_ui.views import audit, deployment_changes, deployments
 
 deployment = "flow-versions/<str:flow_version>/deployments/<str:deployment>/"
@@ -26,4 +27,16 @@ urlpatterns = [
     path("pickers/flow-versions/", deployments.picker_flow_versions, name="picker-flow-versions"),
     path("audit/", audit.audit_log, name="audit-log"),
     path("audit/export.csv", audit.audit_export, name="audit-export"),
+    path("changes/", changes.change_list, name="change-list"),
+    path("changes/<int:pk>/", changes.change_detail, name="change-detail"),
+    path("changes/<int:pk>/approve/", changes.change_approve, name="change-approve"),
+    path("changes/<int:pk>/decline/", changes.change_decline, name="change-decline"),
+    path("changes/<int:pk>/apply/", changes.change_apply, name="change-apply"),
+    path("changes/<int:pk>/edit/", changes.change_edit, name="change-edit"),
+    path(
+        "settings/change-control/",
+        changes.change_control_settings,
+        name="change-control-settings",
+    ),
+    path("settings/freeze-windows/", changes.freeze_windows, name="freeze-windows"),
 ]

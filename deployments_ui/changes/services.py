@@ -858,6 +858,24 @@ def save_rule(
     return rule
 
 
+def clear_rule(*, actor: Actor, environment_id: str) -> None:
+    """An environment goes back to its type's rule; audited when it had its own."""
+    rule = ChangeRule.objects.filter(environment_type="", environment_id=environment_id).first()
+    if rule is None:
+        return
+    rule.delete()
+    forget_snapshots()
+    audit.record_control(
+        actor=actor,
+        action=Action.CONTROL_SETTINGS,
+        target=AuditTarget(environment_id=environment_id, environment_name=rule.environment_name),
+        message=(
+            f"Change control for {rule.environment_name or environment_id}: "
+            f"back to its type's rule (was: {_rule_text(rule)})."
+        ),
+    )
+
+
 def _rule_text(rule: ChangeRule | None) -> str:
     if rule is None or not (rule.needs_approval or rule.confirm_name):
         return "no approval, no name to type"

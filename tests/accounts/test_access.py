@@ -28,10 +28,19 @@ VIEW = SIGNED_IN | {
     "picker-flow-versions",
     "audit-log",
     "audit-export",
+    "change-list",
+    "change-detail",
 }
-TOGGLE = VIEW | {"deployment-enable", "deployment-disable"}
+TOGGLE = VIEW | {
+    "deployment-enable",
+    "deployment-disable",
+    "change-approve",
+    "change-decline",
+    "change-apply",
+    "change-edit",
+}
 CHANGE = TOGGLE | {"deployment-create", "deployment-edit", "deployment-delete"}
-MANAGE = CHANGE | {"service-key"}
+MANAGE = CHANGE | {"service-key", "change-control-settings", "freeze-windows"}
 ALL_NAMED = MANAGE
 WRITES = {
     "deployment-enable": "enable",
@@ -49,7 +58,7 @@ ROLES = {
     "editor": (CHANGE, False),
     "admin_user": (MANAGE, True),
 }
-SAMPLE = {"flow_version": "11", "deployment": "101"}
+SAMPLE = {"flow_version": "11", "deployment": "101", "pk": "1"}
 
 
 def walk(patterns, namespaces: tuple[str, ...] = (), prefix: str = ""):
