@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
+from deployments_ui.changes.web import row_controls
 from deployments_ui.forms import ToggleForm
 from deployments_ui.patchworks import Deployment, Page
 from deployments_ui.templatetags.console_tags import (
@@ -73,6 +74,8 @@ def deployment_row(deployment: Deployment) -> dict:
         "enabled_by": deployment.enabled_by.name if deployment.enabled_by else "",
         "created_at": when(deployment.created_at),
         "toggle_url": toggle_url(deployment),
+        # Change control: the name the confirmation asks for; a frozen row asks on its own page.
+        **row_controls(deployment),
     }
 
 

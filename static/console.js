@@ -64,6 +64,14 @@
     yes.textContent = "Yes, " + form.getAttribute("data-action") + " it";
     yes.classList.toggle("button-danger", disabling);
     document.getElementById("confirm-toggle-reason").value = "";
+    // Protected environments: the person types the environment's name (the server checks it).
+    var confirmName = form.getAttribute("data-confirm-name") || "";
+    var nameField = document.getElementById("confirm-toggle-name-field");
+    var nameInput = document.getElementById("confirm-toggle-name");
+    nameField.hidden = !confirmName;
+    nameInput.required = !!confirmName;
+    nameInput.value = "";
+    document.getElementById("confirm-toggle-name-hint").textContent = confirmName;
     dialog.returnValue = "";
     dialog.showModal();
   });
@@ -73,6 +81,9 @@
       asking = null;
       if (!form || dialog.returnValue !== "yes") return;
       form.elements.reason.value = document.getElementById("confirm-toggle-reason").value;
+      if (form.elements.confirm_name) {
+        form.elements.confirm_name.value = document.getElementById("confirm-toggle-name").value;
+      }
       form.elements.confirmed.value = "1";
       focusAfterSwap = form.getAttribute("hx-target");
       htmx.trigger(form, "confirmed");

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from deployments_ui.patchworks.types import parse_deployment
 from deployments_ui.presenters import deployment_row
+
+# Rows ask change control (a small table) what their confirmation needs.
+pytestmark = pytest.mark.django_db
 
 ENABLED_AT = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
 

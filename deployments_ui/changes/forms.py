@@ -32,13 +32,13 @@ class FreezeWindowForm(forms.Form):
         label="Starts on (weekly)", choices=WEEKDAYS, coerce=int, initial=4, required=False
     )
     start_time = forms.TimeField(
-        label="at", required=False, widget=forms.TimeInput(attrs={"type": "time"})
+        label="Start time (weekly)", required=False, widget=forms.TimeInput(attrs={"type": "time"})
     )
     end_day = forms.TypedChoiceField(
         label="Ends on (weekly)", choices=WEEKDAYS, coerce=int, initial=0, required=False
     )
     end_time = forms.TimeField(
-        label="at", required=False, widget=forms.TimeInput(attrs={"type": "time"})
+        label="End time (weekly)", required=False, widget=forms.TimeInput(attrs={"type": "time"})
     )
     time_zone = forms.CharField(label="Time zone", max_length=64)
     scope = forms.ChoiceField(

@@ -12,6 +12,8 @@ from django_htmx.http import reswap, retarget, trigger_client_event
 
 from deployments_ui import services
 from deployments_ui.audit import Actor, AuditUnavailable
+from deployments_ui.changes.services import ApprovalNeeded, NameNotConfirmed
+from deployments_ui.changes.web import control_context, controls_from
 from deployments_ui.forms import (
     DeploymentCreateForm,
     DeploymentEditForm,
@@ -53,6 +55,7 @@ def deployment_create(request: HttpRequest, flow_version: str) -> HttpResponse:
     flow_name = existing.items[0].flow_name if existing.items else ""
     form = DeploymentCreateForm(request.POST or None, environments=environments)
     context = {"form": form, "flow_version": flow_version, "flow_name": flow_name}
+    context.update(control_context(request.user, None))
     if request.method == "POST" and form.is_valid():
         try:
             created = services.deployment_create(
@@ -64,8 +67,11 @@ def deployment_create(request: HttpRequest, flow_version: str) -> HttpResponse:
                 deploy_disabled=form.cleaned_data["deploy_disabled"],
                 flow_name=flow_name,
                 reason=form.cleaned_data["reason"],
+                controls=controls_from(request),
             )
-        except (PatchworksError, AuditUnavailable) as error:
+        except (ApprovalNeeded, NameNotConfirmed) as controlled:
+            return _controlled(request, "deployments_ui/deployment_form.html", context, controlled)
+        except (PatchworksError, AuditUnavailable, ActionRefused) as error:
             return _form_failure(request, "deployments_ui/deployment_form.html", context, error)
         messages.success(request, f"Created {deployment_label(created)}.")
         return redirect(
@@ -76,8 +82,20 @@ def deployment_create(request: HttpRequest, flow_version: str) -> HttpResponse:
     )
 
 
+def _controlled(request, template, context, controlled) -> HttpResponse:
+    """Change control held the write: a request was recorded, or the typed name was wrong."""
+    if isinstance(controlled, ApprovalNeeded):
+        messages.info(request, controlled.message)
+        return redirect("change-detail", pk=controlled.change_request.pk)
+    context["control"] = {**context.get("control", {}), "confirm_error": controlled.message}
+    return TemplateResponse(request, template, context, status=400)
+
+
 def _form_failure(request, template, context, error) -> HttpResponse:
     """Show why a form's write failed, keeping everything the person typed."""
+    if isinstance(error, ActionRefused):
+        context["error_message"] = error.message
+        return TemplateResponse(request, template, context, status=409)
     form = context["form"]
     if isinstance(error, ValidationFailed):
         form.add_upstream_errors(error.field_errors)
@@ -106,6 +124,7 @@ def deployment_edit(request: HttpRequest, flow_version: str, deployment: str) ->
         request.POST or None, initial=_edit_initial(found), environments=environments
     )
     context = {"form": form, "deployment": found, "flow_version": flow_version}
+    context.update(control_context(request.user, found))
     if request.method == "POST" and form.is_valid():
         return _save_edit(request, form, context, found)
     return TemplateResponse(
@@ -140,10 +159,13 @@ def _save_edit(request, form, context, found) -> HttpResponse:
             changes=changes,
             opened_values=opened,
             reason=form.cleaned_data["reason"],
+            controls=controls_from(request),
         )
     except ChangedSinceOpened as conflict:
         return _edit_conflict(request, form, context, conflict)
-    except (PatchworksError, AuditUnavailable) as error:
+    except (ApprovalNeeded, NameNotConfirmed) as controlled:
+        return _controlled(request, "deployments_ui/deployment_form.html", context, controlled)
+    except (PatchworksError, AuditUnavailable, ActionRefused) as error:
         return _form_failure(request, "deployments_ui/deployment_form.html", context, error)
     messages.success(request, f"Saved your changes to {deployment_label(updated)}.")
     return redirect(
@@ -171,17 +193,35 @@ def deployment_delete(request: HttpRequest, flow_version: str, deployment: str) 
                 flow_version_id=flow_version,
                 deployment_id=deployment,
                 reason=request.POST.get("reason", "")[:500],
+                controls=controls_from(request),
             )
         except NotFound as error:
             messages.warning(request, error.message)
             return redirect("deployment-list")
-        except (PatchworksError, AuditUnavailable) as error:
+        except ApprovalNeeded as requested:
+            messages.info(request, requested.message)
+            return redirect("change-detail", pk=requested.change_request.pk)
+        except NameNotConfirmed as refused:
+            error = refused.message
+            return deployment_page(
+                request,
+                flow_version,
+                deployment,
+                "deployments_ui/deployment_confirm_delete.html",
+                lambda found: control_context(request.user, found, confirm_error=error),
+                status=400,
+            )
+        except (PatchworksError, AuditUnavailable, ActionRefused) as error:
             messages.error(request, getattr(error, "message", AUDIT_DOWN))
             return redirect("deployment-delete", flow_version=flow_version, deployment=deployment)
         messages.success(request, f"Deleted {deployment_label(deleted)}.")
         return redirect("deployment-list")
     return deployment_page(
-        request, flow_version, deployment, "deployments_ui/deployment_confirm_delete.html"
+        request,
+        flow_version,
+        deployment,
+        "deployments_ui/deployment_confirm_delete.html",
+        lambda found: control_context(request.user, found),
     )
 
 
@@ -217,9 +257,16 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
             deployment_id=deployment,
             enabled=enabled,
             reason=form.cleaned_data["reason"],
+            controls=controls_from(request),
         )
     except AlreadyInState as refused:
         return _toggle_answer(request, next_url, refused.deployment, refused.message, "warning")
+    except ApprovalNeeded as requested:
+        return _toggle_answer(request, next_url, requested.deployment, requested.message, "info")
+    except NameNotConfirmed as refused:
+        if not request.htmx:
+            return _toggle_confirmation(request, ids, enabled, next_url, refused.message)
+        return _toggle_failed(request, next_url, ids, refused.message, status=400)
     except (PatchworksError, ActionRefused) as error:
         return _toggle_error(request, next_url, error, ids)
     except AuditUnavailable:
@@ -228,7 +275,9 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
     return _toggle_answer(request, next_url, changed, f"{deployment_label(changed)} is now {verb}.")
 
 
-def _toggle_confirmation(request, ids, enabled: bool, next_url: str) -> HttpResponse:
+def _toggle_confirmation(
+    request, ids, enabled: bool, next_url: str, confirm_error: str = ""
+) -> HttpResponse:
     """The button asks before it acts; with JavaScript a dialog does, without it this page."""
     return deployment_page(
         request,
@@ -239,7 +288,9 @@ def _toggle_confirmation(request, ids, enabled: bool, next_url: str) -> HttpResp
             "question": toggle_question(found, enable=enabled),
             "next": next_url,
             **toggle_context(),
+            **control_context(request.user, found, confirm_error=confirm_error),
         },
+        status=400 if confirm_error else 200,
     )
 
 
@@ -285,4 +336,9 @@ def _toggle_answer(
     return trigger_client_event(response, "console:toast", {"message": message, "level": level})
 
 
-_LEVELS = {"success": messages.SUCCESS, "warning": messages.WARNING, "error": messages.ERROR}
+_LEVELS = {
+    "success": messages.SUCCESS,
+    "info": messages.INFO,
+    "warning": messages.WARNING,
+    "error": messages.ERROR,
+}

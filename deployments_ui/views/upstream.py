@@ -60,6 +60,7 @@ def deployment_page(
     deployment: str,
     template: str,
     context_for: Callable[[Deployment], dict] = lambda found: {},
+    status: int = 200,
 ) -> HttpResponse:
     """Read one deployment and show it in `template`, or show why Patchworks could not say."""
     try:
@@ -68,7 +69,9 @@ def deployment_page(
         )
     except PatchworksError as error:
         return error_page(request, error, flow_version, deployment)
-    return TemplateResponse(request, template, {"deployment": found, **context_for(found)})
+    return TemplateResponse(
+        request, template, {"deployment": found, **context_for(found)}, status=status
+    )
 
 
 # Lists

@@ -1,0 +1,32 @@
+"""The freeze banner on the deployment pages: the window in force, or the next one."""
+
+from __future__ import annotations
+
+from django import template
+
+from deployments_ui.changes.services import freeze_in_force, freezes_in_force, next_freeze
+
+register = template.Library()
+DEPLOYMENT_PAGES = {"deployment-list", "flow-version-deployment-list", "deployment-detail"}
+
+
+@register.inclusion_tag("changes/_freeze_banner.html", takes_context=True)
+def freeze_banner(context) -> dict:
+    request = context.get("request")
+    match = getattr(request, "resolver_match", None)
+    if match is None or match.url_name not in DEPLOYMENT_PAGES:
+        return {}
+    deployment = context.get("deployment")
+    if deployment is not None:
+        now = freeze_in_force(deployment)
+        upcoming = None if now else next_freeze(deployment)
+    else:
+        in_force = freezes_in_force()
+        now = in_force[0] if in_force else None
+        upcoming = None if now else next_freeze()
+    result = {"freeze_now": now, "freeze_next": upcoming}
+    if upcoming:
+        zone = upcoming.window.zone
+        result["freeze_next_start"] = upcoming.starts_at.astimezone(zone).strftime("%a %d %b %H:%M")
+        result["freeze_next_end"] = upcoming.ends_at.astimezone(zone).strftime("%a %d %b %H:%M")
+    return result
