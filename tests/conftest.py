@@ -46,9 +46,13 @@ def make_user(
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
+    from deployments_ui.changes.services import forget_snapshots
+
     cache.clear()
+    forget_snapshots()
     yield
     cache.clear()
+    forget_snapshots()
 
 
 @pytest.fixture

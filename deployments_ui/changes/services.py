@@ -361,6 +361,7 @@ def _check_name(actor, change: Change, controls: Controls) -> None:
 
 def _open_request(actor, user, change: Change, needed: int, apply_when_approved: bool):
     target = change.target
+    now = timezone.now()
     with transaction.atomic():
         request = ChangeRequest.objects.create(
             action=change.action,
@@ -378,7 +379,8 @@ def _open_request(actor, user, change: Change, needed: int, apply_when_approved:
             requested_by=user,
             approvals_required=needed,
             apply_when_approved=apply_when_approved,
-            expires_at=timezone.now() + timedelta(days=settings.CONSOLE_CHANGE_REQUEST_DAYS),
+            requested_at=now,
+            expires_at=now + timedelta(days=settings.CONSOLE_CHANGE_REQUEST_DAYS),
         )
         _record_control(actor, Action.REQUEST, target, change, request=request)
     return request
