@@ -376,10 +376,17 @@ def _control(
     """Change control's gate: frozen, name not typed, or recorded as a change request instead."""
     from deployments_ui.changes import services as change_control  # it imports this module
 
+    environments = []
+    for place in places:
+        ref = change_control.EnvironmentRef.of(place)
+        if ref.id and not ref.type:
+            # Patchworks did not say the environment's type: the pickers do (a rule may need it).
+            ref = change_control.EnvironmentRef.of(_environment_or_none(user, ref.id) or ref)
+        environments.append(ref)
     change = change_control.Change(
         action=action,
         target=target,
-        environments=tuple(change_control.EnvironmentRef.of(place) for place in places),
+        environments=tuple(environments),
         before=before,
         after=after,
         proposed=proposed,

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from deployments_ui import audit
@@ -513,9 +513,13 @@ def approve(*, actor: Actor, user, request_id: int):
     with transaction.atomic():
         if request.current_decisions().filter(user=user).exists():
             raise RequestRefused("You have already decided on this request.")
-        ChangeDecision.objects.create(
-            request=request, user=user, approved=True, revision=request.revision
-        )
+        try:
+            with transaction.atomic():
+                ChangeDecision.objects.create(
+                    request=request, user=user, approved=True, revision=request.revision
+                )
+        except IntegrityError as twice:
+            raise RequestRefused("You have already decided on this request.") from twice
         approvals = request.approvals().count()
         if approvals >= request.approvals_required:
             request.status = Status.APPROVED
