@@ -4,7 +4,8 @@ Who sees what: every role with `view_deployments` (Viewer, Operator, Editor, Adm
 deployment event, console and external alike. Patchworks keys belong to the company, so every
 person with a key can already see every deployment; hiding other people's events would hide
 nothing about the deployments themselves and would make "who changed this?" unanswerable.
-`view_all_audit` is kept for events that are not about deployments (none exist yet).
+`view_all_audit` is for events that are not about deployments: changes to change control's
+rules and freeze windows are shown only to those who have it (Admins).
 Access is checked by the access middleware (URL names audit-log and audit-export).
 """
 
@@ -43,6 +44,14 @@ ACTION_CHOICES = [
     ("create", "Create"),
     ("update", "Change"),
     ("delete", "Delete"),
+    ("request", "Ask for approval"),
+    ("request_edit", "Edit a change request"),
+    ("approve", "Approve"),
+    ("decline", "Decline"),
+    ("expire", "Change request expired"),
+    ("break_glass", "Break glass"),
+    ("freeze_override", "Override a freeze window"),
+    ("control_settings", "Change control settings"),
 ]
 OUTCOME_CHOICES = [
     ("", "Any outcome"),
@@ -114,9 +123,11 @@ class AuditFilterForm(forms.Form):
         return {name: value for name, value in data.items() if value not in ("", None)}
 
 
-def filtered_events(filters: dict) -> QuerySet[AuditEvent]:
+def filtered_events(filters: dict, user=None) -> QuerySet[AuditEvent]:
     """Attempts, refusals and external events matching the filters, newest first."""
     events = entry_queryset()
+    if user is not None and not user.has_perm("deployments_ui.view_all_audit"):
+        events = events.exclude(action=AuditEvent.Action.CONTROL_SETTINGS)
     if person := filters.get("person"):
         events = events.filter(
             Q(actor_name__icontains=person)
@@ -147,7 +158,7 @@ def filtered_events(filters: dict) -> QuerySet[AuditEvent]:
 def audit_log(request: HttpRequest) -> TemplateResponse:
     form = AuditFilterForm(request.GET)
     filters = form.filters()
-    paginator = Paginator(filtered_events(filters), PER_PAGE)
+    paginator = Paginator(filtered_events(filters, request.user), PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
     context = {
         "form": form,
@@ -171,7 +182,7 @@ def _wants_fragment(request: HttpRequest) -> bool:
 
 @require_GET
 def audit_export(request: HttpRequest) -> StreamingHttpResponse:
-    events = filtered_events(AuditFilterForm(request.GET).filters())
+    events = filtered_events(AuditFilterForm(request.GET).filters(), request.user)
     response = StreamingHttpResponse(_csv_lines(events), content_type="text/csv; charset=utf-8")
     filename = f"audit-log-{timezone.localdate().isoformat()}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
