@@ -35,9 +35,16 @@ class Command(BaseCommand):
             action="store_true",
             help="Run even though DEBUG is off. Never on a console people really use.",
         )
+        parser.add_argument(
+            "--no-change-control",
+            action="store_true",
+            help="Leave live environments unprotected (benchmarks that flip live deployments).",
+        )
 
     @transaction.atomic
-    def handle(self, *args, force_demo: bool = False, **options) -> None:
+    def handle(
+        self, *args, force_demo: bool = False, no_change_control: bool = False, **options
+    ) -> None:
         if not (settings.DEBUG or force_demo):
             raise CommandError(
                 "demo_setup creates users with a published password, so it runs only with "
@@ -50,7 +57,8 @@ class Command(BaseCommand):
             self._demo_user(username, first, last, role, key)
             self.stdout.write(f"{username} ({role}) is ready, with key ending {key[-4:]}.")
         self.stdout.write(f"Sign in as any of them with the password {DEMO_PASSWORD!r}.")
-        self._protect_live_environments()
+        if not no_change_control:
+            self._protect_live_environments()
 
     def _protect_live_environments(self) -> None:
         """Changes to live environments need one approval and the environment's name typed."""
