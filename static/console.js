@@ -64,6 +64,7 @@
     yes.textContent = "Yes, " + form.getAttribute("data-action") + " it";
     yes.classList.toggle("button-danger", disabling);
     document.getElementById("confirm-toggle-reason").value = "";
+    document.getElementById("confirm-toggle-approval").hidden = !form.hasAttribute("data-needs-approval");
     // Protected environments: the person types the environment's name (the server checks it).
     var confirmName = form.getAttribute("data-confirm-name") || "";
     var nameField = document.getElementById("confirm-toggle-name-field");

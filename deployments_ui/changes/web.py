@@ -55,6 +55,10 @@ def control_context(user, environment: Any, *, confirm_error: str = "") -> dict:
 
 
 def row_controls(deployment) -> dict:
-    """For a list row's Enable/Disable: the name the dialog asks for, and whether it is frozen."""
+    """For a row's Enable/Disable: the name the dialog asks for, approval, and a freeze."""
     ref = EnvironmentRef.of(deployment)
-    return {"confirm_name": name_to_confirm(ref), "frozen": bool(freeze_in_force(ref))}
+    return {
+        "confirm_name": name_to_confirm(ref),
+        "needs_approval": rule_for(ref).needs_approval,
+        "frozen": bool(freeze_in_force(ref)),
+    }

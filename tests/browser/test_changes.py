@@ -74,9 +74,10 @@ def ask_to_disable_in_the_dialog(page: Page, item: dict, *, name: str) -> None:
     panel = page.locator(f"#deployment-panel-{item['id']}")
     panel.get_by_role("button", name=re.compile(r"^Disable ")).click()
     dialog = page.get_by_role("dialog")
-    expect(dialog).to_contain_text(f"Type the environment's name, {name}, to confirm")
+    expect(dialog).to_contain_text(f"To confirm, type its name: {name}")
+    expect(dialog).to_contain_text("This environment needs another person's approval")
     dialog.get_by_label(re.compile(r"^Reason")).fill("supplier outage")
-    dialog.get_by_label(re.compile(r"^Type the environment's name")).fill(name)
+    dialog.get_by_label(re.compile(r"^To confirm, type its name")).fill(name)
     dialog.get_by_role("button", name="Yes, disable it").click()
 
 
@@ -231,7 +232,7 @@ def test_a_wrong_name_is_refused_by_the_server(browser, live_server, people, on_
     with desk(browser, live_server, people["oscar"], script=False) as oscar:
         oscar.goto(detail_url(item))
         oscar.get_by_role("button", name=re.compile(r"^Disable ")).click()
-        field = oscar.get_by_label(re.compile(r"^Type the environment's name"))
+        field = oscar.get_by_label(re.compile(r"^To confirm, type its name"))
         # The browser would refuse an empty field; a wrong name reaches the server.
         field.fill("Not the name")
         oscar.get_by_role("button", name="Yes, disable it").click()

@@ -181,7 +181,7 @@ def test_a_wrong_name_is_refused_by_the_server_with_a_field_error(signed_in, on_
     name = item["virtualEnvironment"]["name"]
 
     asked = signed_in.post(deployment_url(item, "disable/"), {"ask": "1"}).content.decode()
-    assert f"Type the environment's name, <strong>{name}</strong>, to confirm" in asked
+    assert f"To confirm, type its name: <strong>{name}</strong>" in asked
 
     response = signed_in.post(
         deployment_url(item, "disable/"),
