@@ -1,13 +1,26 @@
-"""The freeze banner on the deployment pages: the window in force, or the next one."""
+"""Change control on the deployment pages: the freeze banner, and the requests still open."""
 
 from __future__ import annotations
 
 from django import template
 
-from deployments_ui.changes.services import freeze_in_force, freezes_in_force, next_freeze
+from deployments_ui.changes.services import (
+    freeze_in_force,
+    freezes_in_force,
+    next_freeze,
+    open_requests,
+)
 
 register = template.Library()
 DEPLOYMENT_PAGES = {"deployment-list", "flow-version-deployment-list", "deployment-detail"}
+
+
+@register.inclusion_tag("changes/_pending_requests.html")
+def pending_requests(deployment) -> dict:
+    """The open change requests for one deployment, linked."""
+    deployment_id = str(getattr(deployment, "id", "") or "")
+    requests = open_requests().filter(deployment_id=deployment_id) if deployment_id else []
+    return {"pending": list(requests)}
 
 
 @register.inclusion_tag("changes/_freeze_banner.html", takes_context=True)

@@ -365,3 +365,14 @@ def test_an_edit_in_a_protected_environment_becomes_a_request(client, editor, on
     assert response.status_code == 302 and response["Location"] == f"/changes/{change.pk}/"
     assert change.action == "update" and change.proposed["changes"]["priority"] == new_priority
     assert api_writes(on_sandbox) == []
+
+
+def test_the_deployment_page_links_its_open_requests(client, operator, on_sandbox):
+    protect("live")
+    item = find_deployment(on_sandbox, enabled=True, live=True)
+    ask_to_disable(client, operator, item)
+    change = ChangeRequest.objects.get()
+    page = client.get(deployment_url(item)).content.decode()
+    assert f'<a href="/changes/{change.pk}/">change request {change.pk}</a>' in page
+    ChangeRequest.objects.update(status="declined")
+    assert "Waiting for approval:" not in client.get(deployment_url(item)).content.decode()
