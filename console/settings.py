@@ -251,6 +251,8 @@ SSO_LOGOUT_URL = env_str("CONSOLE_SSO_LOGOUT_URL")
 CONSOLE_ENCRYPTION_KEYS = env_list("CONSOLE_ENCRYPTION_KEYS")
 CONSOLE_SERVICE_API_KEY = env_str("CONSOLE_SERVICE_API_KEY")
 CONSOLE_REQUIRE_REASON = env_bool("CONSOLE_REQUIRE_REASON", False)
+# Change requests not applied within this many days expire.
+CONSOLE_CHANGE_REQUEST_DAYS = env_int("CONSOLE_CHANGE_REQUEST_DAYS", 7)
 # Drift detection pauses this long between upstream pages (240 requests a minute is the limit).
 CONSOLE_SYNC_MIN_INTERVAL = env_float("CONSOLE_SYNC_MIN_INTERVAL", 0.5)
 

@@ -22,6 +22,7 @@ class ConsoleAccess(models.Model):
             ("toggle_deployments", "Enable and disable deployments"),
             ("change_deployments", "Create, edit and delete deployments"),
             ("manage_console", "Manage users, roles, the service key and settings"),
+            ("break_glass", "Apply changes without approval or during a freeze, with a reason"),
         ]
 
     def __str__(self) -> str:
@@ -74,6 +75,15 @@ class AuditEvent(models.Model):
         SCHEDULE = "schedule", "scheduled"
         RESCHEDULE = "reschedule", "moved a scheduled change"
         UNSCHEDULE = "unschedule", "cancelled a scheduled change"
+        # Change control: steps of a change request, overrides and rule changes.
+        REQUEST = "request", "asked for approval"
+        REQUEST_EDIT = "request_edit", "edited a change request"
+        APPROVE = "approve", "approved"
+        DECLINE = "decline", "declined"
+        EXPIRE = "expire", "expired"
+        BREAK_GLASS = "break_glass", "applied without approval (break glass)"
+        FREEZE_OVERRIDE = "freeze_override", "overrode a freeze window"
+        CONTROL_SETTINGS = "control_settings", "changed change control"
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "in progress"
@@ -175,5 +185,11 @@ class SyncLease(models.Model):
 
 
 # Rooms keep their models in their own package; importing them here keeps the app label.
+from deployments_ui.changes.models import (  # noqa: E402, F401
+    ChangeDecision,
+    ChangeRequest,
+    ChangeRule,
+    FreezeWindow,
+)
 from deployments_ui.saved_views.models import SavedView  # noqa: E402, F401
 from deployments_ui.schedules.models import ScheduledChange  # noqa: E402, F401

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
+from deployments_ui.changes.web import row_controls
 from deployments_ui.forms import ToggleForm
 from deployments_ui.patchworks import SORT_KEYS, Deployment
 from deployments_ui.templatetags.console_tags import (
@@ -102,6 +103,8 @@ def deployment_row(deployment: Deployment) -> dict:
         "created_at": when(deployment.created_at),
         "toggle_url": toggle_url(deployment),
         "schedule_url": deployment_url(deployment, "deployment-schedule"),
+        # Change control: the name the confirmation asks for; a frozen row asks on its own page.
+        **row_controls(deployment),
     }
 
 

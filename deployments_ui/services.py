@@ -284,10 +284,13 @@ def deployment_set_enabled(
     enabled: bool,
     reason: str = "",
     note: str = "",
+    controls=None,
 ) -> Deployment:
     """Enable or disable a deployment, unless it is already in that state.
 
     The scheduled-change worker calls this too (`note` says when it was due and how late).
+    `controls` (a `changes.services.Controls`) carries what change control checks: the typed
+    environment name, an Admin's freeze override, the approved request being applied.
     """
     action = Action.ENABLE if enabled else Action.DISABLE
     target = AuditTarget(deployment_id=deployment_id, flow_version_id=flow_version_id)
@@ -307,6 +310,7 @@ def deployment_set_enabled(
         raise AlreadyInState(message, current)
     before = audit.deployment_state(current)
     after = {**before, "enabled": enabled}
+    _control(actor, user, action, target, (current,), before, after, {}, reason, controls, current)
     send = client.enable_deployment if enabled else client.disable_deployment
     return _send_write(
         actor,
@@ -330,6 +334,7 @@ def deployment_create(
     deploy_disabled: bool,
     flow_name: str = "",
     reason: str = "",
+    controls=None,
 ) -> Deployment:
     """Deploy a flow version into an environment (or globally)."""
     target = AuditTarget(
@@ -348,6 +353,13 @@ def deployment_create(
         "priority": priority,
         "enabled": not deploy_disabled,
     }
+    proposed = {
+        "virtual_environment_id": virtual_environment_id,
+        "priority": priority,
+        "deploy_disabled": deploy_disabled,
+    }
+    where = environment or _environment_ref(virtual_environment_id)
+    _control(actor, user, Action.CREATE, target, (where,), None, after, proposed, reason, controls)
     return _send_write(
         actor,
         Action.CREATE,
@@ -372,6 +384,7 @@ def deployment_update(
     changes: dict[str, Any],
     opened_values: dict[str, Any],
     reason: str = "",
+    controls=None,
 ) -> Deployment:
     """Change a deployment, refusing if it changed in Patchworks since the form was opened.
 
@@ -394,6 +407,24 @@ def deployment_update(
         raise ChangedSinceOpened(message, current, differences)
     before = audit.deployment_state(current)
     after = {**before, **_jsonable(changes)}
+    places: tuple = (current,)
+    moved_to = changes.get("virtual_environment_id", current.virtual_environment_id)
+    if (moved_to or None) != (current.virtual_environment_id or None):
+        places += (_environment_or_none(user, moved_to) or _environment_ref(moved_to),)
+    proposed = {"changes": _jsonable(changes)}
+    _control(
+        actor,
+        user,
+        Action.UPDATE,
+        target,
+        places,
+        before,
+        after,
+        proposed,
+        reason,
+        controls,
+        current,
+    )
     return _send_write(
         actor,
         Action.UPDATE,
@@ -406,7 +437,13 @@ def deployment_update(
 
 
 def deployment_delete(
-    *, actor: Actor, user, flow_version_id: str, deployment_id: str, reason: str = ""
+    *,
+    actor: Actor,
+    user,
+    flow_version_id: str,
+    deployment_id: str,
+    reason: str = "",
+    controls=None,
 ) -> Deployment:
     """Delete a deployment permanently. Returns what it was, for the confirmation message."""
     target = AuditTarget(deployment_id=deployment_id, flow_version_id=flow_version_id)
@@ -415,10 +452,14 @@ def deployment_delete(
         actor, client, Action.DELETE, target, reason, flow_version_id, deployment_id
     )
     before = audit.deployment_state(current)
+    target = AuditTarget.from_deployment(current)
+    _control(
+        actor, user, Action.DELETE, target, (current,), before, None, {}, reason, controls, current
+    )
     _send_write(
         actor,
         Action.DELETE,
-        AuditTarget.from_deployment(current),
+        target,
         before,
         None,
         reason,
@@ -440,6 +481,42 @@ def changed_fields(opened: dict[str, Any], current: dict[str, Any]) -> list[str]
     return [
         label for name, label in EDITABLE_FIELDS.items() if opened.get(name) != current.get(name)
     ]
+
+
+def _control(
+    actor, user, action, target, places, before, after, proposed, reason, controls, current=None
+) -> None:
+    """Change control's gate: frozen, name not typed, or recorded as a change request instead."""
+    from deployments_ui.changes import services as change_control  # it imports this module
+
+    environments = []
+    for place in places:
+        ref = change_control.EnvironmentRef.of(place)
+        if ref.id and not ref.type:
+            # Patchworks did not say the environment's type: the pickers do (a rule may need it).
+            ref = change_control.EnvironmentRef.of(_environment_or_none(user, ref.id) or ref)
+        environments.append(ref)
+    change = change_control.Change(
+        action=action,
+        target=target,
+        environments=tuple(environments),
+        before=before,
+        after=after,
+        proposed=proposed,
+        reason=reason,
+    )
+    try:
+        change_control.gate(actor=actor, user=user, change=change, controls=controls)
+    except ActionRefused as refused:
+        refused.deployment = refused.deployment or current
+        raise
+
+
+def _environment_ref(environment_id: str | None):
+    """An environment known only by its id (the pickers could not name it)."""
+    from deployments_ui.changes.services import EnvironmentRef
+
+    return EnvironmentRef(id=str(environment_id or ""))
 
 
 def _client_or_refuse(actor, user, action, target, reason) -> PatchworksClient:

@@ -1,6 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
+from deployments_ui.changes import views as changes
 from deployments_ui.saved_views import views as saved_views
 from deployments_ui.schedules import views as schedules
 from deployments_ui.views import audit, deployment_changes, deployments
@@ -45,4 +46,16 @@ urlpatterns = [
         saved_views.saved_view_delete,
         name="saved-view-delete",
     ),
+    path("changes/", changes.change_list, name="change-list"),
+    path("changes/<int:pk>/", changes.change_detail, name="change-detail"),
+    path("changes/<int:pk>/approve/", changes.change_approve, name="change-approve"),
+    path("changes/<int:pk>/decline/", changes.change_decline, name="change-decline"),
+    path("changes/<int:pk>/apply/", changes.change_apply, name="change-apply"),
+    path("changes/<int:pk>/edit/", changes.change_edit, name="change-edit"),
+    path(
+        "settings/change-control/",
+        changes.change_control_settings,
+        name="change-control-settings",
+    ),
+    path("settings/freeze-windows/", changes.freeze_windows, name="freeze-windows"),
 ]

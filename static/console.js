@@ -84,6 +84,15 @@
     document.getElementById("confirm-toggle-reason").value = "";
     dialog.setAttribute("data-action", form.getAttribute("data-action"));
     resetWhen(disabling);
+    document.getElementById("confirm-toggle-approval").hidden = !form.hasAttribute("data-needs-approval");
+    // Protected environments: the person types the environment's name (the server checks it).
+    var confirmName = form.getAttribute("data-confirm-name") || "";
+    var nameField = document.getElementById("confirm-toggle-name-field");
+    var nameInput = document.getElementById("confirm-toggle-name");
+    nameField.hidden = !confirmName;
+    nameInput.required = !!confirmName;
+    nameInput.value = "";
+    document.getElementById("confirm-toggle-name-hint").textContent = confirmName;
     dialog.returnValue = "";
     dialog.showModal();
   });
@@ -137,6 +146,9 @@
       var when = dialog.querySelector("input[name=confirm-when]") ? chosenWhen() : "now";
       if (when !== "now") { sendSchedule(form, when); return; }
       form.elements.reason.value = document.getElementById("confirm-toggle-reason").value;
+      if (form.elements.confirm_name) {
+        form.elements.confirm_name.value = document.getElementById("confirm-toggle-name").value;
+      }
       form.elements.confirmed.value = "1";
       focusAfterSwap = form.getAttribute("hx-target");
       htmx.trigger(form, "confirmed");

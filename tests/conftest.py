@@ -50,9 +50,13 @@ def _role_groups(request):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
+    from deployments_ui.changes.services import forget_snapshots
+
     cache.clear()
+    forget_snapshots()
     yield
     cache.clear()
+    forget_snapshots()
 
 
 @pytest.fixture

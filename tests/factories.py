@@ -25,6 +25,9 @@ ROLES: dict[str, list[str]] = importlib.import_module("deployments_ui.migrations
 PEOPLE_PERMISSIONS: list[str] = importlib.import_module(
     "deployments_ui.migrations.0004_admins_manage_people"
 ).PEOPLE_PERMISSIONS
+CHANGE_CONTROL_GRANTS: dict[str, list[str]] = importlib.import_module(
+    "deployments_ui.migrations.0010_change_control"
+).ROLE_GRANTS
 
 
 def ensure_roles() -> None:
@@ -46,6 +49,12 @@ def ensure_roles() -> None:
     Group.objects.get(name="Admin").permissions.add(
         *Permission.objects.filter(content_type__app_label="auth", codename__in=PEOPLE_PERMISSIONS)
     )
+    for role, codenames in CHANGE_CONTROL_GRANTS.items():
+        Group.objects.get(name=role).permissions.add(
+            *Permission.objects.filter(
+                content_type__app_label="deployments_ui", codename__in=codenames
+            )
+        )
 
 
 def make_user(

@@ -5,9 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
+import pytest
+
 from deployments_ui.patchworks.types import parse_deployment
 from deployments_ui.presenters import console_enabler, deployment_row, toggle_question
 from tests.factories import deployment
+
+# Rows ask change control (a small table) what their confirmation needs.
+pytestmark = pytest.mark.django_db
 
 ENABLED_AT = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
 

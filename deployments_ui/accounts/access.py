@@ -61,6 +61,16 @@ URL_ACCESS: dict[str, str] = {
     "schedule-cancel": "toggle_deployments",
     "schedule-move": "toggle_deployments",
     "worker-status": "manage_console",
+    # Change control: everyone who may see deployments sees the requests; whoever may make a
+    # change may ask, approve, decline or apply (the service checks the kind of change).
+    "change-list": "view_deployments",
+    "change-detail": "view_deployments",
+    "change-approve": "toggle_deployments",
+    "change-decline": "toggle_deployments",
+    "change-apply": "toggle_deployments",
+    "change-edit": "toggle_deployments",
+    "change-control-settings": "manage_console",
+    "freeze-windows": "manage_console",
 }
 NAMESPACE_ACCESS: dict[str, str] = {"admin": STAFF}
 

@@ -49,7 +49,22 @@ STATE_LABELS = {
     "flow_version_id": "Flow version id",
     "flow_version_iteration": "Version",
     "deployment_id": "Deployment id",
+    "change": "Change asked for",
+    "change_request": "Change request",
 }
+# Steps of change control: single rows whose sentence names the change request.
+CONTROL_ACTIONS = frozenset(
+    {
+        "request",
+        "request_edit",
+        "approve",
+        "decline",
+        "expire",
+        "break_glass",
+        "freeze_override",
+        "control_settings",
+    }
+)
 KEEP_CAPITALISED = {"Patchworks", "I"}
 SIGN_IN_METHODS = {
     "password": "password",
@@ -86,6 +101,17 @@ class AuditEntry:
     values_title: str = ""
     # Circumstances of an attempt, e.g. how late a scheduled change ran.
     note: str = ""
+    # For change-control steps: the change asked for and the request's number.
+    change: str = ""
+    change_request: int | None = None
+
+    @property
+    def is_control(self) -> bool:
+        return self.action in CONTROL_ACTIONS
+
+    @property
+    def is_break_glass(self) -> bool:
+        return self.action == "break_glass" or "break glass:" in self.reason
 
     @property
     def sentence(self) -> str:
@@ -155,6 +181,9 @@ def entry_from_event(event: AuditEvent) -> AuditEntry:
         "note": event.message if event.outcome == AuditEvent.Outcome.PENDING else "",
     }
     entry_data.update(_recorded_values(event, final))
+    if event.action in CONTROL_ACTIONS and isinstance(event.after, dict):
+        entry_data["change"] = str(event.after.get("change", ""))
+        entry_data["change_request"] = event.after.get("change_request")
     return AuditEntry(**entry_data, details=_details(event, result, entry_data))
 
 
@@ -173,6 +202,8 @@ def describe(entry: AuditEntry | AuditEvent) -> str:
         if entry.reason:
             sentence += f" — reason: {entry.reason}"
         return sentence[:1].upper() + sentence[1:]
+    if entry.action in CONTROL_ACTIONS and entry.outcome != AuditEvent.Outcome.REFUSED:
+        return _describe_control(entry)
     if entry.outcome == AuditEvent.Outcome.REFUSED:
         doing = f"tried to {BASE_VERBS.get(entry.action, entry.action)}"
     else:
@@ -182,6 +213,32 @@ def describe(entry: AuditEntry | AuditEvent) -> str:
         parts.append(f"reason: {entry.reason}")
     parts.append(entry.outcome_text)
     parts.append(entry.note)
+    sentence = " — ".join(part for part in parts if part)
+    return sentence[:1].upper() + sentence[1:]
+
+
+def _describe_control(entry: AuditEntry) -> str:
+    """'Bob Approver approved change request 4 to disable Orders v3 in UK Live (live)'."""
+    change = BASE_VERBS.get(entry.change, entry.change or "change")
+    number = f"change request {entry.change_request}" if entry.change_request else ""
+    request = f"{number} to {change} {entry.place}"
+    sentences = {
+        "request": f"{entry.actor} asked for approval to {change} {entry.place}"
+        + (f" ({number})" if number else ""),
+        "request_edit": f"{entry.actor} edited {request}; its approvals were reset",
+        "approve": f"{entry.actor} approved {request}",
+        "decline": f"{entry.actor} declined {request}",
+        "expire": f"{request[:1].upper()}{request[1:]} expired",
+        "break_glass": f"{entry.actor} applied {request} without approval (break glass)",
+        "freeze_override": f"{entry.actor} overrode a freeze window to {change} {entry.place}"
+        + (f" ({number})" if number else ""),
+        "control_settings": f"{entry.actor} changed change control",
+    }
+    parts = [sentences.get(entry.action, f"{entry.actor} {entry.verb} {entry.place}")]
+    if entry.reason:
+        parts.append(f"reason: {entry.reason}")
+    if entry.message and entry.action in ("control_settings", "approve", "expire"):
+        parts.append(_sentence_part(entry.message))
     sentence = " — ".join(part for part in parts if part)
     return sentence[:1].upper() + sentence[1:]
 
@@ -246,6 +303,8 @@ def _outcome_text(event: AuditEvent, result: AuditEvent | None) -> str:
         return f"refused: {_sentence_part(event.message)}" if event.message else "refused"
     if event.action in LOCAL_PHRASES and event.outcome == AuditEvent.Outcome.SUCCEEDED:
         return "done in the console"
+    if event.action in CONTROL_ACTIONS:
+        return "recorded"
     if result is None:
         return NO_OUTCOME
     message = _sentence_part(result.message)

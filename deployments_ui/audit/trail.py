@@ -204,13 +204,14 @@ def record_local(
     actor: Actor,
     action: str,
     target: AuditTarget,
-    message: str,
+    message: str = "",
     reason: str = "",
     before: dict | None = None,
     after: dict | None = None,
 ) -> AuditEvent:
-    """Write one row for something done inside the console alone (no Patchworks call), such as
-    asking for, moving or cancelling a scheduled change. Raises AuditUnavailable."""
+    """Write one row for something done inside the console alone (no Patchworks call): asking
+    for, moving or cancelling a scheduled change; a step of change control (a request, an
+    approval, an override). Raises AuditUnavailable."""
     event = _new_event(actor, target, action=action, outcome=AuditEvent.Outcome.SUCCEEDED)
     event.before, event.after, event.reason, event.message = before, after, reason, message
     return append(event)

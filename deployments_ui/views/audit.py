@@ -4,6 +4,8 @@ Who sees what: every role with `view_deployments` (Viewer, Operator, Editor, Adm
 deployment event, console and external alike. Patchworks keys belong to the company, so every
 person with a key can already see every deployment; hiding other people's events would hide
 nothing about the deployments themselves and would make "who changed this?" unanswerable.
+Changes to change control's rules and freeze windows are not about deployments: only Admins
+(`manage_console`) see them.
 Access is checked by the access middleware (URL names audit-log and audit-export).
 """
 
@@ -47,6 +49,14 @@ ACTION_CHOICES = [
     ("create", "Create"),
     ("update", "Change"),
     ("delete", "Delete"),
+    ("request", "Ask for approval"),
+    ("request_edit", "Edit a change request"),
+    ("approve", "Approve"),
+    ("decline", "Decline"),
+    ("expire", "Change request expired"),
+    ("break_glass", "Break glass"),
+    ("freeze_override", "Override a freeze window"),
+    ("control_settings", "Change control settings"),
 ]
 OUTCOME_CHOICES = [
     ("", "Any outcome"),
@@ -118,9 +128,11 @@ class AuditFilterForm(forms.Form):
         return {name: value for name, value in data.items() if value not in ("", None)}
 
 
-def filtered_events(filters: dict) -> QuerySet[AuditEvent]:
+def filtered_events(filters: dict, user=None) -> QuerySet[AuditEvent]:
     """Attempts, refusals and external events matching the filters, newest first."""
     events = entry_queryset()
+    if user is not None and not user.has_perm("deployments_ui.manage_console"):
+        events = events.exclude(action=AuditEvent.Action.CONTROL_SETTINGS)
     if person := filters.get("person"):
         events = events.filter(
             Q(actor_name__icontains=person)
@@ -158,15 +170,15 @@ def audit_log(request: HttpRequest) -> TemplateResponse:
     }
     error = None
     try:
-        context.update(_page_of_events(filters, request.GET.get("page")))
+        context.update(_page_of_events(filters, request.GET.get("page"), request.user))
     except DatabaseError:
         error = AuditUnavailable(UNREADABLE)
     template = "deployments_ui/audit_log.html"
     return respond(request, template, context, fragment=f"{template}#audit-table", error=error)
 
 
-def _page_of_events(filters: dict, number: str | None) -> dict:
-    paginator = Paginator(filtered_events(filters), PER_PAGE)
+def _page_of_events(filters: dict, number: str | None, user) -> dict:
+    paginator = Paginator(filtered_events(filters, user), PER_PAGE)
     page = paginator.get_page(number)
     return {
         "page": page,
@@ -179,7 +191,7 @@ def _page_of_events(filters: dict, number: str | None) -> dict:
 
 @require_GET
 def audit_export(request: HttpRequest) -> StreamingHttpResponse:
-    events = filtered_events(AuditFilterForm(request.GET).filters())
+    events = filtered_events(AuditFilterForm(request.GET).filters(), request.user)
     response = StreamingHttpResponse(_csv_lines(events), content_type="text/csv; charset=utf-8")
     filename = f"audit-log-{timezone.localdate().isoformat()}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

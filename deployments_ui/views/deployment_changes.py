@@ -13,6 +13,8 @@ from django_htmx.http import reswap, retarget, trigger_client_event
 
 from deployments_ui import services
 from deployments_ui.audit import Actor
+from deployments_ui.changes.services import ApprovalNeeded, NameNotConfirmed
+from deployments_ui.changes.web import control_context, controls_from
 from deployments_ui.errors import ConsoleError
 from deployments_ui.forms import (
     DeploymentCreateForm,
@@ -39,6 +41,7 @@ from deployments_ui.views.pages import (
 )
 
 FORM = "deployments_ui/deployment_form.html"
+DELETE_PAGE = "deployments_ui/deployment_confirm_delete.html"
 
 
 @require_http_methods(["GET", "POST"])
@@ -52,6 +55,7 @@ def deployment_create(request: HttpRequest, flow_version: str) -> HttpResponse:
     flow_name = existing.items[0].flow_name if existing.items else ""
     form = DeploymentCreateForm(request.POST or None, environments=environments)
     context = {"form": form, "flow_version": flow_version, "flow_name": flow_name}
+    context.update(control_context(request.user, None))
     if request.method == "POST" and form.is_valid():
         try:
             created = services.deployment_create(
@@ -63,7 +67,10 @@ def deployment_create(request: HttpRequest, flow_version: str) -> HttpResponse:
                 deploy_disabled=form.cleaned_data["deploy_disabled"],
                 flow_name=flow_name,
                 reason=form.cleaned_data["reason"],
+                controls=controls_from(request),
             )
+        except (ApprovalNeeded, NameNotConfirmed) as controlled:
+            return _controlled(request, context, controlled)
         except ConsoleError as error:
             return _form_failure(request, context, error)
         messages.success(request, f"Created {deployment_label(created)}.")
@@ -75,6 +82,15 @@ def deployment_create(request: HttpRequest, flow_version: str) -> HttpResponse:
 
 def _form_page(request, context) -> HttpResponse:
     return TemplateResponse(request, FORM, context, status=400 if context["form"].errors else 200)
+
+
+def _controlled(request, context, controlled: ApprovalNeeded | NameNotConfirmed) -> HttpResponse:
+    """Change control held the write: a request was recorded, or the typed name was wrong."""
+    if isinstance(controlled, ApprovalNeeded):
+        messages.info(request, controlled.message)
+        return redirect("change-detail", pk=controlled.change_request.pk)
+    context["control"] = {**context.get("control", {}), "confirm_error": controlled.message}
+    return TemplateResponse(request, FORM, context, status=400)
 
 
 def _form_failure(request, context, error: ConsoleError) -> HttpResponse:
@@ -100,6 +116,7 @@ def deployment_edit(request: HttpRequest, flow_version: str, deployment: str) ->
         request.POST or None, initial=_edit_initial(found), environments=environments
     )
     context = {"form": form, "deployment": found, "flow_version": flow_version}
+    context.update(control_context(request.user, found))
     if request.method == "POST" and form.is_valid():
         return _save_edit(request, form, context, found)
     return _form_page(request, context)
@@ -132,9 +149,12 @@ def _save_edit(request, form, context, found) -> HttpResponse:
             changes=changes,
             opened_values=opened,
             reason=form.cleaned_data["reason"],
+            controls=controls_from(request),
         )
     except ChangedSinceOpened as conflict:
         return _edit_conflict(request, form, context, conflict)
+    except (ApprovalNeeded, NameNotConfirmed) as controlled:
+        return _controlled(request, context, controlled)
     except ConsoleError as error:
         return _form_failure(request, context, error)
     messages.success(request, f"Saved your changes to {deployment_label(updated)}.")
@@ -164,10 +184,23 @@ def deployment_delete(request: HttpRequest, flow_version: str, deployment: str) 
                 flow_version_id=flow_version,
                 deployment_id=deployment,
                 reason=request.POST.get("reason", "")[:500],
+                controls=controls_from(request),
             )
         except NotFound as error:
             messages.warning(request, error.message)
             return redirect("deployment-list")
+        except ApprovalNeeded as requested:
+            messages.info(request, requested.message)
+            return redirect("change-detail", pk=requested.change_request.pk)
+        except NameNotConfirmed as refused:
+            found = services.deployment_get(
+                user=request.user, flow_version_id=flow_version, deployment_id=deployment
+            )
+            context = {
+                "deployment": found,
+                **control_context(request.user, found, confirm_error=refused.message),
+            }
+            return TemplateResponse(request, DELETE_PAGE, context, status=400)
         except ConsoleError as error:
             messages.error(request, error.message)
             return redirect("deployment-delete", flow_version=flow_version, deployment=deployment)
@@ -177,7 +210,7 @@ def deployment_delete(request: HttpRequest, flow_version: str, deployment: str) 
         user=request.user, flow_version_id=flow_version, deployment_id=deployment
     )
     return TemplateResponse(
-        request, "deployments_ui/deployment_confirm_delete.html", {"deployment": found}
+        request, DELETE_PAGE, {"deployment": found, **control_context(request.user, found)}
     )
 
 
@@ -217,9 +250,16 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
             deployment_id=deployment,
             enabled=enabled,
             reason=form.cleaned_data["reason"],
+            controls=controls_from(request),
         )
     except AlreadyInState as refused:
         return _toggle_answer(request, next_url, refused.deployment, refused.message, "warning")
+    except ApprovalNeeded as requested:
+        return _toggle_answer(request, next_url, requested.deployment, requested.message, "info")
+    except NameNotConfirmed as refused:
+        if not request.htmx:
+            return _toggle_confirmation(request, ids, enabled, next_url, refused.message)
+        return _toggle_failed(request, next_url, ids, refused)
     except ConsoleError as error:
         return _toggle_failed(request, next_url, ids, error)
     verb = "enabled — it runs on its schedule" if enabled else "disabled — it will not run"
@@ -227,7 +267,9 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
     return _toggle_answer(request, next_url, changed, f"{label} is now {verb}.")
 
 
-def _toggle_confirmation(request, ids, enabled: bool, next_url: str) -> HttpResponse:
+def _toggle_confirmation(
+    request, ids, enabled: bool, next_url: str, confirm_error: str = ""
+) -> HttpResponse:
     """The button asks before it acts; with JavaScript a dialog does, without it this page."""
     found = services.deployment_get(user=request.user, flow_version_id=ids[0], deployment_id=ids[1])
     context = {
@@ -236,8 +278,14 @@ def _toggle_confirmation(request, ids, enabled: bool, next_url: str) -> HttpResp
         "question": toggle_question(found, enable=enabled),
         "next": next_url,
         **toggle_context(),
+        **control_context(request.user, found, confirm_error=confirm_error),
     }
-    return TemplateResponse(request, "deployments_ui/deployment_confirm_toggle.html", context)
+    return TemplateResponse(
+        request,
+        "deployments_ui/deployment_confirm_toggle.html",
+        context,
+        status=400 if confirm_error else 200,
+    )
 
 
 def _toggle_failed(request, next_url, ids, error: ConsoleError) -> HttpResponse:
@@ -288,4 +336,9 @@ def _toggle_answer(
     return trigger_client_event(mark_fragment(response), "console:toast", toast)
 
 
-_LEVELS = {"success": messages.SUCCESS, "warning": messages.WARNING, "error": messages.ERROR}
+_LEVELS = {
+    "success": messages.SUCCESS,
+    "info": messages.INFO,
+    "warning": messages.WARNING,
+    "error": messages.ERROR,
+}

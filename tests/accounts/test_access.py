@@ -31,6 +31,8 @@ VIEW = SIGNED_IN | {
     "saved-view-rename",
     "saved-view-delete",
     "schedule-list",
+    "change-list",
+    "change-detail",
 }
 TOGGLE = VIEW | {
     "deployment-enable",
@@ -38,9 +40,13 @@ TOGGLE = VIEW | {
     "deployment-schedule",
     "schedule-cancel",
     "schedule-move",
+    "change-approve",
+    "change-decline",
+    "change-apply",
+    "change-edit",
 }
 CHANGE = TOGGLE | {"deployment-create", "deployment-edit", "deployment-delete"}
-MANAGE = CHANGE | {"service-key", "worker-status"}
+MANAGE = CHANGE | {"service-key", "worker-status", "change-control-settings", "freeze-windows"}
 ALL_NAMED = MANAGE
 WRITES = {
     "deployment-enable": "enable",
@@ -59,7 +65,7 @@ ROLES = {
     "editor": (CHANGE, False),
     "admin_user": (MANAGE, True),
 }
-SAMPLE = {"flow_version": "11", "deployment": "101", "view": "7", "change": "1"}
+SAMPLE = {"flow_version": "11", "deployment": "101", "view": "7", "change": "1", "pk": "1"}
 
 
 def walk(patterns, namespaces: tuple[str, ...] = (), prefix: str = ""):

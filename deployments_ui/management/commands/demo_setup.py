@@ -14,6 +14,7 @@ from django.db import transaction
 
 from deployments_ui.accounts.credentials import store_api_key
 from deployments_ui.accounts.sso import ROLE_NAMES
+from deployments_ui.changes.models import ChangeRule
 
 DEMO_PASSWORD = "demo-password"
 DEMO_USERS = [
@@ -34,9 +35,16 @@ class Command(BaseCommand):
             action="store_true",
             help="Run even though DEBUG is off. Never on a console people really use.",
         )
+        parser.add_argument(
+            "--no-change-control",
+            action="store_true",
+            help="Leave live environments unprotected (benchmarks that flip live deployments).",
+        )
 
     @transaction.atomic
-    def handle(self, *args, force_demo: bool = False, **options) -> None:
+    def handle(
+        self, *args, force_demo: bool = False, no_change_control: bool = False, **options
+    ) -> None:
         if not (settings.DEBUG or force_demo):
             raise CommandError(
                 "demo_setup creates users with a published password, so it runs only with "
@@ -49,6 +57,20 @@ class Command(BaseCommand):
             self._demo_user(username, first, last, role, key)
             self.stdout.write(f"{username} ({role}) is ready, with key ending {key[-4:]}.")
         self.stdout.write(f"Sign in as any of them with the password {DEMO_PASSWORD!r}.")
+        if not no_change_control:
+            self._protect_live_environments()
+
+    def _protect_live_environments(self) -> None:
+        """Changes to live environments need one approval and the environment's name typed."""
+        ChangeRule.objects.update_or_create(
+            environment_type="live",
+            environment_id="",
+            defaults={"needs_approval": True, "approvals_required": 1, "confirm_name": True},
+        )
+        self.stdout.write(
+            "Live environments are protected: changes need another person's approval "
+            "and the environment's name typed (Change control page)."
+        )
 
     def _demo_user(self, username: str, first: str, last: str, role: str, key: str) -> None:
         user, _ = get_user_model().objects.get_or_create(username=username)

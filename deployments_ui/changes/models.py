@@ -1,0 +1,242 @@
+"""Change control's own data: rules, change requests with their decisions, freeze windows."""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import datetime, time, timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+ENVIRONMENT_TYPES = (("live", "live"), ("test", "test"))
+WEEKDAYS = [
+    (0, "Monday"),
+    (1, "Tuesday"),
+    (2, "Wednesday"),
+    (3, "Thursday"),
+    (4, "Friday"),
+    (5, "Saturday"),
+    (6, "Sunday"),
+]
+MINUTES_A_WEEK = 7 * 24 * 60
+
+
+class ChangeRule(models.Model):
+    """What a change to one environment type, or to one environment, must go through.
+
+    A rule for an environment wins over the rule for its type.
+    """
+
+    environment_type = models.CharField(max_length=10, blank=True, choices=ENVIRONMENT_TYPES)
+    environment_id = models.CharField(max_length=40, blank=True)
+    environment_name = models.CharField(max_length=255, blank=True)
+    needs_approval = models.BooleanField(default=False)
+    approvals_required = models.PositiveSmallIntegerField(default=1)
+    confirm_name = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["environment_type", "environment_id"], name="one_rule_per_scope"
+            )
+        ]
+
+    def __str__(self) -> str:
+        scope = self.environment_name or self.environment_id or f"{self.environment_type} type"
+        return f"Change rule for {scope}"
+
+
+class ChangeRequest(models.Model):
+    """A change to a protected environment, waiting for another person's approval."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "waiting for approval"
+        APPROVED = "approved", "approved, not applied yet"
+        APPLIED = "applied", "applied"
+        DECLINED = "declined", "declined"
+        STALE = "stale", "not applied: the deployment changed since"
+        FAILED = "failed", "applying failed"
+        EXPIRED = "expired", "expired"
+
+    OPEN_STATUSES = (Status.OPEN, Status.APPROVED)
+
+    action = models.CharField(max_length=20)
+    flow_version_id = models.CharField(max_length=40)
+    deployment_id = models.CharField(max_length=40, blank=True, db_index=True)
+    flow_name = models.CharField(max_length=255, blank=True)
+    environment_id = models.CharField(max_length=40, blank=True)
+    environment_name = models.CharField(max_length=255, blank=True)
+    environment_type = models.CharField(max_length=10, blank=True)
+    # The deployment's state when the request was made (None for a create), and what to send.
+    expected = models.JSONField(null=True, blank=True)
+    proposed = models.JSONField(default=dict)
+    # The deployment's state once applied, as the audit trail records it (None for a delete).
+    after = models.JSONField(null=True, blank=True)
+    summary = models.CharField(max_length=500)
+    reason = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now, db_index=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    # Bumped by every edit: only decisions on the current revision count.
+    revision = models.PositiveIntegerField(default=1)
+    approvals_required = models.PositiveSmallIntegerField(default=1)
+    apply_when_approved = models.BooleanField(default=False)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    expires_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    break_glass_reason = models.TextField(blank=True)
+    outcome_message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Change request {self.pk}: {self.summary}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+    @property
+    def break_glass(self) -> bool:
+        return bool(self.break_glass_reason)
+
+    def current_decisions(self):
+        return self.decisions.filter(revision=self.revision)
+
+    def approvals(self):
+        return self.current_decisions().filter(approved=True)
+
+
+class ChangeDecision(models.Model):
+    """One person's approval or decline of one revision of a change request."""
+
+    request = models.ForeignKey(ChangeRequest, on_delete=models.CASCADE, related_name="decisions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    approved = models.BooleanField()
+    reason = models.TextField(blank=True)
+    revision = models.PositiveIntegerField()
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["decided_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request", "user", "revision"], name="one_decision_per_person_revision"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{'Approval' if self.approved else 'Decline'} of change request {self.request_id}"
+
+
+class FreezeWindow(models.Model):
+    """A time when changes to some environments are refused: once, or every week."""
+
+    class Kind(models.TextChoices):
+        ONCE = "once", "once"
+        WEEKLY = "weekly", "every week"
+
+    class Scope(models.TextChoices):
+        LIVE = "live", "every live environment"
+        TEST = "test", "every test environment"
+        ALL = "all", "every environment"
+        CHOSEN = "chosen", "the environments chosen"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.ONCE)
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    start_day = models.PositiveSmallIntegerField(null=True, blank=True, choices=WEEKDAYS)
+    start_time = models.TimeField(null=True, blank=True)
+    end_day = models.PositiveSmallIntegerField(null=True, blank=True, choices=WEEKDAYS)
+    end_time = models.TimeField(null=True, blank=True)
+    time_zone = models.CharField(max_length=64, default="Europe/London")
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.LIVE)
+    environment_ids = models.JSONField(default=list, blank=True)
+    environment_names = models.JSONField(default=list, blank=True)
+    description = models.CharField(max_length=255, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"Freeze window {self.pk}: {self.when_text}"
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    def covers(self, environment_id: str | None, environment_type: str | None) -> bool:
+        if self.scope == self.Scope.ALL:
+            return True
+        if self.scope == self.Scope.CHOSEN:
+            return bool(environment_id) and str(environment_id) in self.environment_ids
+        return environment_type == self.scope
+
+    def occurrence_at(self, at: datetime) -> tuple[datetime, datetime] | None:
+        """(start, end) of this window's occurrence in force at `at`, if any."""
+        if self.kind == self.Kind.ONCE:
+            if self.starts_at and self.ends_at and self.starts_at <= at < self.ends_at:
+                return self.starts_at, self.ends_at
+            return None
+        start = self._latest_weekly_start(at)
+        end = start + self._weekly_length()
+        return (start, end) if start <= at < end else None
+
+    def next_occurrence(self, at: datetime) -> tuple[datetime, datetime] | None:
+        """(start, end) of the next occurrence starting after `at`, if there is one."""
+        if self.kind == self.Kind.ONCE:
+            if self.starts_at and self.ends_at and self.starts_at > at:
+                return self.starts_at, self.ends_at
+            return None
+        start = self._latest_weekly_start(at) + timedelta(days=7)
+        return start, start + self._weekly_length()
+
+    def _weekly_length(self) -> timedelta:
+        start = self.start_day * 1440 + self.start_time.hour * 60 + self.start_time.minute
+        end = self.end_day * 1440 + self.end_time.hour * 60 + self.end_time.minute
+        return timedelta(minutes=(end - start) % MINUTES_A_WEEK or MINUTES_A_WEEK)
+
+    def _latest_weekly_start(self, at: datetime) -> datetime:
+        """The most recent start (on or before `at`), in the window's own time zone."""
+        local = at.astimezone(self.zone)
+        days_back = (local.weekday() - self.start_day) % 7
+        day = (local - timedelta(days=days_back)).date()
+        start = datetime.combine(day, self.start_time or time(0), tzinfo=self.zone)
+        if start > local:
+            start = datetime.combine(day - timedelta(days=7), self.start_time, tzinfo=self.zone)
+        return start
+
+    @property
+    def when_text(self) -> str:
+        if self.kind == self.Kind.ONCE:
+            fmt = "%a %d %b %Y %H:%M"
+            start = self.starts_at.astimezone(self.zone).strftime(fmt) if self.starts_at else "?"
+            end = self.ends_at.astimezone(self.zone).strftime(fmt) if self.ends_at else "?"
+            return f"{start} to {end} ({self.time_zone})"
+        days = dict(WEEKDAYS)
+        return (
+            f"every {days[self.start_day][:3]} {self.start_time:%H:%M} to "
+            f"{days[self.end_day][:3]} {self.end_time:%H:%M} ({self.time_zone})"
+        )
+
+    @property
+    def scope_text(self) -> str:
+        if self.scope == self.Scope.CHOSEN:
+            names = self.environment_names or self.environment_ids
+            return ", ".join(str(name) for name in names) or "no environment"
+        return self.get_scope_display()

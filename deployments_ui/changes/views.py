@@ -1,0 +1,313 @@
+"""Change requests (list, one request, approve, decline, apply, edit) and the settings pages."""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib import messages
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from deployments_ui import audit, services
+from deployments_ui.accounts.credentials import MissingApiKey
+from deployments_ui.audit import Actor, AuditUnavailable
+from deployments_ui.audit.entries import state_changes, state_lines
+from deployments_ui.changes import services as change_control
+from deployments_ui.changes.forms import FreezeWindowForm
+from deployments_ui.changes.models import ChangeRequest, ChangeRule, FreezeWindow
+from deployments_ui.changes.services import ChangeFrozen, RequestRefused
+from deployments_ui.patchworks import PatchworksError
+from deployments_ui.presenters import deployment_label
+from deployments_ui.services import ActionRefused
+
+AUDIT_DOWN = "The console could not record this step in the audit log, so nothing was done."
+HIDDEN_KEYS = {"Deployment id", "Flow version id", "Change asked for", "Change request"}
+
+
+def change_list(request: HttpRequest) -> HttpResponse:
+    change_control.expire_due()
+    context = {
+        "open_requests": change_control.open_requests(),
+        "waiting": change_control.waiting_for(request.user),
+        "recent": change_control.recent_requests(),
+    }
+    return TemplateResponse(request, "changes/change_list.html", context)
+
+
+def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    change_control.expire_due()
+    change = get_object_or_404(ChangeRequest.objects.select_related("requested_by"), pk=pk)
+    now, now_error = _value_now(request, change)
+    user = request.user
+    decided = change.current_decisions().filter(user=user).exists()
+    is_requester = change.requested_by_id == user.pk
+    may_decide = change_control.may_decide(user, change) and not is_requester and not decided
+    approver = change.approvals().filter(user=user).exists()
+    context = {
+        "change": change,
+        "rows": _comparison(change, now),
+        "now_error": now_error,
+        "decisions": change.decisions.select_related("user"),
+        "approvals": change.approvals().count(),
+        "is_requester": is_requester,
+        "may_approve": change.status == ChangeRequest.Status.OPEN and may_decide,
+        "may_decline": change.is_open and may_decide,
+        "may_apply": change.status == ChangeRequest.Status.APPROVED and (is_requester or approver),
+        "may_break_glass": change.is_open and user.has_perm(change_control.BREAK_GLASS_PERMISSION),
+        "may_edit": change.is_open and is_requester,
+        "freeze": change_control.freeze_in_force(_environment(change)),
+        "history": _history(change),
+        "can_override": user.has_perm(change_control.BREAK_GLASS_PERMISSION),
+    }
+    return TemplateResponse(request, "changes/change_detail.html", context)
+
+
+def _environment(change: ChangeRequest) -> change_control.EnvironmentRef:
+    return change_control.EnvironmentRef(
+        id=change.environment_id, name=change.environment_name, type=change.environment_type
+    )
+
+
+def _value_now(request, change: ChangeRequest) -> tuple[dict | None, str]:
+    """The deployment as Patchworks has it now, read when the page opens."""
+    if not change.deployment_id:
+        return None, ""
+    try:
+        current = services.deployment_get(
+            user=request.user,
+            flow_version_id=change.flow_version_id,
+            deployment_id=change.deployment_id,
+        )
+    except MissingApiKey:
+        return None, "Add your Patchworks API key to see its value in Patchworks now."
+    except PatchworksError as error:
+        return None, error.message
+    return audit.deployment_state(current), ""
+
+
+def _comparison(change: ChangeRequest, now: dict | None) -> list[tuple[str, str, str, str]]:
+    """(label, before, after, now) for each value the request records."""
+    now_values = dict(state_lines(now)) if now else {}
+    return [
+        (label, before, after, now_values.get(label, "—"))
+        for label, before, after in state_changes(change.expected, change.after)
+        if label not in HIDDEN_KEYS
+    ]
+
+
+def _history(change: ChangeRequest) -> list:
+    """The audit entries of this request's steps and of its write, newest first."""
+    mark = re.compile(rf"change request {change.pk}\b")
+    queryset = audit.entries.entry_queryset()
+    rows = queryset.filter(
+        Q(after__change_request=change.pk) | Q(reason__contains=f"change request {change.pk}")
+    )[:50]
+    entries = [audit.entries.entry_from_event(row) for row in rows]
+    return [
+        entry for entry in entries if entry.change_request == change.pk or mark.search(entry.reason)
+    ]
+
+
+def _step(request, pk: int, do) -> HttpResponse:
+    """Run one step on a request and come back to its page with what happened."""
+    try:
+        message = do(Actor.from_request(request))
+    except ActionRefused as refused:
+        messages.error(request, refused.message)
+    except PatchworksError as error:
+        messages.error(request, f"Patchworks did not take the change: {error.message}")
+    except MissingApiKey:
+        messages.error(request, "Add your Patchworks API key first, on the My API key page.")
+    except AuditUnavailable:
+        messages.error(request, AUDIT_DOWN)
+    else:
+        messages.success(request, message)
+    return redirect("change-detail", pk=pk)
+
+
+def _applied_message(result) -> str:
+    if hasattr(result, "flow_version_id"):
+        return f"Applied: {deployment_label(result)} is changed in Patchworks."
+    return "Applied in Patchworks."
+
+
+@require_POST
+def change_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    def do(actor):
+        try:
+            change, applied = change_control.approve(actor=actor, user=request.user, request_id=pk)
+        except ChangeFrozen as frozen:
+            return f"Approved. It could not apply itself now: {frozen.message}"
+        except (PatchworksError, ActionRefused) as error:
+            if isinstance(error, RequestRefused) and not isinstance(
+                error, change_control.RequestStale
+            ):
+                raise
+            return f"Approved, but applying it failed: {error.message}"
+        if applied is not None:
+            return f"Approved and applied, as its requester asked. {_applied_message(applied)}"
+        if change.status == ChangeRequest.Status.APPROVED:
+            return "Approved. The person who asked, or an approver, can now apply it."
+        return (
+            f"Approved. It needs {change.approvals_required - change.approvals().count()} "
+            "more approval(s)."
+        )
+
+    return _step(request, pk, do)
+
+
+@require_POST
+def change_decline(request: HttpRequest, pk: int) -> HttpResponse:
+    def do(actor):
+        change_control.decline(
+            actor=actor, user=request.user, request_id=pk, reason=request.POST.get("reason", "")
+        )
+        return "Declined. Nothing was sent to Patchworks."
+
+    return _step(request, pk, do)
+
+
+@require_POST
+def change_apply(request: HttpRequest, pk: int) -> HttpResponse:
+    def do(actor):
+        result = change_control.apply(
+            actor=actor,
+            user=request.user,
+            request_id=pk,
+            break_glass_reason=request.POST.get("break_glass_reason", "")
+            if request.POST.get("break_glass")
+            else "",
+            freeze_override=request.POST.get("freeze_override", ""),
+        )
+        return _applied_message(result)
+
+    if request.POST.get("break_glass") and not request.POST.get("break_glass_reason", "").strip():
+        messages.error(request, "To apply without approval, say why (break glass).")
+        return redirect("change-detail", pk=pk)
+    return _step(request, pk, do)
+
+
+@require_POST
+def change_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    priority = request.POST.get("priority", "unchanged")
+    if priority not in ("unchanged", "", "1", "2", "3", "4", "5"):
+        messages.error(request, "Priority is 1 (highest) to 5, or empty to inherit from the flow.")
+        return redirect("change-detail", pk=pk)
+
+    def do(actor):
+        change_control.edit(
+            actor=actor,
+            user=request.user,
+            request_id=pk,
+            reason=request.POST.get("reason", ""),
+            apply_when_approved=bool(request.POST.get("apply_when_approved")),
+            priority=priority if priority == "unchanged" else (int(priority) if priority else None),
+        )
+        return "Saved. Approvals given before were reset: it needs approving again."
+
+    return _step(request, pk, do)
+
+
+# Settings
+
+
+@require_http_methods(["GET", "POST"])
+def change_control_settings(request: HttpRequest) -> HttpResponse:
+    environments, environments_error = _environments(request)
+    if request.method == "POST":
+        actor = Actor.from_request(request)
+        try:
+            for kind in ("live", "test"):
+                change_control.save_rule(
+                    actor=actor,
+                    user=request.user,
+                    environment_type=kind,
+                    **_rule_fields(request, f"type-{kind}"),
+                )
+            for environment in environments:
+                prefix = f"env-{environment.id}"
+                if request.POST.get(f"{prefix}-own"):
+                    change_control.save_rule(
+                        actor=actor,
+                        user=request.user,
+                        environment_id=environment.id,
+                        environment_name=environment.name,
+                        **_rule_fields(request, prefix),
+                    )
+                else:
+                    change_control.clear_rule(actor=actor, environment_id=environment.id)
+        except AuditUnavailable:
+            messages.error(request, AUDIT_DOWN)
+        else:
+            messages.success(request, "Saved the change control rules.")
+        return redirect("change-control-settings")
+    rules = {
+        (rule.environment_type, rule.environment_id): rule for rule in ChangeRule.objects.all()
+    }
+    context = {
+        "type_rows": [(kind, rules.get((kind, ""))) for kind in ("live", "test")],
+        "environment_rows": [(env, rules.get(("", env.id))) for env in environments],
+        "environments_error": environments_error,
+    }
+    return TemplateResponse(request, "changes/change_control_settings.html", context)
+
+
+def _rule_fields(request, prefix: str) -> dict:
+    try:
+        count = int(request.POST.get(f"{prefix}-approvals") or 1)
+    except ValueError:
+        count = 1
+    return {
+        "needs_approval": bool(request.POST.get(f"{prefix}-needs_approval")),
+        "approvals_required": min(max(count, 1), 5),
+        "confirm_name": bool(request.POST.get(f"{prefix}-confirm_name")),
+    }
+
+
+def _environments(request) -> tuple[list, str]:
+    try:
+        return services.pickers_get(user=request.user).environments, ""
+    except MissingApiKey:
+        return [], "Add your Patchworks API key to set rules for single environments."
+    except PatchworksError as error:
+        return [], f"Patchworks could not list the environments: {error.message}"
+
+
+@require_http_methods(["GET", "POST"])
+def freeze_windows(request: HttpRequest) -> HttpResponse:
+    environments, environments_error = _environments(request)
+    if request.method == "POST" and request.POST.get("delete"):
+        try:
+            change_control.delete_window(
+                actor=Actor.from_request(request), window_id=int(request.POST["delete"])
+            )
+        except (ValueError, AuditUnavailable):
+            messages.error(request, "The freeze window could not be removed.")
+        else:
+            messages.success(request, "Removed the freeze window.")
+        return redirect("freeze-windows")
+    form = FreezeWindowForm(
+        request.POST if request.method == "POST" else None, environments=environments
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            window = change_control.save_window(
+                actor=Actor.from_request(request), user=request.user, window=form.window()
+            )
+        except AuditUnavailable:
+            messages.error(request, AUDIT_DOWN)
+        else:
+            messages.success(request, f"Added the freeze window {window.when_text}.")
+            return redirect("freeze-windows")
+    context = {
+        "form": form,
+        "windows": FreezeWindow.objects.all(),
+        "in_force": {freeze.window.pk: freeze for freeze in change_control.freezes_in_force()},
+        "environments_error": environments_error,
+    }
+    return TemplateResponse(
+        request, "changes/freeze_windows.html", context, status=400 if form.errors else 200
+    )

@@ -1,0 +1,45 @@
+"""Change control on the deployment pages: the freeze banner, and the requests still open."""
+
+from __future__ import annotations
+
+from django import template
+
+from deployments_ui.changes.services import (
+    freeze_in_force,
+    freezes_in_force,
+    next_freeze,
+    open_requests,
+)
+
+register = template.Library()
+DEPLOYMENT_PAGES = {"deployment-list", "flow-version-deployment-list", "deployment-detail"}
+
+
+@register.inclusion_tag("changes/_pending_requests.html")
+def pending_requests(deployment) -> dict:
+    """The open change requests for one deployment, linked."""
+    deployment_id = str(getattr(deployment, "id", "") or "")
+    requests = open_requests().filter(deployment_id=deployment_id) if deployment_id else []
+    return {"pending": list(requests)}
+
+
+@register.inclusion_tag("changes/_freeze_banner.html", takes_context=True)
+def freeze_banner(context) -> dict:
+    request = context.get("request")
+    match = getattr(request, "resolver_match", None)
+    if match is None or match.url_name not in DEPLOYMENT_PAGES:
+        return {}
+    deployment = context.get("deployment")
+    if deployment is not None:
+        now = freeze_in_force(deployment)
+        upcoming = None if now else next_freeze(deployment)
+    else:
+        in_force = freezes_in_force()
+        now = in_force[0] if in_force else None
+        upcoming = None if now else next_freeze()
+    result = {"freeze_now": now, "freeze_next": upcoming}
+    if upcoming:
+        zone = upcoming.window.zone
+        result["freeze_next_start"] = upcoming.starts_at.astimezone(zone).strftime("%a %d %b %H:%M")
+        result["freeze_next_end"] = upcoming.ends_at.astimezone(zone).strftime("%a %d %b %H:%M")
+    return result
