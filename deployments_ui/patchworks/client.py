@@ -19,15 +19,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.cookiejar import DefaultCookiePolicy
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import quote
 
 import requests
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.connectionpool import ConnectionPool, HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import InvalidHeader, MaxRetryError, NewConnectionError, ReadTimeoutError
+from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from deployments_ui.patchworks.errors import (
@@ -122,8 +124,14 @@ class _GetRetry(Retry):
         return min(seconds, self.retry_after_cap)
 
     def increment(
-        self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None
-    ):
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Self:
         if isinstance(error, ReadTimeoutError):
             raise error.with_traceback(_stacktrace)
         return super().increment(method, url, response, error, _pool, _stacktrace)
@@ -140,7 +148,15 @@ _sessions: _Sessions | None = None
 _sessions_lock = threading.Lock()
 
 
-class _RecentConnectionsOnly:
+if TYPE_CHECKING:
+    from urllib3._base_connection import BaseHTTPConnection
+
+    _PoolBase = HTTPConnectionPool
+else:
+    _PoolBase = object
+
+
+class _RecentConnectionsOnly(_PoolBase):
     """A pool that reuses a kept-alive connection only if it was used within the last second.
 
     Servers close idle keep-alive connections (gunicorn after 2 s, load balancers later). A
@@ -151,16 +167,16 @@ class _RecentConnectionsOnly:
 
     max_idle_seconds = 1.0
 
-    def _get_conn(self, timeout=None):
+    def _get_conn(self, timeout: float | None = None) -> BaseHTTPConnection:
         conn = super()._get_conn(timeout)
         last_used = getattr(conn, "console_last_used", None)
         if last_used is not None and time.monotonic() - last_used > self.max_idle_seconds:
             conn.close()  # urllib3 opens it again on the next request
         return conn
 
-    def _put_conn(self, conn) -> None:
+    def _put_conn(self, conn: BaseHTTPConnection | None) -> None:
         if conn is not None:
-            conn.console_last_used = time.monotonic()
+            conn.console_last_used = time.monotonic()  # type: ignore[attr-defined]
         super()._put_conn(conn)
 
 
@@ -469,12 +485,18 @@ class PatchworksClient:
     def _get(self, path: str, params: dict[str, str], not_found: str) -> Any:
         return self._call("GET", path, params=params, payload=None, not_found=not_found)
 
-    def _write(self, method: str, path: str, payload: dict | None, not_found: str) -> Any:
+    def _write(self, method: str, path: str, payload: dict[str, Any] | None, not_found: str) -> Any:
         return self._call(method, path, params=None, payload=payload, not_found=not_found)
 
     @sensitive_variables("headers")
     def _call(
-        self, method: str, path: str, *, params: dict | None, payload: dict | None, not_found: str
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None,
+        payload: dict[str, Any] | None,
+        not_found: str,
     ) -> Any:
         """Send one request and return its decoded JSON body (None when empty)."""
         write = method != "GET"

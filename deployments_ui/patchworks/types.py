@@ -328,7 +328,7 @@ def parse_page(body: Any, parse: Callable[[Any], T], *, page: int, per_page: int
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
         raise ShapeError("expected a page with a data list")
     items = _parse_items(body["data"], parse)
-    meta = body.get("meta") if isinstance(body.get("meta"), dict) else body
+    meta: dict[str, Any] = body["meta"] if isinstance(body.get("meta"), dict) else body
     current = _int(meta.get("current_page")) or page
     size = _int(meta.get("per_page")) or per_page
     first = _int(meta.get("from"))
