@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest
 
 
 def console(request: HttpRequest) -> dict:
-    user = getattr(request, "user", None)
+    user: Any = getattr(request, "user", None)
     signed_in = bool(user and user.is_authenticated)
     return {
         # django-htmx's {% htmx_script %} looks for the nonce under Django 6's name.

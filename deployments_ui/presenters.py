@@ -90,9 +90,9 @@ COLUMNS = (
 )
 
 
-def table_columns(current: str | None, *, sortable: bool = True) -> list[dict]:
+def table_columns(current: str | None, *, sortable: bool = True) -> list[dict[str, str | None]]:
     """The table's headers; sortable ones carry the sort a click asks for and the direction."""
-    columns = []
+    columns: list[dict[str, str | None]] = []
     for column in COLUMNS:
         if column not in SORT_COLUMNS:
             columns.append({"label": column})
@@ -102,7 +102,7 @@ def table_columns(current: str | None, *, sortable: bool = True) -> list[dict]:
             direction = "ascending"
         elif current == f"-{column}":
             direction = "descending"
-        header = {"label": SORT_COLUMNS[column], "direction": direction}
+        header: dict[str, str | None] = {"label": SORT_COLUMNS[column], "direction": direction}
         if sortable:
             header["next"] = f"-{column}" if direction == "ascending" else column
         columns.append(header)

@@ -10,7 +10,7 @@ from django.http import HttpRequest, JsonResponse
 
 from sandbox import queries, writes
 from sandbox.models import Deployment, Flow, FlowVersion, Package, VirtualEnvironment
-from sandbox.web import api_view, json_body, not_found, parse_id
+from sandbox.web import SandboxRequest, api_view, json_body, not_found, parse_id
 
 
 def _flow_version(raw: str) -> FlowVersion:
@@ -53,7 +53,7 @@ def deployment_list(request: HttpRequest) -> JsonResponse:
 
 
 @api_view("GET", "POST")
-def flow_version_deployments(request: HttpRequest, flow_version: str) -> JsonResponse:
+def flow_version_deployments(request: SandboxRequest, flow_version: str) -> JsonResponse:
     version = _flow_version(flow_version)
     if request.method == "POST":
         includes = _write_includes(request)
@@ -69,7 +69,7 @@ def flow_version_deployments(request: HttpRequest, flow_version: str) -> JsonRes
 
 
 @api_view("GET", "PUT", "DELETE")
-def deployment_detail(request: HttpRequest, flow_version: str, deployment: str) -> JsonResponse:
+def deployment_detail(request: SandboxRequest, flow_version: str, deployment: str) -> JsonResponse:
     found = _deployment(flow_version, deployment)
     if request.method == "DELETE":
         found.delete()
@@ -82,7 +82,7 @@ def deployment_detail(request: HttpRequest, flow_version: str, deployment: str) 
 
 
 @api_view("POST")
-def deployment_enable(request: HttpRequest, flow_version: str, deployment: str) -> JsonResponse:
+def deployment_enable(request: SandboxRequest, flow_version: str, deployment: str) -> JsonResponse:
     found = _deployment(flow_version, deployment)
     includes = _write_includes(request)
     writes.set_enabled(found, True, request.sandbox_user)
@@ -90,7 +90,7 @@ def deployment_enable(request: HttpRequest, flow_version: str, deployment: str) 
 
 
 @api_view("POST")
-def deployment_disable(request: HttpRequest, flow_version: str, deployment: str) -> JsonResponse:
+def deployment_disable(request: SandboxRequest, flow_version: str, deployment: str) -> JsonResponse:
     found = _deployment(flow_version, deployment)
     includes = _write_includes(request)
     writes.set_enabled(found, False, request.sandbox_user)

@@ -84,7 +84,7 @@ class AuditEntry:
 
 
 class _FinalOutcome(TypedDict):
-    final_outcome: str
+    final_outcome: Any
 
 
 def entry_queryset() -> QuerySet[WithAnnotations[AuditEvent, _FinalOutcome]]:

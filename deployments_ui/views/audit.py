@@ -31,6 +31,7 @@ from deployments_ui.audit.entries import (
     for_deployment,
     state_lines,
 )
+from deployments_ui.http import ConsoleRequest
 from deployments_ui.models import AuditEvent
 
 PER_PAGE = 25
@@ -144,7 +145,7 @@ def filtered_events(filters: dict) -> QuerySet[AuditEvent]:
 
 @require_GET
 @vary_on_headers("HX-Request")
-def audit_log(request: HttpRequest) -> TemplateResponse:
+def audit_log(request: ConsoleRequest) -> TemplateResponse:
     form = AuditFilterForm(request.GET)
     filters = form.filters()
     paginator = Paginator(filtered_events(filters), PER_PAGE)
@@ -163,7 +164,7 @@ def audit_log(request: HttpRequest) -> TemplateResponse:
     return TemplateResponse(request, template, context)
 
 
-def _wants_fragment(request: HttpRequest) -> bool:
+def _wants_fragment(request: ConsoleRequest) -> bool:
     # History restores and boosted links need the whole page, not the table.
     htmx = request.htmx
     return bool(htmx) and not htmx.boosted and not htmx.history_restore_request

@@ -228,7 +228,9 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
     return _toggle_answer(request, next_url, changed, f"{deployment_label(changed)} is now {verb}.")
 
 
-def _toggle_confirmation(request, ids, enabled: bool, next_url: str) -> HttpResponse:
+def _toggle_confirmation(
+    request: HttpRequest, ids: tuple[str, str], enabled: bool, next_url: str
+) -> HttpResponse:
     """The button asks before it acts; with JavaScript a dialog does, without it this page."""
     return deployment_page(
         request,

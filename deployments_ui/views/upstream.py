@@ -14,6 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
 from deployments_ui import services
+from deployments_ui.http import ConsoleRequest
 from deployments_ui.patchworks import Deployment, PatchworksError
 from deployments_ui.services import MissingApiKey
 
@@ -25,7 +26,7 @@ def needs_api_key(view):
     """Send people without a saved Patchworks key to the page where they can add one."""
 
     @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def wrapper(request: ConsoleRequest, *args, **kwargs) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
         except MissingApiKey:
