@@ -1,10 +1,12 @@
-"""Values every page needs: the console's name and what the signed-in person may do."""
+"""Values every page needs: the console's name and version, and what the signed-in person may do."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.http import HttpRequest
+
+from console import __version__
 
 
 def console(request: HttpRequest) -> dict:
@@ -13,6 +15,7 @@ def console(request: HttpRequest) -> dict:
     return {
         # django-htmx's {% htmx_script %} looks for the nonce under Django 6's name.
         "csp_nonce": getattr(request, "csp_nonce", None),
+        "console_version": __version__,
         "can_view": signed_in and user.has_perm("deployments_ui.view_deployments"),
         "can_toggle": signed_in and user.has_perm("deployments_ui.toggle_deployments"),
         "can_change": signed_in and user.has_perm("deployments_ui.change_deployments"),
