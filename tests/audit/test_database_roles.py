@@ -166,31 +166,50 @@ def test_release_migrates_and_says_what_it_granted(db, capsys):
         assert "Not PostgreSQL" in out
 
 
+def _release(database_url: str, migrate_database_url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": database_url, "MIGRATE_DATABASE_URL": migrate_database_url}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    return subprocess.run(
+        [sys.executable, "manage.py", "release", "--verbosity", "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _url(user: str) -> str:
+    settings = connection.settings_dict
+    host = f"{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}"
+    return f"postgres://{user}@{host}/{settings['NAME']}"
+
+
+@on_postgres
+def test_release_refuses_a_runtime_url_that_owns_the_schema(db):
+    owner = _url(connection.settings_dict["USER"])
+    result = _release(owner, owner)
+    assert result.returncode == 1
+    assert "must be an existing role that owns nothing" in result.stderr
+
+
 @on_postgres
 @pytest.mark.django_db(transaction=True)
 def test_release_with_two_urls_leaves_a_runtime_login_that_cannot_touch_the_trail():
     """The production setup end to end: `release` in its own process with MIGRATE_DATABASE_URL
     (the owner) and DATABASE_URL (a login role that owns nothing), then that role logs in."""
     role = _role_name()
-    settings = connection.settings_dict
-    address = f"{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}/{settings['NAME']}"
-    owner = f"postgres://{settings['USER']}@{address}"
-    runtime = f"postgres://{role}@{address}"
+    runtime = _url(role)
     with connection.cursor() as cursor:
         cursor.execute(f'CREATE ROLE "{role}" LOGIN')
     try:
-        env = {**os.environ, "DATABASE_URL": runtime, "MIGRATE_DATABASE_URL": owner}
-        env.pop("DJANGO_SETTINGS_MODULE", None)
-        result = subprocess.run(
-            [sys.executable, "manage.py", "release", "--verbosity", "0"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = _release(runtime, _url(connection.settings_dict["USER"]))
         assert result.returncode == 0, result.stderr
         assert f"Runtime role {role} granted" in result.stdout
+        # Without the owner's URL, release cannot grant, and says so.
+        alone = _release(runtime, "")
+        assert alone.returncode == 0, alone.stderr
+        assert "owns nothing, so it cannot grant" in alone.stdout
 
         with psycopg.connect(runtime.replace("postgres://", "postgresql://")) as login:
             login.execute(f"SELECT count(*) FROM {AUDIT_TABLE}").fetchone()

@@ -27,20 +27,25 @@ class Command(BaseCommand):
             self.stdout.write("Not PostgreSQL: no runtime role to grant.")
             return
         role = default.get("USER") or ""
-        check = check_role(role, using) if role else None
-        if check is None or not check.may_be_runtime:
-            if using == "default":
-                self.stdout.write(
-                    self.style.WARNING(
-                        f"DATABASE_URL's role {role or '(none)'} owns the schema, so it could drop "
-                        "the audit table's guard: set MIGRATE_DATABASE_URL to the owner and "
-                        "DATABASE_URL to a runtime role (docs/DATABASE.md). No grants made."
-                    )
+        check = check_role(role, using)
+        if using == "default":
+            if check.may_be_runtime:
+                message = (
+                    f"DATABASE_URL's role {role} owns nothing, so it cannot grant: set "
+                    "MIGRATE_DATABASE_URL to the schema's owner (docs/DATABASE.md). No grants made."
                 )
-                return
+            else:
+                message = (
+                    f"DATABASE_URL's role {role or '(none)'} owns the schema, so it could drop "
+                    "the audit table's guard: set MIGRATE_DATABASE_URL to the owner and "
+                    "DATABASE_URL to a runtime role (docs/DATABASE.md). No grants made."
+                )
+            self.stdout.write(self.style.WARNING(message))
+            return
+        if not check.may_be_runtime:
             raise CommandError(
-                f"DATABASE_URL's role {role or '(none)'} must be a role that owns nothing "
-                "(not the migration role, not a superuser): see docs/DATABASE.md."
+                f"DATABASE_URL's role {role or '(none)'} must be an existing role that owns "
+                "nothing (not the migration role, not a superuser): see docs/DATABASE.md."
             )
         try:
             grant_runtime_role(role, using=using)
