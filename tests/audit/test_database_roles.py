@@ -156,6 +156,12 @@ def test_the_schema_owner_is_refused_as_a_runtime_role(db):
         call_command("grant_runtime_role", _role_name())
 
 
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="what happens on SQLite")
+def test_on_sqlite_there_are_no_roles_to_grant(db, capsys):
+    call_command("grant_runtime_role", "console")
+    assert "Not PostgreSQL" in capsys.readouterr().out
+
+
 def test_release_migrates_and_says_what_it_granted(db, capsys):
     call_command("release", verbosity=0)
     out = capsys.readouterr().out

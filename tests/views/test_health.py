@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from importlib.metadata import PackageNotFoundError
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,16 @@ def test_healthz_answers_without_sign_in_and_says_the_version(client):
 def test_the_version_is_the_one_in_pyproject():
     assert __version__ == PYPROJECT_VERSION
     assert re.fullmatch(r"\d+\.\d+\.\d+", __version__)
+
+
+def test_without_installed_metadata_the_version_comes_from_pyproject(monkeypatch):
+    import console
+
+    def not_installed(name):
+        raise PackageNotFoundError(name)
+
+    monkeypatch.setattr(console, "version", not_installed)
+    assert console._version() == PYPROJECT_VERSION
 
 
 def test_the_footer_shows_the_version(client, viewer):
