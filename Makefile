@@ -11,12 +11,15 @@ SANDBOX_PORT ?= 8001
 SANDBOX_RESPONSE_SHAPE ?= jsonapi
 SANDBOX := DJANGO_SETTINGS_MODULE=sandbox.settings $(PY) manage.py
 
-.PHONY: run test install lint format chromium
+.PHONY: run test install lint typecheck format chromium lock
 
-$(VENV)/.installed: pyproject.toml
+# Exactly the versions in the lock (hashes checked), then the project itself without resolving
+# anything again. `make lock` updates the lock from the ranges in pyproject.toml.
+$(VENV)/.installed: pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e ".[dev]"
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --no-deps -e .
 	touch $@
 
 install: $(VENV)/.installed
@@ -63,9 +66,26 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# mypy with django-stubs: the console with its settings, the sandbox (its own project) with its own.
+typecheck: $(VENV)/.installed
+	DJANGO_SETTINGS_MODULE=console.settings $(VENV)/bin/mypy
+	DJANGO_SETTINGS_MODULE=sandbox.settings $(VENV)/bin/mypy --cache-dir .mypy_cache/sandbox sandbox
+
+# The lock: requirements.txt (what ships: the image installs it) and requirements-dev.txt (what
+# `make install` and CI install). Run after changing a range in pyproject.toml; add
+# --upgrade-package NAME (or --upgrade) to PIP_COMPILE_ARGS to move pinned versions on.
+PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras \
+	--no-emit-index-url --no-emit-find-links $(PIP_COMPILE_ARGS)
+lock: $(VENV)/.installed
+	$(PIP_COMPILE) --output-file=requirements.txt pyproject.toml
+	$(PIP_COMPILE) --extra=dev --output-file=requirements-dev.txt pyproject.toml
+
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: $(VENV)/.installed chromium lint
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+# Coverage (branch, floor in pyproject.toml) is printed before pytest's own summary line, which
+# stays last. `make test COVERAGE=` runs without it (e.g. with PYTEST_ARGS picking a few tests).
+COVERAGE ?= --cov --cov-report=term:skip-covered
+test: $(VENV)/.installed chromium lint typecheck
+	$(VENV)/bin/pytest $(COVERAGE) $(PYTEST_ARGS)

@@ -159,6 +159,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         transaction_mode="IMMEDIATE",
         init_command="PRAGMA journal_mode=WAL;",
     )
+# The migration role (owner of the schema), used only by `manage.py release`: the console itself
+# runs as DATABASE_URL's role, which may not alter the audit table (docs/DATABASE.md). Nothing
+# routes to this alias; `release` names it. In tests it mirrors `default` (no second database).
+MIGRATE_DATABASE_URL = env_str("MIGRATE_DATABASE_URL")
+if MIGRATE_DATABASE_URL:
+    DATABASES["migrate"] = dj_database_url.parse(MIGRATE_DATABASE_URL, conn_max_age=0)
+    DATABASES["migrate"]["TEST"] = {"MIRROR": "default"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")

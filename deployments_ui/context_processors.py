@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
+from console import __version__
 from deployments_ui.accounts import access
 
 # The template flag, and the URL whose rule decides it.
@@ -24,5 +25,6 @@ def console(request: HttpRequest) -> dict:
     return {
         # django-htmx's {% htmx_script %} looks for the nonce under Django 6's name.
         "csp_nonce": getattr(request, "csp_nonce", None),
+        "console_version": __version__,
         **{flag: user is not None and access.may(user, url) for flag, url in BUTTONS.items()},
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -103,7 +103,7 @@ class DeploymentFilterForm(forms.Form):
         label="Rows per page",
         coerce=int,
         choices=[(size, str(size)) for size in PAGE_SIZES],
-        empty_value=DEFAULT_PAGE_SIZE,
+        empty_value=DEFAULT_PAGE_SIZE,  # type: ignore[arg-type]  # the stubs say str; any value works
         widget=QuickSelect,
     )
     page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
@@ -118,7 +118,7 @@ class DeploymentFilterForm(forms.Form):
         for environment in pickers.environments:
             if environment.type in ENVIRONMENT_TYPES:
                 self.environment_ids_by_type.setdefault(environment.type, []).append(environment.id)
-        self.fields["environment"].choices = (
+        cast(forms.ChoiceField, self.fields["environment"]).choices = (
             [("", "Any environment")]
             + [
                 (kind, label)
@@ -127,8 +127,12 @@ class DeploymentFilterForm(forms.Form):
             ]
             + _choices(pickers.environments, environment_label)
         )
-        self.fields["package"].choices = [("", "Any package")] + _choices(pickers.packages)
-        self.fields["flow"].choices = [("", "Any flow")] + _choices(pickers.flows)
+        cast(forms.ChoiceField, self.fields["package"]).choices = [("", "Any package")] + _choices(
+            pickers.packages
+        )
+        cast(forms.ChoiceField, self.fields["flow"]).choices = [("", "Any flow")] + _choices(
+            pickers.flows
+        )
 
     def to_query(self) -> DeploymentQuery:
         """The API query for the valid part of the form; invalid fields are left out."""

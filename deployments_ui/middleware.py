@@ -11,6 +11,8 @@ import uuid
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from deployments_ui.http import ConsoleRequest
+
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -22,7 +24,7 @@ class RequestIdMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: ConsoleRequest) -> HttpResponse:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
         request.id = incoming if _VALID_INCOMING_ID.match(incoming) else uuid.uuid4().hex
         token = current_request_id.set(request.id)

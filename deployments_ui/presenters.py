@@ -135,7 +135,7 @@ COLUMNS = (
 )
 
 
-def table_columns(current: str | None, *, sortable: bool = True) -> list[dict]:
+def table_columns(current: str | None, *, sortable: bool = True) -> list[dict[str, str | None]]:
     """The table's headers; sortable ones carry the sort a click asks for and the direction."""
     columns = []
     for column, label in COLUMNS:

@@ -56,6 +56,8 @@ class AlreadyInState(ActionRefused):
 class ChangedSinceOpened(ActionRefused):
     """The deployment changed in Patchworks after the form was opened."""
 
+    deployment: Deployment
+
     def __init__(self, message: str, deployment: Deployment, changes: list[str]) -> None:
         super().__init__(message, deployment)
         self.changes = changes

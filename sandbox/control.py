@@ -49,10 +49,10 @@ def fault_config(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"data": None})
     if request.method == "PUT":
         try:
-            spec = faults.parse_fault(json_body(request))
+            new = faults.parse_fault(json_body(request))
         except faults.FaultError as error:
             raise ApiError(400, f"Invalid fault: {error}") from None
-        faults.store_fault(spec)
+        faults.store_fault(new)
     spec = faults.stored_fault()
     return JsonResponse({"data": spec.as_json() if spec else None})
 

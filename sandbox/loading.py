@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.core.management.color import no_style
 from django.db import DatabaseError, connection, transaction
@@ -98,14 +99,15 @@ def load_demo_data() -> Loaded:
     data = build_demo_data(now)
     with transaction.atomic():
         _wipe()
-        for rows in (
+        tables: tuple[list[Any], ...] = (
             data.users,
             data.packages,
             data.environments,
             data.flows,
             data.versions,
             data.deployments,
-        ):
+        )
+        for rows in tables:
             type(rows[0]).objects.bulk_create(rows, batch_size=500)
         _reset_sequences()
         _take_snapshot()

@@ -97,8 +97,8 @@ class FaultMiddleware:
         """The fault for this request, if any; a counted stored fault spends one use here."""
         header = request.headers.get("X-Sandbox-Fault")
         if header is not None:
-            spec = faults.parse_header(header)
-            return spec if spec.applies_to(request.method or "", request.path) else None
+            asked = faults.parse_header(header)
+            return asked if asked.applies_to(request.method or "", request.path) else None
         spec = faults.stored_fault()
         if spec is None or not spec.applies_to(request.method or "", request.path):
             return None

@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import urlencode
 
 from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery
@@ -18,6 +18,9 @@ from django.http import HttpRequest
 
 from sandbox.models import Deployment, Flow, FlowVersion, Package, SandboxUser, VirtualEnvironment
 from sandbox.web import MAX_ID, ApiError, validation_error
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 INCLUDES = ("enabledBy", "flowVersion", "virtualEnvironment", "package", "user")
 WRITE_INCLUDES = frozenset({"flowVersion", "virtualEnvironment", "package", "enabledBy"})
@@ -56,7 +59,8 @@ def read_filters(request: HttpRequest, allowed: tuple[str, ...]) -> dict[str, st
     """The non-empty filter[...] values, refusing keys that are not allowed."""
     filters: dict[str, str] = {}
     unknown: list[str] = []
-    for key, value in request.GET.items():
+    for key in request.GET:
+        value = request.GET.get(key, "")
         match = FILTER_KEY.match(key)
         if not match:
             continue
@@ -140,7 +144,11 @@ def iteration_subquery(version_ref: str, flow_ref: str) -> Subquery:
     return Subquery(earlier, output_field=IntegerField())
 
 
-def deployments() -> QuerySet[Deployment]:
+class _Iteration(TypedDict):
+    iteration: int
+
+
+def deployments() -> QuerySet[WithAnnotations[Deployment, _Iteration]]:
     return Deployment.objects.select_related(
         "flow_version", "flow", "flow__package", "virtual_environment", "enabled_by", "user"
     ).annotate(iteration=iteration_subquery("flow_version_id", "flow_id"))
@@ -240,7 +248,9 @@ def version_json(version: FlowVersion, iteration: int, flow: Flow | None = None)
     return data
 
 
-def deployment_json(d: Deployment, includes: set[str] | frozenset[str]) -> dict:
+def deployment_json(
+    d: WithAnnotations[Deployment, _Iteration], includes: set[str] | frozenset[str]
+) -> dict:
     """A deployment as Patchworks' API resource: base fields, then the requested relations."""
     data: dict[str, Any] = {
         "id": d.id,
@@ -271,7 +281,11 @@ def deployment_json(d: Deployment, includes: set[str] | frozenset[str]) -> dict:
 
 
 def paginate(
-    request: HttpRequest, qs: QuerySet, page: int, per_page: int, serialize: Callable[[Any], dict]
+    request: HttpRequest,
+    qs: QuerySet,
+    page: int,
+    per_page: int,
+    serialize: Callable[[Any], dict | None],
 ) -> dict:
     """Laravel's paginator envelope; links keep the query string, with the page last."""
     total = qs.count()

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from sandbox import queries, shapes, writes
 from sandbox.models import Deployment, Flow, FlowVersion, Package, VirtualEnvironment
-from sandbox.web import api_view, json_body, not_found, parse_id
+from sandbox.web import SandboxRequest, api_view, json_body, not_found, parse_id
 
 
 def _flow_version(raw: str) -> FlowVersion:
@@ -55,7 +55,7 @@ def deployment_list(request: HttpRequest) -> JsonResponse:
 
 
 @api_view("GET", "POST")
-def flow_version_deployments(request: HttpRequest, flow_version: str) -> JsonResponse:
+def flow_version_deployments(request: SandboxRequest, flow_version: str) -> JsonResponse:
     version = _flow_version(flow_version)
     if request.method == "POST":
         includes = _write_includes(request)
@@ -68,7 +68,7 @@ def flow_version_deployments(request: HttpRequest, flow_version: str) -> JsonRes
 
 
 @api_view("GET", "PUT", "DELETE")
-def deployment_detail(request: HttpRequest, flow_version: str, deployment: str) -> JsonResponse:
+def deployment_detail(request: SandboxRequest, flow_version: str, deployment: str) -> JsonResponse:
     found = _deployment(flow_version, deployment)
     if request.method == "DELETE":
         found.delete()
@@ -81,7 +81,7 @@ def deployment_detail(request: HttpRequest, flow_version: str, deployment: str) 
 
 
 @api_view("POST")
-def deployment_enable(request: HttpRequest, flow_version: str, deployment: str) -> JsonResponse:
+def deployment_enable(request: SandboxRequest, flow_version: str, deployment: str) -> JsonResponse:
     found = _deployment(flow_version, deployment)
     includes = _write_includes(request)
     writes.set_enabled(found, True, request.sandbox_user)
@@ -89,7 +89,7 @@ def deployment_enable(request: HttpRequest, flow_version: str, deployment: str) 
 
 
 @api_view("POST")
-def deployment_disable(request: HttpRequest, flow_version: str, deployment: str) -> JsonResponse:
+def deployment_disable(request: SandboxRequest, flow_version: str, deployment: str) -> JsonResponse:
     found = _deployment(flow_version, deployment)
     includes = _write_includes(request)
     writes.set_enabled(found, False, request.sandbox_user)

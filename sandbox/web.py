@@ -18,6 +18,12 @@ MAX_ID = 2**63 - 1  # larger ids cannot be stored, and SQLite refuses them even 
 View = Callable[..., HttpResponse]
 
 
+class SandboxRequest(HttpRequest):
+    """A request to an `api_view(auth=True)` view: `sandbox_user` is the key's owner."""
+
+    sandbox_user: SandboxUser
+
+
 class ApiError(Exception):
     """An error answered as {"message": ...} (plus "errors" for validation failures)."""
 

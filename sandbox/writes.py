@@ -62,7 +62,7 @@ def _environment(body: dict, errors: Errors) -> Any:
         return value
     number = _integer(value)
     known = number is not None and 0 < number <= MAX_ID
-    env = VirtualEnvironment.objects.filter(pk=number).first() if known else None
+    env = VirtualEnvironment.objects.filter(pk=number).first() if number and known else None
     if env is None:
         errors["virtual_environment_id"] = ["The selected virtual environment id is invalid."]
     return env

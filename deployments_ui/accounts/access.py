@@ -13,16 +13,15 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import resolve_url
 from django.template.response import TemplateResponse
-from django.urls import ResolverMatch
 from django_htmx.http import HttpResponseClientRedirect
 
 from deployments_ui.audit import Actor, AuditTarget, AuditUnavailable, record_refusal
+from deployments_ui.http import ConsoleRequest
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +91,7 @@ def rule_for(url_name: str | None, namespaces: list[str] | None = None) -> str |
     return URL_ACCESS.get(url_name or "")
 
 
-def _allowed(user: AbstractBaseUser | AnonymousUser, rule: str | None) -> bool:
+def _allowed(user: User | AnonymousUser, rule: str | None) -> bool:
     if rule is None:
         return False
     if rule == PUBLIC:
@@ -106,7 +105,7 @@ def _allowed(user: AbstractBaseUser | AnonymousUser, rule: str | None) -> bool:
     return user.has_perm(f"{APP}.{rule}")
 
 
-def may(user: AbstractBaseUser | AnonymousUser, url_name: str) -> bool:
+def may(user: User | AnonymousUser, url_name: str) -> bool:
     """Whether the user may use the URL named `url_name` ("admin:index" style for admin)."""
     namespace, _, name = url_name.rpartition(":")
     return _allowed(user, rule_for(name, [namespace] if namespace else None))
@@ -116,7 +115,7 @@ def _login_url(back_to: str) -> str:
     return redirect_to_login(back_to)["Location"] if back_to else resolve_url(settings.LOGIN_URL)
 
 
-def _login_redirect(request: HttpRequest) -> HttpResponse:
+def _login_redirect(request: ConsoleRequest) -> HttpResponse:
     if request.htmx:
         # htmx would swap the login page into the table: send the whole browser there instead.
         return HttpResponseClientRedirect(_login_url(request.htmx.current_url_abs_path or ""))
@@ -170,9 +169,10 @@ class AccessMiddleware:
         return self.get_response(request)
 
     def process_view(
-        self, request: HttpRequest, view_func, view_args: tuple, view_kwargs: dict[str, Any]
+        self, request: ConsoleRequest, view_func, view_args: tuple, view_kwargs: dict[str, Any]
     ) -> HttpResponse | None:
-        match: ResolverMatch = request.resolver_match
+        match = request.resolver_match
+        assert match is not None  # process_view runs after URL resolution
         rule = rule_for(match.url_name, match.namespaces)
         if _allowed(request.user, rule):
             return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -40,14 +40,14 @@ class ApiKeyRejected(ValueError):
         self.message = message
 
 
-def _credential(user: AbstractBaseUser) -> ApiCredential | None:
+def _credential(user: User) -> ApiCredential | None:
     if not user.is_authenticated:
         return None
     return ApiCredential.objects.filter(user=user).first()
 
 
 @sensitive_variables("key")
-def api_key_for(user: AbstractBaseUser) -> str:
+def api_key_for(user: User) -> str:
     """The user's decrypted API key; raises `MissingApiKey` when there is none to use."""
     credential = _credential(user)
     if credential is None:
@@ -82,7 +82,7 @@ def _clean_key(raw_key: str) -> str:
 
 
 @sensitive_variables("raw_key", "key")
-def store_api_key(user: AbstractBaseUser, raw_key: str) -> ApiCredential:
+def store_api_key(user: User, raw_key: str) -> ApiCredential:
     """Encrypt and store a key WITHOUT checking it with Patchworks (demo data, imports)."""
     key = _clean_key(raw_key)
     credential, _ = ApiCredential.objects.update_or_create(
@@ -98,7 +98,7 @@ def store_api_key(user: AbstractBaseUser, raw_key: str) -> ApiCredential:
 
 
 @sensitive_variables("raw_key", "key")
-def save_api_key(user: AbstractBaseUser, raw_key: str) -> ApiCredential:
+def save_api_key(user: User, raw_key: str) -> ApiCredential:
     """Check the key with Patchworks, then store it encrypted in place of any earlier key.
 
     Raises `ApiKeyRejected` when the key is malformed or Patchworks refuses it (401); any other
@@ -120,7 +120,7 @@ def _verified_key(raw_key: str) -> str:
     return key
 
 
-def remove_api_key(user: AbstractBaseUser) -> bool:
+def remove_api_key(user: User) -> bool:
     """Delete the user's stored key; returns whether there was one."""
     deleted, _ = ApiCredential.objects.filter(user=user).delete()
     if deleted:
@@ -149,7 +149,7 @@ def service_api_key() -> str:
 
 
 @sensitive_variables("raw_key", "key")
-def save_service_key(user: AbstractBaseUser, raw_key: str) -> ServiceCredential:
+def save_service_key(user: User, raw_key: str) -> ServiceCredential:
     """Check the key with Patchworks, then store it encrypted as the service key."""
     key = _verified_key(raw_key)
     credential, _ = ServiceCredential.objects.update_or_create(
@@ -165,7 +165,7 @@ def save_service_key(user: AbstractBaseUser, raw_key: str) -> ServiceCredential:
     return credential
 
 
-def remove_service_key(user: AbstractBaseUser) -> bool:
+def remove_service_key(user: User) -> bool:
     deleted, _ = ServiceCredential.objects.filter(pk=1).delete()
     if deleted:
         logger.info("User %s removed the service key", user.pk)
@@ -193,7 +193,8 @@ def rotate_all() -> int:
         credentials = list(ApiCredential.objects.select_for_update().order_by("pk"))
         service = list(ServiceCredential.objects.select_for_update())
         unreadable = []
-        for credential in [*credentials, *service]:
+        rows: list[ApiCredential | ServiceCredential] = [*credentials, *service]
+        for credential in rows:
             try:
                 credential.encrypted_key = crypto.rotate(credential.encrypted_key)
             except crypto.InvalidToken:

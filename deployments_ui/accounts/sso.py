@@ -34,8 +34,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib.auth import get_user_model, login, logout
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -129,7 +128,7 @@ def _default_roles() -> list[str]:
     return [role]
 
 
-def _set_roles(user: AbstractBaseUser, roles: list[str]) -> None:
+def _set_roles(user: User, roles: list[str]) -> None:
     """Replace the user's role groups (other groups are left alone)."""
     user.groups.remove(*Group.objects.filter(name__in=ROLE_NAMES).exclude(name__in=roles))
     user.groups.add(*Group.objects.filter(name__in=roles))
@@ -140,7 +139,7 @@ def _set_roles(user: AbstractBaseUser, roles: list[str]) -> None:
 
 
 @transaction.atomic
-def sso_user(request: HttpRequest, identity: str) -> AbstractBaseUser:
+def sso_user(request: HttpRequest, identity: str) -> User:
     """The person the proxy vouches for, created on first sign-in, roles synced from groups."""
     user_model = get_user_model()
     user, created = user_model._default_manager.get_or_create(

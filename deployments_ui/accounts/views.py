@@ -93,9 +93,8 @@ def locked_out(
     minutes = math.ceil(cool_off.total_seconds() / 60) if cool_off else None
     context = {"minutes": max(1, minutes) if minutes is not None else None}
     # render(), not TemplateResponse: axes returns this from its middleware, after the view.
-    return render(
-        request, "registration/locked_out.html", context, status=settings.AXES_HTTP_RESPONSE_CODE
-    )
+    status = getattr(settings, "AXES_HTTP_RESPONSE_CODE", 429)  # set by django-axes
+    return render(request, "registration/locked_out.html", context, status=status)
 
 
 class ApiKeyForm(forms.Form):
@@ -126,7 +125,7 @@ class KeyPage:
 
     template: str
     label: str
-    saved: Callable[[HttpRequest], Any]
+    saved: Callable[[Any], Any]
     save: Callable[[Any, str], Any]
     remove: Callable[[Any], bool]
     saved_message: str

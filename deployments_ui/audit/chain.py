@@ -116,7 +116,7 @@ def verify_chain() -> VerifyResult:
         if head is not None and event.pk == head.last_event_id:
             head_seen = event.hash == head.last_hash
         previous = event
-    if not head_seen:
+    if not head_seen and head is not None:
         return VerifyResult(
             False,
             checked,
@@ -197,10 +197,11 @@ def _normalise(event: AuditEvent) -> None:
     event.ip_address = _ip(event.ip_address)
     for field in AuditEvent._meta.get_fields():
         max_length = getattr(field, "max_length", None)
-        value = getattr(event, field.attname, None) if hasattr(field, "attname") else None
-        if isinstance(value, str):
+        attname: str | None = getattr(field, "attname", None)
+        value = getattr(event, attname, None) if attname else None
+        if attname and isinstance(value, str):
             value = value.replace("\x00", "")
-            setattr(event, field.attname, value[:max_length] if max_length else value)
+            setattr(event, attname, value[:max_length] if max_length else value)
     event.before = _jsonable(event.before)
     event.after = _jsonable(event.after)
 

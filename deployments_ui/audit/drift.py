@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -62,8 +63,8 @@ class Change:
 
     action: str
     target: AuditTarget
-    before: dict | None
-    after: dict | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
     actor_name: str
     occurred_at: datetime
     message: str
@@ -130,6 +131,7 @@ def _sync(client: PatchworksClient, pacer: _Pacer, holder: str) -> SyncResult:
     changes: list[Change] = []
     if not baseline:
         since = min((row.seen_at for row in previous.values()), default=last_run)
+        assert since is not None  # not a baseline: there were rows, or a finished run
         changes = detect_changes(previous, current, deleted, since=since, now=run_at)
         changes = unexplained(changes, since=since - CLOCK_MARGIN)
     try:
@@ -165,8 +167,12 @@ def _fetch_all(
     number, totals = 1, set()
     while True:
         page = _read(
-            lambda n=number: client.list_deployments(
-                include=INCLUDES, sort="created_at", page=n, per_page=PER_PAGE
+            partial(
+                client.list_deployments,
+                include=INCLUDES,
+                sort="created_at",
+                page=number,
+                per_page=PER_PAGE,
             ),
             pacer,
         )
@@ -200,9 +206,7 @@ def _confirm_deletions(
             kept.append(row)
             continue
         try:
-            pacer.call(
-                lambda row=row: client.get_deployment(row.flow_version_id, row.deployment_id)
-            )
+            pacer.call(partial(client.get_deployment, row.flow_version_id, row.deployment_id))
         except NotFound:
             deleted.append(row)
             continue
@@ -287,7 +291,7 @@ class _Claim:
 
     action: str
     deployment_ids: frozenset[str]
-    state: dict
+    state: dict[str, Any]
     confirmed: bool
     flow_version_id: str
     environment_id: str
@@ -345,7 +349,7 @@ def _same_new_deployment(claim: _Claim, change: Change) -> bool:
     )
 
 
-def _claims_enabled(claim: _Claim, new: dict) -> bool:
+def _claims_enabled(claim: _Claim, new: dict[str, Any]) -> bool:
     expected = {"enable": True, "disable": False}.get(claim.action, claim.state.get("enabled"))
     if expected is None or bool(expected) != new.get("enabled"):
         return False
@@ -418,7 +422,7 @@ def _pacer(min_interval: float | None) -> _Pacer:
     return _Pacer(max(0.0, float(min_interval)))
 
 
-def _enabled_again(before: dict, new: dict) -> bool:
+def _enabled_again(before: dict[str, Any], new: dict[str, Any]) -> bool:
     return bool(before.get("enabled_at")) and not _same_time(
         before.get("enabled_at"), new.get("enabled_at")
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -19,6 +19,9 @@ from django.utils.formats import date_format
 from deployments_ui.models import AuditEvent
 from deployments_ui.patchworks import GLOBAL_ENVIRONMENT_NAME
 from deployments_ui.vocabulary import INHERITED_PRIORITY
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 UNKNOWN_ACTOR = "someone in Patchworks (unknown)"
 NO_OUTCOME = "no outcome recorded (the console stopped before Patchworks answered)"
@@ -122,7 +125,11 @@ class AuditEntry:
         return self.source == AuditEvent.Source.PATCHWORKS
 
 
-def entry_queryset() -> QuerySet[AuditEvent]:
+class _FinalOutcome(TypedDict):
+    final_outcome: Any
+
+
+def entry_queryset() -> QuerySet[WithAnnotations[AuditEvent, _FinalOutcome]]:
     """Attempts, refusals and external events (not outcome rows), with their final outcome.
 
     `final_outcome` is the outcome row's outcome for an attempt that has one, else the row's
@@ -137,7 +144,10 @@ def entry_queryset() -> QuerySet[AuditEvent]:
     )
 
 
-def for_deployment(queryset: QuerySet[AuditEvent], deployment_id: str) -> QuerySet[AuditEvent]:
+_Events = TypeVar("_Events", bound=QuerySet[Any])
+
+
+def for_deployment(queryset: _Events, deployment_id: str) -> _Events:
     """Entries about one deployment, including the create that produced it."""
     created = AuditEvent.objects.filter(deployment_id=deployment_id, completes__isnull=False)
     return queryset.filter(
@@ -153,14 +163,14 @@ def deployment_history(deployment_id: str, *, limit: int = 50) -> list[AuditEntr
 
 def entry_from_event(event: AuditEvent) -> AuditEntry:
     """Merge an attempt (or a single-row event) with its outcome row into an AuditEntry."""
-    if event.completes_id is not None:
+    if event.completes_id is not None and event.completes is not None:
         event = event.completes
     results = sorted(event.results.all(), key=lambda row: row.pk)
     result = results[0] if results else None
     final = result or event
     state = final.after if isinstance(final.after, dict) else event.before
     outcome = _outcome_code(event, result)
-    entry_data = {
+    entry_data: dict[str, Any] = {
         "id": event.pk,
         "occurred_at": event.occurred_at,
         "source": event.source,
@@ -376,7 +386,7 @@ def _when(value: Any) -> str:
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            return value
+            return str(value)
     if isinstance(value, datetime):
         if timezone.is_naive(value):
             value = value.replace(tzinfo=UTC)
@@ -384,7 +394,9 @@ def _when(value: Any) -> str:
     return str(value)
 
 
-def _details(event: AuditEvent, result: AuditEvent | None, entry: dict) -> list[tuple[str, str]]:
+def _details(
+    event: AuditEvent, result: AuditEvent | None, entry: dict[str, Any]
+) -> list[tuple[str, str]]:
     """Every recorded field, labelled in plain words; empty ones left out."""
     external = event.source == AuditEvent.Source.PATCHWORKS
     ids = ", ".join(

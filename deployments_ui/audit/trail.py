@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.http import HttpRequest
+
 from deployments_ui.accounts.sso import client_ip
 from deployments_ui.audit.chain import (
     ACTOR_FIELDS,
@@ -45,7 +47,7 @@ class Actor:
     request_id: str = ""
 
     @classmethod
-    def from_request(cls, request) -> Actor:
+    def from_request(cls, request: HttpRequest) -> Actor:
         """The signed-in person making this request, as the audit trail records them."""
         user = getattr(request, "user", None)
         if user is not None and not user.is_authenticated:
@@ -89,7 +91,7 @@ class AuditTarget:
     environment_type: str = ""
 
     @classmethod
-    def from_deployment(cls, deployment) -> AuditTarget:
+    def from_deployment(cls, deployment: Any) -> AuditTarget:
         """Take ids and names from a client `Deployment`."""
         return cls(
             deployment_id=_text(getattr(deployment, "id", "")),
@@ -102,7 +104,7 @@ class AuditTarget:
         )
 
 
-def deployment_state(deployment) -> dict[str, Any]:
+def deployment_state(deployment: Any) -> dict[str, Any]:
     """The values compared before and after a write and by drift detection (JSON-safe)."""
     enabled_at = getattr(deployment, "enabled_at", None)
     enabled_by = getattr(deployment, "enabled_by", None)
@@ -126,8 +128,8 @@ def record_attempt(
     actor: Actor,
     action: str,
     target: AuditTarget,
-    before: dict | None = None,
-    after: dict | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
     reason: str = "",
     message: str = "",
 ) -> AuditEvent:
@@ -146,7 +148,7 @@ def record_outcome(
     outcome: str,
     upstream_status: int | None = None,
     message: str = "",
-    after: dict | None = None,
+    after: dict[str, Any] | None = None,
     target: AuditTarget | None = None,
 ) -> AuditEvent:
     """Write how an attempt ended (succeeded, failed or unknown) as a row completing it.
@@ -190,8 +192,8 @@ def record_refusal(
     target: AuditTarget,
     message: str,
     reason: str = "",
-    before: dict | None = None,
-    after: dict | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Write one row for a write the console declined to send (permission, conflict, ...)."""
     event = _new_event(actor, target, action=action, outcome=AuditEvent.Outcome.REFUSED)
@@ -221,8 +223,8 @@ def record_external(
     *,
     action: str,
     target: AuditTarget,
-    before: dict | None,
-    after: dict | None,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
     actor_name: str,
     occurred_at: datetime | None = None,
     message: str = "",

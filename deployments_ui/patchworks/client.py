@@ -318,11 +318,17 @@ class PatchworksClient:
     def _get(self, path: str, params: dict[str, str], not_found: str) -> Any:
         return self._call("GET", path, params=params, payload=None, not_found=not_found)
 
-    def _write(self, method: str, path: str, payload: dict | None, not_found: str) -> Any:
+    def _write(self, method: str, path: str, payload: dict[str, Any] | None, not_found: str) -> Any:
         return self._call(method, path, params=None, payload=payload, not_found=not_found)
 
     def _call(
-        self, method: str, path: str, *, params: dict | None, payload: dict | None, not_found: str
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None,
+        payload: dict[str, Any] | None,
+        not_found: str,
     ) -> Any:
         return transport.send(
             self._key, method, path, params=params, payload=payload, not_found=not_found

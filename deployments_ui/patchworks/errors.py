@@ -109,8 +109,8 @@ def clean(text: Any, secret: str = "") -> str:
         return ""
     if secret:
         text = text.replace(secret, "********")
-    text = " ".join(text.split())
-    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+    line = " ".join(text.split())
+    return line if len(line) <= MAX_MESSAGE else line[: MAX_MESSAGE - 1] + "…"
 
 
 def parse_retry_after(value: str | None) -> int | None:

@@ -34,6 +34,7 @@ from deployments_ui.audit.entries import (
     for_deployment,
     state_lines,
 )
+from deployments_ui.http import ConsoleRequest
 from deployments_ui.models import AuditEvent
 from deployments_ui.presenters import pager
 from deployments_ui.views.pages import respond
@@ -160,7 +161,7 @@ def filtered_events(filters: dict, user=None) -> QuerySet[AuditEvent]:
 
 @require_GET
 @vary_on_headers("HX-Request")
-def audit_log(request: HttpRequest) -> TemplateResponse:
+def audit_log(request: ConsoleRequest) -> TemplateResponse:
     form = AuditFilterForm(request.GET)
     filters = form.filters()
     context = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET
@@ -10,6 +10,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from deployments_ui import audit, services
 from deployments_ui.forms import DeploymentFilterForm
+from deployments_ui.http import ConsoleRequest
 from deployments_ui.patchworks import PatchworksError
 from deployments_ui.presenters import (
     console_enabler,
@@ -26,7 +27,7 @@ LIST_TABLE = "deployments_ui/deployment_list.html#deployment-table"
 @require_GET
 @vary_on_headers("HX-Request")
 @needs_api_key
-def deployment_list(request: HttpRequest) -> HttpResponse:
+def deployment_list(request: ConsoleRequest) -> HttpResponse:
     page, error = None, None
     try:
         pickers = services.pickers_get(user=request.user)
@@ -47,7 +48,7 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 @vary_on_headers("HX-Request")
 @needs_api_key
-def flow_version_deployment_list(request: HttpRequest, flow_version: str) -> HttpResponse:
+def flow_version_deployment_list(request: ConsoleRequest, flow_version: str) -> HttpResponse:
     form = DeploymentFilterForm(request.GET, pickers=None)
     form.is_valid()
     query = form.to_query()
@@ -68,7 +69,7 @@ def flow_version_deployment_list(request: HttpRequest, flow_version: str) -> Htt
 
 @require_GET
 @needs_api_key
-def picker_flow_versions(request: HttpRequest) -> HttpResponse:
+def picker_flow_versions(request: ConsoleRequest) -> HttpResponse:
     """A flow's versions to start a new deployment from: options for htmx, a page otherwise."""
     flow_id = request.GET.get("flow", "")
     version_id = request.GET.get("flow_version", "")
@@ -94,7 +95,7 @@ def picker_flow_versions(request: HttpRequest) -> HttpResponse:
 @require_GET
 @needs_api_key
 @shows_errors
-def deployment_detail(request: HttpRequest, flow_version: str, deployment: str) -> HttpResponse:
+def deployment_detail(request: ConsoleRequest, flow_version: str, deployment: str) -> HttpResponse:
     found = services.deployment_get(
         user=request.user, flow_version_id=flow_version, deployment_id=deployment
     )

@@ -1,0 +1,14 @@
+"""The request as the console's middleware leaves it, for type annotations only."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django_htmx.middleware import HtmxDetails
+
+
+class ConsoleRequest(HttpRequest):
+    """An `HttpRequest` with what the middleware adds: `htmx` (django-htmx) and `id`
+    (`deployments_ui.middleware.RequestIdMiddleware`). Annotate views that read them with it."""
+
+    htmx: HtmxDetails
+    id: str
