@@ -33,6 +33,6 @@ def remove(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("deployments_ui", "0006_service_credential")]
+    dependencies = [("deployments_ui", "0010_change_control")]
 
     operations = [migrations.RunPython(install, remove)]
