@@ -1,8 +1,10 @@
-# syntax=docker/dockerfile:1
 # The Deployments Console:  docker build -t deployments-console .
 # Configured entirely by environment variables (.env.example lists them). Run the migrations as a
-# release step (`docker run --rm --env-file prod.env deployments-console python manage.py migrate`),
-# not on every start: several instances would race.
+# release step (`docker run --rm --env-file console.env deployments-console python manage.py
+# migrate`), not on every start: several instances would race.
+#
+# PYTHON_IMAGE may name any Debian bookworm image with Python 3.11 as `python` (CI builds on a
+# base made with debootstrap from Debian's packages; see README).
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -13,14 +15,33 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 
-RUN python -m venv /opt/venv && /opt/venv/bin/pip install --upgrade pip
+RUN python -m venv /opt/venv
 
-# Installing the project from its pyproject.toml alone brings in every dependency (wheels only:
-# no compiler needed) and rebuilds this layer only when pyproject.toml changes. The console's own
-# code is not installed into the venv: settings.BASE_DIR is the source tree, where templates/ and
-# static/ live beside the packages, so the code runs from /app (copied in the final stage).
-COPY pyproject.toml /build/
-RUN /opt/venv/bin/pip install /build
+# The dependencies come from the hashed lock file alone (pip refuses any file whose hash differs
+# and any package the file does not pin), as wheels: no compiler is needed. This layer is rebuilt
+# only when requirements.txt changes. Translation sources (.po) are never read at run time, and
+# the console speaks only English (LANGUAGE_CODE en-gb, no LocaleMiddleware): the other
+# languages' catalogues go too (about 15 MB).
+COPY requirements.txt /build/
+RUN /opt/venv/bin/pip install --require-hashes --no-deps --only-binary :all: \
+        -r /build/requirements.txt \
+    && find /opt/venv -name '*.po' -delete \
+    && find /opt/venv -path '*/locale/*/LC_MESSAGES/*.mo' ! -path '*/locale/en*' -delete
+
+# Then the project itself, without dependencies, as an editable install of /app: the venv knows
+# the console's name and version, and the code runs from /app (copied in the final stage), where
+# settings.BASE_DIR finds templates/ and static/ beside the packages. Only the package markers are
+# needed here, so that this layer survives code changes. `pip check` fails the build when the
+# lock file misses a dependency of this Python (it was made with --no-deps above: a lock compiled
+# on a newer 3.11 lacks async-timeout, which redis needs before 3.11.3). pip and setuptools go
+# last: nothing in the running image installs anything.
+WORKDIR /app
+COPY pyproject.toml ./
+COPY console/__init__.py console/
+COPY deployments_ui/__init__.py deployments_ui/
+RUN /opt/venv/bin/pip install --no-deps --editable . \
+    && /opt/venv/bin/pip check \
+    && /opt/venv/bin/python -m pip uninstall --yes pip setuptools
 
 # --- the image ----------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE}
@@ -61,7 +82,7 @@ EXPOSE 8000
 
 # Liveness from inside the container (the slim image has no curl). The Host header is the first
 # of DJANGO_ALLOWED_HOSTS so that Django accepts it; /healthz is exempt from the HTTPS redirect.
-HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import http.client, os; host = os.environ.get('DJANGO_ALLOWED_HOSTS', '').split(',')[0].strip().lstrip('.'); conn = http.client.HTTPConnection('127.0.0.1', int(os.environ.get('PORT') or 8000), timeout=4); conn.request('GET', '/healthz', headers={'Host': host if host not in ('', '*') else 'localhost'}); raise SystemExit(0 if conn.getresponse().status == 200 else 1)"]
 
 CMD ["gunicorn", "-c", "gunicorn.conf.py", "console.wsgi"]
