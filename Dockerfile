@@ -1,7 +1,8 @@
 # The Deployments Console:  docker build -t deployments-console .
 # Configured entirely by environment variables (.env.example lists them). Run the migrations as a
 # release step (`docker run --rm --env-file console.env deployments-console python manage.py
-# migrate`), not on every start: several instances would race.
+# release`: migrate as the schema's owner, then grant the runtime role), not on every start:
+# several instances would race.
 #
 # PYTHON_IMAGE may name any Debian bookworm image with Python 3.11 as `python` (CI builds on a
 # base made with debootstrap from Debian's packages; see README).
