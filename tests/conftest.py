@@ -46,9 +46,16 @@ def make_user(
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    cache.clear()
+    from deployments_ui.views.health import READINESS_CHECKS
+
+    def forget() -> None:
+        cache.clear()
+        for check in READINESS_CHECKS.values():
+            getattr(check, "forget", lambda: None)()
+
+    forget()
     yield
-    cache.clear()
+    forget()
 
 
 @pytest.fixture
