@@ -214,6 +214,8 @@ SSO_LOGOUT_URL = env_str("CONSOLE_SSO_LOGOUT_URL")
 # Encryption of stored Patchworks API keys: Fernet keys, the first encrypts, all decrypt.
 CONSOLE_ENCRYPTION_KEYS = env_list("CONSOLE_ENCRYPTION_KEYS")
 CONSOLE_SERVICE_API_KEY = env_str("CONSOLE_SERVICE_API_KEY")
+# The most events one CSV export of the audit log holds (newest first).
+CONSOLE_AUDIT_EXPORT_MAX_ROWS = env_int("CONSOLE_AUDIT_EXPORT_MAX_ROWS", 50_000)
 # The audit trail's hash chain key (HMAC); never stored in the database.
 CONSOLE_AUDIT_KEY = env_str("CONSOLE_AUDIT_KEY")
 CONSOLE_REQUIRE_REASON = env_bool("CONSOLE_REQUIRE_REASON", False)

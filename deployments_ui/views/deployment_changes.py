@@ -18,6 +18,7 @@ from deployments_ui.forms import (
     ToggleForm,
     sign_opened_values,
 )
+from deployments_ui.ids import is_patchworks_id
 from deployments_ui.patchworks import NotFound, PatchworksError, ValidationFailed
 from deployments_ui.presenters import (
     deployment_label,
@@ -279,7 +280,8 @@ def _toggle_answer(
         context["row"] = deployment_row(deployment)
         template = f"deployments_ui/_deployment_{fragment}.html"
     response = TemplateResponse(request, template, context, status=status)
-    if deployment is None:
+    if deployment is None and is_patchworks_id(ids[1]):
+        # The id comes from the URL, which only matches a Patchworks id: safe in a header.
         response = reswap(retarget(response, f"#feedback-{ids[1]}"), "innerHTML")
     response["X-Console-Fragment"] = "1"
     return trigger_client_event(response, "console:toast", {"message": message, "level": level})

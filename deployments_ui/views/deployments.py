@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET
@@ -10,6 +10,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from deployments_ui import audit, services
 from deployments_ui.forms import DeploymentFilterForm
+from deployments_ui.ids import is_patchworks_id
 from deployments_ui.patchworks import PatchworksError
 from deployments_ui.presenters import deployment_row, list_context, toggle_context
 from deployments_ui.views.upstream import (
@@ -81,6 +82,8 @@ def picker_flow_versions(request: HttpRequest) -> HttpResponse:
     flow_id = request.GET.get("flow", "")
     version_id = request.GET.get("flow_version", "")
     if version_id and not request.htmx:
+        if not is_patchworks_id(version_id):
+            raise Http404("No such flow version")
         return redirect("deployment-create", flow_version=version_id)
     versions, error = [], None
     if flow_id:
@@ -107,7 +110,9 @@ def deployment_detail(request: HttpRequest, flow_version: str, deployment: str) 
         deployment,
         "deployments_ui/deployment_detail.html",
         lambda found: {
-            "history": audit.deployment_history(deployment),
+            "history": audit.deployment_history(
+                deployment, personal=request.user.has_perm("deployments_ui.view_all_audit")
+            ),
             "row": deployment_row(found),
             **toggle_context(),
         },
