@@ -29,12 +29,23 @@ current_request: contextvars.ContextVar[HttpRequest | None] = contextvars.Contex
 )
 
 
-class RequestIdMiddleware:
-    """Take a trusted proxy's X-Request-ID when it looks like one, otherwise make one.
+class UntrustedForwardedProtoMiddleware:
+    """Drop X-Forwarded-Proto from anyone but a trusted proxy, so that a client cannot make a
+    plain-HTTP request pass for HTTPS. First in the list: SecurityMiddleware reads it."""
 
-    Also drops X-Forwarded-Proto from anyone but a trusted proxy, so that a client cannot make
-    a plain-HTTP request pass for HTTPS.
-    """
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from deployments_ui.accounts.sso import is_trusted_proxy
+
+        if "HTTP_X_FORWARDED_PROTO" in request.META and not is_trusted_proxy(request):
+            del request.META["HTTP_X_FORWARDED_PROTO"]
+        return self.get_response(request)
+
+
+class RequestIdMiddleware:
+    """Take a trusted proxy's X-Request-ID when it looks like one, otherwise make one."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -44,8 +55,6 @@ class RequestIdMiddleware:
         from deployments_ui.accounts.sso import is_trusted_proxy
 
         trusted = is_trusted_proxy(request)
-        if not trusted:
-            request.META.pop("HTTP_X_FORWARDED_PROTO", None)
         incoming = request.headers.get(REQUEST_ID_HEADER, "") if trusted else ""
         request.id = incoming if _VALID_INCOMING_ID.match(incoming) else uuid.uuid4().hex
         token = current_request_id.set(request.id)
