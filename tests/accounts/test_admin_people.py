@@ -1,4 +1,4 @@
-"""Django's admin for Admins: people and roles, never superuser status, permissions or superusers."""
+"""Django's admin for Admins: people and roles, never superuser status or superusers."""
 
 from __future__ import annotations
 
