@@ -423,3 +423,78 @@ def test_one_recorded_state_is_shown_with_what_it_was(viewer_client, ann):
     assert '<caption class="table-caption">Values at the time</caption>' in body
     assert '<th scope="row">State</th><td>disabled</td>' in body
     assert "Before</th>" not in body
+
+
+# The export is bounded, one at a time per person
+
+
+def test_the_export_holds_at_most_the_cap_and_says_so(viewer_client, ann, settings):
+    settings.CONSOLE_AUDIT_EXPORT_MAX_ROWS = 3
+    for _ in range(5):
+        console_disable(actor_for(ann), outcome=None)
+
+    header, *rows = rows_of(viewer_client.get("/audit/export.csv"))
+
+    assert len(rows) == 4
+    assert [row[0] for row in rows[:3]] == sorted((row[0] for row in rows[:3]), reverse=True)
+    assert rows[3][0] == ""
+    assert "Only the newest 3 matching events" in rows[3][header.index("In words")]
+
+
+def test_the_page_says_how_many_events_an_export_holds(viewer_client, events, settings):
+    settings.CONSOLE_AUDIT_EXPORT_MAX_ROWS = 50_000
+    assert "at most 50,000 events" in viewer_client.get("/audit/").content.decode()
+
+
+def test_one_export_at_a_time_per_person(viewer_client, admin_client, events):
+    first = viewer_client.get("/audit/export.csv")
+    first_rows = iter(first.streaming_content)
+    next(first_rows)  # the download has started and is still running
+
+    second = viewer_client.get("/audit/export.csv")
+    assert second.status_code == 429
+    assert "Your export is still running" in second.content.decode()
+    # Someone else may export meanwhile.
+    assert admin_client.get("/audit/export.csv").status_code == 200
+
+    list(first_rows)
+    first.close()
+    assert viewer_client.get("/audit/export.csv").status_code == 200
+
+
+def test_a_cut_download_releases_the_lock(viewer_client, events):
+    first = viewer_client.get("/audit/export.csv")
+    next(iter(first.streaming_content))
+    first.close()  # the browser went away
+    assert viewer_client.get("/audit/export.csv").status_code == 200
+
+
+# Addresses, browsers and account events are for Admins
+
+
+def test_viewers_see_no_addresses_or_browsers(viewer_client, events):
+    body = viewer_client.get("/audit/?deployment=101&source=console").content.decode()
+    assert "SSO identity</dt><dd>ann@example.com" in body
+    assert "203.0.113.9" not in body and "Mozilla/5.0 (test)" not in body
+
+    header, *rows = rows_of(viewer_client.get("/audit/export.csv"))
+    assert "IP address" not in header and "User agent" not in header
+    assert not any("203.0.113.9" in cell for row in rows for cell in row)
+
+
+def test_account_events_are_for_admins_only(viewer_client, admin_client, events, ann):
+    audit.record_account(
+        actor=actor_for(ann),
+        action="roles_changed",
+        account="bob",
+        before={"roles": ["Viewer"]},
+        after={"roles": ["Admin"]},
+    )
+    sentence = "Ann Smith changed the roles of bob from Viewer to Admin"
+
+    assert sentence not in viewer_client.get("/audit/").content.decode()
+    assert sentence in admin_client.get("/audit/").content.decode()
+    header, *rows = rows_of(admin_client.get("/audit/export.csv"))
+    assert sentence in [row[header.index("In words")] for row in rows]
+    header, *rows = rows_of(viewer_client.get("/audit/export.csv"))
+    assert sentence not in [row[header.index("In words")] for row in rows]
