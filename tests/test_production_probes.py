@@ -32,7 +32,7 @@ HOST = "127.0.0.1"
 class RateLimitedPatchworks(BaseHTTPRequestHandler):
     calls = 0
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         type(self).calls += 1
         body = b'{"message": "Too Many Attempts."}'
         self.send_response(429)
