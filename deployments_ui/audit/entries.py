@@ -381,7 +381,7 @@ def _details(event: AuditEvent, result: AuditEvent | None, entry: dict) -> list[
         ("Browser (user agent)", event.user_agent),
         ("Request id", event.request_id),
         ("Action", entry["verb"]),
-        ("Deployment", entry["deployment_label"]),
+        ("Deployment", "" if event.action in ACCOUNT_ACTIONS else entry["deployment_label"]),
         ("Deployment id", entry["deployment_id"]),
         ("Flow version id", event.flow_version_id),
         ("Flow id", event.flow_id),

@@ -498,3 +498,10 @@ def test_account_events_are_for_admins_only(viewer_client, admin_client, events,
     assert sentence in [row[header.index("In words")] for row in rows]
     header, *rows = rows_of(viewer_client.get("/audit/export.csv"))
     assert sentence not in [row[header.index("In words")] for row in rows]
+
+
+def test_an_account_event_in_words_names_no_deployment(admin_client, ann):
+    audit.record_account(actor=actor_for(ann), action="api_key_removed", account="ann")
+    body = admin_client.get("/audit/").content.decode()
+    assert "Ann Smith removed their Patchworks API key" in body
+    assert "Deployment</dt>" not in body
