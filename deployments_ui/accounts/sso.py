@@ -240,7 +240,8 @@ class SsoClash(Exception):
     """A local account already has the identity's name, and single sign-on did not make it."""
 
 
-def _create_sso_user(identity: str) -> AbstractBaseUser:
+def _create_sso_user(identity: str) -> tuple[AbstractBaseUser, bool]:
+    """The new account for `identity` and True, or the one a concurrent sign-in made and False."""
     user_model = get_user_model()
     username_field = user_model.USERNAME_FIELD
     if user_model._default_manager.filter(**{f"{username_field}__iexact": identity}).exists():
@@ -259,10 +260,9 @@ def _create_sso_user(identity: str) -> AbstractBaseUser:
         link = SsoIdentity.objects.select_related("user").filter(identity=identity).first()
         if link is None:
             raise SsoClash(identity) from None
-        return link.user
+        return link.user, False
     logger.info("Created user %s on their first SSO sign-in", user.pk)
-    user._sso_created = True
-    return user
+    return user, True
 
 
 @transaction.atomic
@@ -273,8 +273,7 @@ def sso_user(request: HttpRequest, identity: str) -> AbstractBaseUser:
     has the identity's name.
     """
     link = SsoIdentity.objects.select_related("user").filter(identity=identity).first()
-    user = link.user if link else _create_sso_user(identity)
-    created = getattr(user, "_sso_created", False)
+    user, created = (link.user, False) if link else _create_sso_user(identity)
     if settings.SSO_GROUPS_HEADER:
         _sync_roles(request, user, identity, _roles_from_groups_header(request) or _default_roles())
     elif created:
