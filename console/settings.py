@@ -105,6 +105,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "deployments_ui.middleware.UntrustedForwardedProtoMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.gzip.GZipMiddleware",
@@ -116,6 +117,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "deployments_ui.accounts.sso.TrustedProxySsoMiddleware",
+    "deployments_ui.middleware.SignedInNoStoreMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "deployments_ui.accounts.access.AccessMiddleware",
@@ -235,6 +237,8 @@ LOGOUT_REDIRECT_URL = "login"
 AXES_FAILURE_LIMIT = env_int("CONSOLE_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_float("CONSOLE_LOGIN_COOLOFF_HOURS", 0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# And per account across every address (deployments_ui.accounts.lockout), a higher limit.
+LOGIN_ACCOUNT_FAILURE_LIMIT = env_int("CONSOLE_LOGIN_ACCOUNT_FAILURE_LIMIT", 20)
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_CALLABLE = "deployments_ui.accounts.views.locked_out"
@@ -245,6 +249,8 @@ AXES_CLIENT_IP_CALLABLE = "deployments_ui.accounts.sso.client_ip"
 SSO_HEADER = env_str("CONSOLE_SSO_HEADER")
 SSO_GROUPS_HEADER = env_str("CONSOLE_SSO_GROUPS_HEADER")
 SSO_TRUSTED_PROXIES = env_networks("CONSOLE_SSO_TRUSTED_PROXIES")
+# Identities must be email addresses unless this is switched off.
+SSO_REQUIRE_EMAIL = env_bool("CONSOLE_SSO_REQUIRE_EMAIL", True)
 SSO_DEFAULT_ROLE = env_str("CONSOLE_SSO_DEFAULT_ROLE", "Viewer")
 SSO_GROUP_ROLES = dict(
     item.split("=", 1) for item in env_list("CONSOLE_SSO_GROUP_ROLES") if "=" in item
@@ -257,6 +263,10 @@ SSO_LOGOUT_URL = env_str("CONSOLE_SSO_LOGOUT_URL")
 # Encryption of stored Patchworks API keys: Fernet keys, the first encrypts, all decrypt.
 CONSOLE_ENCRYPTION_KEYS = env_list("CONSOLE_ENCRYPTION_KEYS")
 CONSOLE_SERVICE_API_KEY = env_str("CONSOLE_SERVICE_API_KEY")
+# The most events one CSV export of the audit log holds (newest first).
+CONSOLE_AUDIT_EXPORT_MAX_ROWS = env_int("CONSOLE_AUDIT_EXPORT_MAX_ROWS", 50_000)
+# The audit trail's hash chain key (HMAC); never stored in the database.
+CONSOLE_AUDIT_KEY = env_str("CONSOLE_AUDIT_KEY")
 CONSOLE_REQUIRE_REASON = env_bool("CONSOLE_REQUIRE_REASON", False)
 # Change requests not applied within this many days expire.
 CONSOLE_CHANGE_REQUEST_DAYS = env_int("CONSOLE_CHANGE_REQUEST_DAYS", 7)
@@ -273,6 +283,8 @@ PATCHWORKS_PICKER_CACHE_SECONDS = env_int("PATCHWORKS_PICKER_CACHE_SECONDS", 120
 # When Patchworks leaves version numbers out of deployments, how many flows' version lists one
 # page view may fetch (cold cache) to number them; the rest say "number not available".
 PATCHWORKS_FILL_VERSION_LISTS = env_int("PATCHWORKS_FILL_VERSION_LISTS", 50)
+# /readyz answers from its last Patchworks check for this long (one upstream call per process).
+CONSOLE_READY_CACHE_SECONDS = env_float("CONSOLE_READY_CACHE_SECONDS", 15.0)
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env_str("CONSOLE_TIME_ZONE", "Europe/London")
@@ -297,6 +309,9 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 # Sessions and cookies: secure in production, an idle timeout that renews on activity.
 SESSION_COOKIE_AGE = env_int("CONSOLE_SESSION_IDLE_SECONDS", 8 * 3600)
 SESSION_RENEW_SECONDS = env_int("CONSOLE_SESSION_RENEW_SECONDS", 300)
+# However active, a session ends this long after signing in (SSO signs people straight back in,
+# with their roles as the identity provider has them then).
+SESSION_MAX_AGE = env_int("CONSOLE_SESSION_MAX_AGE", 12 * 3600)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_COOKIES = env_bool("CONSOLE_SECURE_COOKIES", not DEBUG and not TESTING)

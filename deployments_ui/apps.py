@@ -6,4 +6,9 @@ class DeploymentsUiConfig(AppConfig):
     verbose_name = "Deployments Console"
 
     def ready(self) -> None:
-        from deployments_ui.accounts import crypto  # noqa: F401  registers the encryption-key checks
+        from deployments_ui import middleware  # noqa: F401  notes when each session signed in
+        from deployments_ui.accounts import (
+            crypto,  # noqa: F401  registers the encryption-key checks
+            lockout,  # noqa: F401  audits sign-in failures
+        )
+        from deployments_ui.audit import chain  # noqa: F401  registers the audit-key check

@@ -1,4 +1,9 @@
-"""Request ids on every response and log line, and the sessions' idle timeout."""
+"""Request ids, headers believed only from the trusted proxies, and the sessions' lifetime.
+
+Only the trusted proxies (`CONSOLE_SSO_TRUSTED_PROXIES`) may set `X-Request-ID` and
+`X-Forwarded-Proto`: from anyone else the first is replaced by a fresh id and the second is
+dropped before Django reads it (`SECURE_PROXY_SSL_HEADER`).
+"""
 
 from __future__ import annotations
 
@@ -9,28 +14,57 @@ import time
 import uuid
 
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY, user_logged_in
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_cache_control
 
 from deployments_ui.http import ConsoleRequest
 
 REQUEST_ID_HEADER = "X-Request-ID"
+SIGNED_IN_AT = "signed_in_at"
 _VALID_INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+# The request being answered, for code reached through signals (e.g. who unlocked an account).
+current_request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar(
+    "current_request", default=None
+)
+
+
+class UntrustedForwardedProtoMiddleware:
+    """Drop X-Forwarded-Proto from anyone but a trusted proxy, so that a client cannot make a
+    plain-HTTP request pass for HTTPS. First in the list: SecurityMiddleware reads it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from deployments_ui.accounts.sso import is_trusted_proxy
+
+        if "HTTP_X_FORWARDED_PROTO" in request.META and not is_trusted_proxy(request):
+            del request.META["HTTP_X_FORWARDED_PROTO"]
+        return self.get_response(request)
 
 
 class RequestIdMiddleware:
-    """Take the proxy's X-Request-ID when it looks like one, otherwise make one."""
+    """Take a trusted proxy's X-Request-ID when it looks like one, otherwise make one."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: ConsoleRequest) -> HttpResponse:
-        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        # Imported here: the logging configuration imports this module before the apps load.
+        from deployments_ui.accounts.sso import is_trusted_proxy
+
+        trusted = is_trusted_proxy(request)
+        incoming = request.headers.get(REQUEST_ID_HEADER, "") if trusted else ""
         request.id = incoming if _VALID_INCOMING_ID.match(incoming) else uuid.uuid4().hex
         token = current_request_id.set(request.id)
+        request_token = current_request.set(request)
         try:
             response = self.get_response(request)
         finally:
+            current_request.reset(request_token)
             current_request_id.reset(token)
         response[REQUEST_ID_HEADER] = request.id
         return response
@@ -43,16 +77,24 @@ class RequestIdLogFilter(logging.Filter):
 
 
 class SessionRenewalMiddleware:
-    """Sign people out after `SESSION_COOKIE_AGE` idle, without a database write per request.
+    """Sign people out after `SESSION_COOKIE_AGE` idle, without a database write per request,
+    and after `SESSION_MAX_AGE` whatever they do.
 
     Renewing the session at most every `SESSION_RENEW_SECONDS` keeps the idle timeout accurate to
     within that interval. Goes after SessionMiddleware, so it runs before the session is saved.
+    Sessions from before the absolute age existed start counting when first seen.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        session = getattr(request, "session", None)
+        if session is not None and session.get(SESSION_KEY):
+            now = int(time.time())
+            signed_in_at = session.setdefault(SIGNED_IN_AT, now)
+            if now - signed_in_at >= settings.SESSION_MAX_AGE:
+                session.flush()
         response = self.get_response(request)
         session = getattr(request, "session", None)
         if session is not None and not session.is_empty():
@@ -86,3 +128,28 @@ class TimeZoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+@receiver(user_logged_in, dispatch_uid="deployments_ui.signed_in_at")
+def _note_sign_in(sender, request: HttpRequest | None = None, **kwargs) -> None:
+    session = getattr(request, "session", None)
+    if session is not None:
+        session[SIGNED_IN_AT] = int(time.time())
+
+
+class SignedInNoStoreMiddleware:
+    """`Cache-Control: no-store, private` on every response to a signed-in person.
+
+    After signing out, the browser's Back button must not show pages (the audit log, say) from
+    its cache. Goes after the SSO middleware, so a person signed in by it counts.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        signed_in = request.user.is_authenticated
+        response = self.get_response(request)
+        if signed_in or request.user.is_authenticated:
+            patch_cache_control(response, no_store=True, private=True)
+        return response

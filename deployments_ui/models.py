@@ -84,6 +84,15 @@ class AuditEvent(models.Model):
         BREAK_GLASS = "break_glass", "applied without approval (break glass)"
         FREEZE_OVERRIDE = "freeze_override", "overrode a freeze window"
         CONTROL_SETTINGS = "control_settings", "changed change control"
+        # About people, not deployments (shown to those who may see the whole audit log).
+        SIGN_IN_FAILED = "sign_in_failed", "failed to sign in"
+        LOCKED_OUT = "locked_out", "locked out"
+        UNLOCKED = "unlocked", "unlocked"
+        SSO_REFUSED = "sso_refused", "refused a single sign-on"
+        SSO_LINKED = "sso_linked", "linked a single sign-on identity"
+        ROLES_CHANGED = "roles_changed", "changed roles"
+        API_KEY_SAVED = "api_key_saved", "saved an API key"
+        API_KEY_REMOVED = "api_key_removed", "removed an API key"
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "in progress"
@@ -154,6 +163,8 @@ class AuditChainHead(models.Model):
 
     last_hash = models.CharField(max_length=64, blank=True)
     last_event_id = models.BigIntegerField(null=True, blank=True)
+    # The first event hashed with the audit key (HMAC); events before it use plain sha256.
+    keyed_from_id = models.BigIntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"Audit chain head at event {self.last_event_id}"
@@ -182,6 +193,26 @@ class SyncLease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} held by {self.holder or 'nobody'} until {self.expires_at}"
+
+
+class SsoIdentity(models.Model):
+    """An identity from single sign-on and the one account it signs in as.
+
+    Single sign-on only ever signs in to accounts that it created itself or that an
+    administrator linked here, never to a local account that merely has the same username.
+    """
+
+    identity = models.CharField(max_length=254, unique=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identity"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "single sign-on identity"
+
+    def __str__(self) -> str:
+        return self.identity
 
 
 # Rooms keep their models in their own package; importing them here keeps the app label.

@@ -29,6 +29,7 @@ from deployments_ui.patchworks import (
     Page,
     PatchworksClient,
     PatchworksError,
+    RateLimited,
     Unauthorized,
     VirtualEnvironment,
 )
@@ -620,11 +621,12 @@ def database_ready() -> bool:
 
 
 def upstream_ready() -> bool:
-    """Patchworks answers at all; a rejected probe key still proves it is reachable."""
+    """Patchworks answers at all; a rejected probe key or a rate limit still proves it is
+    reachable (a 429 must not turn every instance unready at once)."""
     probe = PatchworksClient(settings.CONSOLE_SERVICE_API_KEY or "readiness-probe")
     try:
         probe.list_flows(per_page=1)
-    except Unauthorized:
+    except (Unauthorized, RateLimited):
         return True
     except PatchworksError:
         return False

@@ -1,24 +1,27 @@
-from django.urls import path
+from django.urls import path, register_converter
 from django.views.generic import RedirectView
 
 from deployments_ui.changes import views as changes
+from deployments_ui.ids import PatchworksIdConverter
 from deployments_ui.saved_views import views as saved_views
 from deployments_ui.schedules import views as schedules
 from deployments_ui.views import audit, deployment_changes, deployments
 from deployments_ui.worker import views as worker
 
-deployment = "flow-versions/<str:flow_version>/deployments/<str:deployment>/"
+register_converter(PatchworksIdConverter, "pwid")
+
+deployment = "flow-versions/<pwid:flow_version>/deployments/<pwid:deployment>/"
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="deployment-list"), name="home"),
     path("deployments/", deployments.deployment_list, name="deployment-list"),
     path(
-        "flow-versions/<str:flow_version>/deployments/",
+        "flow-versions/<pwid:flow_version>/deployments/",
         deployments.flow_version_deployment_list,
         name="flow-version-deployment-list",
     ),
     path(
-        "flow-versions/<str:flow_version>/deployments/new/",
+        "flow-versions/<pwid:flow_version>/deployments/new/",
         deployment_changes.deployment_create,
         name="deployment-create",
     ),

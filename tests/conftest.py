@@ -77,12 +77,17 @@ def _role_groups(request):
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     from deployments_ui.changes.services import forget_snapshots
+    from deployments_ui.views.health import READINESS_CHECKS
 
-    cache.clear()
-    forget_snapshots()
+    def forget() -> None:
+        cache.clear()
+        forget_snapshots()
+        for check in READINESS_CHECKS.values():
+            getattr(check, "forget", lambda: None)()
+
+    forget()
     yield
-    cache.clear()
-    forget_snapshots()
+    forget()
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,12 +22,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
-from deployments_ui.accounts import credentials
+from deployments_ui import audit
+from deployments_ui.accounts import credentials, lockout
 from deployments_ui.audit import drift
-from deployments_ui.models import ApiCredential
+from deployments_ui.models import ApiCredential, AuditEvent
 from deployments_ui.patchworks import PatchworksError
 from deployments_ui.views.pages import safe_next
 
+logger = logging.getLogger(__name__)
 SSO_ONLY = (
     "Sign in through your company's single sign-on: open the console at its usual address "
     "and you will be signed in automatically. Signing in with a password is switched off."
@@ -50,6 +53,10 @@ class ConsoleLoginView(auth_views.LoginView):
         if not settings.LOCAL_LOGIN_ENABLED:
             context = self.get_context_data(form=None)
             return self.render_to_response(context, status=403)
+        username = request.POST.get("username", "")
+        if username and lockout.is_locked(request, username):
+            # Refused before the password is checked: no new failure, no audit row per try.
+            return locked_out(request)
         return super().post(request, *args, **kwargs)
 
     def get_redirect_url(self) -> str:
@@ -131,6 +138,7 @@ class KeyPage:
     saved_message: str
     removed_message: str
     not_saved: str
+    kind: str
     extra_context: Callable[[], dict] = dict
 
 
@@ -143,6 +151,7 @@ MY_API_KEY = KeyPage(
     saved_message="Patchworks accepted your key, and it is saved. It ends in {last_four}.",
     removed_message="Your API key is removed from the console.",
     not_saved="Your key was not saved.",
+    kind="personal",
 )
 
 
@@ -166,6 +175,7 @@ SERVICE_KEY = KeyPage(
     ),
     removed_message="The service key is removed from the console.",
     not_saved="The service key was not saved.",
+    kind="service",
     extra_context=_service_key_status,
 )
 
@@ -202,8 +212,24 @@ def _save(request: HttpRequest, page: KeyPage) -> HttpResponse:
     except PatchworksError as exc:
         form.add_error(None, f"{page.not_saved} {exc.message}")
         return _key_page(request, page, form, status=502)
+    _record_key(request, page, AuditEvent.Action.API_KEY_SAVED, credential.last_four)
     messages.success(request, page.saved_message.format(last_four=credential.last_four))
     return redirect(safe_next(request, request.path))
+
+
+def _record_key(request: HttpRequest, page: KeyPage, action: str, last_four: str = "") -> None:
+    after = {"key": page.kind}
+    if last_four:
+        after["ending"] = last_four
+    try:
+        audit.record_account(
+            actor=audit.Actor.from_request(request),
+            action=action,
+            account=request.user.get_username(),
+            after=after,
+        )
+    except audit.AuditUnavailable:
+        logger.exception("Could not record %s in the audit trail", action)
 
 
 def _key_view(page: KeyPage) -> Callable[[HttpRequest], HttpResponse]:
@@ -218,6 +244,7 @@ def _key_view(page: KeyPage) -> Callable[[HttpRequest], HttpResponse]:
             return _save(request, page)
         if "confirm_remove" in request.POST:
             if page.remove(request.user):
+                _record_key(request, page, AuditEvent.Action.API_KEY_REMOVED)
                 messages.success(request, page.removed_message)
             return redirect(request.path)
         if "remove" in request.POST:

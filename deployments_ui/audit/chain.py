@@ -1,14 +1,29 @@
 """The hash chain under the audit trail: appending one event at a time, and verifying it.
 
-Each row stores `previous_hash` and `hash` = sha256(previous_hash + canonical JSON of its
-content fields). Appending locks the single `AuditChainHead` row, so concurrent writers (threads,
-gunicorn workers, servers) extend the chain one at a time and ids follow chain order;
-`verify_chain` walks the rows in id order and names the first one that breaks.
+Each row stores `previous_hash` and `hash` = HMAC-SHA256 under the audit key of
+(previous_hash + canonical JSON of its content fields). The key (`CONSOLE_AUDIT_KEY` or
+`CONSOLE_AUDIT_KEY_FILE`) is never in the database, so someone who can edit the database
+cannot recompute the hashes after rewriting an event. Without it (local development, or a
+production that forgot it: `check --deploy` says so) the key is derived from SECRET_KEY.
+
+Upgrade: trails written before the chain was keyed used plain sha256. `AuditChainHead`
+records `keyed_from_id`, the first event hashed with the key; events before it are checked
+with sha256, events from it on with the key. Moving or clearing that marker breaks the keyed
+events' check, so it cannot be used to pass a rewritten trail off as an old one.
+
+Appending locks the single `AuditChainHead` row, so concurrent writers (threads, gunicorn
+workers, servers) extend the chain one at a time and ids follow chain order; each append
+writes the new head (event id and hash) to the log. `verify_chain` walks the rows in id order
+and names the first one that breaks; given a checkpoint taken from the log (an event id and
+its hash) and the number of events expected at least, it also notices a trail that was
+emptied, cut short or rewritten whole.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import hmac
 import ipaddress
 import json
 import logging
@@ -19,10 +34,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
+from django.core import checks
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
+from django.views.decorators.debug import sensitive_variables
 
 from deployments_ui.errors import ConsoleError
 from deployments_ui.models import AuditChainHead, AuditEvent
@@ -79,23 +98,98 @@ class AuditUnavailable(ConsoleError):
     http_status = 503
 
 
+MISSING_AUDIT_KEY = (
+    "CONSOLE_AUDIT_KEY is not set, so the audit trail's hash chain is keyed with a key derived "
+    "from DJANGO_SECRET_KEY (changing that key would then break verify_audit). Set "
+    "CONSOLE_AUDIT_KEY (or CONSOLE_AUDIT_KEY_FILE) to a long random value kept outside the "
+    'database, e.g. python -c "import secrets; print(secrets.token_urlsafe(48))"'
+)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """An event id and its hash, as written to the log when the event was appended."""
+
+    event_id: int
+    hash: str
+
+    @classmethod
+    def parse(cls, text: str) -> Checkpoint:
+        event_id, _, digest = text.strip().partition(":")
+        if not event_id.isdigit() or len(digest) != 64:
+            raise ValueError("A checkpoint is EVENT_ID:HASH, as the log and verify_audit print it")
+        return cls(int(event_id), digest.lower())
+
+
 @dataclass(frozen=True)
 class VerifyResult:
     ok: bool
     checked: int
     first_broken_id: int | None = None
     problem: str = ""
+    head: Checkpoint | None = None
+    unkeyed: int = 0
 
 
-def verify_chain() -> VerifyResult:
-    """Walk the trail in order and report the first event whose hash or link is wrong."""
+@functools.lru_cache(maxsize=4)
+@sensitive_variables()
+def _key_for(configured: str, secret_key: str) -> bytes:
+    if configured:
+        return configured.encode()
+    return salted_hmac(
+        "deployments_ui.audit.chain.derived-audit-key",
+        "audit-chain",
+        secret=secret_key,
+        algorithm="sha256",
+    ).digest()
+
+
+@sensitive_variables()
+def _audit_key() -> bytes:
+    return _key_for(settings.CONSOLE_AUDIT_KEY, settings.SECRET_KEY)
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_audit_key(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """W001 (check --deploy): the audit chain's key is not set."""
+    if settings.CONSOLE_AUDIT_KEY:
+        return []
+    return [checks.Warning(MISSING_AUDIT_KEY, id="deployments_ui.W001")]
+
+
+def verify_chain(*, checkpoint: Checkpoint | None = None, min_events: int = 0) -> VerifyResult:
+    """Walk the trail in order and report the first event whose hash or link is wrong.
+
+    `checkpoint` (from the log) must still be in the trail with the same hash, and the trail
+    must hold at least `min_events` events: together they catch a trail emptied, cut short or
+    rewritten whole by someone with the database but not the key.
+    """
+    result = _verify_links(checkpoint)
+    if result.ok and result.checked < min_events:
+        return VerifyResult(
+            False,
+            result.checked,
+            None,
+            f"the trail holds {result.checked} events where at least {min_events} were "
+            "expected: events were removed, or the trail was emptied",
+            result.head,
+            result.unkeyed,
+        )
+    return result
+
+
+def _verify_links(checkpoint: Checkpoint | None) -> VerifyResult:
     # Read the head first: events appended while we walk are then simply beyond it.
     head = AuditChainHead.objects.filter(pk=HEAD_ID).first()
+    keyed_from = head.keyed_from_id if head else None
     previous: AuditEvent | None = None
     head_seen = head is None or head.last_event_id is None
-    checked = 0
+    checkpoint_seen = checkpoint is None
+    checked = unkeyed = 0
     for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
         checked += 1
+        keyed = keyed_from is not None and event.pk >= keyed_from
+        unkeyed += not keyed
         expected_previous = previous.hash if previous else GENESIS_HASH
         if event.previous_hash != expected_previous:
             before_it = f"event {previous.pk}" if previous else "the start of the trail"
@@ -106,7 +200,7 @@ def verify_chain() -> VerifyResult:
                 f"event {event.pk} does not follow {before_it}: an event between them was "
                 f"removed, or {before_it} was rewritten",
             )
-        if event_hash(event) != event.hash:
+        if not hmac.compare_digest(event_hash(event, keyed=keyed), event.hash):
             return VerifyResult(
                 False,
                 checked,
@@ -115,8 +209,26 @@ def verify_chain() -> VerifyResult:
             )
         if head is not None and event.pk == head.last_event_id:
             head_seen = event.hash == head.last_hash
+        if checkpoint is not None and event.pk == checkpoint.event_id:
+            if event.hash != checkpoint.hash:
+                return VerifyResult(
+                    False,
+                    checked,
+                    event.pk,
+                    f"event {event.pk} is not the event the checkpoint names: the trail up to "
+                    "it was rewritten",
+                )
+            checkpoint_seen = True
         previous = event
-    if not head_seen and head is not None:
+    if not checkpoint_seen:
+        return VerifyResult(
+            False,
+            checked,
+            checkpoint.event_id,
+            f"event {checkpoint.event_id}, named by the checkpoint, is missing: the trail was "
+            "emptied or cut short",
+        )
+    if not head_seen:
         return VerifyResult(
             False,
             checked,
@@ -128,14 +240,19 @@ def verify_chain() -> VerifyResult:
         return VerifyResult(
             False, checked, previous.pk, "the chain head is missing: the trail was reset"
         )
-    return VerifyResult(True, checked)
+    last = Checkpoint(previous.pk, previous.hash) if previous else None
+    return VerifyResult(True, checked, head=last, unkeyed=unkeyed)
 
 
-def event_hash(event: AuditEvent) -> str:
-    """sha256 over the previous hash and a canonical JSON of the event's content."""
+def event_hash(event: AuditEvent, *, keyed: bool = True) -> str:
+    """HMAC-SHA256 under the audit key (or, for events from before keying, plain sha256) over
+    the previous hash and a canonical JSON of the event's content."""
     content = {name: _hash_value(getattr(event, name)) for name in HASHED_FIELDS}
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(f"{event.previous_hash}\n{canonical}".encode()).hexdigest()
+    message = f"{event.previous_hash}\n{canonical}".encode()
+    if not keyed:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.new(_audit_key(), message, hashlib.sha256).hexdigest()
 
 
 def append(event: AuditEvent, check: Callable[[], None] | None = None) -> AuditEvent:
@@ -167,8 +284,12 @@ def _append_once(event: AuditEvent, check: Callable[[], None] | None) -> AuditEv
         event.hash = event_hash(event)
         event.save(force_insert=True)
         AuditChainHead.objects.filter(pk=HEAD_ID).update(
-            last_hash=event.hash, last_event_id=event.pk
+            last_hash=event.hash,
+            last_event_id=event.pk,
+            keyed_from_id=head.keyed_from_id if head.keyed_from_id is not None else event.pk,
         )
+    # The log keeps the head outside the database: any line is a checkpoint for verify_audit.
+    logger.info("Audit chain head: %s:%s", event.pk, event.hash)
     return event
 
 

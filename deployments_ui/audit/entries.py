@@ -69,6 +69,20 @@ CONTROL_ACTIONS = frozenset(
     }
 )
 KEEP_CAPITALISED = {"Patchworks", "I"}
+# Events about people rather than deployments, and the details only Admins may see.
+ACCOUNT_ACTIONS = frozenset(
+    {
+        "sign_in_failed",
+        "locked_out",
+        "unlocked",
+        "sso_refused",
+        "sso_linked",
+        "roles_changed",
+        "api_key_saved",
+        "api_key_removed",
+    }
+)
+PERSONAL_DETAILS = frozenset({"IP address", "Browser (user agent)"})
 SIGN_IN_METHODS = {
     "password": "password",
     "sso": "single sign-on",
@@ -116,6 +130,8 @@ class AuditEntry:
     def is_break_glass(self) -> bool:
         return self.action == "break_glass" or "break glass:" in self.reason
 
+    summary: str = ""
+
     @property
     def sentence(self) -> str:
         return describe(self)
@@ -155,14 +171,22 @@ def for_deployment(queryset: _Events, deployment_id: str) -> _Events:
     )
 
 
-def deployment_history(deployment_id: str, *, limit: int = 50) -> list[AuditEntry]:
-    """This deployment's console events and external changes, newest first."""
+def deployment_history(
+    deployment_id: str, *, limit: int = 50, personal: bool = False
+) -> list[AuditEntry]:
+    """This deployment's console events and external changes, newest first.
+
+    `personal`: include people's IP addresses and browsers (for those who may see everything).
+    """
     rows = for_deployment(entry_queryset(), str(deployment_id))[:limit]
-    return [entry_from_event(row) for row in rows]
+    return [entry_from_event(row, personal=personal) for row in rows]
 
 
-def entry_from_event(event: AuditEvent) -> AuditEntry:
-    """Merge an attempt (or a single-row event) with its outcome row into an AuditEntry."""
+def entry_from_event(event: AuditEvent, *, personal: bool = True) -> AuditEntry:
+    """Merge an attempt (or a single-row event) with its outcome row into an AuditEntry.
+
+    Without `personal`, the IP address and browser are left out of the details.
+    """
     if event.completes_id is not None and event.completes is not None:
         event = event.completes
     results = sorted(event.results.all(), key=lambda row: row.pk)
@@ -194,7 +218,10 @@ def entry_from_event(event: AuditEvent) -> AuditEntry:
     if event.action in CONTROL_ACTIONS and isinstance(event.after, dict):
         entry_data["change"] = str(event.after.get("change", ""))
         entry_data["change_request"] = event.after.get("change_request")
-    return AuditEntry(**entry_data, details=_details(event, result, entry_data))
+    details = _details(event, result, entry_data)
+    if not personal:
+        details = [(label, value) for label, value in details if label not in PERSONAL_DETAILS]
+    return AuditEntry(**entry_data, details=details, summary=_account_sentence(event))
 
 
 def describe(entry: AuditEntry | AuditEvent) -> str:
@@ -205,6 +232,8 @@ def describe(entry: AuditEntry | AuditEvent) -> str:
     """
     if isinstance(entry, AuditEvent):
         entry = entry_from_event(entry)
+    if entry.summary:
+        return entry.summary
     if entry.action in LOCAL_PHRASES and entry.outcome == AuditEvent.Outcome.SUCCEEDED:
         sentence = f"{entry.actor} {LOCAL_PHRASES[entry.action]} {entry.place}"
         if entry.message:
@@ -251,6 +280,44 @@ def _describe_control(entry: AuditEntry) -> str:
         parts.append(_sentence_part(entry.message))
     sentence = " — ".join(part for part in parts if part)
     return sentence[:1].upper() + sentence[1:]
+
+
+def _account_sentence(event: AuditEvent) -> str:
+    """The plain sentence for an event about a person's account; "" for other events."""
+    if event.action not in ACCOUNT_ACTIONS:
+        return ""
+    after = event.after if isinstance(event.after, dict) else {}
+    before = event.before if isinstance(event.before, dict) else {}
+    account = after.get("account") or "an unknown account"
+    actor = actor_display(event)
+    message = _sentence_part(event.message)
+    own = account == event.actor_username
+    if event.action == "sign_in_failed":
+        sentence = f"Failed sign-in as {account}"
+        return f"{sentence}: {message}" if message else sentence
+    if event.action == "locked_out":
+        return f"Sign-in as {account} paused: {message}"
+    if event.action == "unlocked":
+        if event.user_id:
+            return f"{actor} unlocked sign-in as {account}"
+        return f"Sign-in as {account} unlocked: {message}"
+    if event.action == "sso_refused":
+        return f"Single sign-on as {account} refused: {message}"
+    if event.action == "sso_linked":
+        return f"{actor} linked single sign-on identity {after.get('identity', '')} to {account}"
+    if event.action == "roles_changed":
+        old = ", ".join(before.get("roles") or []) or "no role"
+        new = ", ".join(after.get("roles") or []) or "no role"
+        sentence = f"{actor} changed the roles of {account} from {old} to {new}"
+        return f"{sentence} — {message}" if message else sentence
+    if after.get("key") == "service":
+        what = "the service key"
+    else:
+        what = "their Patchworks API key" if own else f"the Patchworks API key of {account}"
+    if event.action == "api_key_saved":
+        ending = f" (ending {after['ending']})" if after.get("ending") else ""
+        return f"{actor} saved {what}{ending}"
+    return f"{actor} removed {what}"
 
 
 def actor_display(event: AuditEvent) -> str:
@@ -378,6 +445,8 @@ def _value(key: str, value: Any) -> str:
         return _when(value)
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value) or "—"
     return str(value)
 
 
@@ -413,7 +482,7 @@ def _details(
         ("Browser (user agent)", event.user_agent),
         ("Request id", event.request_id),
         ("Action", entry["verb"]),
-        ("Deployment", entry["deployment_label"]),
+        ("Deployment", "" if event.action in ACCOUNT_ACTIONS else entry["deployment_label"]),
         ("Deployment id", entry["deployment_id"]),
         ("Flow version id", event.flow_version_id),
         ("Flow id", event.flow_id),

@@ -241,6 +241,28 @@ def record_external(
     return append(event)
 
 
+def record_account(
+    *,
+    actor: Actor,
+    action: str,
+    account: str,
+    outcome: str = "succeeded",
+    message: str = "",
+    before: dict | None = None,
+    after: dict | None = None,
+) -> AuditEvent:
+    """Write one row about a person's account: sign-ins, lockouts, roles, keys, SSO identities.
+
+    `account` is the username the event is about (it may differ from the actor, who may be
+    nobody for a failed sign-in). Raises AuditUnavailable.
+    """
+    event = _new_event(actor, AuditTarget(), action=action, outcome=outcome)
+    event.before = before
+    event.after = {"account": account, **(after or {})}
+    event.message = message
+    return append(event)
+
+
 # --- appending --------------------------------------------------------------------------
 
 

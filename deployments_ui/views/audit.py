@@ -4,9 +4,13 @@ Who sees what: every role with `view_deployments` (Viewer, Operator, Editor, Adm
 deployment event, console and external alike. Patchworks keys belong to the company, so every
 person with a key can already see every deployment; hiding other people's events would hide
 nothing about the deployments themselves and would make "who changed this?" unanswerable.
-Changes to change control's rules and freeze windows are not about deployments: only Admins
-(`manage_console`) see them.
+Admins (`manage_console`) also see what is about people or the console rather than deployments:
+events about accounts (failed sign-ins, lockouts, roles, API keys), changes to change control's
+rules and freeze windows, and people's IP addresses and browsers.
 Access is checked by the access middleware (URL names audit-log and audit-export).
+
+The CSV export holds at most `CONSOLE_AUDIT_EXPORT_MAX_ROWS` events (newest first; the page says
+so, and a last row says when some were left out), and each person runs one export at a time.
 """
 
 from __future__ import annotations
@@ -16,10 +20,13 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 
 from django import forms
+from django.conf import settings
+from django.core.cache import cache
 from django.core.paginator import Paginator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import DatabaseError
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -27,6 +34,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from deployments_ui.audit import AuditUnavailable
 from deployments_ui.audit.entries import (
+    ACCOUNT_ACTIONS,
     AuditEntry,
     describe,
     entry_from_event,
@@ -42,6 +50,11 @@ from deployments_ui.views.pages import respond
 PER_PAGE = 25
 UNREADABLE = "The audit log cannot be read just now. Try again in a minute."
 EXPORT_CHUNK = 500
+# One export per person at a time; the lock expires on its own if a worker dies mid-export.
+EXPORT_LOCK_SECONDS = 600
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2999, 12, 31)
+PERSONAL_COLUMNS = ("IP address", "User agent")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 ACTION_CHOICES = [
     ("", "Any action"),
@@ -116,10 +129,16 @@ class AuditFilterForm(forms.Form):
     flow = forms.CharField(required=False, max_length=255, label="Flow name contains")
     environment = forms.CharField(required=False, max_length=255, label="Environment")
     date_from = forms.DateField(
-        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+        required=False,
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[MinValueValidator(EARLIEST_DAY), MaxValueValidator(LATEST_DAY)],
     )
     date_to = forms.DateField(
-        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+        required=False,
+        label="To",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[MinValueValidator(EARLIEST_DAY), MaxValueValidator(LATEST_DAY)],
     )
 
     def filters(self) -> dict:
@@ -129,11 +148,21 @@ class AuditFilterForm(forms.Form):
         return {name: value for name, value in data.items() if value not in ("", None)}
 
 
-def filtered_events(filters: dict, user=None) -> QuerySet[AuditEvent]:
-    """Attempts, refusals and external events matching the filters, newest first."""
+def sees_everything(user) -> bool:
+    """Whether the person may see account and settings events, and people's addresses and
+    browsers."""
+    return user.has_perm("deployments_ui.manage_console")
+
+
+def filtered_events(filters: dict, *, accounts: bool = False) -> QuerySet[AuditEvent]:
+    """Attempts, refusals and external events matching the filters, newest first.
+
+    `accounts`: include the events about people's accounts and the console's settings (for those
+    who see everything).
+    """
     events = entry_queryset()
-    if user is not None and not user.has_perm("deployments_ui.manage_console"):
-        events = events.exclude(action=AuditEvent.Action.CONTROL_SETTINGS)
+    if not accounts:
+        events = events.exclude(action__in=[*ACCOUNT_ACTIONS, AuditEvent.Action.CONTROL_SETTINGS])
     if person := filters.get("person"):
         events = events.filter(
             Q(actor_name__icontains=person)
@@ -164,26 +193,28 @@ def filtered_events(filters: dict, user=None) -> QuerySet[AuditEvent]:
 def audit_log(request: ConsoleRequest) -> TemplateResponse:
     form = AuditFilterForm(request.GET)
     filters = form.filters()
+    everything = sees_everything(request.user)
     context = {
         "form": form,
+        "export_max_rows": settings.CONSOLE_AUDIT_EXPORT_MAX_ROWS,
         "filtered": bool(filters),
         "invalid_filters": [form[name].label for name in form.errors],
     }
     error = None
     try:
-        context.update(_page_of_events(filters, request.GET.get("page"), request.user))
+        context.update(_page_of_events(filters, request.GET.get("page"), everything))
     except DatabaseError:
         error = AuditUnavailable(UNREADABLE)
     template = "deployments_ui/audit_log.html"
     return respond(request, template, context, fragment=f"{template}#audit-table", error=error)
 
 
-def _page_of_events(filters: dict, number: str | None, user) -> dict:
-    paginator = Paginator(filtered_events(filters, user), PER_PAGE)
+def _page_of_events(filters: dict, number: str | None, everything: bool) -> dict:
+    paginator = Paginator(filtered_events(filters, accounts=everything), PER_PAGE)
     page = paginator.get_page(number)
     return {
         "page": page,
-        "entries": [entry_from_event(event) for event in page.object_list],
+        "entries": [entry_from_event(event, personal=everything) for event in page.object_list],
         "pager": pager(
             page.number, paginator.num_pages, previous_label="‹ Newer", next_label="Older ›"
         ),
@@ -191,9 +222,21 @@ def _page_of_events(filters: dict, number: str | None, user) -> dict:
 
 
 @require_GET
-def audit_export(request: HttpRequest) -> StreamingHttpResponse:
-    events = filtered_events(AuditFilterForm(request.GET).filters(), request.user)
-    response = StreamingHttpResponse(_csv_lines(events), content_type="text/csv; charset=utf-8")
+def audit_export(request: HttpRequest) -> HttpResponse:
+    everything = sees_everything(request.user)
+    events = filtered_events(AuditFilterForm(request.GET).filters(), accounts=everything)
+    lock = f"audit-export:{request.user.pk}"
+    if not cache.add(lock, 1, timeout=EXPORT_LOCK_SECONDS):
+        return TemplateResponse(
+            request,
+            "deployments_ui/audit_export_busy.html",
+            {"back": request.GET.urlencode()},
+            status=429,
+        )
+    lines = _csv_lines(events, settings.CONSOLE_AUDIT_EXPORT_MAX_ROWS, personal=everything)
+    response = StreamingHttpResponse(
+        _releasing(lines, lock), content_type="text/csv; charset=utf-8"
+    )
     filename = f"audit-log-{timezone.localdate().isoformat()}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "no-store"
@@ -210,12 +253,36 @@ class _Echo:
         return value
 
 
-def _csv_lines(events: QuerySet[AuditEvent]) -> Iterator[str]:
+def _releasing(lines: Iterator[str], lock: str) -> Iterator[str]:
+    """The lines, then the person's export lock released (also when the download is cut)."""
+    try:
+        yield from lines
+    finally:
+        cache.delete(lock)
+
+
+def _csv_lines(
+    events: QuerySet[AuditEvent], max_rows: int, *, personal: bool = True
+) -> Iterator[str]:
     writer = csv.writer(_Echo())
+    keep = [personal or name not in PERSONAL_COLUMNS for name in EXPORT_COLUMNS]
     # The byte-order mark makes spreadsheet programs read the file as UTF-8.
-    yield "\ufeff" + writer.writerow(EXPORT_COLUMNS)
-    for event in events.iterator(chunk_size=EXPORT_CHUNK):
-        yield writer.writerow(escape_cells(_export_row(event)))
+    yield "\ufeff" + writer.writerow(_kept(EXPORT_COLUMNS, keep))
+    rows = events[: max_rows + 1].iterator(chunk_size=EXPORT_CHUNK)
+    for written, event in enumerate(rows):
+        if written == max_rows:
+            note = [""] * len(EXPORT_COLUMNS)
+            note[EXPORT_COLUMNS.index("In words")] = (
+                f"Only the newest {max_rows:,} matching events are in this file. "
+                "Choose earlier dates to export the rest."
+            )
+            yield writer.writerow(_kept(note, keep))
+            return
+        yield writer.writerow(escape_cells(_kept(_export_row(event), keep)))
+
+
+def _kept(cells: list, keep: list[bool]) -> list:
+    return [cell for cell, wanted in zip(cells, keep, strict=True) if wanted]
 
 
 def escape_cells(cells: Iterable[object]) -> list[str]:

@@ -22,6 +22,7 @@ from deployments_ui.forms import (
     ToggleForm,
     sign_opened_values,
 )
+from deployments_ui.ids import is_patchworks_id
 from deployments_ui.patchworks import NotFound, ValidationFailed
 from deployments_ui.presenters import (
     deployment_label,
@@ -331,7 +332,8 @@ def _toggle_answer(
         if fragment == "row":
             # The row is unchanged and its cells keep their widths: the toast says what happened.
             response = reswap(response, "none")
-        else:
+        elif is_patchworks_id(ids[1]):
+            # The id comes from the URL, which only matches a Patchworks id: safe in a header.
             response = reswap(retarget(response, f"#feedback-{ids[1]}"), "innerHTML")
     return trigger_client_event(mark_fragment(response), "console:toast", toast)
 

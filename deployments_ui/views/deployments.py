@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET
@@ -11,6 +11,7 @@ from django.views.decorators.vary import vary_on_headers
 from deployments_ui import audit, services
 from deployments_ui.forms import DeploymentFilterForm
 from deployments_ui.http import ConsoleRequest
+from deployments_ui.ids import is_patchworks_id
 from deployments_ui.patchworks import PatchworksError
 from deployments_ui.presenters import (
     console_enabler,
@@ -74,6 +75,8 @@ def picker_flow_versions(request: ConsoleRequest) -> HttpResponse:
     flow_id = request.GET.get("flow", "")
     version_id = request.GET.get("flow_version", "")
     if version_id and not request.htmx:
+        if not is_patchworks_id(version_id):
+            raise Http404("No such flow version")
         return redirect("deployment-create", flow_version=version_id)
     versions, error = [], None
     if flow_id:
@@ -99,7 +102,9 @@ def deployment_detail(request: ConsoleRequest, flow_version: str, deployment: st
     found = services.deployment_get(
         user=request.user, flow_version_id=flow_version, deployment_id=deployment
     )
-    history = audit.deployment_history(deployment)
+    history = audit.deployment_history(
+        deployment, personal=request.user.has_perm("deployments_ui.manage_console")
+    )
     context = {
         "deployment": found,
         "history": history,

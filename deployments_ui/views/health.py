@@ -1,17 +1,52 @@
-"""Health endpoints for the platform: liveness and readiness."""
+"""Health endpoints for the platform: liveness and readiness.
+
+`/readyz` runs every check in `READINESS_CHECKS` (name → function returning True when ready).
+Checks that cost something elsewhere are wrapped in `cached_check`, which answers from the
+last result for `CONSOLE_READY_CACHE_SECONDS` and lets one thread per process at a time ask
+again, so however often the platform (or anyone: the page is public) asks, each process spends
+at most one Patchworks call per interval.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
+
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from console import __version__
 from deployments_ui import services
 
 
+def cached_check(check: Callable[[], bool]) -> Callable[[], bool]:
+    """`check`, answered from its last result while that is younger than the interval."""
+    lock = threading.Lock()
+    last: list[tuple[float, bool]] = []
+
+    def cached() -> bool:
+        with lock:
+            if last and time.monotonic() - last[0][0] < settings.CONSOLE_READY_CACHE_SECONDS:
+                return last[0][1]
+            result = check()
+            last[:] = [(time.monotonic(), result)]
+            return result
+
+    cached.forget = last.clear  # type: ignore[attr-defined]
+    return cached
+
+
+READINESS_CHECKS: dict[str, Callable[[], bool]] = {
+    "database": services.database_ready,
+    "patchworks": cached_check(lambda: services.upstream_ready()),
+}
+
+
 @never_cache
-@require_GET
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok", "version": __version__})
 
@@ -26,9 +61,9 @@ def _worker_seen() -> bool:
 
 
 @never_cache
-@require_GET
+@require_safe
 def readyz(request: HttpRequest) -> JsonResponse:
-    checks = {"database": services.database_ready(), "patchworks": services.upstream_ready()}
+    checks = {name: check() for name, check in READINESS_CHECKS.items()}
     ready = all(checks.values())
     body = {"status": "ok" if ready else "unavailable", "checks": checks}
     # Reported, never required: the console serves pages without a background worker.

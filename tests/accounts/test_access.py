@@ -160,7 +160,8 @@ def test_a_url_missing_from_the_table_is_refused_even_to_a_superuser(admin_user)
 def url_for(pattern, route: str) -> str:
     url = "/" + route
     for name in pattern.pattern.converters:
-        url = url.replace(f"<str:{name}>", SAMPLE[name]).replace(f"<int:{name}>", SAMPLE[name])
+        for converter in ("str", "int", "pwid"):
+            url = url.replace(f"<{converter}:{name}>", SAMPLE[name])
     return url
 
 

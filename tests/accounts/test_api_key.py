@@ -397,3 +397,32 @@ def test_demo_setup_can_be_forced(settings):
     settings.DEBUG = False
     call_command("demo_setup", "--force-demo", stdout=io.StringIO())
     assert User.objects.count() == 4
+
+
+# Saving and removing a key are audit events (never with the key itself)
+
+
+def test_saving_and_removing_a_key_are_audit_events(client, viewer, patchworks):
+    from deployments_ui.audit import describe
+    from deployments_ui.models import AuditEvent
+
+    accepts(patchworks)
+    client.force_login(viewer)
+    save(client)
+    client.post(PAGE, {"confirm_remove": "1"})
+
+    saved, removed = AuditEvent.objects.order_by("id")
+    assert (saved.action, removed.action) == ("api_key_saved", "api_key_removed")
+    assert saved.actor_username == "vera" and saved.ip_address == "127.0.0.1"
+    assert describe(saved) == f"Vera Viewer saved their Patchworks API key (ending {KEY[-4:]})"
+    assert describe(removed) == "Vera Viewer removed their Patchworks API key"
+    assert KEY not in json.dumps([saved.after, removed.after, saved.message])
+
+
+def test_a_refused_key_is_not_an_audit_event(client, no_role_user, patchworks):
+    from deployments_ui.models import AuditEvent
+
+    accepts(patchworks, key="another-key")
+    client.force_login(no_role_user)
+    save(client)
+    assert not AuditEvent.objects.exists()

@@ -155,3 +155,16 @@ def test_rotation_names_an_unreadable_service_key(settings):
         CommandError, match=r"encryption keys: the service key\. Nothing was changed"
     ):
         call_command("rotate_api_keys")
+
+
+def test_saving_and_removing_the_service_key_are_audit_events(as_admin, patchworks):
+    from deployments_ui.audit import describe
+    from deployments_ui.models import AuditEvent
+
+    accepts(patchworks)
+    save(as_admin)
+    as_admin.post(PAGE, {"confirm_remove": "1"})
+
+    saved, removed = AuditEvent.objects.order_by("id")
+    assert describe(saved) == f"Adam Admin saved the service key (ending {KEY[-4:]})"
+    assert describe(removed) == "Adam Admin removed the service key"

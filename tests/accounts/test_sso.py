@@ -33,6 +33,7 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 
 from deployments_ui.accounts.sso import client_ip
+from deployments_ui.models import SsoIdentity
 
 REPO = Path(__file__).resolve().parents[2]
 PROXY = "10.0.0.5"
@@ -47,6 +48,7 @@ def sso(settings):
     settings.SSO_DEFAULT_ROLE = "Viewer"
     settings.SSO_GROUPS_HEADER = ""
     settings.SSO_GROUP_ROLES = {}
+    settings.SSO_REQUIRE_EMAIL = True
     return settings
 
 
@@ -76,6 +78,7 @@ def test_first_sign_in_creates_the_person_with_the_default_role(client, sso):
 
 @pytest.mark.django_db
 def test_an_identity_that_is_not_an_email_gets_no_email(client, sso):
+    sso.SSO_REQUIRE_EMAIL = False
     via(client, "ann.smith")
     assert signed_in_as(client).email == ""
 
@@ -158,7 +161,8 @@ def test_a_password_session_without_the_header_stays(client, sso, viewer):
 
 @pytest.mark.django_db
 def test_a_deactivated_person_is_not_signed_in(client, sso):
-    User.objects.create_user("ann@example.com", is_active=False)
+    ann = User.objects.create_user("ann@example.com", is_active=False)
+    SsoIdentity.objects.create(identity="ann@example.com", user=ann)
     assert via(client, "ann@example.com").status_code == 302
     assert signed_in_as(client) is None
 

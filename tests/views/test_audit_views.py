@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
+from unittest import mock
 
 import pytest
+from django.db import connection
 from django.template.loader import render_to_string
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
@@ -43,6 +45,13 @@ BILLING = AuditTarget(
 def viewer_client(viewer) -> Client:
     client = Client(enforce_csrf_checks=True)
     client.force_login(viewer)
+    return client
+
+
+@pytest.fixture
+def admin_client(admin_user) -> Client:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user)
     return client
 
 
@@ -182,8 +191,8 @@ def test_it_shows_every_event_as_a_sentence(viewer_client, events):
     assert "Showing <strong>1–4</strong> of <strong>4</strong> events" in body
 
 
-def test_details_show_every_field_in_words(viewer_client, events):
-    body = viewer_client.get("/audit/?deployment=101&source=console").content.decode()
+def test_details_show_every_field_in_words(admin_client, events):
+    body = admin_client.get("/audit/?deployment=101&source=console").content.decode()
 
     for text in [
         "SSO identity</dt><dd>ann@example.com",
@@ -358,8 +367,8 @@ def test_no_page_edits_or_deletes_events():
 # CSV
 
 
-def test_export_streams_one_row_per_event(viewer_client, events):
-    response = viewer_client.get("/audit/export.csv")
+def test_export_streams_one_row_per_event(admin_client, events):
+    response = admin_client.get("/audit/export.csv")
 
     assert response.status_code == 200
     assert response.streaming
@@ -438,3 +447,91 @@ def test_one_recorded_state_is_shown_with_what_it_was(viewer_client, ann):
     assert '<caption class="table-caption">Values at the time</caption>' in body
     assert '<th scope="row">State</th><td>disabled</td>' in body
     assert "Before</th>" not in body
+
+
+# The export is bounded, one at a time per person
+
+
+def test_the_export_holds_at_most_the_cap_and_says_so(viewer_client, ann, settings):
+    settings.CONSOLE_AUDIT_EXPORT_MAX_ROWS = 3
+    for _ in range(5):
+        console_disable(actor_for(ann), outcome=None)
+
+    header, *rows = rows_of(viewer_client.get("/audit/export.csv"))
+
+    assert len(rows) == 4
+    assert [row[0] for row in rows[:3]] == sorted((row[0] for row in rows[:3]), reverse=True)
+    assert rows[3][0] == ""
+    assert "Only the newest 3 matching events" in rows[3][header.index("In words")]
+
+
+def test_the_page_says_how_many_events_an_export_holds(viewer_client, events, settings):
+    settings.CONSOLE_AUDIT_EXPORT_MAX_ROWS = 50_000
+    assert "at most 50,000 events" in viewer_client.get("/audit/").content.decode()
+
+
+def test_one_export_at_a_time_per_person(viewer_client, admin_client, events):
+    first = viewer_client.get("/audit/export.csv")
+    first_rows = iter(first.streaming_content)
+    next(first_rows)  # the download has started and is still running
+
+    second = viewer_client.get("/audit/export.csv")
+    assert second.status_code == 429
+    assert "Your export is still running" in second.content.decode()
+    # Someone else may export meanwhile.
+    assert admin_client.get("/audit/export.csv").status_code == 200
+
+    list(first_rows)  # finished: the test client closes it as a server would
+    assert viewer_client.get("/audit/export.csv").status_code == 200
+
+
+def close_midway(response) -> None:
+    """Close a response as the server does when the browser goes away, keeping the test's
+    database connection (and its transaction) open, as the test client itself does."""
+    with mock.patch.object(connection, "close_if_unusable_or_obsolete"):
+        response.close()
+
+
+def test_a_cut_download_releases_the_lock(viewer_client, events):
+    first = viewer_client.get("/audit/export.csv")
+    next(iter(first.streaming_content))
+    close_midway(first)  # the browser went away
+    assert viewer_client.get("/audit/export.csv").status_code == 200
+
+
+# Addresses, browsers and account events are for Admins
+
+
+def test_viewers_see_no_addresses_or_browsers(viewer_client, events):
+    body = viewer_client.get("/audit/?deployment=101&source=console").content.decode()
+    assert "SSO identity</dt><dd>ann@example.com" in body
+    assert "203.0.113.9" not in body and "Mozilla/5.0 (test)" not in body
+
+    header, *rows = rows_of(viewer_client.get("/audit/export.csv"))
+    assert "IP address" not in header and "User agent" not in header
+    assert not any("203.0.113.9" in cell for row in rows for cell in row)
+
+
+def test_account_events_are_for_admins_only(viewer_client, admin_client, events, ann):
+    audit.record_account(
+        actor=actor_for(ann),
+        action="roles_changed",
+        account="bob",
+        before={"roles": ["Viewer"]},
+        after={"roles": ["Admin"]},
+    )
+    sentence = "Ann Smith changed the roles of bob from Viewer to Admin"
+
+    assert sentence not in viewer_client.get("/audit/").content.decode()
+    assert sentence in admin_client.get("/audit/").content.decode()
+    header, *rows = rows_of(admin_client.get("/audit/export.csv"))
+    assert sentence in [row[header.index("In words")] for row in rows]
+    header, *rows = rows_of(viewer_client.get("/audit/export.csv"))
+    assert sentence not in [row[header.index("In words")] for row in rows]
+
+
+def test_an_account_event_in_words_names_no_deployment(admin_client, ann):
+    audit.record_account(actor=actor_for(ann), action="api_key_removed", account="ann")
+    body = admin_client.get("/audit/").content.decode()
+    assert "Ann Smith removed their Patchworks API key" in body
+    assert "Deployment</dt>" not in body

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import PackageNotFoundError
 from pathlib import Path
 
 import pytest
+import responses
 
 from console import __version__
 
@@ -79,3 +81,69 @@ def test_readyz_is_unavailable_when_the_database_is_down(client, on_sandbox, mon
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["database"] is False
+
+
+# Readiness spends at most one Patchworks call per interval per process.
+
+FLOWS = re.compile(r".*/api/v1/flows.*")
+
+
+@pytest.fixture
+def patchworks(settings):
+    settings.PATCHWORKS_BASE_URL = "https://patchworks.test"
+    settings.PATCHWORKS_GET_RETRIES = 0
+    settings.CONSOLE_READY_CACHE_SECONDS = 15
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        yield mocked
+
+
+@pytest.mark.django_db
+def test_twenty_readiness_probes_spend_one_patchworks_call(client, patchworks):
+    patchworks.get(FLOWS, json={"data": [], "meta": {"current_page": 1, "last_page": 1}})
+    answers = [client.get("/readyz").status_code for _ in range(20)]
+    assert answers == [200] * 20
+    assert len(patchworks.calls) == 1
+
+
+@pytest.mark.django_db
+def test_concurrent_probes_still_spend_one_call(patchworks):
+    from deployments_ui.views.health import READINESS_CHECKS
+
+    patchworks.get(FLOWS, json={"data": [], "meta": {"current_page": 1, "last_page": 1}})
+    check = READINESS_CHECKS["patchworks"]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: check(), range(16)))
+    assert results == [True] * 16
+    assert len(patchworks.calls) == 1
+
+
+@pytest.mark.django_db
+def test_readiness_asks_again_after_the_interval(client, patchworks, monkeypatch):
+    patchworks.get(FLOWS, status=500)
+    clock = [1000.0]
+    monkeypatch.setattr("deployments_ui.views.health.time.monotonic", lambda: clock[0])
+    assert client.get("/readyz").status_code == 503
+    clock[0] += 10
+    assert client.get("/readyz").status_code == 503
+    assert len(patchworks.calls) == 1
+    clock[0] += 6
+    client.get("/readyz")
+    assert len(patchworks.calls) == 2
+
+
+@pytest.mark.django_db
+def test_a_rate_limit_still_counts_as_reachable(client, patchworks):
+    patchworks.get(FLOWS, status=429, headers={"Retry-After": "30"})
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"]["patchworks"] is True
+
+
+def test_healthz_answers_head(client):
+    assert client.head("/healthz").status_code == 200
+
+
+@pytest.mark.django_db
+def test_readyz_answers_head(client, patchworks):
+    patchworks.get(FLOWS, status=401)
+    assert client.head("/readyz").status_code == 200

@@ -214,6 +214,7 @@ def production_env(**overrides: str) -> dict[str, str]:
             "DJANGO_ALLOWED_HOSTS": "console.example.com",
             "DJANGO_CSRF_TRUSTED_ORIGINS": "https://console.example.com",
             "CONSOLE_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "CONSOLE_AUDIT_KEY": os.urandom(32).hex(),
             "CONSOLE_SECURE_COOKIES": "1",
             # TLS ends at the SSO proxy, which says so in X-Forwarded-Proto; anything that
             # still arrives over plain http is sent to https (except the health probes).
@@ -249,3 +250,9 @@ def test_check_deploy_fails_without_the_encryption_keys():
     result = check_deploy(production_env(CONSOLE_ENCRYPTION_KEYS=""))
     assert result.returncode != 0
     assert "deployments_ui.E001" in result.stdout + result.stderr
+
+
+def test_check_deploy_flags_a_missing_audit_key():
+    result = check_deploy(production_env(CONSOLE_AUDIT_KEY=""))
+    assert result.returncode != 0
+    assert "deployments_ui.W001" in result.stdout + result.stderr
