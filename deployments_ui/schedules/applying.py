@@ -17,6 +17,7 @@ from django.utils import timezone
 from deployments_ui import audit, services
 from deployments_ui.accounts.credentials import MissingApiKey
 from deployments_ui.audit import Actor
+from deployments_ui.changes.services import ApprovalNeeded, EnvironmentRef, freeze_in_force
 from deployments_ui.models import AuditEvent
 from deployments_ui.patchworks import PatchworksError, Unauthorized
 from deployments_ui.schedules.models import ScheduledChange
@@ -56,6 +57,8 @@ def apply_change(change_id: int, *, holder: str = "") -> ScheduledChange | None:
     resolves by reading the deployment, never by writing again.
     """
     started = timezone.now()
+    if _waits_for_a_freeze(change_id, started):
+        return None
     claimed = ScheduledChange.objects.filter(
         pk=change_id, status=Status.PENDING, due_at__lte=started
     ).update(status=Status.APPLYING, attempt_started_at=started, attempt_holder=holder[:100])
@@ -85,6 +88,11 @@ def apply_change(change_id: int, *, holder: str = "") -> ScheduledChange | None:
         )
     except services.AlreadyInState as already:
         return _finish(change, Status.SKIPPED, _skipped_words(already), lateness)
+    except ApprovalNeeded as requested:
+        # Change control recorded a change request instead: it is applied once approved.
+        return _finish(change, Status.SKIPPED, requested.message, lateness)
+    except services.ActionRefused as refused:
+        return _finish(change, Status.FAILED, refused.message, lateness)
     except MissingApiKey as missing:
         return _finish(change, Status.FAILED, f"{change.requested_by_name}: {missing}", lateness)
     except Unauthorized:
@@ -105,6 +113,26 @@ def apply_change(change_id: int, *, holder: str = "") -> ScheduledChange | None:
     return _finish(
         change, Status.APPLIED, f"{verb.capitalize()} {lateness_words(lateness)}{late}.", lateness
     )
+
+
+def _waits_for_a_freeze(change_id: int, now: datetime) -> bool:
+    """A change due inside a freeze window of its environment stays pending until the window
+    ends, and says so (in `result_message`, shown on the schedules page)."""
+    change = ScheduledChange.objects.filter(pk=change_id, status=Status.PENDING).first()
+    if change is None:
+        return False
+    environment = EnvironmentRef(
+        id=change.environment_id, name=change.environment_name, type=change.environment_type
+    )
+    freeze = freeze_in_force(environment, now)
+    if freeze is None:
+        return False
+    waiting = f"Waiting: {freeze.text}."
+    if change.result_message != waiting:
+        ScheduledChange.objects.filter(pk=change_id, status=Status.PENDING).update(
+            result_message=waiting
+        )
+    return True
 
 
 def settle_interrupted(*, holder: str = "", now: datetime | None = None) -> int:

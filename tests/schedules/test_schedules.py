@@ -11,10 +11,13 @@ from django.utils import timezone
 from deployments_ui import audit
 from deployments_ui.accounts.credentials import remove_api_key
 from deployments_ui.audit import leases
+from deployments_ui.changes.models import ChangeRequest
+from deployments_ui.changes.services import forget_snapshots
 from deployments_ui.models import AuditEvent, ScheduledChange
 from deployments_ui.schedules import applying
 from deployments_ui.schedules import services as schedules
 from deployments_ui.schedules.tasks import apply_due_changes
+from tests.changes.helpers import freeze_now, protect
 from tests.deployments import api_writes, deployment_url, find_deployment, read_back
 from tests.factories import make_user
 
@@ -417,3 +420,46 @@ def test_a_periodic_run_is_claimed_once_per_period():
     assert not leases.claim_run("periodic:test", 60, now=now + timedelta(seconds=1))
     assert not leases.claim_run("periodic:test", 60, now=now + timedelta(seconds=29))
     assert leases.claim_run("periodic:test", 60, now=now + timedelta(seconds=60))
+
+
+# With change control
+
+
+def test_a_change_due_inside_a_freeze_window_waits_and_says_so(signed_in, on_sandbox):
+    item = find_deployment(on_sandbox, enabled=True)
+    ask(signed_in, item)
+    change = ScheduledChange.objects.get()
+    window = freeze_now("all")
+    make_due(change)
+    on_sandbox.clear_requests()
+
+    assert apply_due_changes().get() == 0
+
+    change.refresh_from_db()
+    assert change.status == Status.PENDING
+    assert change.result_message.startswith("Waiting: a freeze window is in force until ")
+    assert api_writes(on_sandbox) == []
+    assert "Waiting: a freeze window" in signed_in.get("/schedules/").content.decode()
+
+    window.delete()
+    forget_snapshots()
+    assert apply_due_changes().get() == 1
+    change.refresh_from_db()
+    assert change.status == Status.APPLIED
+
+
+def test_a_change_that_needs_approval_becomes_a_change_request(signed_in, on_sandbox):
+    item = find_deployment(on_sandbox, enabled=True, live=True)
+    ask(signed_in, item)
+    change = ScheduledChange.objects.get()
+    protect("live")
+    make_due(change)
+    on_sandbox.clear_requests()
+
+    apply_due_changes()
+
+    change.refresh_from_db()
+    assert change.status == Status.SKIPPED
+    assert "approv" in change.result_message
+    assert api_writes(on_sandbox) == []
+    assert ChangeRequest.objects.filter(deployment_id=str(item["id"])).exists()
