@@ -75,6 +75,7 @@ class AuditEvent(models.Model):
         SCHEDULE = "schedule", "scheduled"
         RESCHEDULE = "reschedule", "moved a scheduled change"
         UNSCHEDULE = "unschedule", "cancelled a scheduled change"
+        BULK = "bulk", "started a bulk change"
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "in progress"
@@ -176,4 +177,6 @@ class SyncLease(models.Model):
 
 
 # Rooms' models, imported here so that their app label stays `deployments_ui`.
+from deployments_ui.bulk.models import BulkItem, BulkJob  # noqa: E402, F401
+from deployments_ui.patchworks.models import UpstreamBudget  # noqa: E402, F401
 from deployments_ui.schedules.models import ScheduledChange  # noqa: E402, F401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from deployments_ui.forms import ToggleForm
@@ -20,6 +21,8 @@ SORT_COLUMNS = {
     "created_at": "Created",
 }
 PAGE_WINDOW = 2
+# The list's filter parameters, carried to a bulk change's preview.
+BULK_FILTER_FIELDS = ("q", "environment", "package", "flow", "name", "scope", "sort")
 
 
 def deployment_label(deployment: Deployment) -> str:
@@ -148,5 +151,14 @@ def list_context(request: HttpRequest, *, form, page, error, flow_version: str =
         "page_numbers": page_numbers(page) if page else [],
         "list_url": request.path,
         "next": request.get_full_path(),
+        # Bulk changes: the row checkboxes, and the filter carried to the preview.
+        "bulk_choosable": not flow_version,
+        "bulk_filters": [
+            (name, value)
+            for name in BULK_FILTER_FIELDS
+            for value in request.GET.getlist(name)
+            if value and len(value) <= 200
+        ],
+        "bulk_cap": settings.CONSOLE_BULK_MAX_ITEMS,
         **toggle_context(),
     }

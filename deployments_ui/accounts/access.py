@@ -56,6 +56,12 @@ URL_ACCESS: dict[str, str] = {
     "schedule-cancel": "toggle_deployments",
     "schedule-move": "toggle_deployments",
     "worker-status": "manage_console",
+    "deployment-bulk": "toggle_deployments",
+    "job-list": "view_deployments",
+    "job-detail": "view_deployments",
+    # Operators cancel and retry their own jobs, Editors anyone's (checked per job).
+    "job-cancel": "toggle_deployments",
+    "job-retry": "toggle_deployments",
 }
 NAMESPACE_ACCESS: dict[str, str] = {"admin": STAFF}
 
@@ -67,6 +73,7 @@ WRITE_ACTIONS: dict[str, tuple[str, str]] = {
     "deployment-edit": ("update", "change deployments"),
     "deployment-delete": ("delete", "delete deployments"),
     "deployment-schedule": ("schedule", "schedule changes to deployments"),
+    "deployment-bulk": ("bulk", "enable or disable deployments in bulk"),
 }
 
 

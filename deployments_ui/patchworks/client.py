@@ -11,7 +11,9 @@ The rest of the console imports it, its result types and its errors from
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import math
 import re
 import threading
 import time
@@ -30,6 +32,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import InvalidHeader, MaxRetryError, NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
+from deployments_ui.patchworks import budget
 from deployments_ui.patchworks.errors import (
     GONE_DEPLOYMENT,
     GONE_FLOW,
@@ -39,11 +42,13 @@ from deployments_ui.patchworks.errors import (
     ConnectionFailed,
     NotFound,
     PatchworksError,
+    RateLimited,
     Timeout,
     Unauthorized,
     clean,
     error_for_status,
     malformed,
+    parse_retry_after,
 )
 from deployments_ui.patchworks.types import (
     Deployment,
@@ -75,6 +80,8 @@ UPDATE_FIELDS = frozenset({"virtual_environment_id", "priority", "enabled_at", "
 USER_AGENT = "deployments-console/0.1"
 RETRY_STATUSES = (429, 502, 503, 504)
 _PATH_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# The budget name of the key whose request is being sent (for GET retries inside urllib3).
+_sending_key: contextvars.ContextVar[str] = contextvars.ContextVar("sending_key", default="")
 
 
 # The key -------------------------------------------------------------------------------------
@@ -126,7 +133,14 @@ class _GetRetry(Retry):
     ):
         if isinstance(error, ReadTimeoutError):
             raise error.with_traceback(_stacktrace)
+        if response is not None and response.status == 429:
+            _pause_for(response.headers.get("Retry-After"))
         return super().increment(method, url, response, error, _pool, _stacktrace)
+
+    def sleep(self, response=None) -> None:
+        super().sleep(response)
+        # A retry is a request like any other: it waits for the budget too.
+        budget.take(_sending_key.get())
 
 
 @dataclass(frozen=True, slots=True)
@@ -487,6 +501,17 @@ class PatchworksClient:
         }
         if payload is not None:
             headers["Content-Type"] = "application/json"
+        key_name = budget.key_name(self._key)
+        try:
+            budget.take(key_name)
+        except budget.BudgetExhausted as exhausted:
+            seconds = math.ceil(exhausted.retry_after)
+            raise RateLimited(
+                f"Patchworks is busy, try again in {seconds} seconds.",
+                retry_after=seconds,
+                status=None,
+            ) from None
+        token = _sending_key.set(key_name)
         started = time.perf_counter()
         try:
             response = session.request(
@@ -510,9 +535,13 @@ class PatchworksClient:
             # `from None` keeps requests' frames, whose locals hold the headers, out of error
             # reports; the log line above names what failed.
             raise error from None
+        finally:
+            _sending_key.reset(token)
         logger.info(
             "patchworks %s %s %s in %.0f ms", method, path, response.status_code, _ms(started)
         )
+        if response.status_code == 429:
+            _pause_for(response.headers.get("Retry-After"), key_name)
         if not 200 <= response.status_code < 300:
             raise error_for_status(
                 response.status_code,
@@ -535,6 +564,12 @@ class PatchworksClient:
             return parse_page(body, parse, page=max(1, page), per_page=min(max(1, per_page), 100))
         except ShapeError:
             raise malformed(write=False) from None
+
+
+def _pause_for(retry_after: str | None, key_name: str = "") -> None:
+    """Patchworks said 429: pause the console's requests with this key as long as it asked."""
+    seconds = parse_retry_after(retry_after)
+    budget.pause(key_name or _sending_key.get(), float(seconds if seconds is not None else 1))
 
 
 def _ms(started: float) -> float:

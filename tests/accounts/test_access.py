@@ -29,6 +29,8 @@ VIEW = SIGNED_IN | {
     "audit-log",
     "audit-export",
     "schedule-list",
+    "job-list",
+    "job-detail",
 }
 TOGGLE = VIEW | {
     "deployment-enable",
@@ -36,6 +38,9 @@ TOGGLE = VIEW | {
     "deployment-schedule",
     "schedule-cancel",
     "schedule-move",
+    "deployment-bulk",
+    "job-cancel",
+    "job-retry",
 }
 CHANGE = TOGGLE | {"deployment-create", "deployment-edit", "deployment-delete"}
 MANAGE = CHANGE | {"service-key", "worker-status"}
@@ -47,6 +52,7 @@ WRITES = {
     "deployment-edit": "update",
     "deployment-delete": "delete",
     "deployment-schedule": "schedule",
+    "deployment-bulk": "bulk",
 }
 # role fixture -> (URL names it may use, whether it may use Django's admin)
 ROLES = {
@@ -57,7 +63,7 @@ ROLES = {
     "editor": (CHANGE, False),
     "admin_user": (MANAGE, True),
 }
-SAMPLE = {"flow_version": "11", "deployment": "101", "change": "1"}
+SAMPLE = {"flow_version": "11", "deployment": "101", "change": "1", "job": "1"}
 
 
 def walk(patterns, namespaces: tuple[str, ...] = (), prefix: str = ""):

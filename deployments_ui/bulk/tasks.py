@@ -1,0 +1,23 @@
+"""The worker's side of bulk jobs: run one when it is queued; take up stopped ones."""
+
+from __future__ import annotations
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
+
+from deployments_ui.audit import leases
+from deployments_ui.bulk import services
+from deployments_ui.schedules.tasks import HOLDER
+
+
+@db_task()
+def run_bulk_job(job_id: int) -> None:
+    """Run one bulk job to its end (a job already taken by another consumer is left alone)."""
+    services.run_job(job_id, holder=HOLDER)
+
+
+@db_periodic_task(crontab(minute="*"))
+def resume_bulk_jobs() -> None:
+    """Every minute: take up jobs whose consumer stopped mid-run (never writing an item twice)."""
+    if leases.claim_run("periodic:bulk-resume", 60):
+        services.resume_stalled(holder=HOLDER)
