@@ -119,19 +119,20 @@ local now = tonumber(ARGV[1])
 local interval = tonumber(ARGV[2])
 local tolerance = tonumber(ARGV[3])
 local pause = tonumber(redis.call('GET', KEYS[2]) or '0')
-if pause > now then return tostring(pause - now) end
+if pause > now then return string.format('%.17g', pause - now) end
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
-if tat - now > tolerance then return tostring(tat - now - tolerance) end
+if tat - now > tolerance + 1e-6 then return string.format('%.17g', tat - now - tolerance) end
 local ttl = math.ceil((tat + interval - now) * 1000) + 1000
-redis.call('SET', KEYS[1], tostring(tat + interval), 'PX', ttl)
+redis.call('SET', KEYS[1], string.format('%.17g', tat + interval), 'PX', ttl)
 return '0'
 """
 _LUA_PAUSE = """
 local until_ = tonumber(ARGV[1])
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if until_ > current then
-  redis.call('SET', KEYS[1], tostring(until_), 'PX', math.ceil(tonumber(ARGV[2]) * 1000) + 1000)
+  local ttl = math.ceil(tonumber(ARGV[2]) * 1000) + 1000
+  redis.call('SET', KEYS[1], string.format('%.17g', until_), 'PX', ttl)
 end
 return 1
 """
@@ -139,9 +140,10 @@ return 1
 
 def _redis():
     """The Redis client behind Django's cache, when the cache is Redis; else None."""
-    from django.core.cache import cache
+    from django.core.cache import caches
     from django.core.cache.backends.redis import RedisCache
 
+    cache = caches["default"]
     if isinstance(cache, RedisCache):
         return cache, cache._cache.get_client(write=True)
     return None
@@ -176,7 +178,7 @@ def _try_take_db(shape: Shape, priority: str, key: str, now: float) -> float:
     if paused is not None:
         return paused - now
     # One statement: it succeeds only while TAT is within the tolerance, and moves TAT on.
-    taken = rows.filter(name=BUCKET, tat__lte=now + shape.tolerance(priority)).update(
+    taken = rows.filter(name=BUCKET, tat__lte=now + shape.tolerance(priority) + 1e-6).update(
         tat=Greatest(F("tat"), Value(now)) + shape.interval
     )
     if taken:

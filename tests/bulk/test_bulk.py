@@ -123,9 +123,7 @@ def test_select_all_keeps_to_the_filter(signed_in, on_sandbox):
     )
     selected = response.context["preview"].selected
     assert selected
-    assert {item.deployment.virtual_environment_id for item in selected} == {
-        str(environment["id"])
-    }
+    assert {item.deployment.virtual_environment_id for item in selected} == {str(environment["id"])}
 
 
 def test_nothing_chosen_is_refused_plainly(signed_in, on_sandbox):
@@ -315,8 +313,8 @@ def test_an_item_interrupted_mid_send_is_settled_by_reading_never_resent(
     # A worker claimed the first and sent it, then died before recording the answer; the
     # second was claimed but never sent.
     on_sandbox.api(
-        "POST", f"/api/v1/flow-versions/{items[0]['flow_version_id']}/deployments/"
-        f"{items[0]['id']}/disable"
+        "POST",
+        f"/api/v1/flow-versions/{items[0]['flow_version_id']}/deployments/{items[0]['id']}/disable",
     )
     long_ago = timezone.now() - bulk.interrupted_after() * 2
     BulkItem.objects.filter(pk__in=[first.pk, second.pk]).update(
