@@ -146,10 +146,13 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
     entries = log_entries(stack)
     stack.clear_fault()
     summary = re.search(r"finished: ([^<]*)\.", html)
-    job_entries = [e for e in entries if "per_page=25" not in (e["query"] or "")]
+    # Whose key sent each request: the job uses the operator's, the person browsing is the
+    # viewer, and drift detection (every minute on the same worker) the service key.
+    job_entries = [e for e in entries if e["user"] == "Oscar Operator"]
     writes = sum(1 for e in job_entries if e["method"] != "GET")
     reads = len(job_entries) - writes
-    pages = len(entries) - len(job_entries)
+    pages = sum(1 for e in entries if e["user"] == "Vera Viewer")
+    other = len(entries) - len(job_entries) - pages
     too_many = sum(1 for e in entries if e["status"] == 429)
     times = [datetime.fromisoformat(e["time"].replace("Z", "+00:00")).timestamp() for e in entries]
     floor = len(entries) / (args.rate / 60)
@@ -159,7 +162,8 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
         f"bulk: {enabled_before} items, disable, sandbox latency {args.latency_ms} ms, budget "
         f"{args.rate}/min, one consumer: job {summary.group(1) if summary else '?'}; "
         f"upstream requests {len(entries)} (job: {writes} writes + {reads} reads; person's "
-        f"pages: {pages}); preview {preview_requests} reads; wall {wall:.0f} s vs floor "
+        f"pages: {pages}; drift detection: {other}); preview {preview_requests} reads; "
+        f"wall {wall:.0f} s vs floor "
         f"{floor:.0f} s ({len(entries)} ÷ {args.rate}/min); busiest 60 s window "
         f"{busiest_window(times, 60.0)} (budget {args.rate}); 429s {too_many}; person's list "
         f"page while the job ran: {len(finite)} loads, p50 {median(finite):.0f} ms, "

@@ -14,8 +14,8 @@ shares its database; the default per-process memory cache would not be shared).
 
 With a burst of B requests and an interval of window / (rate - B), no window of that length
 ever holds more than `rate` requests. People's page views go first: a background request
-(bulk jobs, drift detection) may go only while the bucket is full enough that B - 1 requests
-stay in reserve for people, so jobs wait whenever people are using the console.
+(bulk jobs, drift detection) may go only while the bucket is full enough that half the burst
+stays in reserve for people, so jobs wait whenever people are using the console.
 
 A 429 pauses every request with that key for Patchworks' Retry-After (`pause`).
 """
@@ -105,10 +105,16 @@ class Shape:
             self.window / max(1, self.rate - self.burst) * 1.001 if self.rate > 1 else self.window
         )
 
+    @property
+    def reserve(self) -> int:
+        """Requests of the burst that background work leaves for people (half, at least one)."""
+        return max(1, self.burst // 2)
+
     def tolerance(self, priority: str) -> float:
-        """How far ahead of now TAT may be for a request of this priority to go."""
+        """How far ahead of now TAT may be for a request of this priority to go. Background
+        work may run a little ahead (to catch up after slow items) but never into the reserve."""
         if priority == BACKGROUND:
-            return 0.0
+            return max(0, self.burst - 1 - self.reserve) * self.interval
         return (self.burst - 1) * self.interval
 
 
