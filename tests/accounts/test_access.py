@@ -228,8 +228,11 @@ def test_a_refused_write_is_recorded_in_the_audit_trail(client, viewer, name):
     assert event.outcome == AuditEvent.Outcome.REFUSED
     assert event.action == WRITES[name]
     assert event.user_id == viewer.pk
-    assert event.flow_version_id == "11"
-    assert event.deployment_id == ("" if name == "deployment-create" else "101")
+    # The bulk URL names no single deployment.
+    assert event.flow_version_id == ("" if name == "deployment-bulk" else "11")
+    assert event.deployment_id == (
+        "" if name in ("deployment-create", "deployment-bulk") else "101"
+    )
     assert event.message.startswith("You do not have permission to")
 
 
