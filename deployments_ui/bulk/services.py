@@ -388,9 +388,9 @@ def change_control_gate(*, job: BulkJob, item: BulkItem, deployment: Deployment)
 
 def interrupted_after() -> timedelta:
     """How long a running job's heartbeat may stand still before it counts as stopped: longer
-    than two calls' timeouts, with room for waiting on the budget behind people's pages."""
+    than two calls' timeouts and a margin (it beats while waiting for the budget, too)."""
     one_call = settings.PATCHWORKS_CONNECT_TIMEOUT + settings.PATCHWORKS_READ_TIMEOUT
-    return timedelta(seconds=2 * one_call + 120)
+    return timedelta(seconds=2 * one_call + 10)
 
 
 def run_job(job_id: int, *, holder: str = "") -> BulkJob | None:
@@ -410,7 +410,7 @@ def run_job(job_id: int, *, holder: str = "") -> BulkJob | None:
     if not claimed:
         return None
     job = BulkJob.objects.select_related("requested_by").get(pk=job_id)
-    with budget.background():
+    with budget.background(on_wait=lambda: _beat(job)):
         try:
             _run(job)
         except Exception:
@@ -448,7 +448,11 @@ def _run(job: BulkJob) -> None:
             if _cancelled(job):
                 return
             apply_item(job, item, found.get(item.deployment_id), client=client, actor=actor)
-            BulkJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
+            _beat(job)
+
+
+def _beat(job: BulkJob) -> None:
+    BulkJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
 
 
 def _narrowing(items: list[BulkItem]) -> dict[str, str] | None:

@@ -26,7 +26,7 @@ import contextvars
 import hashlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -44,6 +44,10 @@ _priority: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "patchworks_priority", default=None
 )
 _process_default = [INTERACTIVE]
+# Called now and then while background work waits for the budget (e.g. a job's heartbeat).
+_on_wait: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar(
+    "patchworks_on_wait", default=None
+)
 
 
 class BudgetExhausted(Exception):
@@ -58,12 +62,18 @@ class BudgetExhausted(Exception):
 
 
 @contextmanager
-def background() -> Iterator[None]:
-    """Requests made inside are background work: they wait behind people's page views."""
+def background(on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Requests made inside are background work: they wait behind people's page views.
+
+    `on_wait` is called about once a second while such a request waits (so that a long wait
+    does not look like a stopped worker).
+    """
     token = _priority.set(BACKGROUND)
+    waiting = _on_wait.set(on_wait)
     try:
         yield
     finally:
+        _on_wait.reset(waiting)
         _priority.reset(token)
 
 
@@ -224,6 +234,12 @@ def take(api_key_name: str, priority: str | None = None) -> float:
         # Re-check at least every second: a background request can go as soon as the people's
         # reserve is back, and a pause may be lifted early by nobody, so sleep in small steps.
         time.sleep(min(wait, 1.0) if priority == BACKGROUND else wait)
+        callback = _on_wait.get() if priority == BACKGROUND else None
+        if callback is not None:
+            try:
+                callback()
+            except Exception:
+                logger.exception("A budget wait callback failed")
 
 
 def pause(api_key_name: str, seconds: float) -> None:
