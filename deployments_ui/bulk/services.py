@@ -554,8 +554,8 @@ def _settle(item: BulkItem, current: Deployment | None, wanted: bool) -> BulkIte
 def _already_words(current: Deployment) -> str:
     if current.is_enabled:
         who = current.enabled_by.name if current.enabled_by else "someone"
-        return f"Skipped: already enabled by {who}."
-    return "Skipped: already disabled."
+        return f"Already enabled by {who}."
+    return "Already disabled."
 
 
 def _actor(job: BulkJob) -> Actor:

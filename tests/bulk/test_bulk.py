@@ -171,6 +171,9 @@ def test_confirming_runs_the_job_and_answers_303_to_its_page(signed_in, on_sandb
     started = AuditEvent.objects.get(action=AuditEvent.Action.BULK)
     assert started.after["bulk_job_id"] == job.pk
     assert started.reason == "supplier maintenance"
+    log = signed_in.get("/audit/").content.decode()
+    assert f"disable 4 deployments as bulk job #{job.pk}" in log
+    assert log.count(f"bulk job #{job.pk}") >= 5
 
 
 def test_the_job_page_shows_each_result_and_polls_only_while_running(signed_in, on_sandbox):
@@ -180,7 +183,7 @@ def test_the_job_page_shows_each_result_and_polls_only_while_running(signed_in, 
     job = BulkJob.objects.get()
     html = signed_in.get(f"/jobs/{job.pk}/").content.decode()
     assert "2 of 2</strong> finished: 1 done, 1 skipped, 0 failed" in html
-    assert "Skipped: already disabled." in html
+    assert "<strong>Skipped</strong>: Already disabled." in html
     assert "hx-trigger" not in html.split('id="job-progress"')[1].split(">")[0]
     BulkJob.objects.filter(pk=job.pk).update(status=BulkJob.Status.RUNNING)
     partial = signed_in.get(f"/jobs/{job.pk}/", HTTP_HX_REQUEST="true").content.decode()
@@ -197,7 +200,7 @@ def test_skipped_says_by_whom(signed_in, on_sandbox):
     item = BulkItem.objects.get()
     assert item.status == Item.SKIPPED
     who = enabled[0]["enabledBy"]["name"]
-    assert item.message == f"Skipped: already enabled by {who}."
+    assert item.message == f"Already enabled by {who}."
 
 
 def test_a_partial_failure_reports_patchworks_message_per_item(signed_in, on_sandbox):
