@@ -8,7 +8,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 
 from deployments_ui.audit import leases
-from deployments_ui.bulk import services
+from deployments_ui.bulk import running
 from deployments_ui.schedules.tasks import HOLDER
 
 _start_lock = threading.Lock()
@@ -18,14 +18,14 @@ _started: list[bool] = []
 @db_task()
 def run_bulk_job(job_id: int) -> None:
     """Run one bulk job to its end (a job already taken by another consumer is left alone)."""
-    services.run_job(job_id, holder=HOLDER)
+    running.run_job(job_id, holder=HOLDER)
 
 
 @db_periodic_task(crontab(minute="*"))
 def resume_bulk_jobs() -> None:
     """Every minute: take up jobs whose consumer stopped mid-run (never writing an item twice)."""
     if leases.claim_run("periodic:bulk-resume", 60):
-        services.resume_stalled(holder=HOLDER)
+        running.resume_stalled(holder=HOLDER)
 
 
 @on_startup()
@@ -37,9 +37,9 @@ def resume_after_start() -> None:
         if _started:
             return
         _started.append(True)
-    resume_stalled_jobs.schedule(delay=services.interrupted_after().total_seconds() + 2)
+    resume_stalled_jobs.schedule(delay=running.interrupted_after().total_seconds() + 2)
 
 
 @db_task()
 def resume_stalled_jobs() -> None:
-    services.resume_stalled(holder=HOLDER)
+    running.resume_stalled(holder=HOLDER)

@@ -8,6 +8,7 @@ import pytest
 from axe_playwright_python.base import AXE_SCRIPT
 from playwright.sync_api import expect
 
+from deployments_ui.bulk import running
 from deployments_ui.bulk import services as bulk
 from deployments_ui.models import BulkItem, BulkJob
 from tests.browser.test_deployments import assert_accessible, upstream_writes
@@ -58,7 +59,7 @@ def test_it_selects_rows_previews_confirms_and_follows_the_job(
     assert_accessible(page, "the job page")
     page.evaluate("window.sameDocument = true")
 
-    bulk.run_job(job.pk)
+    running.run_job(job.pk)
 
     expect(page.get_by_role("heading", level=2, name="Finished")).to_be_visible()
     expect(page.locator("#job-counts")).to_contain_text("3 of 3")

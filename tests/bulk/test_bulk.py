@@ -8,6 +8,7 @@ import math
 import pytest
 from django.utils import timezone
 
+from deployments_ui.bulk import running
 from deployments_ui.bulk import services as bulk
 from deployments_ui.models import AuditEvent, BulkItem, BulkJob
 from tests.conftest import make_user
@@ -264,7 +265,7 @@ def test_cancel_before_the_worker_starts_sends_nothing(signed_in, on_sandbox, mo
     job.refresh_from_db()
     assert job.status == BulkJob.Status.CANCELLED
     assert set(job.items.values_list("status", flat=True)) == {Item.CANCELLED}
-    assert bulk.run_job(job.pk) is None
+    assert running.run_job(job.pk) is None
     assert on_sandbox.requests() == []
 
 
@@ -278,10 +279,10 @@ def test_cancel_while_running_stops_the_items_not_yet_sent(
         # The person presses Cancel while the worker is on the second item.
         calls.append(item.deployment_id)
         if len(calls) == 2:
-            bulk.cancel_job(actor=bulk.Actor(name="Oscar Operator"), user=operator, job=job)
+            bulk.cancel_job(actor=running.Actor(name="Oscar Operator"), user=operator, job=job)
         return None
 
-    monkeypatch.setattr(bulk, "change_control_gate", gate)
+    monkeypatch.setattr(running, "change_control_gate", gate)
     post(signed_in, items, confirmed="1")
     job = BulkJob.objects.get()
     assert job.status == BulkJob.Status.CANCELLED
@@ -319,7 +320,7 @@ def test_an_item_interrupted_mid_send_is_settled_by_reading_never_resent(
         "POST",
         f"/api/v1/flow-versions/{items[0]['flow_version_id']}/deployments/{items[0]['id']}/disable",
     )
-    long_ago = timezone.now() - bulk.interrupted_after() * 2
+    long_ago = timezone.now() - running.interrupted_after() * 2
     BulkItem.objects.filter(pk__in=[first.pk, second.pk]).update(
         status=Item.SENDING, attempt_started_at=long_ago
     )
@@ -327,7 +328,7 @@ def test_an_item_interrupted_mid_send_is_settled_by_reading_never_resent(
         status=BulkJob.Status.RUNNING, started_at=long_ago, heartbeat_at=long_ago
     )
     on_sandbox.clear_requests()
-    assert bulk.resume_stalled() == 1
+    assert running.resume_stalled() == 1
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.status == Item.DONE and "nothing was sent again" in first.message
@@ -344,8 +345,8 @@ def test_a_running_job_is_not_taken_by_a_second_worker(signed_in, on_sandbox, mo
     BulkJob.objects.filter(pk=job.pk).update(
         status=BulkJob.Status.RUNNING, heartbeat_at=timezone.now()
     )
-    assert bulk.run_job(job.pk) is None
-    assert bulk.resume_stalled() == 0
+    assert running.run_job(job.pk) is None
+    assert running.resume_stalled() == 0
 
 
 def test_a_job_costs_one_write_per_item_and_a_read_per_hundred(signed_in, on_sandbox):
