@@ -55,6 +55,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=200)
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--rate", type=int, default=120, help="PATCHWORKS_REQUESTS_PER_MINUTE")
+    parser.add_argument(
+        "--no-browsing", action="store_true", help="no person loads the list while the job runs"
+    )
     args = parser.parse_args()
     extra = {"PATCHWORKS_REQUESTS_PER_MINUTE": str(args.rate), "CONSOLE_SCHEDULE_POLL_SECONDS": "5"}
     with Stack.from_args(args, extra_env=extra) as stack:
@@ -129,7 +132,8 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
             time.sleep(1.0)
 
     browsing = threading.Thread(target=browse)
-    browsing.start()
+    if not args.no_browsing:
+        browsing.start()
     try:
         while True:
             html = person.get(job_url, timeout=60).text
@@ -142,7 +146,8 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
         wall = time.monotonic() - started
     finally:
         done.set()
-        browsing.join()
+        if browsing.is_alive():
+            browsing.join()
     entries = log_entries(stack)
     stack.clear_fault()
     summary = re.search(r"finished: ([^<]*)\.", html)
@@ -156,7 +161,7 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
     too_many = sum(1 for e in entries if e["status"] == 429)
     times = [datetime.fromisoformat(e["time"].replace("Z", "+00:00")).timestamp() for e in entries]
     floor = len(entries) / (args.rate / 60)
-    finite = [ms for ms in page_times if ms != float("inf")]
+    finite = [ms for ms in page_times if ms != float("inf")] or [0.0]
     refused = len(page_times) - len(finite)
     print(
         f"bulk: {enabled_before} items, disable, sandbox latency {args.latency_ms} ms, budget "
