@@ -161,8 +161,14 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
     too_many = sum(1 for e in entries if e["status"] == 429)
     times = [datetime.fromisoformat(e["time"].replace("Z", "+00:00")).timestamp() for e in entries]
     floor = len(entries) / (args.rate / 60)
-    finite = [ms for ms in page_times if ms != float("inf")] or [0.0]
+    finite = [ms for ms in page_times if ms != float("inf")]
     refused = len(page_times) - len(finite)
+    person = (
+        f"person's list page while the job ran: {len(finite)} loads, p50 {median(finite):.0f} "
+        f"ms, p95 {percentile(finite, 0.95):.0f} ms, {refused} refused"
+        if finite
+        else "no person browsing"
+    )
     print(
         f"bulk: {enabled_before} items, disable, sandbox latency {args.latency_ms} ms, budget "
         f"{args.rate}/min, one consumer: job {summary.group(1) if summary else '?'}; "
@@ -170,9 +176,8 @@ def run(stack: Stack, args: argparse.Namespace) -> None:
         f"pages: {pages}; drift detection: {other}); preview {preview_requests} reads; "
         f"wall {wall:.0f} s vs floor "
         f"{floor:.0f} s ({len(entries)} ÷ {args.rate}/min); busiest 60 s window "
-        f"{busiest_window(times, 60.0)} (budget {args.rate}); 429s {too_many}; person's list "
-        f"page while the job ran: {len(finite)} loads, p50 {median(finite):.0f} ms, "
-        f"p95 {percentile(finite, 0.95):.0f} ms, {refused} refused; {machine()}"
+        f"{busiest_window(times, 60.0)} (budget {args.rate}); 429s {too_many}; {person}; "
+        f"{machine()}"
     )
 
 
