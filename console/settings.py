@@ -285,6 +285,13 @@ PATCHWORKS_PICKER_CACHE_SECONDS = env_int("PATCHWORKS_PICKER_CACHE_SECONDS", 120
 PATCHWORKS_FILL_VERSION_LISTS = env_int("PATCHWORKS_FILL_VERSION_LISTS", 50)
 # /readyz answers from its last Patchworks check for this long (one upstream call per process).
 CONSOLE_READY_CACHE_SECONDS = env_float("CONSOLE_READY_CACHE_SECONDS", 15.0)
+# The console's share of Patchworks' rate limit, across all its processes (0: no limit), and
+# the window it is counted over (seconds; shorter only in tests). Off under tests unless a test
+# turns it on, so that tests do not wait for each other's requests.
+PATCHWORKS_REQUESTS_PER_MINUTE = env_int("PATCHWORKS_REQUESTS_PER_MINUTE", 0 if TESTING else 120)
+PATCHWORKS_BUDGET_WINDOW_SECONDS = env_float("PATCHWORKS_BUDGET_WINDOW_SECONDS", 60.0)
+# Bulk enable and disable: the most deployments one job may change.
+CONSOLE_BULK_MAX_ITEMS = env_int("CONSOLE_BULK_MAX_ITEMS", 500)
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env_str("CONSOLE_TIME_ZONE", "Europe/London")

@@ -24,13 +24,16 @@ PRIORITY_CHOICES = [("", "Inherit from the flow")] + [
     (str(priority), label) for priority, label in PRIORITY_LABELS.items()
 ]
 # The list's filter fields, and the Patchworks filter each one sets.
-FILTER_FIELDS = {
-    "environment": Filter.ENVIRONMENT,
+# The filters sent to Patchworks as typed or chosen (environments are worked out: see to_query).
+TEXT_FILTERS = {
     "package": Filter.PACKAGE,
     "flow": Filter.FLOW,
     "name": Filter.NAME,
     "q": Filter.SEARCH,
 }
+# A deployment list's filter and sort parameters (not its paging): what "select all that match"
+# carries into a bulk job.
+LIST_FILTER_PARAMETERS = ("q", "environment", "package", "flow", "name", "scope", "sort")
 # Patchworks' field names, mapped to the form fields that show their errors.
 API_FIELD_TO_FORM_FIELD = {
     "virtual_environment_id": "environment",
@@ -60,6 +63,16 @@ class QuickSelect(forms.Select):
         return format_html("<select{}>{}</select>", flatatt(final_attrs), options)
 
 
+class QuickSelectMultiple(QuickSelect):
+    """QuickSelect that lets several options be chosen (a plain <select multiple>: no script
+    needed; hold Ctrl or Cmd to choose more than one)."""
+
+    allow_multiple_selected = True
+
+    def render(self, name, value, attrs=None, renderer=None):
+        return super().render(name, value, {**(attrs or {}), "multiple": True}, renderer)
+
+
 def environment_label(environment) -> str:
     return f"{environment.name} ({environment.type})" if environment.type else environment.name
 
@@ -77,7 +90,12 @@ class DeploymentFilterForm(forms.Form):
         max_length=100,
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "e.g. Shopify"}),
     )
-    environment = forms.ChoiceField(required=False, label="Environment", widget=QuickSelect)
+    environment = forms.MultipleChoiceField(
+        required=False,
+        label="Environments",
+        widget=QuickSelectMultiple(attrs={"size": 4}),
+        help_text="Choose one or several (Ctrl or Cmd and click).",
+    )
     package = forms.ChoiceField(required=False, label="Package", widget=QuickSelect)
     flow = forms.ChoiceField(required=False, label="Flow", widget=QuickSelect)
     name = forms.CharField(required=False, label="Exact flow name", max_length=200)
@@ -118,15 +136,11 @@ class DeploymentFilterForm(forms.Form):
         for environment in pickers.environments:
             if environment.type in ENVIRONMENT_TYPES:
                 self.environment_ids_by_type.setdefault(environment.type, []).append(environment.id)
-        cast(forms.ChoiceField, self.fields["environment"]).choices = (
-            [("", "Any environment")]
-            + [
-                (kind, label)
-                for kind, label in ENVIRONMENT_TYPES.items()
-                if kind in self.environment_ids_by_type
-            ]
-            + _choices(pickers.environments, environment_label)
-        )
+        cast(forms.MultipleChoiceField, self.fields["environment"]).choices = [
+            (kind, label)
+            for kind, label in ENVIRONMENT_TYPES.items()
+            if kind in self.environment_ids_by_type
+        ] + _choices(pickers.environments, environment_label)
         cast(forms.ChoiceField, self.fields["package"]).choices = [("", "Any package")] + _choices(
             pickers.packages
         )
@@ -138,13 +152,18 @@ class DeploymentFilterForm(forms.Form):
         """The API query for the valid part of the form; invalid fields are left out."""
         values = self.cleaned_data if self.is_bound else {}
         filters: dict[str, str] = {}
-        for field_name, api_name in FILTER_FIELDS.items():
+        for field_name, api_name in TEXT_FILTERS.items():
             if values.get(field_name):
                 filters[api_name] = values[field_name].strip()
-        environment_type = values.get("environment")
-        if environment_type in self.environment_ids_by_type:
+        environments: list[str] = []
+        for chosen in values.get("environment") or []:
+            # "live" and "test" stand for every environment of that type.
+            for environment_id in self.environment_ids_by_type.get(chosen, [chosen]):
+                if environment_id and environment_id not in environments:
+                    environments.append(environment_id)
+        if environments:
             # A comma list means "any of" to Patchworks.
-            filters[Filter.ENVIRONMENT] = ",".join(self.environment_ids_by_type[environment_type])
+            filters[Filter.ENVIRONMENT] = ",".join(environments)
         if values.get("scope"):
             filters[Filter.GLOBAL] = "1" if values["scope"] == "yes" else "0"
         return DeploymentQuery(

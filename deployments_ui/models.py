@@ -93,6 +93,7 @@ class AuditEvent(models.Model):
         ROLES_CHANGED = "roles_changed", "changed roles"
         API_KEY_SAVED = "api_key_saved", "saved an API key"
         API_KEY_REMOVED = "api_key_removed", "removed an API key"
+        BULK = "bulk", "started a bulk change"
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "in progress"
@@ -216,11 +217,13 @@ class SsoIdentity(models.Model):
 
 
 # Rooms keep their models in their own package; importing them here keeps the app label.
+from deployments_ui.bulk.models import BulkItem, BulkJob  # noqa: E402, F401
 from deployments_ui.changes.models import (  # noqa: E402, F401
     ChangeDecision,
     ChangeRequest,
     ChangeRule,
     FreezeWindow,
 )
+from deployments_ui.patchworks.models import UpstreamBudget  # noqa: E402, F401
 from deployments_ui.saved_views.models import SavedView  # noqa: E402, F401
 from deployments_ui.schedules.models import ScheduledChange  # noqa: E402, F401

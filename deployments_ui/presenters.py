@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from deployments_ui.changes.web import row_controls
-from deployments_ui.forms import ToggleForm
+from deployments_ui.forms import LIST_FILTER_PARAMETERS, ToggleForm
 from deployments_ui.patchworks import SORT_KEYS, Deployment
 from deployments_ui.templatetags.console_tags import (
     deployment_url,
@@ -15,6 +16,7 @@ from deployments_ui.templatetags.console_tags import (
 )
 
 PAGE_WINDOW = 2
+# The list's filter parameters, carried to a bulk change's preview.
 
 
 def deployment_label(deployment: Deployment) -> str:
@@ -193,5 +195,14 @@ def list_context(request: HttpRequest, *, form, page, flow_version: str = "") ->
         "pager": pager(page.current_page, page.last_page) if page else None,
         "list_url": request.path,
         "next": request.get_full_path(),
+        # Bulk changes: the row checkboxes, and the filter carried to the preview.
+        "bulk_choosable": not flow_version,
+        "bulk_filters": [
+            (name, value)
+            for name in LIST_FILTER_PARAMETERS
+            for value in request.GET.getlist(name)
+            if value and len(value) <= 200
+        ],
+        "bulk_cap": settings.CONSOLE_BULK_MAX_ITEMS,
         **toggle_context(),
     }

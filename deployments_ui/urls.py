@@ -1,6 +1,7 @@
 from django.urls import path, register_converter
 from django.views.generic import RedirectView
 
+from deployments_ui.bulk import views as bulk
 from deployments_ui.changes import views as changes
 from deployments_ui.ids import PatchworksIdConverter
 from deployments_ui.saved_views import views as saved_views
@@ -15,6 +16,11 @@ deployment = "flow-versions/<pwid:flow_version>/deployments/<pwid:deployment>/"
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="deployment-list"), name="home"),
     path("deployments/", deployments.deployment_list, name="deployment-list"),
+    path("deployments/bulk/", bulk.deployment_bulk, name="deployment-bulk"),
+    path("jobs/", bulk.job_list, name="job-list"),
+    path("jobs/<int:job>/", bulk.job_detail, name="job-detail"),
+    path("jobs/<int:job>/cancel/", bulk.job_cancel, name="job-cancel"),
+    path("jobs/<int:job>/retry/", bulk.job_retry, name="job-retry"),
     path(
         "flow-versions/<pwid:flow_version>/deployments/",
         deployments.flow_version_deployment_list,

@@ -70,6 +70,12 @@ URL_ACCESS: dict[str, str] = {
     "change-edit": "toggle_deployments",
     "change-control-settings": "manage_console",
     "freeze-windows": "manage_console",
+    "deployment-bulk": "toggle_deployments",
+    "job-list": "view_deployments",
+    "job-detail": "view_deployments",
+    # Operators cancel and retry their own jobs, Editors anyone's (checked per job).
+    "job-cancel": "toggle_deployments",
+    "job-retry": "toggle_deployments",
 }
 NAMESPACE_ACCESS: dict[str, str] = {"admin": STAFF}
 
@@ -81,6 +87,7 @@ WRITE_ACTIONS: dict[str, tuple[str, str]] = {
     "deployment-edit": ("update", "change deployments"),
     "deployment-delete": ("delete", "delete deployments"),
     "deployment-schedule": ("schedule", "schedule changes to deployments"),
+    "deployment-bulk": ("bulk", "enable or disable deployments in bulk"),
 }
 
 

@@ -34,12 +34,14 @@ BASE_VERBS = {
     "schedule": "schedule a change to",
     "reschedule": "move a scheduled change to",
     "unschedule": "cancel a scheduled change to",
+    "bulk": "start a bulk change to",
 }
 # Things done inside the console alone: one row each, told without an outcome.
 LOCAL_PHRASES = {
     "schedule": "scheduled a change to",
     "reschedule": "moved a scheduled change to",
     "unschedule": "cancelled a scheduled change to",
+    "bulk": "started a bulk change to",
 }
 STATE_LABELS = {
     "enabled": "State",
@@ -88,6 +90,7 @@ SIGN_IN_METHODS = {
     "sso": "single sign-on",
     "system": "background job",
     "schedule": "a scheduled change, applied by the background worker",
+    "bulk": "a bulk job, run by the background worker",
 }
 
 

@@ -10,7 +10,9 @@ a repr or a traceback.
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -25,20 +27,25 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import InvalidHeader, MaxRetryError, NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
+from deployments_ui.patchworks import budget
 from deployments_ui.patchworks.errors import (
     UNKNOWN_OUTCOME,
     ConnectionFailed,
     PatchworksError,
+    RateLimited,
     Timeout,
     Unauthorized,
     error_for_status,
     malformed,
+    parse_retry_after,
 )
 
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "deployments-console/0.1"
 RETRY_STATUSES = (429, 502, 503, 504)
+# The budget name of the key whose request is being sent (for GET retries inside urllib3).
+_sending_key: contextvars.ContextVar[str] = contextvars.ContextVar("sending_key", default="")
 
 
 # The key -------------------------------------------------------------------------------------
@@ -90,7 +97,14 @@ class _GetRetry(Retry):
     ):
         if isinstance(error, ReadTimeoutError):
             raise error.with_traceback(_stacktrace)
+        if response is not None and response.status == 429:
+            _pause_for(response.headers.get("Retry-After"))
         return super().increment(method, url, response, error, _pool, _stacktrace)
+
+    def sleep(self, response=None) -> None:
+        super().sleep(response)
+        # A retry is a request like any other: it waits for the budget too.
+        budget.take(_sending_key.get())
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +296,17 @@ def send(
     }
     if payload is not None:
         headers["Content-Type"] = "application/json"
+    key_name = budget.key_name(key)
+    try:
+        budget.take(key_name)
+    except budget.BudgetExhausted as exhausted:
+        seconds = math.ceil(exhausted.retry_after)
+        raise RateLimited(
+            f"Patchworks is busy, try again in {seconds} seconds.",
+            retry_after=seconds,
+            status=None,
+        ) from None
+    token = _sending_key.set(key_name)
     started = time.perf_counter()
     try:
         response = session.request(
@@ -305,7 +330,11 @@ def send(
         # `from None` keeps requests' frames, whose locals hold the headers, out of error
         # reports; the log line above names what failed.
         raise error from None
+    finally:
+        _sending_key.reset(token)
     logger.info("patchworks %s %s %s in %.0f ms", method, path, response.status_code, _ms(started))
+    if response.status_code == 429:
+        _pause_for(response.headers.get("Retry-After"), key_name)
     if not 200 <= response.status_code < 300:
         raise error_for_status(
             response.status_code,
@@ -321,3 +350,9 @@ def send(
 def mask(api_key: str) -> str:
     """The key as the client keeps it: a real string on the wire, '********' in any repr."""
     return _Hidden(api_key)
+
+
+def _pause_for(retry_after: str | None, key_name: str = "") -> None:
+    """Patchworks said 429: pause the console's requests with this key as long as it asked."""
+    seconds = parse_retry_after(retry_after)
+    budget.pause(key_name or _sending_key.get(), float(seconds if seconds is not None else 1))

@@ -16,6 +16,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 
 from deployments_ui.audit import drift, leases
+from deployments_ui.patchworks import budget
 from deployments_ui.schedules import applying
 from deployments_ui.schedules.tasks import HOLDER, apply_due_changes
 from deployments_ui.worker import status
@@ -39,7 +40,8 @@ def every_minute() -> None:
 def detect_drift() -> None:
     """Drift detection's run for this minute (its own lease keeps runs from overlapping)."""
     try:
-        result = drift.sync_deployments()
+        with budget.background():
+            result = drift.sync_deployments()
     except drift.SyncError as error:
         logger.warning("Drift detection did not run: %s", error)
         return
@@ -70,6 +72,7 @@ def catch_up() -> None:
     """A consumer that starts applies what fell due while none ran, and keeps looking until its
     first periodic run, instead of waiting for the minute to turn. Once per process (the hook
     runs in every worker thread)."""
+    budget.use_background_by_default()  # the worker's requests wait behind people's pages
     with _start_lock:
         if _started:
             return

@@ -33,6 +33,8 @@ VIEW = SIGNED_IN | {
     "schedule-list",
     "change-list",
     "change-detail",
+    "job-list",
+    "job-detail",
 }
 TOGGLE = VIEW | {
     "deployment-enable",
@@ -44,6 +46,9 @@ TOGGLE = VIEW | {
     "change-decline",
     "change-apply",
     "change-edit",
+    "deployment-bulk",
+    "job-cancel",
+    "job-retry",
 }
 CHANGE = TOGGLE | {"deployment-create", "deployment-edit", "deployment-delete"}
 MANAGE = CHANGE | {"service-key", "worker-status", "change-control-settings", "freeze-windows"}
@@ -55,6 +60,7 @@ WRITES = {
     "deployment-edit": "update",
     "deployment-delete": "delete",
     "deployment-schedule": "schedule",
+    "deployment-bulk": "bulk",
 }
 # role fixture -> (URL names it may use, whether it may use Django's admin)
 ROLES = {
@@ -65,7 +71,14 @@ ROLES = {
     "editor": (CHANGE, False),
     "admin_user": (MANAGE, True),
 }
-SAMPLE = {"flow_version": "11", "deployment": "101", "view": "7", "change": "1", "pk": "1"}
+SAMPLE = {
+    "flow_version": "11",
+    "deployment": "101",
+    "view": "7",
+    "change": "1",
+    "pk": "1",
+    "job": "1",
+}
 
 
 def walk(patterns, namespaces: tuple[str, ...] = (), prefix: str = ""):
@@ -231,8 +244,11 @@ def test_a_refused_write_is_recorded_in_the_audit_trail(client, viewer, name):
     assert event.outcome == AuditEvent.Outcome.REFUSED
     assert event.action == WRITES[name]
     assert event.user_id == viewer.pk
-    assert event.flow_version_id == "11"
-    assert event.deployment_id == ("" if name == "deployment-create" else "101")
+    # The bulk URL names no single deployment.
+    assert event.flow_version_id == ("" if name == "deployment-bulk" else "11")
+    assert event.deployment_id == (
+        "" if name in ("deployment-create", "deployment-bulk") else "101"
+    )
     assert event.message.startswith("You do not have permission to")
 
 

@@ -10,7 +10,7 @@ from django.test import Client
 
 from deployments_ui.audit import describe
 from deployments_ui.models import AuditEvent
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import Group, User
 
 from deployments_ui.models import AuditEvent, SsoIdentity
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 PROXY = "10.0.0.5"
 OUTSIDER = "203.0.113.9"

@@ -121,7 +121,7 @@ def test_it_filters_sorts_and_pages_in_place_and_the_url_reopens_the_same_view(
     page.goto("/deployments/")
     mark_page(page)
 
-    page.get_by_label("Environment").select_option(label=UK_LIVE)
+    page.get_by_label("Environments:").select_option(label=UK_LIVE)
     expect(page).to_have_url(re.compile(rf"environment={UK_LIVE_ID}\b"))
     page.get_by_label("Search flow names").press_sequentially(SEARCH)
     expect(page).to_have_url(re.compile(rf"q={SEARCH}\b"))
@@ -164,7 +164,7 @@ def test_it_filters_sorts_and_pages_in_place_and_the_url_reopens_the_same_view(
 
     shared = page.context.new_page()
     shared.goto(page.url)
-    assert shared.get_by_label("Environment").input_value() == str(UK_LIVE_ID)
+    assert shared.get_by_label("Environments:").input_value() == str(UK_LIVE_ID)
     assert shared.get_by_label("Search flow names").input_value() == SEARCH
     assert shared.get_by_label("Rows per page").input_value() == "10"
     expect(shared.get_by_text("Showing 11–16 of 16 deployments")).to_be_visible()

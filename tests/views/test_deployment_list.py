@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs
 
 import pytest
@@ -260,7 +261,28 @@ def test_the_filter_pickers_keep_the_chosen_values(signed_in, on_sandbox):
     html = html.decode()
     assert f'<option value="{environment["id"]}" selected>{environment["name"]}' in html
     assert '<option value="50" selected>50</option>' in html
-    assert '<select id="id_environment" name="environment">' in html
+    assert re.search(r'<select [^>]*name="environment"[^>]* multiple', html)
+
+
+def test_several_environments_at_once(signed_in, on_sandbox):
+    """The picker takes several environments (and a type): Patchworks gets one comma list."""
+    environments = on_sandbox.api(
+        "GET", "/api/v1/flow-version-deployments/virtual-environments"
+    ).json()["data"]
+    tests = [str(env["id"]) for env in environments if env["type"] == "test"]
+    live = [str(env["id"]) for env in environments if env["type"] == "live"]
+    on_sandbox.clear_requests()
+    url = f"/deployments/?environment={tests[0]}&environment={live[0]}&per_page=100"
+    response = signed_in.get(url)
+    assert response.status_code == 200
+    query = parse_qs(on_sandbox.requests()[-1]["query"])
+    assert query["filter[virtual_environment_id]"] == [f"{tests[0]},{live[0]}"]
+    html = response.content.decode()
+    assert f'<option value="{tests[0]}" selected>' in html
+    assert f'<option value="{live[0]}" selected>' in html
+    wanted = {str(env["name"]) for env in environments if str(env["id"]) in (tests[0], live[0])}
+    names = {row.environment_name for row in response.context["page"].items}
+    assert names == wanted, names
 
 
 def test_new_deployment_picker_offers_a_flows_versions(client, editor, on_sandbox):
