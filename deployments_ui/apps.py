@@ -7,3 +7,7 @@ class DeploymentsUiConfig(AppConfig):
 
     def ready(self) -> None:
         from deployments_ui.accounts import crypto  # noqa: F401  registers the encryption-key checks
+        from deployments_ui.audit import chain
+        from deployments_ui.notifications import outbox
+
+        chain.on_append(outbox.fan_out)

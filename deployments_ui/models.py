@@ -176,4 +176,5 @@ class SyncLease(models.Model):
 
 
 # Rooms' models, imported here so that their app label stays `deployments_ui`.
+from deployments_ui.notifications.models import Delivery, Subscription, Webhook  # noqa: E402, F401
 from deployments_ui.schedules.models import ScheduledChange  # noqa: E402, F401

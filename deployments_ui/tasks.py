@@ -1,4 +1,5 @@
 """Where `manage.py run_huey` finds the console's tasks (it imports each app's `tasks`)."""
 
+from deployments_ui.notifications.tasks import deliver_due, poll_deliveries  # noqa: F401
 from deployments_ui.schedules.tasks import apply_due_changes  # noqa: F401
 from deployments_ui.worker.tasks import detect_drift, every_minute, housekeeping  # noqa: F401

@@ -29,6 +29,9 @@ VIEW = SIGNED_IN | {
     "audit-log",
     "audit-export",
     "schedule-list",
+    "notification-settings",
+    "notification-edit",
+    "notification-delete",
 }
 TOGGLE = VIEW | {
     "deployment-enable",
@@ -38,7 +41,16 @@ TOGGLE = VIEW | {
     "schedule-move",
 }
 CHANGE = TOGGLE | {"deployment-create", "deployment-edit", "deployment-delete"}
-MANAGE = CHANGE | {"service-key", "worker-status"}
+MANAGE = CHANGE | {
+    "service-key",
+    "worker-status",
+    "webhook-list",
+    "webhook-create",
+    "webhook-detail",
+    "webhook-edit",
+    "webhook-delete",
+    "webhook-test",
+}
 ALL_NAMED = MANAGE
 WRITES = {
     "deployment-enable": "enable",
