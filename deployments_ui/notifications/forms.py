@@ -99,6 +99,12 @@ class SubscriptionForm(FilterForm):
 
 
 class WebhookForm(FilterForm):
+    url = forms.URLField(
+        label="Address (URL)",
+        max_length=500,
+        assume_scheme="https",
+        help_text="Where events are posted, e.g. a Slack incoming webhook.",
+    )
     format = forms.ChoiceField(
         label="Format", choices=Webhook.Format.choices, widget=forms.RadioSelect
     )
@@ -106,11 +112,8 @@ class WebhookForm(FilterForm):
     class Meta:
         model = Webhook
         fields = ["name", "url", "format", "is_active", *FILTER_FIELDS]
-        labels = {"url": "Address (URL)", "is_active": "Active"}
-        help_texts = {
-            "url": "Where events are posted, e.g. a Slack incoming webhook.",
-            "is_active": "Untick to stop sending without deleting the webhook.",
-        }
+        labels = {"is_active": "Active"}
+        help_texts = {"is_active": "Untick to stop sending without deleting the webhook."}
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]

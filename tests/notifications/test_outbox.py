@@ -72,9 +72,11 @@ def test_a_write_failing_after_the_delivery_takes_the_delivery_with_it(ann):
     def fail_after_fan_out(event):
         raise DatabaseError("the head could not be moved")
 
-    with mock.patch.object(chain, "_on_append", [outbox.fan_out, fail_after_fan_out]):
-        with pytest.raises(AuditUnavailable):
-            change(ann)
+    with (
+        mock.patch.object(chain, "_on_append", [outbox.fan_out, fail_after_fan_out]),
+        pytest.raises(AuditUnavailable),
+    ):
+        change(ann)
     assert AuditEvent.objects.count() == 0
     assert Delivery.objects.count() == 0
 
