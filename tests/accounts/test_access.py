@@ -69,7 +69,13 @@ ROLES = {
     "editor": (CHANGE, False),
     "admin_user": (MANAGE, True),
 }
-SAMPLE = {"flow_version": "11", "deployment": "101", "change": "1"}
+SAMPLE = {
+    "flow_version": "11",
+    "deployment": "101",
+    "change": "1",
+    "subscription": "1",
+    "webhook": "1",
+}
 
 
 def walk(patterns, namespaces: tuple[str, ...] = (), prefix: str = ""):
