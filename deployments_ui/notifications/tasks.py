@@ -7,9 +7,10 @@ sends everything that waited when it comes back (the periodic poll finds them).
 from __future__ import annotations
 
 import logging
+import threading
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 
 from deployments_ui.audit import leases
 from deployments_ui.notifications import sending
@@ -17,6 +18,8 @@ from deployments_ui.notifications import sending
 logger = logging.getLogger(__name__)
 POLL_EVERY = 15  # seconds between looks for due retries and digests within a minute
 MAX_BATCHES = 20
+_start_lock = threading.Lock()
+_started: list[bool] = []
 
 
 @db_task()
@@ -40,3 +43,14 @@ def poll_deliveries() -> None:
     deliver_due()
     for delay in range(POLL_EVERY, 60, POLL_EVERY):
         deliver_due.schedule(delay=delay)
+
+
+@on_startup()
+def send_what_waited() -> None:
+    """A consumer that starts sends what waited while none ran, without waiting for the minute
+    to turn (even if the nudges queued meanwhile were lost). Once per process."""
+    with _start_lock:
+        if _started:
+            return
+        _started.append(True)
+    deliver_due()
