@@ -29,6 +29,17 @@ def main(argv: list[str]) -> None:
             name="Receiver", url=url, encrypted_secret=crypto.encrypt(secret), owner=owner
         )
         print(json.dumps({"id": webhook.pk}))
+    elif command == "admin":
+        from deployments_ui.accounts.credentials import store_api_key
+
+        user = User.objects.create_user(
+            "adam", "adam@example.com", argv[1], first_name="Adam", last_name="Admin"
+        )
+        user.is_staff = True
+        user.save()
+        user.groups.add(Group.objects.get(name="Admin"))
+        store_api_key(user, "sandbox-key-admin")
+        print(json.dumps({"id": user.pk}))
     elif command == "change":
         actor = audit.Actor(name="Ana Ops", username="ana")
         target = audit.AuditTarget(
