@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -14,12 +15,29 @@ from deployments_ui.notifications.delivery import DeliveryFailed, DeliveryRefuse
 BODY = b'{"summary": "hello"}'
 
 
-def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
-    """The README's recipe, word for word."""
-    timestamp = headers["X-Console-Timestamp"]
-    expected = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    signature = headers["X-Console-Signature"].removeprefix("sha256=")
-    return hmac.compare_digest(expected.hexdigest(), signature)
+def _readme_recipe():
+    """The verification function as README.md shows it, run as is."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    [code] = [
+        block.removeprefix("python\n")
+        for block in readme.split("```")
+        if block.startswith("python\n") and "def is_from_the_console" in block
+    ]
+    namespace: dict = {}
+    exec(code, namespace)
+    return namespace["is_from_the_console"]
+
+
+verify = _readme_recipe()
+
+
+def test_the_recipe_agrees_with_a_plain_hmac():
+    body, timestamp = b"{}", "1700000000"
+    mac = hmac.new(b"k", b"1700000000.{}", hashlib.sha256).hexdigest()
+    assert verify(
+        "k", {"X-Console-Timestamp": timestamp, "X-Console-Signature": f"sha256={mac}"}, body
+    )
+    assert delivery.signature("k", timestamp, body) == f"sha256={mac}"
 
 
 def test_the_signature_is_verifiable_with_the_documented_recipe(receiver):
