@@ -11,6 +11,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -175,12 +176,14 @@ def _finish(item: Delivery, status: str, *, error: str = "", code: int | None = 
 def _tell_owner(item: Delivery) -> None:
     """Email the admin who made the webhook that a delivery was given up on."""
     webhook = item.webhook
-    owner = webhook.owner if webhook else None
+    if webhook is None:
+        return  # an email subscription: its person is the one who would be told
+    owner = webhook.owner
     if owner is None or not owner.email:
         logger.warning("Delivery %s failed and the webhook has no owner to tell", item.pk)
         return
     text = (
-        f"The webhook {webhook.name!r} ({webhook.url}) could not deliver audit event "
+        f"The webhook {webhook.name!r} (to {_host(webhook.url)}) could not deliver audit event "
         f"{item.event_id} after {item.attempts} attempts.\n\nLast error: {item.last_error}\n\n"
         "The delivery log on the Webhooks settings page lists every attempt."
     )
@@ -188,6 +191,14 @@ def _tell_owner(item: Delivery) -> None:
         send_mail(f"[Deployments] Webhook {webhook.name} failed", text, None, [owner.email])
     except Exception:
         logger.warning("Could not email the owner of webhook %s", webhook.pk, exc_info=True)
+
+
+def _host(url: str) -> str:
+    # Only the host: a Slack-style address carries its secret in the path.
+    try:
+        return urlsplit(url).hostname or "its address"
+    except ValueError:
+        return "its address"
 
 
 def _error_text(exc: Exception) -> str:

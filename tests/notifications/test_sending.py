@@ -79,7 +79,7 @@ def test_backoff_is_capped_at_an_hour():
 
 
 def test_after_a_day_it_is_marked_failed_and_the_owner_is_told(receiver, adam):
-    make_webhook(receiver.url, owner=adam, name="Ops channel")
+    make_webhook(receiver.url + "services/T0/B0/secret-path", owner=adam, name="Ops channel")
     change(adam)
     Delivery.objects.update(created_at=timezone.now() - timedelta(hours=24))
     receiver.answers.append((500, {}))
@@ -91,6 +91,7 @@ def test_after_a_day_it_is_marked_failed_and_the_owner_is_told(receiver, adam):
     assert mail.outbox[0].to == ["adam@example.com"]
     assert "Ops channel" in mail.outbox[0].subject
     assert "answered 500" in mail.outbox[0].body
+    assert "(to 127.0.0.1)" in mail.outbox[0].body and "secret-path" not in mail.outbox[0].body
 
 
 def test_a_refused_address_fails_at_once_and_tells_the_owner(settings, adam):
