@@ -227,6 +227,8 @@ CONSOLE_WEBHOOK_ALLOW_PRIVATE = env_bool("CONSOLE_WEBHOOK_ALLOW_PRIVATE", DEBUG)
 CONSOLE_WEBHOOK_TIMEOUT = env_float("CONSOLE_WEBHOOK_TIMEOUT", 10.0)
 # A delivery is retried with exponential backoff for this many hours, then marked failed.
 CONSOLE_WEBHOOK_RETRY_HOURS = env_float("CONSOLE_WEBHOOK_RETRY_HOURS", 24.0)
+# Finished deliveries (the webhooks' delivery logs) are kept this many days.
+CONSOLE_DELIVERY_KEEP_DAYS = env_int("CONSOLE_DELIVERY_KEEP_DAYS", 30)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

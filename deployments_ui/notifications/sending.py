@@ -80,6 +80,17 @@ def next_due_at() -> datetime | None:
     return first
 
 
+def delete_finished(*, now: datetime | None = None) -> int:
+    """Delete finished deliveries older than CONSOLE_DELIVERY_KEEP_DAYS; returns how many."""
+    before = (now or timezone.now()) - timedelta(days=settings.CONSOLE_DELIVERY_KEEP_DAYS)
+    deleted, _ = (
+        Delivery.objects.exclude(status=Delivery.Status.PENDING)
+        .filter(created_at__lt=before)
+        .delete()
+    )
+    return deleted
+
+
 def send_test(webhook: Webhook) -> Delivery:
     """Post a test message now (the admin waits for it) and log it as a delivery."""
     now = timezone.now()

@@ -45,6 +45,13 @@ def poll_deliveries() -> None:
         deliver_due.schedule(delay=delay)
 
 
+@db_periodic_task(crontab(minute="23"))
+def prune_deliveries() -> None:
+    """Hourly: finished deliveries older than the kept days leave the delivery logs."""
+    if leases.claim_run("periodic:prune-deliveries", 3600):
+        logger.info("Deleted %s old notification deliveries", sending.delete_finished())
+
+
 @on_startup()
 def send_what_waited() -> None:
     """A consumer that starts sends what waited while none ran, without waiting for the minute

@@ -174,3 +174,15 @@ def test_send_a_test_posts_now_and_logs_it(receiver, adam):
     got = receiver.received[0]
     assert got.json()["type"] == "test" and got.headers["X-Console-Event-Id"] == f"test-{item.pk}"
     assert verify(SECRET, got.headers, got.body)
+
+
+def test_old_finished_deliveries_are_deleted_waiting_ones_kept(settings, adam):
+    settings.CONSOLE_DELIVERY_KEEP_DAYS = 30
+    webhook = make_webhook("https://hooks.example.com/a")
+    old = timezone.now() - timedelta(days=31)
+    Delivery.objects.create(webhook=webhook, status="delivered", created_at=old)
+    Delivery.objects.create(webhook=webhook, status="failed", created_at=old)
+    waiting = Delivery.objects.create(webhook=webhook, created_at=old)
+    recent = Delivery.objects.create(webhook=webhook, status="delivered")
+    assert sending.delete_finished() == 2
+    assert set(Delivery.objects.values_list("pk", flat=True)) == {waiting.pk, recent.pk}
