@@ -9,6 +9,7 @@ SANDBOX_PORT ?= 8001
 # flow names, no version numbers, relations only in included[]), so the demo shows the console
 # working from what it can be sure of. Others: flat-camel, flat-snake, bodyless-writes.
 SANDBOX_RESPONSE_SHAPE ?= jsonapi
+RECEIVER_PORT ?= $(shell echo $$(( $(SANDBOX_PORT) + 1 )))
 SANDBOX := DJANGO_SETTINGS_MODULE=sandbox.settings $(PY) manage.py
 
 .PHONY: run test install lint typecheck format chromium lock
@@ -35,17 +36,22 @@ install: $(VENV)/.installed
 run: $(VENV)/.installed .env.local
 	@set -a; . ./.env.local; set +a; \
 	export DJANGO_DEBUG=1 PATCHWORKS_BASE_URL=http://127.0.0.1:$(SANDBOX_PORT) CONSOLE_SERVICE_API_KEY=sandbox-key-service; \
+	export EMAIL_BACKEND=django.core.mail.backends.console.EmailBackend CONSOLE_BASE_URL=http://127.0.0.1:$(CONSOLE_PORT); \
+	export CONSOLE_DEMO_WEBHOOK_URL=http://127.0.0.1:$(RECEIVER_PORT)/demo; \
 	$(SANDBOX) migrate --noinput >/dev/null && $(SANDBOX) sandbox_demo_data && \
 	$(PY) manage.py migrate --noinput >/dev/null && $(PY) manage.py demo_setup || exit 1; \
 	SANDBOX_RESPONSE_SHAPE=$(SANDBOX_RESPONSE_SHAPE) $(VENV)/bin/gunicorn -c python:sandbox.gunicorn_conf sandbox.wsgi -b 127.0.0.1:$(SANDBOX_PORT) & \
 	sandbox_pid=$$!; \
 	$(PY) manage.py run_huey & \
-	worker_pid=$$!; trap 'kill $$sandbox_pid $$worker_pid 2>/dev/null' EXIT INT TERM; \
+	worker_pid=$$!; \
+	$(PY) manage.py webhook_receiver --port $(RECEIVER_PORT) & \
+	receiver_pid=$$!; trap 'kill $$sandbox_pid $$worker_pid $$receiver_pid 2>/dev/null' EXIT INT TERM; \
 	echo ""; \
 	echo "  Deployments Console:  http://127.0.0.1:$(CONSOLE_PORT)/   (sign in as viewer, operator, editor or admin; password demo-password)"; \
 	echo "  Patchworks sandbox:   http://127.0.0.1:$(SANDBOX_PORT)/api/v1/flow-version-deployments   (Authorization: sandbox-demo-key)"; \
 	echo "  Sandbox shape:        $(SANDBOX_RESPONSE_SHAPE)   (make run SANDBOX_RESPONSE_SHAPE=flat-camel|flat-snake|jsonapi|bodyless-writes)"; \
-	echo "  Background worker:    scheduled changes, drift detection every minute (manage.py run_huey)"; \
+	echo "  Background worker:    scheduled changes, drift detection every minute, notifications (manage.py run_huey)"; \
+	echo "  Webhook receiver:     http://127.0.0.1:$(RECEIVER_PORT)/   (lists what the demo webhook posted; emails print here)"; \
 	echo "  Sandbox API keys:     sandbox-demo-key, sandbox-key-viewer, sandbox-key-operator, sandbox-key-editor,"; \
 	echo "                        sandbox-key-admin, sandbox-key-service (drift detection), sandbox-key-dashboard,"; \
 	echo "                        sandbox-key-readonly (may read, not write)"; \

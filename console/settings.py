@@ -217,6 +217,28 @@ else:
 CONSOLE_SCHEDULE_POLL_SECONDS = env_int("CONSOLE_SCHEDULE_POLL_SECONDS", 5)
 CONSOLE_SCHEDULE_KEEP_DAYS = env_int("CONSOLE_SCHEDULE_KEEP_DAYS", 90)
 
+# Notifications: email through Django's email settings, signed webhooks from the worker.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Deployments Console <console@localhost>")
+# Where links in emails and webhooks point (e.g. https://console.example.com); none when empty.
+CONSOLE_BASE_URL = env_str("CONSOLE_BASE_URL").rstrip("/")
+# Webhooks: plain http only when allowed (on in debug); private, loopback and link-local
+# addresses only when allowed (for a receiver inside your own network).
+CONSOLE_WEBHOOK_ALLOW_HTTP = env_bool("CONSOLE_WEBHOOK_ALLOW_HTTP", DEBUG)
+CONSOLE_WEBHOOK_ALLOW_PRIVATE = env_bool("CONSOLE_WEBHOOK_ALLOW_PRIVATE", DEBUG)
+CONSOLE_WEBHOOK_TIMEOUT = env_float("CONSOLE_WEBHOOK_TIMEOUT", 10.0)
+# A delivery is retried with exponential backoff for this many hours, then marked failed.
+CONSOLE_WEBHOOK_RETRY_HOURS = env_float("CONSOLE_WEBHOOK_RETRY_HOURS", 24.0)
+# Finished deliveries (the webhooks' delivery logs) are kept this many days.
+CONSOLE_DELIVERY_KEEP_DAYS = env_int("CONSOLE_DELIVERY_KEEP_DAYS", 30)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -11,4 +11,7 @@ class DeploymentsUiConfig(AppConfig):
             crypto,  # noqa: F401  registers the encryption-key checks
             lockout,  # noqa: F401  audits sign-in failures
         )
-        from deployments_ui.audit import chain  # noqa: F401  registers the audit-key check
+        from deployments_ui.audit import chain  # registers the audit-key check
+        from deployments_ui.notifications import outbox
+
+        chain.on_append(outbox.fan_out)

@@ -224,6 +224,7 @@ from deployments_ui.changes.models import (  # noqa: E402, F401
     ChangeRule,
     FreezeWindow,
 )
+from deployments_ui.notifications.models import Delivery, Subscription, Webhook  # noqa: E402, F401
 from deployments_ui.patchworks.models import UpstreamBudget  # noqa: E402, F401
 from deployments_ui.saved_views.models import SavedView  # noqa: E402, F401
 from deployments_ui.schedules.models import ScheduledChange  # noqa: E402, F401

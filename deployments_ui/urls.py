@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 from deployments_ui.bulk import views as bulk
 from deployments_ui.changes import views as changes
 from deployments_ui.ids import PatchworksIdConverter
+from deployments_ui.notifications import views as notifications
 from deployments_ui.saved_views import views as saved_views
 from deployments_ui.schedules import views as schedules
 from deployments_ui.views import audit, deployment_changes, deployments
@@ -42,6 +43,31 @@ urlpatterns = [
     path("schedules/<int:change>/cancel/", schedules.schedule_cancel, name="schedule-cancel"),
     path("schedules/<int:change>/move/", schedules.schedule_move, name="schedule-move"),
     path("settings/worker/", worker.worker_page, name="worker-status"),
+    path(
+        "settings/notifications/",
+        notifications.notification_settings,
+        name="notification-settings",
+    ),
+    path(
+        "settings/notifications/<int:subscription>/edit/",
+        notifications.notification_edit,
+        name="notification-edit",
+    ),
+    path(
+        "settings/notifications/<int:subscription>/delete/",
+        notifications.notification_delete,
+        name="notification-delete",
+    ),
+    path("settings/webhooks/", notifications.webhook_list, name="webhook-list"),
+    path("settings/webhooks/new/", notifications.webhook_create, name="webhook-create"),
+    path("settings/webhooks/<int:webhook>/", notifications.webhook_detail, name="webhook-detail"),
+    path("settings/webhooks/<int:webhook>/edit/", notifications.webhook_edit, name="webhook-edit"),
+    path(
+        "settings/webhooks/<int:webhook>/delete/",
+        notifications.webhook_delete,
+        name="webhook-delete",
+    ),
+    path("settings/webhooks/<int:webhook>/test/", notifications.webhook_test, name="webhook-test"),
     path("audit/", audit.audit_log, name="audit-log"),
     path("audit/export.csv", audit.audit_export, name="audit-export"),
     path("saved-views/", saved_views.saved_view_create, name="saved-view-create"),

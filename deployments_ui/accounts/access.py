@@ -76,6 +76,16 @@ URL_ACCESS: dict[str, str] = {
     # Operators cancel and retry their own jobs, Editors anyone's (checked per job).
     "job-cancel": "toggle_deployments",
     "job-retry": "toggle_deployments",
+    # Each person's own email notifications (about deployments, so for those who may see them).
+    "notification-settings": "view_deployments",
+    "notification-edit": "view_deployments",
+    "notification-delete": "view_deployments",
+    "webhook-list": "manage_console",
+    "webhook-create": "manage_console",
+    "webhook-detail": "manage_console",
+    "webhook-edit": "manage_console",
+    "webhook-delete": "manage_console",
+    "webhook-test": "manage_console",
 }
 NAMESPACE_ACCESS: dict[str, str] = {"admin": STAFF}
 

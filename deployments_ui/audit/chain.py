@@ -89,6 +89,17 @@ HASHED_FIELDS = (
 )
 
 
+# Called with each appended event inside its transaction, e.g. the notifications outbox, so
+# that what it writes commits with the event or not at all. Registered from the app's `ready`.
+_on_append: list[Callable[[AuditEvent], None]] = []
+
+
+def on_append(callback: Callable[[AuditEvent], None]) -> None:
+    """Run `callback(event)` for every event appended, inside the appending transaction."""
+    if callback not in _on_append:
+        _on_append.append(callback)
+
+
 class AuditUnavailable(ConsoleError):
     """The event could not be written, so the remote call must not be made."""
 
@@ -283,6 +294,8 @@ def _append_once(event: AuditEvent, check: Callable[[], None] | None) -> AuditEv
         event.previous_hash = head.last_hash or GENESIS_HASH
         event.hash = event_hash(event)
         event.save(force_insert=True)
+        for callback in _on_append:
+            callback(event)
         AuditChainHead.objects.filter(pk=HEAD_ID).update(
             last_hash=event.hash,
             last_event_id=event.pk,

@@ -35,6 +35,9 @@ VIEW = SIGNED_IN | {
     "change-detail",
     "job-list",
     "job-detail",
+    "notification-settings",
+    "notification-edit",
+    "notification-delete",
 }
 TOGGLE = VIEW | {
     "deployment-enable",
@@ -51,7 +54,18 @@ TOGGLE = VIEW | {
     "job-retry",
 }
 CHANGE = TOGGLE | {"deployment-create", "deployment-edit", "deployment-delete"}
-MANAGE = CHANGE | {"service-key", "worker-status", "change-control-settings", "freeze-windows"}
+MANAGE = CHANGE | {
+    "service-key",
+    "worker-status",
+    "change-control-settings",
+    "freeze-windows",
+    "webhook-list",
+    "webhook-create",
+    "webhook-detail",
+    "webhook-edit",
+    "webhook-delete",
+    "webhook-test",
+}
 ALL_NAMED = MANAGE
 WRITES = {
     "deployment-enable": "enable",
@@ -78,6 +92,8 @@ SAMPLE = {
     "change": "1",
     "pk": "1",
     "job": "1",
+    "subscription": "1",
+    "webhook": "1",
 }
 
 

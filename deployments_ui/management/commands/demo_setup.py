@@ -6,15 +6,20 @@ get users with a published password. Safe to run again: it resets the same four 
 
 from __future__ import annotations
 
+import os
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from deployments_ui.accounts import crypto
 from deployments_ui.accounts.credentials import store_api_key
 from deployments_ui.accounts.sso import ROLE_NAMES
 from deployments_ui.changes.models import ChangeRule
+from deployments_ui.notifications import services as notifications
+from deployments_ui.notifications.models import Subscription, Webhook
 
 DEMO_PASSWORD = "demo-password"
 DEMO_USERS = [
@@ -40,10 +45,20 @@ class Command(BaseCommand):
             action="store_true",
             help="Leave live environments unprotected (benchmarks that flip live deployments).",
         )
+        parser.add_argument(
+            "--webhook-url",
+            default=os.environ.get("CONSOLE_DEMO_WEBHOOK_URL", ""),
+            help="Add a webhook posting every change to this address (the local receiver).",
+        )
 
     @transaction.atomic
     def handle(
-        self, *args, force_demo: bool = False, no_change_control: bool = False, **options
+        self,
+        *args,
+        force_demo: bool = False,
+        no_change_control: bool = False,
+        webhook_url: str = "",
+        **options,
     ) -> None:
         if not (settings.DEBUG or force_demo):
             raise CommandError(
@@ -59,6 +74,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Sign in as any of them with the password {DEMO_PASSWORD!r}.")
         if not no_change_control:
             self._protect_live_environments()
+        self._demo_notifications(webhook_url)
 
     def _protect_live_environments(self) -> None:
         """Changes to live environments need one approval and the environment's name typed."""
@@ -83,3 +99,23 @@ class Command(BaseCommand):
         user.groups.set([Group.objects.get(name=role)])
         # Not checked with Patchworks: the sandbox may not be running yet.
         store_api_key(user, key)
+
+    def _demo_notifications(self, webhook_url: str) -> None:
+        """The admin is emailed about changes to live environments; every change is posted to
+        the local webhook receiver (allowed because DEBUG allows http and loopback)."""
+        admin = get_user_model().objects.get(username="admin")
+        Subscription.objects.update_or_create(
+            user=admin,
+            name="Live environments",
+            defaults={"environment_types": ["live"], "frequency": "immediate"},
+        )
+        self.stdout.write("admin is subscribed to changes in live environments (email at once).")
+        if not webhook_url:
+            return
+        webhook = Webhook.objects.filter(name="Local receiver").first()
+        if webhook is None:
+            webhook = Webhook(name="Local receiver", owner=admin)
+            webhook.encrypted_secret = crypto.encrypt(notifications.new_secret())
+        webhook.url, webhook.format, webhook.is_active = webhook_url, Webhook.Format.JSON, True
+        webhook.save()
+        self.stdout.write(f"Every change is posted to the webhook receiver at {webhook_url}.")

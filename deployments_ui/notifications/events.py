@@ -1,0 +1,157 @@
+"""Which audit events are worth telling anyone about, which filters they pass, and what is sent.
+
+Events come in kinds. The audit trail's fan-out gives `change` (made through the console or its
+worker) and `drift` (seen outside the console). Other rooms may notify their own kinds through
+`outbox.notify(event, kind=..., audience=...)`: `request-for-me` is reserved for change requests
+waiting for someone's approval, where `audience` names the people asked to approve.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.urls import reverse
+from django.utils import timezone
+
+from deployments_ui.models import AuditEvent
+
+KIND_CHANGE = "change"
+KIND_DRIFT = "drift"
+KIND_REQUEST_FOR_ME = "request-for-me"
+KINDS = {
+    KIND_CHANGE: "Changes made in the console (and by its schedules)",
+    KIND_DRIFT: "Changes made outside the console (drift)",
+    KIND_REQUEST_FOR_ME: "Change requests waiting for my approval",
+}
+PROBLEM_OUTCOMES = frozenset({AuditEvent.Outcome.FAILED, AuditEvent.Outcome.UNKNOWN})
+# An attempt is told once it has an outcome; refusals are the console saying no (403s included),
+# which the audit log shows but nobody is paged for.
+QUIET_OUTCOMES = frozenset({AuditEvent.Outcome.PENDING, AuditEvent.Outcome.REFUSED})
+
+
+def kind_of(event: AuditEvent) -> str | None:
+    """The kind of an appended audit event, or None when it is not worth telling."""
+    if event.outcome in QUIET_OUTCOMES:
+        return None
+    return KIND_DRIFT if event.source == AuditEvent.Source.PATCHWORKS else KIND_CHANGE
+
+
+def matches(rule, event: AuditEvent, kind: str) -> bool:
+    """Whether a Subscription or Webhook's filters let this event through."""
+    if rule.kinds and kind not in rule.kinds:
+        return False
+    if not rule.kinds and kind == KIND_REQUEST_FOR_ME:
+        return False  # asked for explicitly, never by "anything"
+    if rule.environment_types and event.environment_type not in rule.environment_types:
+        return False
+    if rule.environment_ids and event.environment_id not in rule.environment_ids:
+        return False
+    if rule.actions and event.action not in rule.actions:
+        return False
+    needle = rule.flow_name_contains.strip().casefold()
+    if needle and needle not in (event.flow_name or "").casefold():
+        return False
+    return not (rule.only_problems and event.outcome not in PROBLEM_OUTCOMES)
+
+
+def sentence(event: AuditEvent) -> str:
+    from deployments_ui.audit import describe
+
+    return describe(event)
+
+
+def audit_link(event: AuditEvent) -> str:
+    """A link to the event in the audit log, when the console knows its own address."""
+    if not settings.CONSOLE_BASE_URL:
+        return ""
+    query = f"?deployment={event.deployment_id}" if event.deployment_id else ""
+    return f"{settings.CONSOLE_BASE_URL}{reverse('audit-log')}{query}"
+
+
+def event_data(event: AuditEvent, kind: str) -> dict[str, Any]:
+    """The generic JSON payload: the event as the audit trail has it, plus its sentence."""
+    return {
+        "id": event.pk,
+        "type": f"deployment.{event.action}",
+        "kind": kind,
+        "occurred_at": event.occurred_at.isoformat(),
+        "summary": sentence(event),
+        "action": event.action,
+        "outcome": event.outcome,
+        "source": event.source,
+        "actor": event.actor_name or event.actor_username or None,
+        "deployment": {
+            "id": event.deployment_id or None,
+            "flow_version_id": event.flow_version_id or None,
+            "flow_id": event.flow_id or None,
+            "flow_name": event.flow_name or None,
+            "environment_id": event.environment_id or None,
+            "environment_name": event.environment_name or None,
+            "environment_type": event.environment_type or None,
+        },
+        "reason": event.reason or None,
+        "message": event.message or None,
+        "before": event.before,
+        "after": event.after,
+        "link": audit_link(event) or None,
+    }
+
+
+def test_data() -> dict[str, Any]:
+    return {
+        "id": None,
+        "type": "test",
+        "kind": "test",
+        "occurred_at": timezone.now().isoformat(),
+        "summary": "A test from the Deployments Console: this webhook works.",
+    }
+
+
+def body_for(webhook_format: str, data: dict[str, Any]) -> bytes:
+    """The bytes posted: Slack's text and blocks, or the generic JSON."""
+    if webhook_format == "slack":
+        data = slack_message(data)
+    return json.dumps(data, cls=DjangoJSONEncoder, sort_keys=True).encode()
+
+
+def slack_message(data: dict[str, Any]) -> dict[str, Any]:
+    """An incoming-webhook message readable in a channel (Slack, and Mattermost or Teams
+    workflows that accept Slack's format)."""
+    summary = _slack_escape(data["summary"])
+    context = [f"Deployments Console · {data['occurred_at'][:19].replace('T', ' ')} UTC"]
+    if data.get("id"):
+        context.append(f"event {data['id']}")
+    if data.get("link"):
+        context.append(f"<{data['link']}|open in the audit log>")
+    return {
+        "text": data["summary"],
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": summary}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]},
+        ],
+    }
+
+
+def _slack_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def filters_summary(rule) -> str:
+    """The filters in plain words, e.g. "Changes made outside the console · live · disabled"."""
+    parts = [KINDS[kind].split(" (")[0] for kind in rule.kinds if kind in KINDS]
+    if rule.environment_types:
+        parts.append(" or ".join(rule.environment_types) + " environments")
+    if rule.environment_ids:
+        count = len(rule.environment_ids)
+        parts.append(f"{count} chosen environment{'s' if count != 1 else ''}")
+    if rule.actions:
+        labels = dict(AuditEvent.Action.choices)
+        parts.append(", ".join(labels.get(action, action) for action in rule.actions))
+    if rule.flow_name_contains:
+        parts.append(f"flows named “…{rule.flow_name_contains}…”")
+    if rule.only_problems:
+        parts.append("only failures and unknown outcomes")
+    return " · ".join(parts) or "Every change"

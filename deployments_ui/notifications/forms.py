@@ -1,0 +1,131 @@
+"""The forms for a person's notifications and an admin's webhooks (same filters on both)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.db.models import Q
+
+from deployments_ui.models import AuditEvent, DeploymentSnapshot
+from deployments_ui.notifications import delivery, events
+from deployments_ui.notifications.models import Subscription, Webhook
+
+ENVIRONMENT_TYPES = [("live", "Live"), ("test", "Test")]
+FILTER_FIELDS = [
+    "kinds",
+    "environment_types",
+    "environment_ids",
+    "actions",
+    "flow_name_contains",
+    "only_problems",
+]
+
+
+def known_environments() -> list[tuple[str, str]]:
+    """(id, name) of the environments the console has seen, by name."""
+    seen: dict[str, str] = {}
+    for state in DeploymentSnapshot.objects.values_list("state", flat=True):
+        target = (state or {}).get("target", {}) if isinstance(state, dict) else {}
+        if target.get("environment_id"):
+            seen[str(target["environment_id"])] = target.get("environment_name") or ""
+    rows = (
+        AuditEvent.objects.filter(~Q(environment_id=""))
+        .values_list("environment_id", "environment_name")
+        .distinct()[:500]
+    )
+    for environment_id, name in rows:
+        seen.setdefault(environment_id, name)
+    choices = [(key, name or f"Environment {key}") for key, name in seen.items()]
+    return sorted(choices, key=lambda item: item[1].casefold())
+
+
+class FilterForm(forms.ModelForm):
+    """The filters shared by subscriptions and webhooks. Nothing ticked in a group means "any"."""
+
+    kinds = forms.MultipleChoiceField(
+        label="What to hear about",
+        required=False,
+        choices=list(events.KINDS.items()),
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Nothing ticked: every change, made in the console or outside it. "
+        "Change requests are announced once change control is in use.",
+    )
+    environment_types = forms.MultipleChoiceField(
+        label="Environment types",
+        required=False,
+        choices=ENVIRONMENT_TYPES,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Nothing ticked: any type.",
+    )
+    environment_ids = forms.MultipleChoiceField(
+        label="Only these environments",
+        required=False,
+        choices=[],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Nothing ticked: any environment.",
+    )
+    actions = forms.MultipleChoiceField(
+        label="Actions",
+        required=False,
+        choices=AuditEvent.Action.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Nothing ticked: any action.",
+    )
+    flow_name_contains = forms.CharField(label="Flow name contains", required=False, max_length=255)
+    only_problems = forms.BooleanField(label="Only failures and unknown outcomes", required=False)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        choices = known_environments()
+        chosen = set(self.initial.get("environment_ids") or [])
+        known = {key for key, _ in choices}
+        choices += [(key, f"Environment {key}") for key in sorted(chosen - known)]
+        self.fields["environment_ids"].choices = choices
+
+
+class SubscriptionForm(FilterForm):
+    frequency = forms.ChoiceField(
+        label="Email me",
+        choices=Subscription.Frequency.choices,
+        widget=forms.RadioSelect,
+        initial=Subscription.Frequency.IMMEDIATE,
+    )
+
+    class Meta:
+        model = Subscription
+        fields = ["name", "frequency", *FILTER_FIELDS]
+        labels = {"name": "Name"}
+        help_texts = {"name": "For you, e.g. “Live changes”."}
+
+
+class WebhookForm(FilterForm):
+    url = forms.URLField(
+        label="Address (URL)",
+        max_length=500,
+        assume_scheme="https",
+        help_text="Where events are posted, e.g. a Slack incoming webhook.",
+    )
+    format = forms.ChoiceField(
+        label="Format", choices=Webhook.Format.choices, widget=forms.RadioSelect
+    )
+
+    class Meta:
+        model = Webhook
+        fields = ["name", "url", "format", "is_active", *FILTER_FIELDS]
+        labels = {"is_active": "Active"}
+        help_texts = {"is_active": "Untick to stop sending without deleting the webhook."}
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        try:
+            target = delivery.check_url(url)
+        except delivery.DeliveryRefused as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        if not settings.CONSOLE_WEBHOOK_ALLOW_PRIVATE:
+            try:
+                refusal = delivery.address_refusal(target.host.strip("[]"))
+            except ValueError:
+                refusal = None  # a host name: checked when it is resolved, at each delivery
+            if refusal:
+                raise forms.ValidationError(f"Webhooks may not reach {refusal}.")
+        return url

@@ -1,0 +1,91 @@
+"""The outbox: deliveries written in the same transaction as the audit event they tell about.
+
+The audit trail calls `fan_out` for every event it appends, inside its transaction (registered
+in the app's `ready`), so an event and its deliveries are committed together or not at all. The
+worker sends them later (`notifications.sending`); a nudge is queued once the transaction commits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from deployments_ui.models import AuditEvent
+from deployments_ui.notifications import events
+from deployments_ui.notifications.models import Delivery, Subscription, Webhook
+
+logger = logging.getLogger(__name__)
+DIGEST_HOUR = 7  # daily digests go out at 07:00 in the console's time zone
+
+
+def fan_out(event: AuditEvent) -> None:
+    """Called by the audit trail for each appended event, inside its transaction."""
+    kind = events.kind_of(event)
+    if kind is not None:
+        notify(event, kind=kind)
+
+
+def notify(event: AuditEvent, *, kind: str, audience: Iterable | None = None) -> list[Delivery]:
+    """Write a delivery for every webhook and subscription whose filters let `event` through.
+
+    `audience` (users) limits subscriptions to those people, e.g. the approvers a change request
+    waits for (kind `request-for-me`). Call it inside the transaction that writes `event`.
+    """
+    now = timezone.now()
+    audience_ids = None if audience is None else {user.pk for user in audience}
+    deliveries = [
+        Delivery(event_id=event.pk, webhook=webhook, kind=kind, created_at=now, next_attempt_at=now)
+        for webhook in Webhook.objects.filter(is_active=True)
+        if events.matches(webhook, event, kind)
+    ]
+    subscriptions = Subscription.objects.filter(user__is_active=True).select_related("user")
+    if audience_ids is not None:
+        subscriptions = subscriptions.filter(user_id__in=audience_ids)
+    for subscription in subscriptions:
+        if not events.matches(subscription, event, kind):
+            continue
+        if not subscription.user.has_perm("deployments_ui.view_deployments"):
+            continue
+        deliveries.append(
+            Delivery(
+                event_id=event.pk,
+                subscription=subscription,
+                kind=kind,
+                created_at=now,
+                next_attempt_at=send_at(subscription.frequency, now),
+            )
+        )
+    if deliveries:
+        Delivery.objects.bulk_create(deliveries)
+        if any(delivery.next_attempt_at <= now for delivery in deliveries):
+            transaction.on_commit(_nudge)
+    return deliveries
+
+
+def send_at(frequency: str, now: datetime) -> datetime:
+    """When a subscriber's delivery is due: now, or the end of the digest's hour or day."""
+    if frequency == Subscription.Frequency.HOURLY:
+        return now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    if frequency == Subscription.Frequency.DAILY:
+        local = now.astimezone(ZoneInfo(settings.TIME_ZONE))
+        due = local.replace(hour=DIGEST_HOUR, minute=0, second=0, microsecond=0)
+        if due <= local:
+            due += timedelta(days=1)
+        return due
+    return now
+
+
+def _nudge() -> None:
+    # The periodic task finds the deliveries anyway; this only saves waiting for it.
+    from deployments_ui.notifications.tasks import deliver_due
+
+    try:
+        deliver_due()
+    except Exception:  # a queue that cannot be reached delays, never loses
+        logger.warning("Could not queue notification delivery", exc_info=True)

@@ -1,0 +1,127 @@
+"""Notification settings: each person's email subscriptions, and the admins' webhooks."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from deployments_ui.notifications import services
+from deployments_ui.notifications.forms import SubscriptionForm, WebhookForm
+from deployments_ui.notifications.models import Delivery, Webhook
+
+
+@require_http_methods(["GET", "POST"])
+def notification_settings(request: HttpRequest) -> HttpResponse:
+    """The person's subscriptions, and a form to add one."""
+    form = SubscriptionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        subscription = form.save(commit=False)
+        subscription.user = request.user
+        subscription.save()
+        messages.success(request, f"Saved “{subscription.name}”. {_email_note(request)}")
+        return redirect("notification-settings")
+    context = {
+        "subscriptions": services.subscription_list(user=request.user),
+        "form": form,
+        "email": request.user.email,
+    }
+    status = 400 if request.method == "POST" else 200
+    return TemplateResponse(
+        request, "notifications/notification_settings.html", context, status=status
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def notification_edit(request: HttpRequest, subscription: int) -> HttpResponse:
+    found = services.subscription_get(user=request.user, subscription_id=subscription)
+    if found is None:
+        raise Http404("No such notification of yours.")
+    form = SubscriptionForm(request.POST or None, instance=found)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, f"Saved “{found.name}”.")
+        return redirect("notification-settings")
+    status = 400 if request.method == "POST" else 200
+    context = {"form": form, "subscription": found}
+    return TemplateResponse(request, "notifications/notification_edit.html", context, status=status)
+
+
+@require_POST
+def notification_delete(request: HttpRequest, subscription: int) -> HttpResponse:
+    found = services.subscription_get(user=request.user, subscription_id=subscription)
+    if found is None:
+        raise Http404("No such notification of yours.")
+    found.delete()
+    messages.success(request, f"Removed “{found.name}”: you will not be emailed about it again.")
+    return redirect("notification-settings")
+
+
+@require_GET
+def webhook_list(request: HttpRequest) -> HttpResponse:
+    context = {"webhooks": services.webhook_list()}
+    return TemplateResponse(request, "notifications/webhook_list.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def webhook_create(request: HttpRequest) -> HttpResponse:
+    """The form; on success, the one page that ever shows the secret (never stored in clear)."""
+    form = WebhookForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        webhook, secret = services.webhook_create(form=form, owner=request.user)
+        context = {"webhook": webhook, "secret": secret}
+        response = TemplateResponse(request, "notifications/webhook_created.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+    status = 400 if request.method == "POST" else 200
+    context = {"form": form, "webhook": None}
+    return TemplateResponse(request, "notifications/webhook_form.html", context, status=status)
+
+
+@require_GET
+def webhook_detail(request: HttpRequest, webhook: int) -> HttpResponse:
+    found = get_object_or_404(Webhook.objects.select_related("owner"), pk=webhook)
+    context = {"webhook": found, "log": services.webhook_log(found), "statuses": Delivery.Status}
+    return TemplateResponse(request, "notifications/webhook_detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def webhook_edit(request: HttpRequest, webhook: int) -> HttpResponse:
+    found = get_object_or_404(Webhook, pk=webhook)
+    form = WebhookForm(request.POST or None, instance=found)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, f"Saved the webhook “{found.name}”.")
+        return redirect("webhook-detail", webhook=found.pk)
+    status = 400 if request.method == "POST" else 200
+    context = {"form": form, "webhook": found}
+    return TemplateResponse(request, "notifications/webhook_form.html", context, status=status)
+
+
+@require_POST
+def webhook_delete(request: HttpRequest, webhook: int) -> HttpResponse:
+    found = get_object_or_404(Webhook, pk=webhook)
+    found.delete()
+    messages.success(request, f"Deleted the webhook “{found.name}” and its delivery log.")
+    return redirect("webhook-list")
+
+
+@require_POST
+def webhook_test(request: HttpRequest, webhook: int) -> HttpResponse:
+    found = get_object_or_404(Webhook, pk=webhook)
+    sent = services.webhook_send_test(found)
+    if sent.status == Delivery.Status.DELIVERED:
+        messages.success(
+            request, f"The test was delivered (the receiver answered {sent.last_status_code})."
+        )
+    else:
+        messages.error(request, f"The test was not delivered: {sent.last_error}")
+    return redirect("webhook-detail", webhook=found.pk)
+
+
+def _email_note(request: HttpRequest) -> str:
+    if request.user.email:
+        return f"Emails go to {request.user.email}."
+    return "You have no email address yet: ask an admin to add one, or nothing can be sent."
