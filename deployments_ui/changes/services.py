@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -24,6 +25,7 @@ from deployments_ui.audit import Actor, AuditTarget
 from deployments_ui.audit.entries import actor_display
 from deployments_ui.changes.models import ChangeDecision, ChangeRequest, ChangeRule, FreezeWindow
 from deployments_ui.models import AuditEvent
+from deployments_ui.notifications import events, outbox
 from deployments_ui.patchworks import NotFound, PatchworksError
 from deployments_ui.services import ActionRefused
 
@@ -383,8 +385,17 @@ def _open_request(actor, user, change: Change, needed: int, apply_when_approved:
             requested_at=now,
             expires_at=now + timedelta(days=settings.CONSOLE_CHANGE_REQUEST_DAYS),
         )
-        _record_control(actor, Action.REQUEST, target, change, request=request)
+        asked = _record_control(actor, Action.REQUEST, target, change, request=request)
+        _tell_approvers(asked, request)
     return request
+
+
+def _tell_approvers(asked: AuditEvent, request: ChangeRequest) -> None:
+    """Those who may approve the request hear that it waits for them (if they subscribed to
+    that), in the transaction that records it."""
+    people = get_user_model().objects.filter(is_active=True).exclude(pk=request.requested_by_id)
+    approvers = [person for person in people if may_decide(person, request)]
+    outbox.notify(asked, kind=events.KIND_REQUEST_FOR_ME, audience=approvers)
 
 
 def summary(action: str, target: AuditTarget, before: dict | None, after: dict | None) -> str:

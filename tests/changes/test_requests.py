@@ -11,6 +11,8 @@ from django.utils import timezone
 from deployments_ui import audit
 from deployments_ui.changes.models import ChangeRequest
 from deployments_ui.models import AuditEvent
+from deployments_ui.notifications import events
+from deployments_ui.notifications.models import Delivery, Subscription
 from tests.changes.helpers import protect
 from tests.deployments import api_writes, deployment_url, find_deployment, read_back
 from tests.factories import make_user
@@ -376,3 +378,18 @@ def test_the_deployment_page_links_its_open_requests(client, operator, on_sandbo
     assert f'<a href="/changes/{change.pk}/">change request {change.pk}</a>' in page
     ChangeRequest.objects.update(status="declined")
     assert "Waiting for approval:" not in client.get(deployment_url(item)).content.decode()
+
+
+def test_people_who_may_approve_are_told_a_request_waits_for_them(
+    client, operator, second_operator, viewer, on_sandbox
+):
+    mine = [events.KIND_REQUEST_FOR_ME]
+    for person in (operator, second_operator, viewer):
+        Subscription.objects.create(user=person, name="Waiting for me", kinds=mine)
+    protect("live")
+    ask_to_disable(client, operator, find_deployment(on_sandbox, enabled=True, live=True))
+
+    told = Delivery.objects.filter(kind=events.KIND_REQUEST_FOR_ME)
+    # The requester and a Viewer (who may not approve) are not told; the other Operator is.
+    assert [delivery.subscription.user for delivery in told] == [second_operator]
+    assert told.get().event_id == AuditEvent.objects.get(action="request").pk
