@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import User
 from django.http import HttpRequest
 from django_htmx.middleware import HtmxDetails
 
@@ -12,3 +13,10 @@ class ConsoleRequest(HttpRequest):
 
     htmx: HtmxDetails
     id: str
+
+
+class SignedInRequest(ConsoleRequest):
+    """A request to a view that is not public: the access middleware (`URL_ACCESS`) has let
+    only a signed-in person through, so `user` is a `User`, never the anonymous one."""
+
+    user: User

@@ -138,9 +138,10 @@ def interrupted_after() -> timedelta:
 def _settle(change: ScheduledChange) -> bool:
     """`change` as loaded before it was taken for settling (its first attempt's start)."""
     started = change.attempt_started_at
+    assert started is not None  # settle_interrupted selects by attempt_started_at
     lateness = change.lateness_seconds
     if lateness is None:
-        lateness = max(0.0, (change.attempt_started_at - change.due_at).total_seconds())
+        lateness = max(0.0, (started - change.due_at).total_seconds())
     if _requester_problem(change):
         message = (
             "The worker stopped while applying this change, and its outcome cannot be checked "
