@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import User
+from typing import TYPE_CHECKING
+
 from django.http import HttpRequest
 from django_htmx.middleware import HtmxDetails
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User  # importing it needs the app registry
 
 
 class ConsoleRequest(HttpRequest):
