@@ -85,6 +85,10 @@ def apply_change(change_id: int, *, holder: str = "") -> ScheduledChange | None:
         )
     except services.AlreadyInState as already:
         return _finish(change, Status.SKIPPED, _skipped_words(already), lateness)
+    except services.ActionRefused as refused:
+        # Change control refused it (a freeze window, a rule asking for approval or for the
+        # environment's name): recorded as a refusal by the gate, nothing was sent.
+        return _finish(change, Status.FAILED, refused.message, lateness)
     except MissingApiKey as missing:
         return _finish(change, Status.FAILED, f"{change.requested_by_name}: {missing}", lateness)
     except Unauthorized:

@@ -417,3 +417,24 @@ def test_a_periodic_run_is_claimed_once_per_period():
     assert not leases.claim_run("periodic:test", 60, now=now + timedelta(seconds=1))
     assert not leases.claim_run("periodic:test", 60, now=now + timedelta(seconds=29))
     assert leases.claim_run("periodic:test", 60, now=now + timedelta(seconds=60))
+
+
+def test_a_change_due_during_a_freeze_fails_saying_why_and_sends_nothing(signed_in, on_sandbox):
+    from tests.changes.helpers import freeze_now
+
+    item = find_deployment(on_sandbox, enabled=True)
+    ask(signed_in, item)
+    change = ScheduledChange.objects.get()
+    freeze_now(description="CHG-42 release")
+    make_due(change)
+    on_sandbox.clear_requests()
+
+    apply_due_changes()
+
+    change.refresh_from_db()
+    assert change.status == Status.FAILED
+    assert change.result_message.startswith("Changes to ")
+    assert " are refused: " in change.result_message
+    assert "Unexpected error" not in change.result_message
+    assert api_writes(on_sandbox) == []
+    assert AuditEvent.objects.filter(action="disable", outcome="refused").exists()
