@@ -210,7 +210,7 @@ class _DeploymentFieldsForm(forms.Form):
 
     def __init__(self, *args, environments=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["environment"].choices = [
+        cast(forms.ChoiceField, self.fields["environment"]).choices = [
             (GLOBAL_ENVIRONMENT, GLOBAL_ENVIRONMENT_NAME)
         ] + _choices(environments, environment_label)
 

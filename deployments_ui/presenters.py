@@ -139,7 +139,7 @@ COLUMNS = (
 
 def table_columns(current: str | None, *, sortable: bool = True) -> list[dict[str, str | None]]:
     """The table's headers; sortable ones carry the sort a click asks for and the direction."""
-    columns = []
+    columns: list[dict[str, str | None]] = []
     for column, label in COLUMNS:
         if column not in SORT_KEYS:
             columns.append({"label": label})
@@ -149,7 +149,7 @@ def table_columns(current: str | None, *, sortable: bool = True) -> list[dict[st
             direction = "ascending"
         elif current == f"-{column}":
             direction = "descending"
-        header = {"label": label, "direction": direction}
+        header: dict[str, str | None] = {"label": label, "direction": direction}
         if sortable:
             header["next"] = f"-{column}" if direction == "ascending" else column
         columns.append(header)

@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 from urllib.parse import urlencode
 
 from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery
@@ -148,13 +148,20 @@ class _Iteration(TypedDict):
     iteration: int
 
 
-def deployments() -> QuerySet[WithAnnotations[Deployment, _Iteration]]:
+if TYPE_CHECKING:
+    # Deployments and flow versions read with their version number (`deployments()`,
+    # `flow_versions()`).
+    NumberedDeployment: TypeAlias = WithAnnotations[Deployment, _Iteration]
+    NumberedVersion: TypeAlias = WithAnnotations[FlowVersion, _Iteration]
+
+
+def deployments() -> QuerySet[NumberedDeployment]:
     return Deployment.objects.select_related(
         "flow_version", "flow", "flow__package", "virtual_environment", "enabled_by", "user"
     ).annotate(iteration=iteration_subquery("flow_version_id", "flow_id"))
 
 
-def flow_versions() -> QuerySet[FlowVersion]:
+def flow_versions() -> QuerySet[NumberedVersion]:
     return FlowVersion.objects.select_related("flow").annotate(
         iteration=iteration_subquery("id", "flow_id")
     )
@@ -248,9 +255,7 @@ def version_json(version: FlowVersion, iteration: int, flow: Flow | None = None)
     return data
 
 
-def deployment_json(
-    d: WithAnnotations[Deployment, _Iteration], includes: set[str] | frozenset[str]
-) -> dict:
+def deployment_json(d: NumberedDeployment, includes: set[str] | frozenset[str]) -> dict:
     """A deployment as Patchworks' API resource: base fields, then the requested relations."""
     data: dict[str, Any] = {
         "id": d.id,

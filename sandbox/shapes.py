@@ -17,14 +17,17 @@ The shape comes from SANDBOX_RESPONSE_SHAPE, or from /__sandbox__/shape while it
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 
 from sandbox import queries
-from sandbox.models import Deployment, FlowVersion, Package, SandboxState, SandboxUser
+from sandbox.models import FlowVersion, Package, SandboxState, SandboxUser
 from sandbox.models import VirtualEnvironment as Environment
+
+if TYPE_CHECKING:
+    from sandbox.queries import NumberedDeployment, NumberedVersion
 
 FLAT_CAMEL = "flat-camel"
 FLAT_SNAKE = "flat-snake"
@@ -46,7 +49,9 @@ def store(shape: str | None) -> None:
 # Single deployments and pages -----------------------------------------------------------------
 
 
-def one(deployment: Deployment, includes: set[str] | frozenset[str], shape: str) -> JsonResponse:
+def one(
+    deployment: NumberedDeployment, includes: set[str] | frozenset[str], shape: str
+) -> JsonResponse:
     if shape == JSONAPI:
         included: dict[tuple[str, str], dict] = {}
         data = _deployment_resource(deployment, includes, included)
@@ -54,7 +59,7 @@ def one(deployment: Deployment, includes: set[str] | frozenset[str], shape: str)
     return JsonResponse({"data": deployment_item(deployment, includes, shape)})
 
 
-def deployment_item(d: Deployment, includes: set[str] | frozenset[str], shape: str) -> dict:
+def deployment_item(d: NumberedDeployment, includes: set[str] | frozenset[str], shape: str) -> dict:
     if shape == FLAT_SNAKE:
         return _deployment_snake(d, includes)
     return queries.deployment_json(d, includes)
@@ -91,7 +96,7 @@ def picker_item(kind: str, shape: str) -> Callable[[Any], dict | None]:
     return lambda item: _resource(kind, item.id, _attributes(flat(item)))
 
 
-def version_item(shape: str) -> Callable[[FlowVersion], dict]:
+def version_item(shape: str) -> Callable[[NumberedVersion], dict]:
     if shape == JSONAPI:
         return _version_resource
     if shape == FLAT_SNAKE:
@@ -103,7 +108,7 @@ def version_item(shape: str) -> Callable[[FlowVersion], dict]:
 
 
 def written(
-    deployment: Deployment, includes: set[str] | frozenset[str], shape: str, action: str
+    deployment: NumberedDeployment, includes: set[str] | frozenset[str], shape: str, action: str
 ) -> HttpResponse:
     """The answer to a successful write."""
     if shape != BODYLESS_WRITES:
@@ -148,7 +153,7 @@ def error_body(status: int, message: str, errors: dict[str, list[str]] | None) -
 # flat-snake -----------------------------------------------------------------------------------
 
 
-def _deployment_snake(d: Deployment, includes: set[str] | frozenset[str]) -> dict:
+def _deployment_snake(d: NumberedDeployment, includes: set[str] | frozenset[str]) -> dict:
     data: dict[str, Any] = {
         "id": d.id,
         "flow_version_id": d.flow_version_id,
@@ -216,7 +221,9 @@ def _user_resource(user: SandboxUser) -> dict:
 
 
 def _deployment_resource(
-    d: Deployment, includes: set[str] | frozenset[str], included: dict[tuple[str, str], dict]
+    d: NumberedDeployment,
+    includes: set[str] | frozenset[str],
+    included: dict[tuple[str, str], dict],
 ) -> dict:
     attributes = {
         "priority": d.priority,

@@ -41,7 +41,7 @@ class ApiError(Exception):
         if shapes.current() == shapes.JSONAPI:
             body = shapes.error_body(self.status, self.message, self.errors)
             return JsonResponse(body, status=self.status)
-        body: dict[str, Any] = {"message": self.message}
+        body = {"message": self.message}
         if self.errors is not None:
             body["errors"] = self.errors
         return JsonResponse(body, status=self.status)
@@ -103,8 +103,9 @@ def api_view(*methods: str, auth: bool = True) -> Callable[[View], View]:
                 return method_not_allowed(request, methods)
             try:
                 if auth:
-                    request.sandbox_user = authenticate(request)  # type: ignore[attr-defined]
-                    if request.sandbox_user.read_only and request.method != "GET":
+                    user = authenticate(request)
+                    request.sandbox_user = user  # type: ignore[attr-defined]
+                    if user.read_only and request.method != "GET":
                         raise ApiError(403, "This action is unauthorized.")
                 return view(request, *args, **kwargs)
             except ApiError as error:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest
 
@@ -29,6 +29,9 @@ from deployments_ui.audit.chain import (
     append,
 )
 from deployments_ui.models import AuditEvent
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 RESULT_OUTCOMES = frozenset({"succeeded", "failed", "unknown"})
 
@@ -66,7 +69,7 @@ class Actor:
         )
 
     @classmethod
-    def on_behalf_of(cls, user) -> Actor:
+    def on_behalf_of(cls, user: User | None) -> Actor:
         """The background worker applying a change that `user` scheduled."""
         username = user.get_username() if user else ""
         name = (user.get_full_name().strip() if user else "") or username
@@ -208,8 +211,8 @@ def record_local(
     target: AuditTarget,
     message: str = "",
     reason: str = "",
-    before: dict | None = None,
-    after: dict | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Write one row for something done inside the console alone (no Patchworks call): asking
     for, moving or cancelling a scheduled change; a step of change control (a request, an

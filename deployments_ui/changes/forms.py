@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zoneinfo
 from datetime import datetime
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -60,7 +61,7 @@ class FreezeWindowForm(forms.Form):
         kwargs.setdefault("initial", {}).setdefault("time_zone", settings.TIME_ZONE)
         super().__init__(*args, **kwargs)
         self.environment_names = {env.id: env.name for env in environments}
-        self.fields["environments"].choices = [
+        cast(forms.MultipleChoiceField, self.fields["environments"]).choices = [
             (env.id, f"{env.name} ({env.type})" if env.type else env.name) for env in environments
         ]
 
@@ -74,8 +75,9 @@ class FreezeWindowForm(forms.Form):
             ) from bad
         return name
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if self.errors:
             return data
         zone = zoneinfo.ZoneInfo(data["time_zone"])

@@ -206,19 +206,32 @@ class FreezeWindow(models.Model):
         start = self._latest_weekly_start(at) + timedelta(days=7)
         return start, start + self._weekly_length()
 
+    def _weekly(self) -> tuple[int, time, int, time]:
+        """A weekly window's start day and time, end day and time (the form requires all four)."""
+        if (
+            self.start_day is None
+            or self.start_time is None
+            or self.end_day is None
+            or self.end_time is None
+        ):
+            raise ValueError(f"Weekly freeze window {self.pk} has no start or end day and time")
+        return self.start_day, self.start_time, self.end_day, self.end_time
+
     def _weekly_length(self) -> timedelta:
-        start = self.start_day * 1440 + self.start_time.hour * 60 + self.start_time.minute
-        end = self.end_day * 1440 + self.end_time.hour * 60 + self.end_time.minute
+        start_day, start_time, end_day, end_time = self._weekly()
+        start = start_day * 1440 + start_time.hour * 60 + start_time.minute
+        end = end_day * 1440 + end_time.hour * 60 + end_time.minute
         return timedelta(minutes=(end - start) % MINUTES_A_WEEK or MINUTES_A_WEEK)
 
     def _latest_weekly_start(self, at: datetime) -> datetime:
         """The most recent start (on or before `at`), in the window's own time zone."""
+        start_day, start_time, _, _ = self._weekly()
         local = at.astimezone(self.zone)
-        days_back = (local.weekday() - self.start_day) % 7
+        days_back = (local.weekday() - start_day) % 7
         day = (local - timedelta(days=days_back)).date()
-        start = datetime.combine(day, self.start_time or time(0), tzinfo=self.zone)
+        start = datetime.combine(day, start_time, tzinfo=self.zone)
         if start > local:
-            start = datetime.combine(day - timedelta(days=7), self.start_time, tzinfo=self.zone)
+            start = datetime.combine(day - timedelta(days=7), start_time, tzinfo=self.zone)
         return start
 
     @property
@@ -229,9 +242,10 @@ class FreezeWindow(models.Model):
             end = self.ends_at.astimezone(self.zone).strftime(fmt) if self.ends_at else "?"
             return f"{start} to {end} ({self.time_zone})"
         days = dict(WEEKDAYS)
+        start_day, start_time, end_day, end_time = self._weekly()
         return (
-            f"every {days[self.start_day][:3]} {self.start_time:%H:%M} to "
-            f"{days[self.end_day][:3]} {self.end_time:%H:%M} ({self.time_zone})"
+            f"every {days[start_day][:3]} {start_time:%H:%M} to "
+            f"{days[end_day][:3]} {end_time:%H:%M} ({self.time_zone})"
         )
 
     @property

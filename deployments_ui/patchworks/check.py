@@ -9,12 +9,16 @@ it (from the pickers) or what the person at the screen will miss.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from operator import attrgetter
+from typing import Any, TypeVar
 
 from deployments_ui.patchworks.client import DEFAULT_INCLUDES, PatchworksClient
 from deployments_ui.patchworks.errors import PatchworksError
 from deployments_ui.patchworks.types import (
+    Deployment,
+    Flow,
     ShapeError,
     parse_deployment,
     parse_flow,
@@ -23,6 +27,8 @@ from deployments_ui.patchworks.types import (
     parse_page,
     parse_virtual_environment,
 )
+
+T = TypeVar("T")
 
 CAMEL_RELATIONS = ("flowVersion", "virtualEnvironment", "enabledBy")
 SNAKE_RELATIONS = ("flow_version", "virtual_environment", "enabled_by")
@@ -101,7 +107,7 @@ def check(client: PatchworksClient) -> Report:
         _check_environments(report, environments)
     if packages is not None:
         _check_list(report, packages, parse_package, "packages", ("name",), "package names")
-    flows = []
+    flows: list[Flow] = []
     if flows_body is not None:
         flows = _check_list(report, flows_body, parse_flow, "flows", ("name",), "flow names")
     if flows:
@@ -115,7 +121,13 @@ def check(client: PatchworksClient) -> Report:
     return report
 
 
-def _read(report: Report, what: str, get, path: str, params: dict[str, str]) -> Any:
+def _read(
+    report: Report,
+    what: str,
+    get: Callable[[str, Mapping[str, str]], Any],
+    path: str,
+    params: dict[str, str],
+) -> Any:
     report.requests += 1
     try:
         body = get(path, params)
@@ -126,7 +138,7 @@ def _read(report: Report, what: str, get, path: str, params: dict[str, str]) -> 
     return body
 
 
-def _page(report: Report, body: Any, parse, what: str) -> list:
+def _page(report: Report, body: Any, parse: Callable[[Any], T], what: str) -> list[T]:
     try:
         page = parse_page(body, parse, page=1, per_page=100)
     except ShapeError:
@@ -144,7 +156,7 @@ def _page(report: Report, body: Any, parse, what: str) -> list:
     return page.items
 
 
-def _absent(items: list, test) -> bool:
+def _absent(items: list[T], test: Callable[[T], object]) -> bool:
     return bool(items) and all(not test(item) for item in items)
 
 
@@ -226,13 +238,14 @@ def _raw_has(body: Any, name: str) -> bool:
     items = body.get("data") if isinstance(body, dict) else None
     for item in items if isinstance(items, list) else []:
         if isinstance(item, dict):
-            attributes = item.get("attributes") if isinstance(item.get("attributes"), dict) else {}
+            raw = item.get("attributes")
+            attributes = raw if isinstance(raw, dict) else {}
             if name in item or name in attributes:
                 return True
     return False
 
 
-def _all_have_flow_ids(items: list) -> bool:
+def _all_have_flow_ids(items: list[Deployment]) -> bool:
     return all(d.flow_id for d in items)
 
 
@@ -251,11 +264,16 @@ def _check_environments(report: Report, body: Any) -> None:
 
 
 def _check_list(
-    report: Report, body: Any, parse, what: str, needed: tuple[str, ...], label: str
-) -> list:
+    report: Report,
+    body: Any,
+    parse: Callable[[Any], T],
+    what: str,
+    needed: tuple[str, ...],
+    label: str,
+) -> list[T]:
     items = _page(report, body, parse, what)
     for name in needed:
-        if _absent(items, lambda item, name=name: getattr(item, name)):
+        if _absent(items, attrgetter(name)):
             report.missing.append(Finding(f"{what}: {name}", f"{label} cannot be shown", True))
     return items
 

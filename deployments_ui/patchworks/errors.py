@@ -246,7 +246,7 @@ def _field_errors(raw: Any, secret: str) -> dict[str, list[str]]:
         return errors
     if not isinstance(raw, Mapping):
         return {}
-    errors: dict[str, list[str]] = {}
+    errors = {}
     for field, messages in raw.items():
         texts = [clean(m, secret) for m in (messages if isinstance(messages, list) else [messages])]
         errors[str(field)] = [text for text in texts if text]

@@ -17,14 +17,16 @@ import threading
 import time
 from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 import requests
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.connectionpool import ConnectionPool, HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import InvalidHeader, MaxRetryError, NewConnectionError, ReadTimeoutError
+from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from deployments_ui.patchworks import budget
@@ -39,6 +41,9 @@ from deployments_ui.patchworks.errors import (
     malformed,
     parse_retry_after,
 )
+
+if TYPE_CHECKING:
+    from urllib3._base_connection import BaseHTTPConnection
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +98,14 @@ class _GetRetry(Retry):
         return min(seconds, self.retry_after_cap)
 
     def increment(
-        self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None
-    ):
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> _GetRetry:
         if isinstance(error, ReadTimeoutError):
             raise error.with_traceback(_stacktrace)
         if response is not None and response.status == 429:
@@ -118,7 +129,7 @@ _sessions: _Sessions | None = None
 _sessions_lock = threading.Lock()
 
 
-class _RecentConnectionsOnly:
+class _RecentConnectionsOnly(HTTPConnectionPool):
     """A pool that reuses a kept-alive connection only if it was used within the last second.
 
     Servers close idle keep-alive connections (gunicorn after 2 s, load balancers later). A
@@ -129,16 +140,16 @@ class _RecentConnectionsOnly:
 
     max_idle_seconds = 1.0
 
-    def _get_conn(self, timeout=None):
+    def _get_conn(self, timeout: float | None = None) -> BaseHTTPConnection:
         conn = super()._get_conn(timeout)
         last_used = getattr(conn, "console_last_used", None)
         if last_used is not None and time.monotonic() - last_used > self.max_idle_seconds:
             conn.close()  # urllib3 opens it again on the next request
         return conn
 
-    def _put_conn(self, conn) -> None:
+    def _put_conn(self, conn: BaseHTTPConnection | None) -> None:
         if conn is not None:
-            conn.console_last_used = time.monotonic()
+            setattr(conn, "console_last_used", time.monotonic())  # noqa: B010 (not on the type)
         super()._put_conn(conn)
 
 
@@ -281,8 +292,8 @@ def send(
     method: str,
     path: str,
     *,
-    params: dict | None,
-    payload: dict | None,
+    params: dict[str, Any] | None,
+    payload: dict[str, Any] | None,
     not_found: str,
 ) -> Any:
     """Send one request to `/api/v1{path}` and return its decoded JSON body (None when empty)."""
@@ -347,7 +358,7 @@ def send(
     return _decode(response, write=write)
 
 
-def mask(api_key: str) -> str:
+def mask(api_key: str) -> _Hidden:
     """The key as the client keeps it: a real string on the wire, '********' in any repr."""
     return _Hidden(api_key)
 

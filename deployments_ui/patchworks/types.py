@@ -424,7 +424,7 @@ def parse_page(body: Any, parse: Callable[[Any], T], *, page: int, per_page: int
         raise ShapeError("expected a page with a data list")
     index = _included(body)
     items = _parse_items([_resolve(item, index) for item in body["data"]], parse)
-    meta = body.get("meta") if isinstance(body.get("meta"), dict) else body
+    meta: dict[str, Any] = body["meta"] if isinstance(body.get("meta"), dict) else body
     if isinstance(meta.get("page"), dict):
         # JSON:API paginators (laravel-json-api) nest the numbers, camelCase: meta.page.lastPage.
         meta = {_snake(key): value for key, value in meta["page"].items()}

@@ -6,22 +6,23 @@ re-encoded, and opens as that page's own URL plus the query: it can never point 
 
 from __future__ import annotations
 
+from typing import cast
 from urllib.parse import parse_qsl, urlencode
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 
 from deployments_ui.saved_views.models import SavedView
 
-PAGE_URL_NAMES = {
+PAGE_URL_NAMES: dict[str, str] = {
     SavedView.Page.DEPLOYMENTS: "deployment-list",
     SavedView.Page.AUDIT: "audit-log",
 }
 # The filters and sort each page reads from its URL (its forms' field names). The page number
 # is left out on purpose: a saved view opens at the first page.
-PAGE_PARAMETERS = {
+PAGE_PARAMETERS: dict[str, tuple[str, ...]] = {
     SavedView.Page.DEPLOYMENTS: (
         "q",
         "environment",
@@ -46,8 +47,9 @@ PAGE_PARAMETERS = {
 }
 DROPPED_PARAMETERS = ("page",)
 MAX_VALUE_LENGTH = 255
-MAX_NAME_LENGTH = SavedView._meta.get_field("name").max_length
-MAX_QUERY_LENGTH = SavedView._meta.get_field("query").max_length
+# Both are CharFields, whose max_length is always set.
+MAX_NAME_LENGTH = cast(int, SavedView._meta.get_field("name").max_length)
+MAX_QUERY_LENGTH = cast(int, SavedView._meta.get_field("query").max_length)
 
 
 class SavedViewInvalid(ValueError):
@@ -106,7 +108,7 @@ def saved_view_url(view: SavedView) -> str:
     return f"{path}?{view.query}" if view.query else path
 
 
-def saved_views_visible(*, user: AbstractBaseUser, page: str) -> QuerySet[SavedView]:
+def saved_views_visible(*, user: User, page: str) -> QuerySet[SavedView]:
     """The person's own views on a page, and those others shared, by name."""
     return (
         SavedView.objects.filter(page=page)
@@ -116,9 +118,7 @@ def saved_views_visible(*, user: AbstractBaseUser, page: str) -> QuerySet[SavedV
     )
 
 
-def saved_view_create(
-    *, owner: AbstractBaseUser, name: str, page: str, query: str, shared: bool
-) -> SavedView:
+def saved_view_create(*, owner: User, name: str, page: str, query: str, shared: bool) -> SavedView:
     """Save the page's current filters and sort under a name, private or shared."""
     page = clean_page(page)
     view = SavedView(
@@ -132,7 +132,7 @@ def saved_view_create(
     return view
 
 
-def saved_view_rename(*, owner: AbstractBaseUser, view_id: int, name: str) -> SavedView:
+def saved_view_rename(*, owner: User, view_id: int, name: str) -> SavedView:
     """Rename one of the owner's views (SavedView.DoesNotExist for anyone else's)."""
     view = SavedView.objects.get(pk=view_id, owner=owner)
     view.name = clean_name(name)
@@ -140,7 +140,7 @@ def saved_view_rename(*, owner: AbstractBaseUser, view_id: int, name: str) -> Sa
     return view
 
 
-def saved_view_delete(*, owner: AbstractBaseUser, view_id: int) -> SavedView:
+def saved_view_delete(*, owner: User, view_id: int) -> SavedView:
     """Delete one of the owner's views (SavedView.DoesNotExist for anyone else's)."""
     view = SavedView.objects.get(pk=view_id, owner=owner)
     view.delete()

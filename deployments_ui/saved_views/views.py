@@ -8,12 +8,13 @@ from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from deployments_ui.http import SignedInRequest
 from deployments_ui.saved_views import services
 from deployments_ui.saved_views.models import SavedView
 
 
 @require_POST
-def saved_view_create(request: HttpRequest) -> HttpResponse:
+def saved_view_create(request: SignedInRequest) -> HttpResponse:
     page = request.POST.get("page", "")
     query = request.POST.get("query", "")
     try:
@@ -33,7 +34,7 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def saved_view_rename(request: HttpRequest, view: int) -> HttpResponse:
+def saved_view_rename(request: SignedInRequest, view: int) -> HttpResponse:
     try:
         renamed = services.saved_view_rename(
             owner=request.user, view_id=view, name=request.POST.get("name", "")
@@ -48,7 +49,7 @@ def saved_view_rename(request: HttpRequest, view: int) -> HttpResponse:
 
 
 @require_POST
-def saved_view_delete(request: HttpRequest, view: int) -> HttpResponse:
+def saved_view_delete(request: SignedInRequest, view: int) -> HttpResponse:
     try:
         deleted = services.saved_view_delete(owner=request.user, view_id=view)
     except SavedView.DoesNotExist:

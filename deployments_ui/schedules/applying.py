@@ -92,6 +92,8 @@ def apply_change(change_id: int, *, holder: str = "") -> ScheduledChange | None:
         # Change control recorded a change request instead: it is applied once approved.
         return _finish(change, Status.SKIPPED, requested.message, lateness)
     except services.ActionRefused as refused:
+        # Change control refused it (a freeze window, a rule asking for approval or for the
+        # environment's name): recorded as a refusal by the gate, nothing was sent.
         return _finish(change, Status.FAILED, refused.message, lateness)
     except MissingApiKey as missing:
         return _finish(change, Status.FAILED, f"{change.requested_by_name}: {missing}", lateness)
@@ -166,9 +168,10 @@ def interrupted_after() -> timedelta:
 def _settle(change: ScheduledChange) -> bool:
     """`change` as loaded before it was taken for settling (its first attempt's start)."""
     started = change.attempt_started_at
+    assert started is not None  # settle_interrupted selects by attempt_started_at
     lateness = change.lateness_seconds
     if lateness is None:
-        lateness = max(0.0, (change.attempt_started_at - change.due_at).total_seconds())
+        lateness = max(0.0, (started - change.due_at).total_seconds())
     if _requester_problem(change):
         message = (
             "The worker stopped while applying this change, and its outcome cannot be checked "

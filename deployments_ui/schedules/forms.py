@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -84,8 +85,9 @@ class ScheduleForm(_ZonedForm):
     def clean_until(self) -> datetime | None:
         return self._aware("until", required=False)
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if "at" in data and "until" in data and data["at"] is None and data["until"] is None:
             self.add_error("at", "Choose when the change should happen.")
         return data

@@ -63,6 +63,9 @@ class ScheduledChange(models.Model):
     lateness_seconds = models.FloatField(null=True, blank=True)
     finished_by_name = models.CharField(max_length=255, blank=True)
 
+    # Not stored: the schedule list sets it on each pending change for its Move and Cancel.
+    may_manage: bool
+
     class Meta:
         ordering = ["due_at", "id"]
         indexes = [models.Index(fields=["status", "due_at"])]

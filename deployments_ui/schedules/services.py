@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -115,7 +115,7 @@ def pending_for(deployment_id: str) -> QuerySet[ScheduledChange]:
     ).order_by("due_at", "id")
 
 
-def may_manage(user: AbstractBaseUser, change: ScheduledChange) -> bool:
+def may_manage(user: User | AnonymousUser, change: ScheduledChange) -> bool:
     """Operators may move or cancel their own pending changes, Editors anyone's."""
     if not user.is_authenticated or not user.is_active:
         return False
@@ -138,7 +138,7 @@ class Asked:
 def schedule_change(
     *,
     actor: Actor,
-    user: AbstractBaseUser,
+    user: User,
     deployment: Deployment,
     action: str,
     at: datetime | None,
@@ -194,7 +194,7 @@ def schedule_change(
 
 
 def move_change(
-    *, actor: Actor, user: AbstractBaseUser, change: ScheduledChange, due_at: datetime
+    *, actor: Actor, user: User, change: ScheduledChange, due_at: datetime
 ) -> ScheduledChange:
     """Move a pending change to a new time."""
     _check_may_manage(user, change)
@@ -224,9 +224,7 @@ def move_change(
     return change
 
 
-def cancel_change(
-    *, actor: Actor, user: AbstractBaseUser, change: ScheduledChange
-) -> list[ScheduledChange]:
+def cancel_change(*, actor: Actor, user: User, change: ScheduledChange) -> list[ScheduledChange]:
     """Cancel a pending change (and the pending re-enable of an "off until" disable)."""
     _check_may_manage(user, change)
     cancelled = []

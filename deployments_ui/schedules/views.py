@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -14,6 +16,7 @@ from django_htmx.http import trigger_client_event
 from deployments_ui import services
 from deployments_ui.audit import Actor, AuditUnavailable
 from deployments_ui.errors import ConsoleError
+from deployments_ui.http import SignedInRequest
 from deployments_ui.patchworks import PatchworksError
 from deployments_ui.presenters import deployment_label, deployment_row, with_schedule_badges
 from deployments_ui.schedules import services as schedules
@@ -25,7 +28,7 @@ RECENT = 50
 
 
 @require_GET
-def schedule_list(request: HttpRequest) -> HttpResponse:
+def schedule_list(request: SignedInRequest) -> HttpResponse:
     """Upcoming changes, soonest first, and the most recently finished ones."""
     pending = list(
         ScheduledChange.objects.filter(
@@ -49,7 +52,9 @@ def schedule_list(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @needs_api_key
-def deployment_schedule(request: HttpRequest, flow_version: str, deployment: str) -> HttpResponse:
+def deployment_schedule(
+    request: SignedInRequest, flow_version: str, deployment: str
+) -> HttpResponse:
     """GET the form; POST asks for the change (with htmx, answers with the row or panel)."""
     try:
         found = services.deployment_get(
@@ -58,7 +63,7 @@ def deployment_schedule(request: HttpRequest, flow_version: str, deployment: str
     except PatchworksError as error:
         if request.htmx and request.method == "POST":
             return _fragment_failure(request, deployment, error.message, error.http_status)
-        context = {"flow_version": flow_version, "deployment_id": deployment}
+        context: dict[str, Any] = {"flow_version": flow_version, "deployment_id": deployment}
         return respond(request, "deployments_ui/upstream_error.html", context, error=error)
     detail_url = reverse("deployment-detail", args=(flow_version, deployment))
     next_url = safe_next(request, detail_url)
@@ -68,7 +73,7 @@ def deployment_schedule(request: HttpRequest, flow_version: str, deployment: str
         if form.is_valid():
             return _ask(request, form, found, next_url)
         if request.htmx:
-            message = " ".join(text for texts in form.errors.values() for text in texts)
+            message = " ".join(str(text) for texts in form.errors.values() for text in texts)
             return _fragment_failure(request, deployment, message, 400)
     context = {
         "deployment": found,
@@ -156,7 +161,7 @@ def _fragment_failure(request, deployment_id: str, message: str, status: int) ->
 
 
 @require_POST
-def schedule_cancel(request: HttpRequest, change: int) -> HttpResponse:
+def schedule_cancel(request: SignedInRequest, change: int) -> HttpResponse:
     found = _change_or_404(change)
     next_url = safe_next(request, reverse("schedule-list"))
     try:
@@ -177,7 +182,7 @@ def schedule_cancel(request: HttpRequest, change: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def schedule_move(request: HttpRequest, change: int) -> HttpResponse:
+def schedule_move(request: SignedInRequest, change: int) -> HttpResponse:
     found = _change_or_404(change)
     next_url = safe_next(request, reverse("schedule-list"))
     if not schedules.may_manage(request.user, found):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import template
 
 from deployments_ui.changes.services import (
@@ -37,7 +39,7 @@ def freeze_banner(context) -> dict:
         in_force = freezes_in_force()
         now = in_force[0] if in_force else None
         upcoming = None if now else next_freeze()
-    result = {"freeze_now": now, "freeze_next": upcoming}
+    result: dict[str, Any] = {"freeze_now": now, "freeze_next": upcoming}
     if upcoming:
         zone = upcoming.window.zone
         result["freeze_next_start"] = upcoming.starts_at.astimezone(zone).strftime("%a %d %b %H:%M")

@@ -9,6 +9,7 @@ that lets one through, on the error page.
 from __future__ import annotations
 
 import functools
+from typing import TypeVar
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -20,17 +21,20 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from deployments_ui.accounts.credentials import MissingApiKey
 from deployments_ui.errors import ConsoleError
+from deployments_ui.http import ConsoleRequest
 
 # console.js swaps an error answer into the page only when it carries this header; any other
 # error answer becomes a generic toast.
 FRAGMENT_HEADER = "X-Console-Fragment"
+
+R = TypeVar("R", bound=HttpResponse)
 
 
 def needs_api_key(view):
     """Send people without a saved Patchworks key to the page where they can add one."""
 
     @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def wrapper(request: ConsoleRequest, *args, **kwargs) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
         except MissingApiKey:
@@ -50,7 +54,7 @@ def shows_errors(view):
     """A ConsoleError the view lets through becomes the error page, with the error's status."""
 
     @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def wrapper(request: ConsoleRequest, *args, **kwargs) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
         except ConsoleError as error:
@@ -63,14 +67,14 @@ def shows_errors(view):
     return wrapper
 
 
-def wants_fragment(request: HttpRequest) -> bool:
+def wants_fragment(request: ConsoleRequest) -> bool:
     """htmx asked for a part of the page (boosted links and history restores need all of it)."""
     htmx = request.htmx
     return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
 def respond(
-    request: HttpRequest,
+    request: ConsoleRequest,
     template: str,
     context: dict,
     *,
@@ -88,7 +92,7 @@ def respond(
     return TemplateResponse(request, template, context, status=status)
 
 
-def mark_fragment(response: HttpResponse) -> HttpResponse:
+def mark_fragment(response: R) -> R:
     response[FRAGMENT_HEADER] = "1"
     return response
 

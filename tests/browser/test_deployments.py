@@ -410,8 +410,9 @@ def test_it_deletes_after_a_confirmation_that_names_what_goes(page, editor, on_s
     expect(page.get_by_role("heading", level=1)).to_have_text("Delete this deployment?")
     card = page.locator("main .card")
     expect(card).to_contain_text(item["name"])
-    expect(card).to_contain_text(f" v{item['flow_version_iteration']} in ")
-    expect(card).to_contain_text(f"flow version id {item['flow_version_id']}")
+    expect(card).to_contain_text(
+        f" version {item['flow_version_iteration']} (flow version id {item['flow_version_id']}) in "
+    )
     expect(card).to_contain_text(item["environment"]["name"])
     page.get_by_label("Reason (optional)").fill("Browser test")
     page.get_by_role("button", name="Yes, delete it").click()
