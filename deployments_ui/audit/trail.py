@@ -251,8 +251,8 @@ def record_account(
     account: str,
     outcome: str = "succeeded",
     message: str = "",
-    before: dict | None = None,
-    after: dict | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Write one row about a person's account: sign-ins, lockouts, roles, keys, SSO identities.
 

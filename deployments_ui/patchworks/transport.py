@@ -112,7 +112,7 @@ class _GetRetry(Retry):
             _pause_for(response.headers.get("Retry-After"))
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
-    def sleep(self, response=None) -> None:
+    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
         super().sleep(response)
         # A retry is a request like any other: it waits for the budget too.
         budget.take(_sending_key.get())
