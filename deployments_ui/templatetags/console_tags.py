@@ -128,3 +128,17 @@ def deployment_label(deployment) -> str:
     from deployments_ui.presenters import deployment_label as label  # presenters imports us
 
     return label(deployment)
+
+
+@register.simple_tag(takes_context=True)
+def deployment_rows(context, rows) -> SafeString:
+    """The list's rows (one row dict, or a list of them) from the Jinja2 row template."""
+    from deployments_ui.rows import render_rows
+
+    return render_rows(
+        [rows] if isinstance(rows, dict) else rows,
+        can_toggle=bool(context.get("can_toggle")),
+        csrf_token=str(context.get("csrf_token") or ""),
+        next_url=context.get("next") or "",
+        feedback=context.get("feedback") or "",
+    )
