@@ -60,21 +60,25 @@ def test_the_jinja2_rows_print_what_the_django_rows_printed(can_toggle, feedback
     context = {
         "can_toggle": can_toggle,
         "csrf_token": "token&'\"",
-        "next": "/deployments/?q=a&b=\"c\"",
+        "next": '/deployments/?q=a&b="c"',
         "feedback": feedback,
     }
     shown = rows()
     expected = reference(shown, **context)
     assert "&amp;" in expected and "&#x27;" in expected and "&quot;" in expected
+    assert "<b>" not in expected and "&lt;b&gt;" in expected
     assert ("data-needs-approval" in expected) is can_toggle
     assert ('class="row-changed"' in expected) is bool(feedback)
-    assert render_rows(
-        shown,
-        can_toggle=can_toggle,
-        csrf_token=context["csrf_token"],
-        next_url=context["next"],
-        feedback=feedback,
-    ) == expected
+    assert (
+        render_rows(
+            shown,
+            can_toggle=can_toggle,
+            csrf_token=context["csrf_token"],
+            next_url=context["next"],
+            feedback=feedback,
+        )
+        == expected
+    )
 
 
 def test_the_row_fragment_is_the_same_row(rf):
