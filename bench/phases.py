@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import importlib
 import json
 import os
 import statistics
@@ -107,7 +108,9 @@ class Phases:
         return taken
 
 
-def set_up_django(workdir: Path, sandbox_url: str) -> None:
+def set_up_django(workdir: Path, sandbox_url: str, redis_url: str | None) -> None:
+    if redis_url:
+        os.environ["REDIS_URL"] = redis_url
     os.environ.update(
         {
             "DJANGO_SETTINGS_MODULE": "console.settings",
@@ -135,13 +138,14 @@ def set_up_django(workdir: Path, sandbox_url: str) -> None:
 def instrument(recorded: dict) -> tuple[Phases, dict]:
     import django.contrib.auth as auth
     import django.middleware.gzip as gzip_middleware
+    from django.conf import settings
     from django.contrib.auth.backends import ModelBackend
-    from django.contrib.sessions.backends.db import SessionStore
     from django.template.response import SimpleTemplateResponse
 
     from deployments_ui.patchworks import client, transport
     from deployments_ui.views import deployments as list_views
 
+    SessionStore = importlib.import_module(settings.SESSION_ENGINE).SessionStore
     phases = Phases()
     state = {"enabled": False}
 
@@ -284,6 +288,9 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=300)
     parser.add_argument("--queries", action="store_true", help="print each request's SQL")
     parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu")
+    parser.add_argument(
+        "--redis-url", help="the console's cache in Redis (and sessions in cached_db), as deployed"
+    )
     args = parser.parse_args()
     global clock
     clock = time.perf_counter if args.clock == "wall" else time.thread_time
@@ -292,7 +299,7 @@ def main() -> None:
         stack._start_sandbox()
         recorded = record(stack)
         with tempfile.TemporaryDirectory(prefix="console-phases-") as workdir:
-            set_up_django(Path(workdir), stack.sandbox_url)
+            set_up_django(Path(workdir), stack.sandbox_url, args.redis_url)
             measure(recorded, args)
     finally:
         stack.stop()
