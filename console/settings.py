@@ -342,6 +342,13 @@ SESSION_RENEW_SECONDS = env_int("CONSOLE_SESSION_RENEW_SECONDS", 300)
 # with their roles as the identity provider has them then).
 SESSION_MAX_AGE = env_int("CONSOLE_SESSION_MAX_AGE", 12 * 3600)
 SESSION_COOKIE_HTTPONLY = True
+# With a shared cache (Redis), a page reads the session from it and not from the database; every
+# change is still written to the database, so nothing is lost if the cache is flushed.
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if REDIS_URL
+    else "django.contrib.sessions.backends.db"
+)
 SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_COOKIES = env_bool("CONSOLE_SECURE_COOKIES", not DEBUG and not TESTING)
 SESSION_COOKIE_SECURE = SECURE_COOKIES

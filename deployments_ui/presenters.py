@@ -11,6 +11,7 @@ from deployments_ui.patchworks import SORT_KEYS, Deployment
 from deployments_ui.templatetags.console_tags import (
     deployment_url,
     flow_version_url,
+    page_clock,
     toggle_url,
     when,
 )
@@ -74,12 +75,14 @@ def toggle_context() -> dict:
     return {"reason_label": reason.label, "reason_required": reason.required}
 
 
-def deployment_row(deployment: Deployment) -> dict:
+def deployment_row(deployment: Deployment, clock: tuple | None = None) -> dict:
     """What a list row and its Enable/Disable confirmation show, worked out once.
 
     A plain dict because the 100-row list renders a hundred of them and the template engine
     reads dict keys fastest; the row fragment that enable/disable answers with uses it too.
+    A list passes one `clock` (`page_clock()`) for all its rows.
     """
+    clock = clock or page_clock()
     iteration = deployment.flow_version_iteration
     version = f"v{iteration}" if iteration else "number not available"
     enable = not deployment.is_enabled
@@ -100,9 +103,9 @@ def deployment_row(deployment: Deployment) -> dict:
         "package_name": deployment.package.name if deployment.package else "",
         "priority": deployment.priority,
         "enabled": deployment.is_enabled,
-        "enabled_at": when(deployment.enabled_at),
+        "enabled_at": when(deployment.enabled_at, clock=clock),
         "enabled_by": deployment.enabled_by.name if deployment.enabled_by else "",
-        "created_at": when(deployment.created_at),
+        "created_at": when(deployment.created_at, clock=clock),
         "toggle_url": toggle_url(deployment),
         "schedule_url": deployment_url(deployment, "deployment-schedule"),
         # Change control: the name the confirmation asks for; a frozen row asks on its own page.
@@ -184,10 +187,11 @@ def pager(
 def list_context(request: HttpRequest, *, form, page, flow_version: str = "") -> dict:
     query = form.to_query()
     filtered = bool(query.filters)
+    items, clock = (page.items if page else []), page_clock()
     return {
         "form": form,
         "page": page,
-        "rows": with_schedule_badges([deployment_row(item) for item in page.items] if page else []),
+        "rows": with_schedule_badges([deployment_row(item, clock) for item in items]),
         "flow_version": flow_version,
         "filtered": filtered,
         "sort": query.sort or "",

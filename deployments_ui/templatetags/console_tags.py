@@ -7,7 +7,7 @@ no translation machinery for relative times, and each URL pattern is reversed on
 from __future__ import annotations
 
 import functools
-from datetime import datetime
+from datetime import datetime, tzinfo
 from urllib.parse import quote
 
 from django import template
@@ -58,14 +58,21 @@ def _units(count: int, name: str) -> str:
     return f"{count} {name}{'' if count == 1 else 's'}"
 
 
+def page_clock() -> tuple[datetime, tzinfo]:
+    """The time now and the person's time zone, looked up once for a page's many `when`s."""
+    return timezone.now(), timezone.get_current_timezone()
+
+
 @register.simple_tag
-def when(value: datetime | None, empty: str = "—") -> str:
+def when(
+    value: datetime | None, empty: str = "—", clock: tuple[datetime, tzinfo] | None = None
+) -> str:
     """A <time> with relative wording; the exact time shows on hover."""
     if value is None:
         return empty
-    local = timezone.localtime(value)
-    exact = local.strftime("%d %b %Y, %H:%M %Z")
-    words = relative_time(value, timezone.now())
+    now, zone = clock or page_clock()
+    exact = value.astimezone(zone).strftime("%d %b %Y, %H:%M %Z")
+    words = relative_time(value, now)
     return mark_safe(f'<time datetime="{value.isoformat()}" title="{exact}">{words}</time>')  # noqa: S308
 
 
@@ -128,3 +135,18 @@ def deployment_label(deployment) -> str:
     from deployments_ui.presenters import deployment_label as label  # presenters imports us
 
     return label(deployment)
+
+
+@register.simple_tag(takes_context=True)
+def deployment_rows(context, rows) -> SafeString:
+    """The list's rows (one row dict, or a list of them) from the Jinja2 row template."""
+    from deployments_ui.rows import render_rows
+
+    return render_rows(
+        [rows] if isinstance(rows, dict) else rows,
+        can_toggle=bool(context.get("can_toggle")),
+        csrf_token=str(context.get("csrf_token") or ""),
+        next_url=context.get("next") or "",
+        feedback=context.get("feedback") or "",
+        bulk_choosable=bool(context.get("bulk_choosable")),
+    )
