@@ -132,7 +132,7 @@ def test_it_saves_opens_shares_and_deletes_a_view(page, operator, viewer, on_san
     page.set_viewport_size(LAPTOP)
     sign_in(page, operator)
     page.goto("/deployments/")
-    page.get_by_label("Environment").select_option(str(UK_LIVE_ID))
+    page.get_by_label("Environments:").select_option(str(UK_LIVE_ID))
     page.get_by_label("Search flow names").press_sequentially("er")
     expect(page).to_have_url(re.compile(r"q=er\b"))
     page.get_by_role("columnheader", name=re.compile(r"^Enabled at")).get_by_role("link").click()
@@ -153,7 +153,7 @@ def test_it_saves_opens_shares_and_deletes_a_view(page, operator, viewer, on_san
     page.get_by_text("Saved views (1)").click()
     page.get_by_role("link", name="UK Live, by last enabled").click()
     expect(page.get_by_label("Search flow names")).to_have_value("er")
-    expect(page.get_by_label("Environment")).to_have_value(str(UK_LIVE_ID))
+    expect(page.get_by_label("Environments:")).to_have_value(str(UK_LIVE_ID))
     expect(page.get_by_role("columnheader", name=re.compile(r"^Enabled at"))).to_have_attribute(
         "aria-sort", "ascending"
     )
