@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.http import HttpRequest
 from django_htmx.middleware import HtmxDetails
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User  # importing it needs the app registry
 
 
 class ConsoleRequest(HttpRequest):
@@ -12,3 +17,10 @@ class ConsoleRequest(HttpRequest):
 
     htmx: HtmxDetails
     id: str
+
+
+class SignedInRequest(ConsoleRequest):
+    """A request to a view that is not public: the access middleware (`URL_ACCESS`) has let
+    only a signed-in person through, so `user` is a `User`, never the anonymous one."""
+
+    user: User

@@ -23,12 +23,11 @@ from django.db import DatabaseError, connection, transaction
 from deployments_ui import audit
 from deployments_ui.audit.grants import AUDIT_TABLE
 from deployments_ui.models import AuditEvent
-from tests.fixtures_audit import (
+from tests.factories import (
     DISABLED,
     ENABLED,
     TARGET,
     actor_for,
-    ann_fixture,  # noqa: F401 (the `ann` fixture)
     console_disable,
 )
 
