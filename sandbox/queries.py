@@ -154,7 +154,13 @@ def deployments() -> QuerySet[WithAnnotations[Deployment, _Iteration]]:
     ).annotate(iteration=iteration_subquery("flow_version_id", "flow_id"))
 
 
-def flow_versions() -> QuerySet[FlowVersion]:
+if TYPE_CHECKING:
+    # What `deployments()` and `flow_versions()` give: the model with its `iteration`.
+    AnnotatedDeployment = WithAnnotations[Deployment, _Iteration]
+    AnnotatedVersion = WithAnnotations[FlowVersion, _Iteration]
+
+
+def flow_versions() -> QuerySet[WithAnnotations[FlowVersion, _Iteration]]:
     return FlowVersion.objects.select_related("flow").annotate(
         iteration=iteration_subquery("id", "flow_id")
     )

@@ -46,7 +46,9 @@ def store(shape: str | None) -> None:
 # Single deployments and pages -----------------------------------------------------------------
 
 
-def one(deployment: Deployment, includes: set[str] | frozenset[str], shape: str) -> JsonResponse:
+def one(
+    deployment: queries.AnnotatedDeployment, includes: set[str] | frozenset[str], shape: str
+) -> JsonResponse:
     if shape == JSONAPI:
         included: dict[tuple[str, str], dict] = {}
         data = _deployment_resource(deployment, includes, included)
@@ -54,7 +56,9 @@ def one(deployment: Deployment, includes: set[str] | frozenset[str], shape: str)
     return JsonResponse({"data": deployment_item(deployment, includes, shape)})
 
 
-def deployment_item(d: Deployment, includes: set[str] | frozenset[str], shape: str) -> dict:
+def deployment_item(
+    d: queries.AnnotatedDeployment, includes: set[str] | frozenset[str], shape: str
+) -> dict:
     if shape == FLAT_SNAKE:
         return _deployment_snake(d, includes)
     return queries.deployment_json(d, includes)
@@ -91,7 +95,7 @@ def picker_item(kind: str, shape: str) -> Callable[[Any], dict | None]:
     return lambda item: _resource(kind, item.id, _attributes(flat(item)))
 
 
-def version_item(shape: str) -> Callable[[FlowVersion], dict]:
+def version_item(shape: str) -> Callable[[queries.AnnotatedVersion], dict]:
     if shape == JSONAPI:
         return _version_resource
     if shape == FLAT_SNAKE:
@@ -103,7 +107,10 @@ def version_item(shape: str) -> Callable[[FlowVersion], dict]:
 
 
 def written(
-    deployment: Deployment, includes: set[str] | frozenset[str], shape: str, action: str
+    deployment: queries.AnnotatedDeployment,
+    includes: set[str] | frozenset[str],
+    shape: str,
+    action: str,
 ) -> HttpResponse:
     """The answer to a successful write."""
     if shape != BODYLESS_WRITES:
@@ -148,7 +155,7 @@ def error_body(status: int, message: str, errors: dict[str, list[str]] | None) -
 # flat-snake -----------------------------------------------------------------------------------
 
 
-def _deployment_snake(d: Deployment, includes: set[str] | frozenset[str]) -> dict:
+def _deployment_snake(d: queries.AnnotatedDeployment, includes: set[str] | frozenset[str]) -> dict:
     data: dict[str, Any] = {
         "id": d.id,
         "flow_version_id": d.flow_version_id,

@@ -55,7 +55,7 @@ def deployment_list(request: HttpRequest) -> JsonResponse:
 
 
 @api_view("GET", "POST")
-def flow_version_deployments(request: SandboxRequest, flow_version: str) -> JsonResponse:
+def flow_version_deployments(request: SandboxRequest, flow_version: str) -> HttpResponse:
     version = _flow_version(flow_version)
     if request.method == "POST":
         includes = _write_includes(request)
@@ -68,7 +68,7 @@ def flow_version_deployments(request: SandboxRequest, flow_version: str) -> Json
 
 
 @api_view("GET", "PUT", "DELETE")
-def deployment_detail(request: SandboxRequest, flow_version: str, deployment: str) -> JsonResponse:
+def deployment_detail(request: SandboxRequest, flow_version: str, deployment: str) -> HttpResponse:
     found = _deployment(flow_version, deployment)
     if request.method == "DELETE":
         found.delete()
@@ -81,7 +81,7 @@ def deployment_detail(request: SandboxRequest, flow_version: str, deployment: st
 
 
 @api_view("POST")
-def deployment_enable(request: SandboxRequest, flow_version: str, deployment: str) -> JsonResponse:
+def deployment_enable(request: SandboxRequest, flow_version: str, deployment: str) -> HttpResponse:
     found = _deployment(flow_version, deployment)
     includes = _write_includes(request)
     writes.set_enabled(found, True, request.sandbox_user)
@@ -89,7 +89,7 @@ def deployment_enable(request: SandboxRequest, flow_version: str, deployment: st
 
 
 @api_view("POST")
-def deployment_disable(request: SandboxRequest, flow_version: str, deployment: str) -> JsonResponse:
+def deployment_disable(request: SandboxRequest, flow_version: str, deployment: str) -> HttpResponse:
     found = _deployment(flow_version, deployment)
     includes = _write_includes(request)
     writes.set_enabled(found, False, request.sandbox_user)

@@ -39,8 +39,9 @@ class ApiError(Exception):
         from sandbox import shapes  # shapes reads the models, which import this module's users
 
         if shapes.current() == shapes.JSONAPI:
-            body = shapes.error_body(self.status, self.message, self.errors)
-            return JsonResponse(body, status=self.status)
+            return JsonResponse(
+                shapes.error_body(self.status, self.message, self.errors), status=self.status
+            )
         body: dict[str, Any] = {"message": self.message}
         if self.errors is not None:
             body["errors"] = self.errors
@@ -103,8 +104,9 @@ def api_view(*methods: str, auth: bool = True) -> Callable[[View], View]:
                 return method_not_allowed(request, methods)
             try:
                 if auth:
-                    request.sandbox_user = authenticate(request)  # type: ignore[attr-defined]
-                    if request.sandbox_user.read_only and request.method != "GET":
+                    user = authenticate(request)
+                    request.sandbox_user = user  # type: ignore[attr-defined]
+                    if user.read_only and request.method != "GET":
                         raise ApiError(403, "This action is unauthorized.")
                 return view(request, *args, **kwargs)
             except ApiError as error:
