@@ -321,4 +321,5 @@ def test_no_role_holds_a_permission_for_events_that_do_not_exist():
         "toggle_deployments",
         "change_deployments",
         "manage_console",
+        "break_glass",
     }
