@@ -58,8 +58,9 @@ def upstream_gets(sandbox) -> int:
 
 
 def name_cells(html: str) -> list[str]:
-    """The text of each list row's first cell (the flow's name)."""
-    return re.findall(r'<tr id="deployment-row-\d+">\s*<td><a href="[^"]+">([^<]*)</a>', html)
+    """The text of each list row's first cell (the flow's name, after any bulk checkbox)."""
+    row = r'<tr id="deployment-row-\d+">\s*<td>(?:<input [^>]*>)?<a href="[^"]+">([^<]*)</a>'
+    return re.findall(row, html)
 
 
 # Reads ------------------------------------------------------------------------------------------
