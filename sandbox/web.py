@@ -39,9 +39,10 @@ class ApiError(Exception):
         from sandbox import shapes  # shapes reads the models, which import this module's users
 
         if shapes.current() == shapes.JSONAPI:
-            body = shapes.error_body(self.status, self.message, self.errors)
-            return JsonResponse(body, status=self.status)
-        body = {"message": self.message}
+            return JsonResponse(
+                shapes.error_body(self.status, self.message, self.errors), status=self.status
+            )
+        body: dict[str, Any] = {"message": self.message}
         if self.errors is not None:
             body["errors"] = self.errors
         return JsonResponse(body, status=self.status)

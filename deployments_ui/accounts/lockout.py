@@ -144,7 +144,7 @@ def _unlocked(sender, instance: AccessAttempt, **kwargs) -> None:
 
     request = current_request.get()
     person = getattr(request, "user", None)
-    if person is not None and person.is_authenticated:
+    if request is not None and person is not None and person.is_authenticated:
         actor = audit.Actor.from_request(request)
         message = "Unlocked by a console administrator."
     else:

@@ -46,8 +46,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib.auth import get_user_model, login, logout
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -178,11 +177,11 @@ def _default_roles() -> list[str]:
     return [role]
 
 
-def role_names(user: AbstractBaseUser) -> list[str]:
+def role_names(user: User) -> list[str]:
     return sorted(user.groups.filter(name__in=ROLE_NAMES).values_list("name", flat=True))
 
 
-def _set_roles(user: AbstractBaseUser, roles: list[str]) -> None:
+def _set_roles(user: User, roles: list[str]) -> None:
     """Replace the user's role groups (other groups are left alone)."""
     user.groups.remove(*Group.objects.filter(name__in=ROLE_NAMES).exclude(name__in=roles))
     user.groups.add(*Group.objects.filter(name__in=roles))
@@ -213,7 +212,7 @@ def _sso_actor(request: HttpRequest, identity: str) -> audit.Actor:
     )
 
 
-def _sync_roles(request: HttpRequest, user: AbstractBaseUser, identity: str, roles: list[str]):
+def _sync_roles(request: HttpRequest, user: User, identity: str, roles: list[str]) -> None:
     before = role_names(user)
     was_superuser = user.is_superuser
     _set_roles(user, roles)
@@ -240,7 +239,7 @@ class SsoClash(Exception):
     """A local account already has the identity's name, and single sign-on did not make it."""
 
 
-def _create_sso_user(identity: str) -> tuple[AbstractBaseUser, bool]:
+def _create_sso_user(identity: str) -> tuple[User, bool]:
     """The new account for `identity` and True, or the one a concurrent sign-in made and False."""
     user_model = get_user_model()
     username_field = user_model.USERNAME_FIELD
@@ -266,7 +265,7 @@ def _create_sso_user(identity: str) -> tuple[AbstractBaseUser, bool]:
 
 
 @transaction.atomic
-def sso_user(request: HttpRequest, identity: str) -> AbstractBaseUser:
+def sso_user(request: HttpRequest, identity: str) -> User:
     """The person the proxy vouches for, created on first sign-in, roles synced from groups.
 
     Raises SsoClash when a local account (one single sign-on neither made nor was linked to)
@@ -335,9 +334,12 @@ def _follow_groups(request: HttpRequest, identity: str) -> None:
     groups = _groups_header(request)
     if request.session.get(SSO_GROUPS) == groups:
         return
+    user = request.user
+    if not user.is_authenticated:  # the caller checked: an SSO session has a person
+        return
     roles = _roles_from_groups_header(request) or _default_roles()
     with transaction.atomic():
-        _sync_roles(request, request.user, identity, roles)
+        _sync_roles(request, user, identity, roles)
     request.session[SSO_GROUPS] = groups
 
 

@@ -161,7 +161,7 @@ def _audit_key() -> bytes:
 
 
 @checks.register(checks.Tags.security, deploy=True)
-def check_audit_key(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+def check_audit_key(app_configs: object = None, **kwargs: object) -> list[checks.CheckMessage]:
     """W001 (check --deploy): the audit chain's key is not set."""
     if settings.CONSOLE_AUDIT_KEY:
         return []
@@ -231,7 +231,7 @@ def _verify_links(checkpoint: Checkpoint | None) -> VerifyResult:
                 )
             checkpoint_seen = True
         previous = event
-    if not checkpoint_seen:
+    if not checkpoint_seen and checkpoint is not None:
         return VerifyResult(
             False,
             checked,
@@ -239,7 +239,7 @@ def _verify_links(checkpoint: Checkpoint | None) -> VerifyResult:
             f"event {checkpoint.event_id}, named by the checkpoint, is missing: the trail was "
             "emptied or cut short",
         )
-    if not head_seen:
+    if not head_seen and head is not None:
         return VerifyResult(
             False,
             checked,

@@ -96,13 +96,13 @@ def run_job(job_id: int, *, holder: str = "") -> BulkJob | None:
 def _run(job: BulkJob) -> None:
     actor = _actor(job)
     problem = _requester_problem(job)
-    client = None
-    if not problem:
+    client: PatchworksClient | None = None
+    if not problem and job.requested_by is not None:  # no problem: the requester is there
         try:
             client = PatchworksClient(api_key_for(job.requested_by))
         except MissingApiKey as missing:
             problem = f"{job.requested_by_name}: {missing}"
-    if problem:
+    if problem or client is None:
         _refuse_rest(job, actor, problem)
         return
     while True:

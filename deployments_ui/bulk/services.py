@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.utils import timezone
 
@@ -200,7 +200,7 @@ def _check_action(action: str) -> None:
 def start_job(
     *,
     actor: Actor,
-    user: AbstractBaseUser,
+    user: User,
     preview: Preview,
     reason: str = "",
     selection: str = "",
@@ -289,7 +289,7 @@ def enqueue(job: BulkJob) -> None:
     run_bulk_job(job.pk)
 
 
-def may_manage(user: AbstractBaseUser, job: BulkJob) -> bool:
+def may_manage(user: User | AnonymousUser, job: BulkJob) -> bool:
     """Operators may cancel or retry their own jobs, Editors anyone's."""
     if not user.is_authenticated or not user.is_active:
         return False
@@ -298,7 +298,7 @@ def may_manage(user: AbstractBaseUser, job: BulkJob) -> bool:
     return job.requested_by_id == user.pk and user.has_perm(TOGGLE_PERMISSION)
 
 
-def cancel_job(*, actor: Actor, user: AbstractBaseUser, job: BulkJob) -> int:
+def cancel_job(*, actor: Actor, user: User, job: BulkJob) -> int:
     """Stop the items not yet sent; returns how many were stopped now (a running job stops the
     rest before its next item)."""
     if not may_manage(user, job):
@@ -319,7 +319,7 @@ def cancel_job(*, actor: Actor, user: AbstractBaseUser, job: BulkJob) -> int:
     return stopped
 
 
-def retry_job(*, actor: Actor, user: AbstractBaseUser, job: BulkJob) -> BulkJob:
+def retry_job(*, actor: Actor, user: User, job: BulkJob) -> BulkJob:
     """A new job with the items that failed or whose outcome is unknown (each is read again
     before it is sent, so one that did go through is skipped, not written twice)."""
     if not may_manage(user, job):

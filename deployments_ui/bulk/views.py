@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -17,6 +17,7 @@ from deployments_ui.audit import Actor, AuditUnavailable
 from deployments_ui.bulk import services as bulk
 from deployments_ui.bulk.models import BulkItem, BulkJob
 from deployments_ui.forms import LIST_FILTER_PARAMETERS, DeploymentFilterForm, ToggleForm
+from deployments_ui.http import SignedInRequest
 from deployments_ui.patchworks import PatchworksError
 from deployments_ui.views.pages import needs_api_key
 
@@ -26,7 +27,7 @@ JOBS_SHOWN = 100
 
 @require_POST
 @needs_api_key
-def deployment_bulk(request: HttpRequest) -> HttpResponse:
+def deployment_bulk(request: SignedInRequest) -> HttpResponse:
     """Without `confirmed=1`: the preview. With it: start the job and go to its page."""
     action = request.POST.get("action", "")
     form = ToggleForm(request.POST)
@@ -75,7 +76,7 @@ def _see_job(job_id: int) -> HttpResponse:
     return response
 
 
-def _preview(request: HttpRequest, action: str) -> bulk.Preview:
+def _preview(request: SignedInRequest, action: str) -> bulk.Preview:
     filter_form = DeploymentFilterForm(request.POST, pickers=_pickers(request))
     filter_form.is_valid()
     query = filter_form.to_query()
@@ -89,14 +90,14 @@ def _preview(request: HttpRequest, action: str) -> bulk.Preview:
     )
 
 
-def _pickers(request: HttpRequest):
+def _pickers(request: SignedInRequest):
     try:
         return services.pickers_get(user=request.user)
     except PatchworksError:
         return None
 
 
-def _filter_pairs(request: HttpRequest) -> list[tuple[str, str]]:
+def _filter_pairs(request: SignedInRequest) -> list[tuple[str, str]]:
     return [
         (name, value)
         for name in LIST_FILTER_PARAMETERS
@@ -105,7 +106,7 @@ def _filter_pairs(request: HttpRequest) -> list[tuple[str, str]]:
     ]
 
 
-def _page(request: HttpRequest, context: dict, status: int = 200) -> HttpResponse:
+def _page(request: SignedInRequest, context: dict, status: int = 200) -> HttpResponse:
     return TemplateResponse(request, "bulk/bulk_preview.html", context, status=status)
 
 
@@ -113,16 +114,15 @@ def _page(request: HttpRequest, context: dict, status: int = 200) -> HttpRespons
 
 
 @require_GET
-def job_list(request: HttpRequest) -> HttpResponse:
-    jobs = list(BulkJob.objects.order_by("-created_at", "-id")[:JOBS_SHOWN])
-    for job in jobs:
-        job.progress = bulk.progress(job)
+def job_list(request: SignedInRequest) -> HttpResponse:
+    newest = BulkJob.objects.order_by("-created_at", "-id")[:JOBS_SHOWN]
+    jobs = [(job, bulk.progress(job)) for job in newest]
     return TemplateResponse(request, "bulk/job_list.html", {"jobs": jobs})
 
 
 @require_GET
 @vary_on_headers("HX-Request")
-def job_detail(request: HttpRequest, job: int) -> HttpResponse:
+def job_detail(request: SignedInRequest, job: int) -> HttpResponse:
     found = get_object_or_404(BulkJob.objects.select_related("retry_of"), pk=job)
     items = list(found.items.all())
     context = {
@@ -141,7 +141,7 @@ def job_detail(request: HttpRequest, job: int) -> HttpResponse:
 
 
 @require_POST
-def job_cancel(request: HttpRequest, job: int) -> HttpResponse:
+def job_cancel(request: SignedInRequest, job: int) -> HttpResponse:
     found = get_object_or_404(BulkJob, pk=job)
     try:
         stopped = bulk.cancel_job(actor=Actor.from_request(request), user=request.user, job=found)
@@ -158,7 +158,7 @@ def job_cancel(request: HttpRequest, job: int) -> HttpResponse:
 
 
 @require_POST
-def job_retry(request: HttpRequest, job: int) -> HttpResponse:
+def job_retry(request: SignedInRequest, job: int) -> HttpResponse:
     found = get_object_or_404(BulkJob, pk=job)
     try:
         new = bulk.retry_job(actor=Actor.from_request(request), user=request.user, job=found)

@@ -115,7 +115,8 @@ def resolve(target: Target, *, allow_private: bool | None = None) -> str:
         infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         raise DeliveryFailed(f"The host name {target.host} could not be resolved.") from exc
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    # An IPv4 or IPv6 socket address starts with the address as text.
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         raise DeliveryFailed(f"The host name {target.host} has no address.")
     if not allow_private:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 from django.conf import settings
 from django.db.models import Q
@@ -80,7 +82,7 @@ class FilterForm(forms.ModelForm):
         chosen = set(self.initial.get("environment_ids") or [])
         known = {key for key, _ in choices}
         choices += [(key, f"Environment {key}") for key in sorted(chosen - known)]
-        self.fields["environment_ids"].choices = choices
+        cast(forms.ChoiceField, self.fields["environment_ids"]).choices = choices
 
 
 class SubscriptionForm(FilterForm):

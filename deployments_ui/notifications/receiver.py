@@ -9,6 +9,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import cast
 
 
 @dataclass
@@ -35,7 +36,8 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
+        # An IPv4 or IPv6 server: its address is (host text, port, ...).
+        host, port = cast(tuple[str, int], self.server.server_address[:2])
         return f"http://{host}:{port}/"
 
     def stop(self) -> None:

@@ -60,7 +60,7 @@ def deliver_due(*, now: datetime | None = None, limit: int = BATCH) -> Result:
         if not _claim(item, now):
             continue
         if item.subscription and item.subscription.frequency != Subscription.Frequency.IMMEDIATE:
-            digests[item.subscription_id].append(item)
+            digests[item.subscription.pk].append(item)
             continue
         totals[_send_one(item, now)] += 1
     for items in digests.values():
@@ -124,7 +124,9 @@ def _claim(item: Delivery, now: datetime) -> bool:
 
 
 def _send_one(item: Delivery, now: datetime) -> str:
-    event = AuditEvent.objects.filter(pk=item.event_id).first()
+    event = None
+    if item.event_id is not None:
+        event = AuditEvent.objects.filter(pk=item.event_id).first()
     if event is None:
         return _finish(item, Delivery.Status.SKIPPED, error="The audit event no longer exists.")
     try:
@@ -132,13 +134,18 @@ def _send_one(item: Delivery, now: datetime) -> str:
             data = events.event_data(event, item.kind)
             status = _post(item.webhook, data, str(event.pk), item.attempts)
             return _finish(item, Delivery.Status.DELIVERED, code=status)
-        user = item.subscription.user
+        subscription = item.subscription
+        if subscription is None:  # a delivery goes to a webhook or to a subscription
+            return _finish(
+                item, Delivery.Status.SKIPPED, error="The subscription no longer exists."
+            )
+        user = subscription.user
         if not (user.is_active and user.email):
             return _finish(item, Delivery.Status.SKIPPED, error="The person has no email address.")
         sentence = events.sentence(event)
         send_mail(
             _subject(sentence),
-            _email_text([event], item.subscription),
+            _email_text([event], subscription),
             None,
             [user.email],
         )
@@ -175,7 +182,7 @@ def _retry_or_fail(item: Delivery, now: datetime, exc: Exception) -> str:
 
 
 def _finish(item: Delivery, status: str, *, error: str = "", code: int | None = None) -> str:
-    values = {"status": status, "last_error": error, "last_status_code": code}
+    values: dict[str, object] = {"status": status, "last_error": error, "last_status_code": code}
     if status == Delivery.Status.DELIVERED:
         values["delivered_at"] = timezone.now()
     Delivery.objects.filter(pk=item.pk).update(**values)
@@ -222,6 +229,7 @@ def _error_text(exc: Exception) -> str:
 
 def _send_digest(items: list[Delivery], now: datetime) -> str:
     subscription = items[0].subscription
+    assert subscription is not None, "digests are grouped by their subscription"
     user = subscription.user
     if not (user.is_active and user.email):
         for item in items:

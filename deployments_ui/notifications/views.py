@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from deployments_ui.http import SignedInRequest
 from deployments_ui.notifications import services
 from deployments_ui.notifications.forms import SubscriptionForm, WebhookForm
 from deployments_ui.notifications.models import Delivery, Webhook
 
 
 @require_http_methods(["GET", "POST"])
-def notification_settings(request: HttpRequest) -> HttpResponse:
+def notification_settings(request: SignedInRequest) -> HttpResponse:
     """The person's subscriptions, and a form to add one."""
     form = SubscriptionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -35,7 +36,7 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def notification_edit(request: HttpRequest, subscription: int) -> HttpResponse:
+def notification_edit(request: SignedInRequest, subscription: int) -> HttpResponse:
     found = services.subscription_get(user=request.user, subscription_id=subscription)
     if found is None:
         raise Http404("No such notification of yours.")
@@ -50,7 +51,7 @@ def notification_edit(request: HttpRequest, subscription: int) -> HttpResponse:
 
 
 @require_POST
-def notification_delete(request: HttpRequest, subscription: int) -> HttpResponse:
+def notification_delete(request: SignedInRequest, subscription: int) -> HttpResponse:
     found = services.subscription_get(user=request.user, subscription_id=subscription)
     if found is None:
         raise Http404("No such notification of yours.")
@@ -60,13 +61,13 @@ def notification_delete(request: HttpRequest, subscription: int) -> HttpResponse
 
 
 @require_GET
-def webhook_list(request: HttpRequest) -> HttpResponse:
+def webhook_list(request: SignedInRequest) -> HttpResponse:
     context = {"webhooks": services.webhook_list()}
     return TemplateResponse(request, "notifications/webhook_list.html", context)
 
 
 @require_http_methods(["GET", "POST"])
-def webhook_create(request: HttpRequest) -> HttpResponse:
+def webhook_create(request: SignedInRequest) -> HttpResponse:
     """The form; on success, the one page that ever shows the secret (never stored in clear)."""
     form = WebhookForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -81,14 +82,14 @@ def webhook_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def webhook_detail(request: HttpRequest, webhook: int) -> HttpResponse:
+def webhook_detail(request: SignedInRequest, webhook: int) -> HttpResponse:
     found = get_object_or_404(Webhook.objects.select_related("owner"), pk=webhook)
     context = {"webhook": found, "log": services.webhook_log(found), "statuses": Delivery.Status}
     return TemplateResponse(request, "notifications/webhook_detail.html", context)
 
 
 @require_http_methods(["GET", "POST"])
-def webhook_edit(request: HttpRequest, webhook: int) -> HttpResponse:
+def webhook_edit(request: SignedInRequest, webhook: int) -> HttpResponse:
     found = get_object_or_404(Webhook, pk=webhook)
     form = WebhookForm(request.POST or None, instance=found)
     if request.method == "POST" and form.is_valid():
@@ -101,7 +102,7 @@ def webhook_edit(request: HttpRequest, webhook: int) -> HttpResponse:
 
 
 @require_POST
-def webhook_delete(request: HttpRequest, webhook: int) -> HttpResponse:
+def webhook_delete(request: SignedInRequest, webhook: int) -> HttpResponse:
     found = get_object_or_404(Webhook, pk=webhook)
     found.delete()
     messages.success(request, f"Deleted the webhook “{found.name}” and its delivery log.")
@@ -109,7 +110,7 @@ def webhook_delete(request: HttpRequest, webhook: int) -> HttpResponse:
 
 
 @require_POST
-def webhook_test(request: HttpRequest, webhook: int) -> HttpResponse:
+def webhook_test(request: SignedInRequest, webhook: int) -> HttpResponse:
     found = get_object_or_404(Webhook, pk=webhook)
     sent = services.webhook_send_test(found)
     if sent.status == Delivery.Status.DELIVERED:
@@ -121,7 +122,7 @@ def webhook_test(request: HttpRequest, webhook: int) -> HttpResponse:
     return redirect("webhook-detail", webhook=found.pk)
 
 
-def _email_note(request: HttpRequest) -> str:
+def _email_note(request: SignedInRequest) -> str:
     if request.user.email:
         return f"Emails go to {request.user.email}."
     return "You have no email address yet: ask an admin to add one, or nothing can be sent."

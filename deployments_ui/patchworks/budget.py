@@ -29,8 +29,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, cast
 
 from django.conf import settings
+from django.core.cache.backends.redis import RedisCache
 
 logger = logging.getLogger(__name__)
 
@@ -154,14 +156,15 @@ return 1
 """
 
 
-def _redis():
+def _redis() -> tuple[RedisCache, Any] | None:
     """The Redis client behind Django's cache, when the cache is Redis; else None."""
     from django.core.cache import caches
-    from django.core.cache.backends.redis import RedisCache
 
     cache = caches["default"]
     if isinstance(cache, RedisCache):
-        return cache, cache._cache.get_client(write=True)
+        # Django's RedisCache keeps its client factory private (and untyped).
+        client = cast(Any, cache)._cache.get_client(write=True)
+        return cache, client
     return None
 
 

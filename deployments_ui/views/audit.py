@@ -222,7 +222,7 @@ def _page_of_events(filters: dict, number: str | None, everything: bool) -> dict
 
 
 @require_GET
-def audit_export(request: HttpRequest) -> HttpResponse:
+def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     everything = sees_everything(request.user)
     events = filtered_events(AuditFilterForm(request.GET).filters(), accounts=everything)
     lock = f"audit-export:{request.user.pk}"

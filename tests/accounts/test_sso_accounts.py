@@ -146,7 +146,7 @@ def test_an_identity_an_admin_linked_signs_in_to_that_account(client, sso):
 
 @pytest.mark.django_db
 def test_the_upgrade_links_only_passwordless_accounts_that_are_not_superusers(db):
-    migration = importlib.import_module("deployments_ui.migrations.0007_sso_identity")
+    migration = importlib.import_module("deployments_ui.migrations.0012_sso_identity")
     made_by_sso = User.objects.create_user("Bea@example.com")  # no password, as SSO made it
     User.objects.create_user("local@example.com", password=PASSWORD)
     User.objects.create_superuser("admin", "admin@example.com", PASSWORD)

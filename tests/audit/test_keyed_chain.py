@@ -19,9 +19,8 @@ from deployments_ui import audit
 from deployments_ui.audit import chain as audit_chain
 from deployments_ui.models import AuditChainHead, AuditEvent
 from tests.audit.test_trail import tamper
-from tests.fixtures_audit import (
+from tests.factories import (
     actor_for,
-    ann_fixture,  # noqa: F401 (the `ann` fixture)
     console_disable,
 )
 

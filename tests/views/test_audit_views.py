@@ -314,7 +314,7 @@ def test_an_unreadable_audit_log_says_so_in_the_table(viewer_client, events, mon
 
     from deployments_ui.views import audit as audit_views
 
-    def unreadable(filters, user=None):
+    def unreadable(filters, **kwargs):
         raise DatabaseError("connection lost")
 
     monkeypatch.setattr(audit_views, "filtered_events", unreadable)
