@@ -340,7 +340,7 @@ def test_it_creates_a_deployment_from_a_flow_version(page, editor, on_sandbox):
     page.get_by_role("link", name="New deployment").click()
 
     expect(page.get_by_role("heading", level=1)).to_contain_text("New deployment")
-    page.get_by_label("Environments:").select_option(label=UK_TEST)
+    page.get_by_label("Environment").select_option(label=UK_TEST)
     page.get_by_label("Priority").select_option(label="2 — high")
     page.get_by_label(re.compile(r"^Create it disabled")).check()
     page.get_by_label(re.compile(r"^Reason")).fill("Browser test")
@@ -517,10 +517,10 @@ def test_every_page_passes_axe(page, editor, on_sandbox):
     open_page(page, f"/flow-versions/{item['flow_version_id']}/deployments/new/", "New deployment")
     assert_accessible(page, "create form")
     # The flow version is already deployed there: Patchworks' errors show against the fields.
-    page.get_by_label("Environments:").select_option(str(item["virtual_environment_id"]))
+    page.get_by_label("Environment").select_option(str(item["virtual_environment_id"]))
     page.get_by_role("button", name="Create deployment").click()
     expect(
-        page.locator(".field", has=page.get_by_label("Environments:")).locator(".errorlist")
+        page.locator(".field", has=page.get_by_label("Environment")).locator(".errorlist")
     ).to_be_visible()
     assert_accessible(page, "create form with Patchworks' errors")
     open_page(page, detail_url(item) + "delete/", "Delete this deployment?")

@@ -102,7 +102,7 @@ def test_create_from_the_version_picker_then_delete(page, editor, on_sandbox, sh
     picker.get_by_role("button", name="Continue").click()
 
     expect(page.get_by_role("heading", level=1)).to_contain_text("New deployment")
-    page.get_by_label("Environments:").select_option(label=UK_TEST)
+    page.get_by_label("Environment").select_option(label=UK_TEST)
     page.get_by_label(re.compile(r"^Create it disabled")).check()
     page.get_by_role("button", name="Create deployment").click()
 
