@@ -78,7 +78,10 @@ def test_at_phone_width_nothing_scrolls_sideways_but_the_table(page, operator, o
         "Actions",
     ]
     region = page.get_by_role("region", name="Deployments table")
-    assert region.evaluate("el => el.scrollWidth > el.clientWidth")
+    # Polled: right after htmx swaps the table in, its layout may not be settled yet.
+    page.wait_for_function(
+        "el => el.scrollWidth > el.clientWidth", arg=region.element_handle(), timeout=10_000
+    )
     assert page_width(page) <= PHONE["width"]
 
     for url in ("/audit/", detail_url(first_deployment(on_sandbox)[0])):
