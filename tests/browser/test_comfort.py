@@ -77,10 +77,14 @@ def test_at_phone_width_nothing_scrolls_sideways_but_the_table(page, operator, o
         "State",
         "Actions",
     ]
-    region = page.get_by_role("region", name="Deployments table")
-    # Polled: right after htmx swaps the table in, its layout may not be settled yet.
+    # Polled, and found anew each time: leaving the search box may swap the table in once more
+    # (htmx answers its change event), and the region replaced is 0 px wide.
     page.wait_for_function(
-        "el => el.scrollWidth > el.clientWidth", arg=region.element_handle(), timeout=10_000
+        """() => {
+            const region = document.querySelector('[role=region][aria-label="Deployments table"]');
+            return region !== null && region.scrollWidth > region.clientWidth;
+        }""",
+        timeout=10_000,
     )
     assert page_width(page) <= PHONE["width"]
 
