@@ -45,7 +45,7 @@ WRITE = """
 import json, time
 from deployments_ui import audit
 actor = audit.Actor(name="Bench", username="bench")
-target = audit.AuditTarget(deployment_id="101", flow_name="Orders", environment_name="UK Live",
+target = DeploymentRef(deployment_id="101", flow_name="Orders", environment_name="UK Live",
                            environment_type="live")
 times = {{}}
 for number in range({count}):

@@ -216,6 +216,8 @@ else:
 # Scheduled changes: how often the worker looks for due ones, and how long finished ones are kept.
 CONSOLE_SCHEDULE_POLL_SECONDS = env_int("CONSOLE_SCHEDULE_POLL_SECONDS", 5)
 CONSOLE_SCHEDULE_KEEP_DAYS = env_int("CONSOLE_SCHEDULE_KEEP_DAYS", 90)
+# A scheduled change whose worker stopped before it was made is tried again within this window.
+CONSOLE_SCHEDULE_RETRY_MINUTES = env_int("CONSOLE_SCHEDULE_RETRY_MINUTES", 10)
 
 # Notifications: email through Django's email settings, signed webhooks from the worker.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
@@ -263,9 +265,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 LOGIN_ACCOUNT_FAILURE_LIMIT = env_int("CONSOLE_LOGIN_ACCOUNT_FAILURE_LIMIT", 20)
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
-AXES_LOCKOUT_CALLABLE = "deployments_ui.accounts.views.locked_out"
+AXES_LOCKOUT_CALLABLE = "deployments_ui.views.accounts.locked_out"
 # The browser's address as vouched for by the trusted proxies (X-Forwarded-For), else the peer.
-AXES_CLIENT_IP_CALLABLE = "deployments_ui.accounts.sso.client_ip"
+AXES_CLIENT_IP_CALLABLE = "deployments_ui.core.http.client_ip"
 
 # Single sign-on through a trusted proxy (oauth2-proxy, Pomerium, ...). Off unless a header is set.
 SSO_HEADER = env_str("CONSOLE_SSO_HEADER")

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from deployments_ui.accounts import views as account
+from deployments_ui.views import accounts as account
 from deployments_ui.views import health
 
 urlpatterns = [

@@ -19,8 +19,9 @@ from django.contrib.auth.models import Group, User
 from django.http import HttpRequest
 
 from deployments_ui import audit
+from deployments_ui.accounts.models import ApiCredential, SsoIdentity
 from deployments_ui.accounts.sso import ROLE_NAMES, role_names
-from deployments_ui.models import ApiCredential, AuditEvent, SsoIdentity
+from deployments_ui.audit.models import AuditEvent
 
 logger = logging.getLogger(__name__)
 SUPERUSER_ONLY_FIELDS = ("is_superuser", "user_permissions")

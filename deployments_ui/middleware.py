@@ -7,7 +7,6 @@ dropped before Django reads it (`SECURE_PROXY_SSL_HEADER`).
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import re
 import time
@@ -19,16 +18,16 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control
 
-from deployments_ui.http import ConsoleRequest
+from deployments_ui.core.http import (
+    ConsoleRequest,
+    current_request,
+    current_request_id,
+    is_trusted_proxy,
+)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 SIGNED_IN_AT = "signed_in_at"
 _VALID_INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
-# The request being answered, for code reached through signals (e.g. who unlocked an account).
-current_request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar(
-    "current_request", default=None
-)
 
 
 class UntrustedForwardedProtoMiddleware:
@@ -39,8 +38,6 @@ class UntrustedForwardedProtoMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        from deployments_ui.accounts.sso import is_trusted_proxy
-
         if "HTTP_X_FORWARDED_PROTO" in request.META and not is_trusted_proxy(request):
             del request.META["HTTP_X_FORWARDED_PROTO"]
         return self.get_response(request)
@@ -54,8 +51,6 @@ class RequestIdMiddleware:
 
     def __call__(self, request: ConsoleRequest) -> HttpResponse:
         # Imported here: the logging configuration imports this module before the apps load.
-        from deployments_ui.accounts.sso import is_trusted_proxy
-
         trusted = is_trusted_proxy(request)
         incoming = request.headers.get(REQUEST_ID_HEADER, "") if trusted else ""
         request.id = incoming if _VALID_INCOMING_ID.match(incoming) else uuid.uuid4().hex
@@ -117,7 +112,7 @@ class TimeZoneMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         from django.utils import timezone
 
-        from deployments_ui.schedules.services import zone_named
+        from deployments_ui.core.vocabulary import zone_named
 
         zone = zone_named(request.COOKIES.get(TIME_ZONE_COOKIE))
         if zone is None:

@@ -4,29 +4,25 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.urls import reverse
 
-from deployments_ui.changes.web import row_controls
-from deployments_ui.forms import LIST_FILTER_PARAMETERS, ToggleForm
+from deployments_ui.changes.gate import needs_reason
+from deployments_ui.changes.models import ChangeRequest
+from deployments_ui.changes.rules import freeze_in_force, name_to_confirm, rule_for
+from deployments_ui.core.identity import DeploymentRef, EnvironmentRef
+from deployments_ui.formats import deployment_url, flow_version_url, page_clock, toggle_url, when
+from deployments_ui.forms.deployments import LIST_FILTER_PARAMETERS, ToggleForm
 from deployments_ui.patchworks import SORT_KEYS, Deployment
-from deployments_ui.templatetags.console_tags import (
-    deployment_url,
-    flow_version_url,
-    page_clock,
-    toggle_url,
-    when,
-)
+from deployments_ui.schedules.services import badges_for
 
 PAGE_WINDOW = 2
 # The list's filter parameters, carried to a bulk change's preview.
 
 
-def deployment_label(deployment: Deployment) -> str:
+def deployment_label(deployment) -> str:
     """'Orders → Shopify v3 in UK Live', or 'the global deployment of Orders v2', in words a
-    person recognises (capitalise it at the start of a sentence)."""
-    version = f" v{deployment.flow_version_iteration}" if deployment.flow_version_iteration else ""
-    if deployment.is_global:
-        return f"the global deployment of {deployment.flow_label}{version}"
-    return f"{deployment.flow_label}{version} in {deployment.environment_name}"
+    person recognises (capitalise it at the start of a sentence): `DeploymentRef.label`."""
+    return DeploymentRef.of(deployment).label()
 
 
 def toggle_question(deployment: Deployment, *, enable: bool) -> str:
@@ -69,10 +65,23 @@ def _created_enabled(entry) -> bool:
     return ("State", "enabled") in entry.values
 
 
-def toggle_context() -> dict:
-    """What every Enable/Disable confirmation on a page shares: how the reason field reads."""
+def toggle_context(deployment: Deployment | None = None) -> dict:
+    """How the reason field of an Enable/Disable confirmation reads: required by setting, and
+    always for a live deployment."""
     reason = ToggleForm().fields["reason"]
-    return {"reason_label": reason.label, "reason_required": reason.required}
+    required = reason.required or (deployment is not None and needs_reason(deployment))
+    return {"reason_label": "Reason" if required else reason.label, "reason_required": required}
+
+
+def row_controls(deployment) -> dict:
+    """For a row's Enable/Disable: the name the dialog asks for, approval, a reason, a freeze."""
+    ref = EnvironmentRef.of(deployment)
+    return {
+        "confirm_name": name_to_confirm(ref),
+        "needs_approval": rule_for(ref).needs_approval,
+        "reason_required": needs_reason(ref),
+        "frozen": bool(freeze_in_force(ref)),
+    }
 
 
 def deployment_row(deployment: Deployment, clock: tuple | None = None) -> dict:
@@ -114,14 +123,35 @@ def deployment_row(deployment: Deployment, clock: tuple | None = None) -> dict:
 
 
 def with_schedule_badges(rows: list[dict]) -> list[dict]:
-    """Add each row's pending scheduled changes ("Enables at 18:00 (asked by Ana)"): one local
-    query for all the rows, no upstream request."""
-    from deployments_ui.schedules.services import badges_for
-
-    badges = badges_for([row["id"] for row in rows])
+    """Add each row's pending scheduled changes ("Enables at 18:00 (asked by Ana)") and the
+    change request it waits for: two local queries for all the rows, no upstream request."""
+    ids = [str(row["id"]) for row in rows]
+    badges = badges_for(ids)
+    waiting = waiting_requests(ids)
     for row in rows:
         row["schedules"] = badges.get(str(row["id"]), [])
+        row["waiting"] = waiting.get(str(row["id"]))
     return rows
+
+
+def waiting_requests(deployment_ids: list[str]) -> dict[str, dict]:
+    """Per deployment, its open change request: "waiting for approval", with its link."""
+    found: dict[str, dict] = {}
+    requests = ChangeRequest.objects.filter(
+        deployment_id__in=deployment_ids, status__in=ChangeRequest.OPEN_STATUSES
+    ).order_by("requested_at", "id")
+    for request in requests:
+        found.setdefault(
+            request.deployment_id,
+            {
+                "id": request.pk,
+                "url": reverse("change-detail", args=(request.pk,)),
+                "text": f"{request.action.capitalize()} waiting for approval"
+                if request.status == ChangeRequest.Status.OPEN
+                else f"{request.action.capitalize()} approved, not applied yet",
+            },
+        )
+    return found
 
 
 # The list's columns, in the order a person scans them (on a phone the rest is a sideways scroll

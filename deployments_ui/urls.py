@@ -1,14 +1,18 @@
 from django.urls import path, register_converter
 from django.views.generic import RedirectView
 
-from deployments_ui.bulk import views as bulk
-from deployments_ui.changes import views as changes
-from deployments_ui.ids import PatchworksIdConverter
-from deployments_ui.notifications import views as notifications
-from deployments_ui.saved_views import views as saved_views
-from deployments_ui.schedules import views as schedules
-from deployments_ui.views import audit, deployment_changes, deployments
-from deployments_ui.worker import views as worker
+from deployments_ui.core.ids import PatchworksIdConverter
+from deployments_ui.views import (
+    audit,
+    bulk,
+    changes,
+    deployment_changes,
+    deployments,
+    notifications,
+    saved_views,
+    schedules,
+    worker,
+)
 
 register_converter(PatchworksIdConverter, "pwid")
 
@@ -87,6 +91,7 @@ urlpatterns = [
     path("changes/<int:pk>/decline/", changes.change_decline, name="change-decline"),
     path("changes/<int:pk>/apply/", changes.change_apply, name="change-apply"),
     path("changes/<int:pk>/edit/", changes.change_edit, name="change-edit"),
+    path("changes/<int:pk>/withdraw/", changes.change_withdraw, name="change-withdraw"),
     path(
         "settings/change-control/",
         changes.change_control_settings,

@@ -48,11 +48,18 @@
   document.addEventListener("console:toast", function (evt) {
     showToast(evt.detail.message, evt.detail.level, evt.detail.link);
   });
-  // Our own error answers carry a fragment meant for the page; show it. Anything else becomes a toast.
+  // Our own error answers carry a fragment meant for the page; show it. A refused change
+  // (X-Console-Refusal) leaves the page as it is: the open dialog shows why, beside its field.
+  // Anything else becomes a toast.
   document.addEventListener("htmx:beforeSwap", function (evt) {
     var xhr = evt.detail.xhr;
     if (xhr.status < 400) return;
-    if (xhr.getResponseHeader("X-Console-Fragment")) {
+    var refused = xhr.getResponseHeader("X-Console-Refusal");
+    if (refused) {
+      evt.detail.shouldSwap = false;
+      evt.detail.isError = false;
+      showRefusal(JSON.parse(refused));
+    } else if (xhr.getResponseHeader("X-Console-Fragment")) {
       evt.detail.shouldSwap = true;
       evt.detail.isError = false;
     } else {
@@ -62,37 +69,82 @@
   document.addEventListener("htmx:sendError", function () {
     showToast("The console could not be reached. Check your connection and try again.", "error");
   });
-  // Enable/Disable: each button's form asks through the one dialog on the page, then htmx sends
-  // it. Without the dialog (no JavaScript, or an old browser) the button asks the server instead.
+  // Enable/Disable: each button's form asks through the one dialog on the page, which stays open
+  // until the console has answered; then htmx swaps the row or panel. Without the dialog (no
+  // JavaScript, or an old browser) the button asks the server instead.
   var dialog = document.getElementById("confirm-toggle");
   var asking = null;
+  var sending = null;
   var focusAfterSwap = null;
+  function byId(id) { return document.getElementById(id); }
+  function clearRefusal() {
+    ["confirm-toggle-error", "confirm-toggle-reason-error", "confirm-toggle-name-error"].forEach(function (id) {
+      var el = byId(id);
+      if (el) el.hidden = true;
+    });
+    ["confirm-toggle-reason", "confirm-toggle-name"].forEach(function (id) {
+      var el = byId(id);
+      if (el) el.removeAttribute("aria-invalid");
+    });
+  }
+  function showRefusal(refused) {
+    if (!dialog || !dialog.open || !sending) {
+      showToast(refused.message, "error", refused.link ? { url: refused.link, text: "Open the change request" } : null);
+      return;
+    }
+    sending = null;
+    var fields = { reason: "confirm-toggle-reason", confirm_name: "confirm-toggle-name" };
+    var input = fields[refused.field] && byId(fields[refused.field]);
+    if (input && !input.closest("[hidden]")) {
+      var note = byId(fields[refused.field] + "-error");
+      note.textContent = refused.message;
+      note.hidden = false;
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", note.id);
+      input.focus();
+      return;
+    }
+    var box = byId("confirm-toggle-error");
+    box.querySelector("span").textContent = refused.message;
+    var link = box.querySelector("a");
+    link.hidden = !refused.link;
+    if (refused.link) link.href = refused.link;
+    box.hidden = false;
+    byId("confirm-toggle-yes").focus();
+  }
   document.addEventListener("submit", function (evt) {
     var form = evt.target;
     if (!dialog || !window.htmx || !form.matches("form[data-question]")) return;
     if (typeof dialog.showModal !== "function") return;
     evt.preventDefault();
     asking = form;
+    sending = null;
+    clearRefusal();
     var live = form.hasAttribute("data-live");
     var disabling = form.getAttribute("data-action") === "disable";
     dialog.classList.toggle("live", live);
     dialog.querySelector(".confirm-live").hidden = !live;
-    document.getElementById("confirm-toggle-question").textContent = form.getAttribute("data-question");
-    var yes = document.getElementById("confirm-toggle-yes");
+    byId("confirm-toggle-question").textContent = form.getAttribute("data-question");
+    var yes = byId("confirm-toggle-yes");
     yes.textContent = "Yes, " + form.getAttribute("data-action") + " it";
     yes.classList.toggle("button-danger", disabling);
-    document.getElementById("confirm-toggle-reason").value = "";
+    var reason = byId("confirm-toggle-reason");
+    reason.value = "";
+    var reasonRequired = form.hasAttribute("data-reason-required") || reason.hasAttribute("data-always-required");
+    reason.required = reasonRequired;
+    byId("confirm-toggle-reason-label").textContent = reasonRequired ? "Reason" : "Reason (optional)";
     dialog.setAttribute("data-action", form.getAttribute("data-action"));
     resetWhen(disabling);
-    document.getElementById("confirm-toggle-approval").hidden = !form.hasAttribute("data-needs-approval");
+    byId("confirm-toggle-approval").hidden = !form.hasAttribute("data-needs-approval");
+    byId("confirm-toggle-apply").checked = false;
     // Protected environments: the person types the environment's name (the server checks it).
     var confirmName = form.getAttribute("data-confirm-name") || "";
-    var nameField = document.getElementById("confirm-toggle-name-field");
-    var nameInput = document.getElementById("confirm-toggle-name");
+    var nameField = byId("confirm-toggle-name-field");
+    var nameInput = byId("confirm-toggle-name");
     nameField.hidden = !confirmName;
     nameInput.required = !!confirmName;
     nameInput.value = "";
-    document.getElementById("confirm-toggle-name-hint").textContent = confirmName;
+    byId("confirm-toggle-name-hint").textContent = confirmName;
     dialog.returnValue = "";
     dialog.showModal();
   });
@@ -102,21 +154,21 @@
     return checked ? checked.value : "now";
   }
   function showWhen() {
-    var time = document.getElementById("confirm-toggle-time");
+    var time = byId("confirm-toggle-time");
     if (!time) return;
     var later = chosenWhen() !== "now";
     time.hidden = !later;
     time.required = later;
     dialog.querySelector(".confirm-time-label").hidden = !later;
     var action = dialog.getAttribute("data-action") || "";
-    document.getElementById("confirm-toggle-yes").textContent = later ? "Yes, schedule it" : "Yes, " + action + " it";
+    byId("confirm-toggle-yes").textContent = later ? "Yes, schedule it" : "Yes, " + action + " it";
   }
   function resetWhen(disabling) {
     var now = dialog.querySelector("input[name=confirm-when][value=now]");
     if (!now) return;
     now.checked = true;
     dialog.querySelector(".confirm-until-choice").hidden = !disabling;
-    document.getElementById("confirm-toggle-time").value = "";
+    byId("confirm-toggle-time").value = "";
     showWhen();
   }
   if (dialog) {
@@ -124,36 +176,58 @@
       if (evt.target.name === "confirm-when") showWhen();
     });
   }
-  function sendSchedule(form, when) {
-    var time = document.getElementById("confirm-toggle-time").value;
-    var values = {
-      action: form.getAttribute("data-action"),
-      reason: document.getElementById("confirm-toggle-reason").value,
-      time_zone: zone,
-      at: when === "at" ? time : "",
-      until: when === "until" ? time : "",
+  function dialogValues(form) {
+    return {
+      reason: byId("confirm-toggle-reason").value,
+      confirm_name: byId("confirm-toggle-name").value,
+      apply_when_approved: byId("confirm-toggle-apply").checked ? "1" : "",
     };
-    focusAfterSwap = form.getAttribute("hx-target");
+  }
+  function sendSchedule(form, when) {
+    var time = byId("confirm-toggle-time").value;
+    var values = dialogValues(form);
+    values.action = form.getAttribute("data-action");
+    values.time_zone = zone;
+    values.at = when === "at" ? time : "";
+    values.until = when === "until" ? time : "";
+    values.fragment = form.elements.fragment ? form.elements.fragment.value : "row";
+    values.next = form.elements.next ? form.elements.next.value : "";
     htmx.ajax("POST", form.getAttribute("data-schedule-url"), {
       source: form, target: form.getAttribute("hx-target"), swap: "outerHTML", values: values,
     });
   }
   if (dialog) {
-    dialog.addEventListener("close", function () {
+    // "Yes" sends with the dialog still open; "No" closes it.
+    dialog.querySelector("form").addEventListener("submit", function (evt) {
+      var submitter = evt.submitter;
+      if (!submitter || submitter.value !== "yes" || !asking) return;
+      evt.preventDefault();
       var form = asking;
-      asking = null;
-      if (!form || dialog.returnValue !== "yes") return;
+      clearRefusal();
+      sending = form;
+      focusAfterSwap = form.getAttribute("hx-target");
       var when = dialog.querySelector("input[name=confirm-when]") ? chosenWhen() : "now";
       if (when !== "now") { sendSchedule(form, when); return; }
-      form.elements.reason.value = document.getElementById("confirm-toggle-reason").value;
-      if (form.elements.confirm_name) {
-        form.elements.confirm_name.value = document.getElementById("confirm-toggle-name").value;
-      }
+      var values = dialogValues(form);
+      Object.keys(values).forEach(function (name) {
+        if (form.elements[name]) form.elements[name].value = values[name];
+      });
       form.elements.confirmed.value = "1";
-      focusAfterSwap = form.getAttribute("hx-target");
       htmx.trigger(form, "confirmed");
     });
+    dialog.addEventListener("close", function () {
+      asking = null;
+      sending = null;
+    });
   }
+  // The console answered the dialog's change (anything but a refusal): close the dialog.
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    if (!sending || !dialog || !dialog.open) return;
+    if (evt.detail.elt !== sending && evt.detail.requestConfig && evt.detail.requestConfig.elt !== sending) return;
+    var xhr = evt.detail.xhr;
+    if (xhr && xhr.getResponseHeader("X-Console-Refusal")) return;
+    dialog.close("yes");
+  });
   // After enabling or disabling in place, put keyboard focus back on the swapped row or panel.
   document.addEventListener("htmx:afterSettle", function (evt) {
     localiseTimes(evt.target);

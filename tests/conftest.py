@@ -76,7 +76,7 @@ def _role_groups(request):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    from deployments_ui.changes.services import forget_snapshots
+    from deployments_ui.changes.rules import forget_snapshots
     from deployments_ui.views.health import READINESS_CHECKS
 
     def forget() -> None:

@@ -14,7 +14,8 @@ from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Group, Permission, User
 
 from deployments_ui import audit
-from deployments_ui.audit import Actor, AuditTarget
+from deployments_ui.audit import Actor
+from deployments_ui.core.identity import DeploymentRef
 from deployments_ui.patchworks import Deployment, parse_deployment
 
 PASSWORD = "correct-horse-battery"
@@ -131,7 +132,7 @@ def deployment(**overrides: Any) -> Deployment:
 
 # Audit events ----------------------------------------------------------------------------------
 
-TARGET = AuditTarget(
+TARGET = DeploymentRef(
     deployment_id="101",
     flow_version_id="11",
     flow_id="1",
@@ -160,7 +161,7 @@ def console_disable(
     *,
     outcome: str | None = "succeeded",
     reason: str = "supplier outage",
-    target: AuditTarget = TARGET,
+    target: DeploymentRef = TARGET,
     message: str = "",
     status: int | None = None,
 ):

@@ -6,14 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from deployments_ui.patchworks import Deployment
-from deployments_ui.templatetags.console_tags import (
+from deployments_ui.formats import (
     deployment_url,
     flow_version_url,
     relative_time,
     toggle_url,
     when,
 )
+from deployments_ui.patchworks import Deployment
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -64,8 +64,8 @@ def test_urls_are_built_from_the_named_patterns_with_quoted_ids():
     [(None, "inherits from the flow"), (1, "1 — highest"), (2, "2 — high"), (4, "4 — low")],
 )
 def test_every_priority_has_the_words_the_forms_offer(priority, words):
-    from deployments_ui.forms import PRIORITY_CHOICES
-    from deployments_ui.templatetags.console_tags import priority_words
+    from deployments_ui.formats import priority_words
+    from deployments_ui.forms.deployments import PRIORITY_CHOICES
 
     assert priority_words(priority) == words
     if priority is not None:

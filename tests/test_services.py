@@ -7,8 +7,8 @@ import json
 import pytest
 import responses
 
-from deployments_ui import services
 from deployments_ui.audit import Actor
+from deployments_ui.deployments import reads, writes
 from deployments_ui.models import AuditEvent
 
 BASE = "https://patchworks.test/api/v1"
@@ -58,10 +58,10 @@ def mock_pickers(patchworks) -> None:
 
 def test_pickers_are_cached_per_key(patchworks, viewer, operator):
     mock_pickers(patchworks)
-    services.pickers_get(user=viewer)
-    services.pickers_get(user=viewer)
+    reads.pickers_get(user=viewer)
+    reads.pickers_get(user=viewer)
     assert len(patchworks.calls) == 3
-    services.pickers_get(user=operator)
+    reads.pickers_get(user=operator)
     assert len(patchworks.calls) == 6
     assert {call.request.headers["Authorization"] for call in patchworks.calls} == {
         "sandbox-key-viewer",
@@ -71,8 +71,8 @@ def test_pickers_are_cached_per_key(patchworks, viewer, operator):
 
 def test_every_call_carries_the_acting_persons_key(patchworks, viewer, operator):
     patchworks.get(f"{BASE}/flow-version-deployments", json=EMPTY_PAGE)
-    services.deployment_list(user=viewer, query=services.DeploymentQuery())
-    services.deployment_list(user=operator, query=services.DeploymentQuery())
+    reads.deployment_list(user=viewer, query=reads.DeploymentQuery())
+    reads.deployment_list(user=operator, query=reads.DeploymentQuery())
     keys = [call.request.headers["Authorization"] for call in patchworks.calls]
     assert keys == ["sandbox-key-viewer", "sandbox-key-operator"]
 
@@ -86,7 +86,7 @@ def test_the_attempt_is_on_record_before_the_write_is_sent(patchworks, operator)
 
     patchworks.get(f"{BASE}/flow-versions/7/deployments/42", json={"data": DEPLOYMENT})
     patchworks.add_callback(responses.POST, f"{BASE}/flow-versions/7/deployments/42/enable", enable)
-    result = services.deployment_set_enabled(
+    result = writes.set_enabled(
         actor=actor_for(operator),
         user=operator,
         flow_version_id="7",
@@ -108,7 +108,7 @@ def test_the_attempt_is_on_record_before_the_write_is_sent(patchworks, operator)
 
 def test_someone_without_a_key_is_refused_and_it_is_recorded(patchworks, keyless_operator):
     with pytest.raises(services.MissingApiKey):
-        services.deployment_set_enabled(
+        writes.set_enabled(
             actor=actor_for(keyless_operator),
             user=keyless_operator,
             flow_version_id="7",
@@ -122,10 +122,10 @@ def test_someone_without_a_key_is_refused_and_it_is_recorded(patchworks, keyless
 
 def test_a_refused_update_names_what_changed(patchworks, editor):
     patchworks.get(f"{BASE}/flow-versions/7/deployments/42", json={"data": DEPLOYMENT})
-    current = services.deployment_get(user=editor, flow_version_id="7", deployment_id="42")
-    opened = {**services.editable_values(current), "priority": 5}
-    with pytest.raises(services.ChangedSinceOpened) as refused:
-        services.deployment_update(
+    current = reads.deployment_get(user=editor, flow_version_id="7", deployment_id="42")
+    opened = {**writes.editable_values(current), "priority": 5}
+    with pytest.raises(writes.ChangedSinceOpened) as refused:
+        writes.update(
             actor=actor_for(editor),
             user=editor,
             current=current,
@@ -139,7 +139,7 @@ def test_a_refused_update_names_what_changed(patchworks, editor):
 def test_a_create_records_the_new_deployment_id(patchworks, editor):
     mock_pickers(patchworks)
     patchworks.post(f"{BASE}/flow-versions/7/deployments", json={"data": DEPLOYMENT})
-    created = services.deployment_create(
+    created = writes.create(
         actor=actor_for(editor),
         user=editor,
         flow_version_id="7",

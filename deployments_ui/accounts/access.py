@@ -20,8 +20,9 @@ from django.shortcuts import resolve_url
 from django.template.response import TemplateResponse
 from django_htmx.http import HttpResponseClientRedirect
 
-from deployments_ui.audit import Actor, AuditTarget, AuditUnavailable, record_refusal
-from deployments_ui.http import ConsoleRequest
+from deployments_ui.audit import Actor, AuditUnavailable, record_refusal
+from deployments_ui.core.http import ConsoleRequest
+from deployments_ui.core.identity import DeploymentRef
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ URL_ACCESS: dict[str, str] = {
     "change-decline": "toggle_deployments",
     "change-apply": "toggle_deployments",
     "change-edit": "toggle_deployments",
+    "change-withdraw": "toggle_deployments",
     "change-control-settings": "manage_console",
     "freeze-windows": "manage_console",
     "deployment-bulk": "toggle_deployments",
@@ -99,6 +101,46 @@ WRITE_ACTIONS: dict[str, tuple[str, str]] = {
     "deployment-schedule": ("schedule", "schedule changes to deployments"),
     "deployment-bulk": ("bulk", "enable or disable deployments in bulk"),
 }
+
+
+# The permission a person needs to make (and so to approve) each kind of change, and to manage
+# (move, cancel, retry) other people's scheduled changes and bulk jobs.
+PERMISSION_FOR_ACTION = {
+    "enable": f"{APP}.toggle_deployments",
+    "disable": f"{APP}.toggle_deployments",
+    "create": f"{APP}.change_deployments",
+    "update": f"{APP}.change_deployments",
+    "delete": f"{APP}.change_deployments",
+}
+TOGGLE_PERMISSION = f"{APP}.toggle_deployments"
+ANYONES_PERMISSION = f"{APP}.change_deployments"
+BREAK_GLASS_PERMISSION = f"{APP}.break_glass"
+
+
+def may_act(user: Any, action: str) -> bool:
+    """Whether `user` (active) holds the permission for this kind of change now."""
+    if user is None or not getattr(user, "is_active", False):
+        return False
+    return user.has_perm(PERMISSION_FOR_ACTION.get(action, f"{APP}.nothing"))
+
+
+def still_may_act(user: Any, action: str, name: str) -> str:
+    """'' when the person who asked may still make this change, else why not (plain words)."""
+    if user is None or not user.is_active:
+        return f"{name} no longer has a console account."
+    if not may_act(user, action):
+        verb = "enable or disable" if action in ("enable", "disable") else "change"
+        return f"{name} may no longer {verb} deployments."
+    return ""
+
+
+def may_manage(user: Any, owner_id: int | None) -> bool:
+    """Operators may move, cancel or retry what they asked for themselves, Editors anyone's."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.has_perm(ANYONES_PERMISSION):
+        return True
+    return owner_id == user.pk and user.has_perm(TOGGLE_PERMISSION)
 
 
 def rule_for(url_name: str | None, namespaces: list[str] | None = None) -> str | None:
@@ -147,7 +189,7 @@ def _record_refusal(request: HttpRequest, url_name: str, kwargs: dict[str, Any])
         record_refusal(
             actor=Actor.from_request(request),
             action=action,
-            target=AuditTarget(
+            target=DeploymentRef(
                 deployment_id=str(kwargs.get("deployment", "")),
                 flow_version_id=str(kwargs.get("flow_version", "")),
             ),

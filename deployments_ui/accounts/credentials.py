@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from deployments_ui.accounts import crypto
-from deployments_ui.models import ApiCredential, ServiceCredential
+from deployments_ui.accounts.models import ApiCredential, ServiceCredential
 from deployments_ui.patchworks import PatchworksClient, Unauthorized
 
 logger = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from deployments_ui import audit
-from deployments_ui.models import AuditEvent
+from deployments_ui.audit.models import AuditEvent
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ def _unlocked(sender, instance: AccessAttempt, **kwargs) -> None:
     """An address's lockout ended: removed by an administrator, a command, or its cool-off."""
     if instance.failures_since_start < settings.AXES_FAILURE_LIMIT:
         return
-    from deployments_ui.middleware import current_request
+    from deployments_ui.core.http import current_request
 
     request = current_request.get()
     person = getattr(request, "user", None)

@@ -38,11 +38,9 @@ an audit event.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib.auth import get_user_model, login, logout
@@ -55,7 +53,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from deployments_ui import audit
-from deployments_ui.models import AuditEvent, SsoIdentity
+from deployments_ui.accounts.models import SsoIdentity
+from deployments_ui.audit.models import AuditEvent
+from deployments_ui.core.http import client_ip, is_trusted_proxy
 
 logger = logging.getLogger(__name__)
 
@@ -74,54 +74,9 @@ CLASH_MESSAGE = (
 # What a person's identity may look like: an email address or a user name, never a list.
 _IDENTITY = re.compile(r"^[^\s\x00-\x1f\x7f,;\"<>\\]{1,150}$")
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
 
 def _meta_key(header: str) -> str:
     return "HTTP_" + header.strip().upper().replace("-", "_")
-
-
-def _parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        address = ipaddress.ip_address(value.strip())
-    except ValueError:
-        return None
-    # An IPv4 peer on a dual-stack socket shows up as ::ffff:a.b.c.d.
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return address.ipv4_mapped
-    return address
-
-
-def _trusted(value: str, networks: Iterable[Network]) -> bool:
-    address = _parse_ip(value)
-    return address is not None and any(address in network for network in networks)
-
-
-def is_trusted_proxy(request: HttpRequest) -> bool:
-    """Whether the request's direct peer is one of the configured SSO proxies."""
-    return _trusted(request.META.get("REMOTE_ADDR", ""), settings.SSO_TRUSTED_PROXIES)
-
-
-def client_ip(request: HttpRequest) -> str:
-    """The address of the person's browser, as far as the trusted proxies vouch for it.
-
-    REMOTE_ADDR, unless it is a trusted proxy that sent X-Forwarded-For: then the rightmost
-    address in that list that is not itself a trusted proxy (entries to its left were written
-    by the client and can be anything).
-    """
-    remote = request.META.get("REMOTE_ADDR", "")
-    networks = settings.SSO_TRUSTED_PROXIES
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if not forwarded or not _trusted(remote, networks):
-        return remote
-    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-    for hop in reversed(hops):
-        address = _parse_ip(hop)
-        if address is None:
-            return remote
-        if not any(address in network for network in networks):
-            return str(address)
-    return str(_parse_ip(hops[0])) if hops else remote
 
 
 def _is_email(identity: str) -> bool:

@@ -1,15 +1,14 @@
-"""The audit trail: append-only, hash-chained events, their plain sentences, and drift detection.
+"""The audit trail: append-only, hash-chained events and their plain sentences.
 
 `from deployments_ui import audit` gives the trail's API (record an attempt, its outcome, a
-refusal, a change seen outside the console); `audit.chain`, `audit.entries`, `audit.drift` and
-`audit.leases` are its parts.
+refusal, a change seen outside the console); `audit.chain`, `audit.entries` and `audit.models`
+are its parts.
 """
 
 from deployments_ui.audit.chain import AuditUnavailable, VerifyResult, verify_chain
 from deployments_ui.audit.entries import AuditEntry, deployment_history, describe
 from deployments_ui.audit.trail import (
     Actor,
-    AuditTarget,
     deployment_state,
     record_account,
     record_attempt,
@@ -22,7 +21,6 @@ from deployments_ui.audit.trail import (
 __all__ = [
     "Actor",
     "AuditEntry",
-    "AuditTarget",
     "AuditUnavailable",
     "VerifyResult",
     "deployment_history",

@@ -43,8 +43,8 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.views.decorators.debug import sensitive_variables
 
-from deployments_ui.errors import ConsoleError
-from deployments_ui.models import AuditChainHead, AuditEvent
+from deployments_ui.audit.models import AuditChainHead, AuditEvent
+from deployments_ui.core.errors import ConsoleError
 
 logger = logging.getLogger(__name__)
 

@@ -7,18 +7,21 @@ the rest of the console uses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from django.utils import timezone
-from django.utils.formats import date_format
 
-from deployments_ui.models import AuditEvent
-from deployments_ui.patchworks import GLOBAL_ENVIRONMENT_NAME
-from deployments_ui.vocabulary import INHERITED_PRIORITY
+from deployments_ui.audit.models import AuditEvent
+from deployments_ui.audit.values import (
+    state_changes,
+    state_lines,
+    when_words,
+)
+from deployments_ui.core.identity import DeploymentRef
+from deployments_ui.core.vocabulary import GLOBAL_ENVIRONMENT_NAME
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -42,20 +45,6 @@ LOCAL_PHRASES = {
     "reschedule": "moved a scheduled change to",
     "unschedule": "cancelled a scheduled change to",
     "bulk": "started a bulk change to",
-}
-STATE_LABELS = {
-    "enabled": "State",
-    "enabled_at": "Enabled at",
-    "enabled_by": "Enabled by",
-    "priority": "Priority",
-    "environment_name": "Environment",
-    "environment_type": "Environment type",
-    "virtual_environment_id": "Environment id",
-    "flow_version_id": "Flow version id",
-    "flow_version_iteration": "Version",
-    "deployment_id": "Deployment id",
-    "change": "Change asked for",
-    "change_request": "Change request",
 }
 # Steps of change control: single rows whose sentence names the change request.
 CONTROL_ACTIONS = frozenset(
@@ -124,6 +113,9 @@ class AuditEntry:
     # For change-control steps: the change asked for and the request's number.
     change: str = ""
     change_request: int | None = None
+    # A write made through a change request: who asked, and who approved.
+    on_behalf: str = ""
+    requested_by_id: int | None = None
 
     @property
     def is_control(self) -> bool:
@@ -218,6 +210,9 @@ def entry_from_event(event: AuditEvent, *, personal: bool = True) -> AuditEntry:
         "note": event.message if event.outcome == AuditEvent.Outcome.PENDING else "",
     }
     entry_data.update(_recorded_values(event, final))
+    recorded = event.after if isinstance(event.after, dict) else {}
+    entry_data["on_behalf"] = on_behalf_words(recorded)
+    entry_data["requested_by_id"] = recorded.get("requested_by_id")
     if event.action in CONTROL_ACTIONS and isinstance(event.after, dict):
         entry_data["change"] = str(event.after.get("change", ""))
         entry_data["change_request"] = event.after.get("change_request")
@@ -246,17 +241,44 @@ def describe(entry: AuditEntry | AuditEvent) -> str:
         return sentence[:1].upper() + sentence[1:]
     if entry.action in CONTROL_ACTIONS and entry.outcome != AuditEvent.Outcome.REFUSED:
         return _describe_control(entry)
-    if entry.outcome == AuditEvent.Outcome.REFUSED:
-        doing = f"tried to {BASE_VERBS.get(entry.action, entry.action)}"
-    else:
-        doing = entry.verb
-    parts = [f"{entry.actor} {doing} {entry.place}{_change_summary(entry)}"]
+    doing = _doing(entry)
+    parts = [f"{entry.actor} {doing} {entry.place}{_change_summary(entry)}{entry.on_behalf}"]
     if entry.reason:
         parts.append(f"reason: {entry.reason}")
     parts.append(entry.outcome_text)
     parts.append(entry.note)
     sentence = " — ".join(part for part in parts if part)
     return sentence[:1].upper() + sentence[1:]
+
+
+def _doing(entry: AuditEntry) -> str:
+    """The verb as the outcome allows it: done, tried (refused, failed or never answered), or
+    perhaps done (Patchworks did not answer in time)."""
+    base = BASE_VERBS.get(entry.action, entry.action)
+    if (
+        entry.source == AuditEvent.Source.PATCHWORKS
+        or entry.outcome == AuditEvent.Outcome.SUCCEEDED
+    ):
+        return entry.verb
+    if entry.outcome == AuditEvent.Outcome.UNKNOWN:
+        return f"may have {entry.verb}"
+    return f"tried to {base}"
+
+
+def on_behalf_words(after: Any) -> str:
+    """' at the request of Oscar Operator (change request 7, approved by Edie Editor)' for a
+    write made through a change request; '' otherwise."""
+    after = after if isinstance(after, dict) else {}
+    number = after.get("change_request")
+    if not number or not after.get("requested_by"):
+        return ""
+    approved = ", ".join(after.get("approved_by") or [])
+    how = (
+        f"applied without approval (break glass: {after['break_glass']})"
+        if after.get("break_glass")
+        else (f"approved by {approved}" if approved else "approved")
+    )
+    return f" at the request of {after['requested_by']} (change request {number}, {how})"
 
 
 def _describe_control(entry: AuditEntry) -> str:
@@ -327,31 +349,10 @@ def actor_display(event: AuditEvent) -> str:
     """The person's name, else their SSO identity or username; 'unknown' for Patchworks."""
     name = event.actor_name or event.sso_identity or event.actor_username
     if event.sign_in_method == "schedule":
-        return f"the schedule on behalf of {name or 'an unnamed user'}"
+        return f"the schedule of {name or 'an unnamed user'}"
     if name:
         return name
     return UNKNOWN_ACTOR if event.source == AuditEvent.Source.PATCHWORKS else "an unnamed user"
-
-
-def state_changes(before: Any, after: Any) -> list[tuple[str, str, str]]:
-    """(label, before, after) for each compared value, in a fixed, readable order."""
-    before = before if isinstance(before, dict) else {}
-    after = after if isinstance(after, dict) else {}
-    keys = [key for key in STATE_LABELS if key in before or key in after]
-    keys += sorted((set(before) | set(after)) - set(STATE_LABELS))
-    return [
-        (
-            STATE_LABELS.get(key, key.replace("_", " ").capitalize()),
-            _value(key, before.get(key)) if before else "—",
-            _value(key, after.get(key)) if after else "—",
-        )
-        for key in keys
-    ]
-
-
-def state_lines(state: Any) -> list[tuple[str, str]]:
-    """(label, value) for each value of one recorded state, in the same order."""
-    return [(label, value) for label, value, _ in state_changes(state, state)]
 
 
 def _recorded_values(event: AuditEvent, final: AuditEvent) -> dict[str, Any]:
@@ -393,6 +394,10 @@ def _outcome_text(event: AuditEvent, result: AuditEvent | None) -> str:
         return "succeeded"
     if result.outcome == AuditEvent.Outcome.UNKNOWN:
         return f"outcome unknown: {message}" if message else "outcome unknown"
+    if result.upstream_status and 400 <= result.upstream_status < 500:
+        return (
+            f"Patchworks refused: {message}{status}" if message else f"Patchworks refused{status}"
+        )
     return f"failed: {message}{status}" if message else f"failed{status}"
 
 
@@ -406,27 +411,37 @@ def _sentence_part(message: str) -> str:
 
 
 def _label(event: AuditEvent, state: Any, *, inline: bool) -> str:
-    """'Orders → Shopify v3 (UK Live, live)' or, inside a sentence, '... in UK Live (live)'."""
+    """'... in UK Live (live)' inside a sentence (`DeploymentRef.label`), or
+    'Orders → Shopify v3 (UK Live, live)' in a table cell."""
     state = state if isinstance(state, dict) else {}
-    name = event.flow_name or (f"deployment {event.deployment_id}" if event.deployment_id else "")
-    name = name or "a deployment"
-    if state.get("flow_version_iteration"):
-        name = f"{name} v{state['flow_version_iteration']}"
-    environment = event.environment_name or state.get("environment_name") or ""
     environment_id = event.environment_id or state.get("virtual_environment_id") or ""
-    kind = event.environment_type or state.get("environment_type") or ""
-    is_global = environment == GLOBAL_ENVIRONMENT_NAME or (
-        not environment_id and "virtual_environment_id" in state
+    environment = event.environment_name or state.get("environment_name") or ""
+    if not environment and not environment_id and "virtual_environment_id" in state:
+        environment = GLOBAL_ENVIRONMENT_NAME
+    ref = replace(
+        DeploymentRef.of(event),
+        flow_version_iteration=state.get("flow_version_iteration") or None,
+        environment_id=str(environment_id),
+        environment_name=environment,
+        environment_type=event.environment_type or state.get("environment_type") or "",
     )
-    if is_global:
-        return f"the global deployment of {name}" if inline else f"{name} (global deployment)"
-    if not environment and environment_id:
-        environment = f"environment {environment_id}"
-    if not environment:
-        return name
     if inline:
-        return f"{name} in {environment}" + (f" ({kind})" if kind else "")
-    return f"{name} ({environment}, {kind})" if kind else f"{name} ({environment})"
+        return ref.label(kind=True)
+    name = ref.label().removesuffix(f" in {ref.environment_name}")
+    if ref.is_global:
+        return f"{ref.flow_label}{_version(ref)} (global deployment)"
+    where = ref.environment_name or (
+        f"environment {ref.environment_id}" if ref.environment_id else ""
+    )
+    if not where:
+        return name
+    return (
+        f"{name} ({where}, {ref.environment_type})" if ref.environment_type else f"{name} ({where})"
+    )
+
+
+def _version(ref: DeploymentRef) -> str:
+    return f" v{ref.flow_version_iteration}" if ref.flow_version_iteration else ""
 
 
 def _change_summary(entry: AuditEntry) -> str:
@@ -435,35 +450,6 @@ def _change_summary(entry: AuditEntry) -> str:
     moved = [f"{label.lower()} {old} → {new}" for label, old, new in entry.changes if old != new]
     moved = [text for text in moved if not text.startswith(("enabled at", "version "))]
     return f": {', '.join(moved)}" if moved else ""
-
-
-def _value(key: str, value: Any) -> str:
-    if key == "enabled":
-        return "enabled" if value else "disabled"
-    if key == "priority" and value in (None, ""):
-        return INHERITED_PRIORITY
-    if value in (None, ""):
-        return "—"
-    if key == "enabled_at":
-        return _when(value)
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list):
-        return ", ".join(str(item) for item in value) or "—"
-    return str(value)
-
-
-def _when(value: Any) -> str:
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return str(value)
-    if isinstance(value, datetime):
-        if timezone.is_naive(value):
-            value = value.replace(tzinfo=UTC)
-        return date_format(timezone.localtime(value), "j M Y H:i:s T")
-    return str(value)
 
 
 def _details(
@@ -475,7 +461,7 @@ def _details(
         f"{pk} ({'outcome' if result and pk != event.pk else 'event'})" for pk in entry["event_ids"]
     )
     rows = [
-        ("When", _when(event.occurred_at)),
+        ("When", when_words(event.occurred_at)),
         ("Where", "Patchworks, outside the console" if external else "the console"),
         ("Who", entry["actor"]),
         ("Console username", event.actor_username),
@@ -492,7 +478,7 @@ def _details(
         ("Environment id", event.environment_id),
         ("Reason", event.reason),
         ("Outcome", entry["outcome_text"]),
-        ("Outcome recorded at", _when(result.occurred_at) if result else ""),
+        ("Outcome recorded at", when_words(result.occurred_at) if result else ""),
         ("Patchworks status", str(entry["upstream_status"] or "")),
         ("Event ids", ids),
     ]

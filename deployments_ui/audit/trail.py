@@ -22,13 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest
 
-from deployments_ui.accounts.sso import client_ip
 from deployments_ui.audit.chain import (
     ACTOR_FIELDS,
     TARGET_FIELDS,
     append,
 )
-from deployments_ui.models import AuditEvent
+from deployments_ui.audit.models import AuditEvent
+from deployments_ui.core.http import client_ip
+from deployments_ui.core.identity import DeploymentRef
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -69,42 +70,20 @@ class Actor:
         )
 
     @classmethod
-    def on_behalf_of(cls, user: User | None) -> Actor:
-        """The background worker applying a change that `user` scheduled."""
+    def on_behalf_of(
+        cls, user: User | None, *, method: str = "schedule", request_id: str = ""
+    ) -> Actor:
+        """The worker (or an approval) applying a change that `user` asked for earlier."""
         username = user.get_username() if user else ""
         name = (user.get_full_name().strip() if user else "") or username
-        return cls(user=user, username=username, name=name, sign_in_method="schedule")
+        return cls(
+            user=user, username=username, name=name, sign_in_method=method, request_id=request_id
+        )
 
     @classmethod
     def system(cls, name: str = "drift detection") -> Actor:
         """A background job acting on its own (no person, no request)."""
         return cls(name=name, sign_in_method="system")
-
-
-@dataclass(frozen=True)
-class AuditTarget:
-    """The deployment an event is about, with the names it had at the time."""
-
-    deployment_id: str = ""
-    flow_version_id: str = ""
-    flow_id: str = ""
-    flow_name: str = ""
-    environment_id: str = ""
-    environment_name: str = ""
-    environment_type: str = ""
-
-    @classmethod
-    def from_deployment(cls, deployment: Any) -> AuditTarget:
-        """Take ids and names from a client `Deployment`."""
-        return cls(
-            deployment_id=_text(getattr(deployment, "id", "")),
-            flow_version_id=_text(getattr(deployment, "flow_version_id", "")),
-            flow_id=_text(getattr(deployment, "flow_id", "")),
-            flow_name=_text(getattr(deployment, "flow_name", "")),
-            environment_id=_text(getattr(deployment, "virtual_environment_id", "")),
-            environment_name=_text(getattr(deployment, "environment_name", "")),
-            environment_type=_text(getattr(deployment, "environment_type", "")),
-        )
 
 
 def deployment_state(deployment: Any) -> dict[str, Any]:
@@ -130,7 +109,7 @@ def record_attempt(
     *,
     actor: Actor,
     action: str,
-    target: AuditTarget,
+    target: DeploymentRef,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     reason: str = "",
@@ -152,7 +131,7 @@ def record_outcome(
     upstream_status: int | None = None,
     message: str = "",
     after: dict[str, Any] | None = None,
-    target: AuditTarget | None = None,
+    target: DeploymentRef | None = None,
 ) -> AuditEvent:
     """Write how an attempt ended (succeeded, failed or unknown) as a row completing it.
 
@@ -192,7 +171,7 @@ def record_refusal(
     *,
     actor: Actor,
     action: str,
-    target: AuditTarget,
+    target: DeploymentRef,
     message: str,
     reason: str = "",
     before: dict[str, Any] | None = None,
@@ -208,7 +187,7 @@ def record_local(
     *,
     actor: Actor,
     action: str,
-    target: AuditTarget,
+    target: DeploymentRef,
     message: str = "",
     reason: str = "",
     before: dict[str, Any] | None = None,
@@ -225,7 +204,7 @@ def record_local(
 def record_external(
     *,
     action: str,
-    target: AuditTarget,
+    target: DeploymentRef,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
     actor_name: str,
@@ -259,7 +238,7 @@ def record_account(
     `account` is the username the event is about (it may differ from the actor, who may be
     nobody for a failed sign-in). Raises AuditUnavailable.
     """
-    event = _new_event(actor, AuditTarget(), action=action, outcome=outcome)
+    event = _new_event(actor, DeploymentRef(), action=action, outcome=outcome)
     event.before = before
     event.after = {"account": account, **(after or {})}
     event.message = message
@@ -269,7 +248,7 @@ def record_account(
 # --- appending --------------------------------------------------------------------------
 
 
-def _new_event(actor: Actor, target: AuditTarget, *, action: str, outcome: str) -> AuditEvent:
+def _new_event(actor: Actor, target: DeploymentRef, *, action: str, outcome: str) -> AuditEvent:
     user = actor.user if getattr(actor.user, "pk", None) else None
     event = AuditEvent(
         source=AuditEvent.Source.CONSOLE,
@@ -288,7 +267,7 @@ def _new_event(actor: Actor, target: AuditTarget, *, action: str, outcome: str) 
     return event
 
 
-def _apply_target(event: AuditEvent, target: AuditTarget) -> None:
+def _apply_target(event: AuditEvent, target: DeploymentRef) -> None:
     for name in TARGET_FIELDS:
         setattr(event, name, getattr(target, name))
 

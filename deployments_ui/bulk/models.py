@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from deployments_ui.core.identity import DeploymentIdentity
+
 
 class BulkJob(models.Model):
     """Who asked for which change to how many deployments, and how far the worker has got.
@@ -50,6 +52,8 @@ class BulkJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     holder = models.CharField(max_length=100, blank=True)
+    # The environments' names typed in the preview, for the items whose rule asks for them.
+    confirmed_names = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -62,7 +66,7 @@ class BulkJob(models.Model):
         return self.status in (self.Status.QUEUED, self.Status.RUNNING)
 
 
-class BulkItem(models.Model):
+class BulkItem(DeploymentIdentity):
     """One deployment of a job. `attempt_started_at` is committed before the write is sent: an
     item found "sending" after a restart is settled by reading, never by writing again."""
 
@@ -74,16 +78,10 @@ class BulkItem(models.Model):
         FAILED = "failed", "failed"
         UNKNOWN = "unknown", "outcome unknown"
         CANCELLED = "cancelled", "not sent (cancelled)"
+        WAITING = "waiting", "waiting for approval"
 
     job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="items")
     position = models.PositiveIntegerField(default=0)
-    deployment_id = models.CharField(max_length=40)
-    flow_version_id = models.CharField(max_length=40)
-    flow_name = models.CharField(max_length=255, blank=True)
-    flow_version_iteration = models.PositiveIntegerField(null=True, blank=True)
-    environment_id = models.CharField(max_length=40, blank=True)
-    environment_name = models.CharField(max_length=255, blank=True)
-    environment_type = models.CharField(max_length=10, blank=True)
 
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
@@ -91,6 +89,8 @@ class BulkItem(models.Model):
     message = models.TextField(blank=True)
     upstream_status = models.PositiveSmallIntegerField(null=True, blank=True)
     attempt_started_at = models.DateTimeField(null=True, blank=True)
+    # The attempt's audit event, written with the claim: a stopped write is settled by it.
+    attempt_event_id = models.BigIntegerField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -101,14 +101,6 @@ class BulkItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} ({self.status})"
-
-    @property
-    def label(self) -> str:
-        """'Orders → Shopify v3 in UK Live'."""
-        name = self.flow_name or f"deployment {self.deployment_id}"
-        if self.flow_version_iteration:
-            name = f"{name} v{self.flow_version_iteration}"
-        return f"{name} in {self.environment_name}" if self.environment_name else name
 
     @property
     def is_live(self) -> bool:

@@ -1,9 +1,10 @@
 """The worker's run of a bulk job: item by item, within the upstream budget, never twice.
 
-`apply_item` is the one path by which a job writes. Each item is claimed before it is sent: its
-audit attempt and its "sending" mark are committed together, then the one write goes out. A
-worker stopped in between leaves the mark; the next run (`resume_stalled`) settles such an item by
-reading the deployment, never by writing it again.
+Each item goes through the one write path (`deployments.writes.set_enabled`) with what the job
+read 100 at a time, and claims itself inside its attempt's transaction: its audit attempt and its
+"sending" mark are committed together, then the one write goes out. A worker stopped in between
+leaves the mark; the next run (`resume_stalled`) settles such an item by reading the deployment,
+by its attempt's id, never by writing it again.
 """
 
 from __future__ import annotations
@@ -11,60 +12,36 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from deployments_ui import audit
-from deployments_ui.accounts.credentials import MissingApiKey, api_key_for
-from deployments_ui.audit import Actor, AuditTarget
+from deployments_ui.accounts.access import still_may_act
+from deployments_ui.accounts.credentials import MissingApiKey
+from deployments_ui.audit import Actor
 from deployments_ui.bulk.models import BulkItem, BulkJob
-from deployments_ui.bulk.services import PER_PAGE, read_states
-from deployments_ui.changes import services as change_control
-from deployments_ui.models import AuditEvent
-from deployments_ui.patchworks import Deployment, PatchworksClient, PatchworksError, budget
+from deployments_ui.changes.gate import Controls, NameNotConfirmed
+from deployments_ui.changes.models import ChangeRequest
+from deployments_ui.changes.rules import names_match, needs_approval
+from deployments_ui.core.errors import ConsoleError
+from deployments_ui.deployments import reads, settling, writes
+from deployments_ui.deployments.settling import interrupted_after
+from deployments_ui.patchworks import Deployment, PatchworksError, budget
 
 logger = logging.getLogger(__name__)
 
 ItemStatus = BulkItem.Status
 JobStatus = BulkJob.Status
-TOGGLE_PERMISSION = "deployments_ui.toggle_deployments"
-
-
-def change_control_gate(
-    *, job: BulkJob, deployment: Deployment, actor: Actor
-) -> tuple[str, str] | None:
-    """Change control's one gate, for a bulk item as for a click: None lets the item go, else
-    the item's status and the sentence why not. The gate records what it refused or asked for
-    (a freeze window, a name to type, a change request for another person to approve)."""
-    before = audit.deployment_state(deployment)
-    change = change_control.Change(
-        action=job.action,
-        target=AuditTarget.from_deployment(deployment),
-        environments=(change_control.EnvironmentRef.of(deployment),),
-        before=before,
-        after={**before, "enabled": job.action == BulkJob.Action.ENABLE},
-        reason=job.reason,
-    )
-    try:
-        change_control.gate(actor=actor, user=job.requested_by, change=change)
-    except change_control.ApprovalNeeded as requested:
-        return ItemStatus.SKIPPED, requested.message
-    except change_control.NameNotConfirmed:
-        return ItemStatus.FAILED, (
-            "Its environment asks for its name to be typed before any change: change it on "
-            "the deployment's own page."
-        )
-    except change_control.ChangeFrozen as frozen:
-        return ItemStatus.FAILED, frozen.message
-    return None
-
-
-def interrupted_after() -> timedelta:
-    """How long a running job's heartbeat may stand still before it counts as stopped: longer
-    than two calls' timeouts and a margin (it beats while waiting for the budget, too)."""
-    one_call = settings.PATCHWORKS_CONNECT_TIMEOUT + settings.PATCHWORKS_READ_TIMEOUT
-    return timedelta(seconds=2 * one_call + 10)
+ITEM_STATUS = {
+    writes.DONE: ItemStatus.DONE,
+    writes.SKIPPED: ItemStatus.SKIPPED,
+    writes.WAITING: ItemStatus.SKIPPED,
+    writes.FAILED: ItemStatus.FAILED,
+    writes.UNKNOWN: ItemStatus.UNKNOWN,
+}
+NAME_NOT_TYPED = (
+    "Its environment asks for its name to be typed before any change, and the name was not "
+    "typed in the preview. Nothing was sent."
+)
 
 
 def run_job(job_id: int, *, holder: str = "") -> BulkJob | None:
@@ -94,35 +71,48 @@ def run_job(job_id: int, *, holder: str = "") -> BulkJob | None:
 
 
 def _run(job: BulkJob) -> None:
-    actor = _actor(job)
-    problem = _requester_problem(job)
-    client: PatchworksClient | None = None
-    if not problem and job.requested_by is not None:  # no problem: the requester is there
-        try:
-            client = PatchworksClient(api_key_for(job.requested_by))
-        except MissingApiKey as missing:
-            problem = f"{job.requested_by_name}: {missing}"
-    if problem or client is None:
+    actor = job_actor(job)
+    problem = still_may_act(job.requested_by, job.action, job.requested_by_name)
+    if problem:
         _refuse_rest(job, actor, problem)
         return
     while True:
         chunk = list(
-            job.items.filter(status__in=(ItemStatus.PENDING, ItemStatus.SENDING))[:PER_PAGE]
+            job.items.filter(status__in=(ItemStatus.PENDING, ItemStatus.SENDING))[: reads.PER_PAGE]
         )
         if not chunk or _cancelled(job):
             return
         try:
-            found = read_states(
-                client, [item.deployment_id for item in chunk], filters=_narrowing(chunk)
+            found = reads.read_states(
+                user=job.requested_by,
+                deployment_ids=[item.deployment_id for item in chunk],
+                filters=_narrowing(chunk),
             )
+        except MissingApiKey as missing:
+            _refuse_rest(job, actor, f"{job.requested_by_name}: {missing}")
+            return
         except PatchworksError as error:
             _fail_items(chunk, f"Could not read the deployments first: {error.message}")
             continue
         for item in chunk:
             if _cancelled(job):
                 return
-            apply_item(job, item, found.get(item.deployment_id), client=client, actor=actor)
+            apply_item(job, item, found.get(item.deployment_id), actor=actor)
             _beat(job)
+
+
+def job_actor(job: BulkJob) -> Actor:
+    """The person who started the job, as the audit trail records them for each item."""
+    return Actor(
+        user=job.requested_by,
+        username=job.actor_username,
+        name=job.requested_by_name,
+        sso_identity=job.sso_identity,
+        sign_in_method="bulk",
+        ip_address=job.ip_address,
+        user_agent=job.user_agent,
+        request_id=f"bulk-job-{job.pk}",
+    )
 
 
 def _beat(job: BulkJob) -> None:
@@ -138,77 +128,68 @@ def _narrowing(items: list[BulkItem]) -> dict[str, str] | None:
 
 
 def apply_item(
-    job: BulkJob,
-    item: BulkItem,
-    current: Deployment | None,
-    *,
-    client: PatchworksClient,
-    actor: Actor,
+    job: BulkJob, item: BulkItem, current: Deployment | None, *, actor: Actor
 ) -> BulkItem:
-    """One item: settle it if an earlier run was interrupted, skip it if already so, else
-    claim it (audit attempt and mark, committed together) and send its one write."""
+    """One item, through the one write path: settled by reading if an earlier run stopped
+    while sending it, else claimed (its attempt and its "sending" mark committed together) and
+    sent once."""
     wanted = job.action == BulkJob.Action.ENABLE
-    target = _target(item, current)
     if item.status == ItemStatus.SENDING:
         return _settle(item, current, wanted)
     if current is None:
         message = "This deployment no longer exists in Patchworks."
-        _refuse(job, item, actor, target, message)
+        _refuse(job, item, actor, item.ref, message)
         return _finish_item(item, ItemStatus.FAILED, message)
-    if current.is_enabled == wanted:
-        message = _already_words(current)
-        _refuse(job, item, actor, target, message, before=audit.deployment_state(current))
-        return _finish_item(item, ItemStatus.SKIPPED, message)
-    held = change_control_gate(job=job, deployment=current, actor=actor)
-    if held:
-        status, message = held
-        return _finish_item(item, status, message)
-    before = audit.deployment_state(current)
-    with transaction.atomic():
-        attempt = audit.record_attempt(
-            actor=actor,
-            action=job.action,
-            target=target,
-            before=before,
-            after={**before, "enabled": wanted, "bulk_job_id": job.pk},
-            reason=job.reason,
-            message=f"bulk job #{job.pk}",
+
+    def claim(attempt) -> bool:
+        return bool(
+            BulkItem.objects.filter(pk=item.pk, status=ItemStatus.PENDING).update(
+                status=ItemStatus.SENDING,
+                attempt_started_at=timezone.now(),
+                attempt_event_id=attempt.pk,
+            )
         )
-        claimed = BulkItem.objects.filter(pk=item.pk, status=ItemStatus.PENDING).update(
-            status=ItemStatus.SENDING, attempt_started_at=timezone.now()
-        )
-        if not claimed:  # cancelled (or taken) since it was read: send nothing
-            transaction.set_rollback(True)
-            item.refresh_from_db()
-            return item
-    send = client.enable_deployment if wanted else client.disable_deployment
+
     try:
-        result = send(item.flow_version_id, item.deployment_id)
-    except PatchworksError as error:
-        outcome = AuditEvent.Outcome.UNKNOWN if error.outcome_unknown else AuditEvent.Outcome.FAILED
-        _outcome(attempt, outcome=outcome, upstream_status=error.status, message=error.message)
-        status = ItemStatus.UNKNOWN if error.outcome_unknown else ItemStatus.FAILED
-        return _finish_item(item, status, error.message, upstream_status=error.status)
-    after = {**audit.deployment_state(result), "bulk_job_id": job.pk}
-    _outcome(attempt, outcome=AuditEvent.Outcome.SUCCEEDED, after=after)
+        writes.set_enabled(
+            actor=actor,
+            user=job.requested_by,
+            ref=item.ref,
+            enabled=wanted,
+            reason=job.reason,
+            note=f"bulk job #{job.pk}",
+            controls=_controls(job, current),
+            current=current,
+            on_attempt=claim,
+            context={"bulk_job_id": job.pk},
+        )
+    except writes.Withdrawn:
+        item.refresh_from_db()
+        return item
+    except NameNotConfirmed:
+        return _finish_item(item, ItemStatus.FAILED, NAME_NOT_TYPED)
+    except (ConsoleError, PatchworksError, MissingApiKey, audit.AuditUnavailable) as error:
+        outcome = writes.outcome_of(error)
+        status = ITEM_STATUS[outcome.kind]
+        return _finish_item(item, status, outcome.message, upstream_status=outcome.upstream_status)
     return _finish_item(item, ItemStatus.DONE, f"{'Enabled' if wanted else 'Disabled'}.")
+
+
+def _controls(job: BulkJob, current: Deployment) -> Controls:
+    """The names typed in the preview, and the job's approved request, for the gate."""
+    name = current.environment_name
+    typed = any(names_match(confirmed, name) for confirmed in job.confirmed_names)
+    request = job.change_requests.filter(
+        status__in=(ChangeRequest.Status.APPROVED, ChangeRequest.Status.APPLIED)
+    ).first()
+    if request is not None and needs_approval(current):
+        return Controls(confirmed_elsewhere=True, change_request=request)
+    return Controls(confirmed_elsewhere=typed)
 
 
 def _settle(item: BulkItem, current: Deployment | None, wanted: bool) -> BulkItem:
     """An item whose write may have been sent by a stopped worker: decide by reading."""
-    attempt = (
-        AuditEvent.objects.filter(
-            request_id=f"bulk-job-{item.job_id}",
-            deployment_id=item.deployment_id,
-            outcome=AuditEvent.Outcome.PENDING,
-            completes__isnull=True,
-            results__isnull=True,
-        )
-        .order_by("-id")
-        .first()
-    )
-    made = current is not None and current.is_enabled == wanted
-    if made:
+    if current is not None and current.is_enabled == wanted:
         message = (
             "Done: the worker stopped before recording Patchworks' answer; the deployment was "
             "found changed, so nothing was sent again."
@@ -218,44 +199,9 @@ def _settle(item: BulkItem, current: Deployment | None, wanted: bool) -> BulkIte
             "The worker stopped while sending this change and the deployment is unchanged, so "
             "it was not made. Nothing was sent again: retry it."
         )
-    if attempt is not None:
-        outcome = AuditEvent.Outcome.SUCCEEDED if made else AuditEvent.Outcome.FAILED
-        _outcome(attempt, outcome=outcome, message=message)
+    made = settling.settle(item.attempt_event_id, current, message=message)
     status = ItemStatus.DONE if made else ItemStatus.FAILED
     return _finish_item(item, status, message, from_status=ItemStatus.SENDING)
-
-
-def _already_words(current: Deployment) -> str:
-    if current.is_enabled:
-        who = current.enabled_by.name if current.enabled_by else "someone"
-        return f"Already enabled by {who}."
-    return "Already disabled."
-
-
-def _actor(job: BulkJob) -> Actor:
-    return Actor(
-        user=job.requested_by,
-        username=job.actor_username,
-        name=job.requested_by_name,
-        sso_identity=job.sso_identity,
-        sign_in_method="bulk",
-        ip_address=job.ip_address,
-        user_agent=job.user_agent,
-        request_id=f"bulk-job-{job.pk}",
-    )
-
-
-def _target(item: BulkItem, current: Deployment | None) -> AuditTarget:
-    if current is not None:
-        return AuditTarget.from_deployment(current)
-    return AuditTarget(
-        deployment_id=item.deployment_id,
-        flow_version_id=item.flow_version_id,
-        flow_name=item.flow_name,
-        environment_id=item.environment_id,
-        environment_name=item.environment_name,
-        environment_type=item.environment_type,
-    )
 
 
 def _refuse(job, item, actor, target, message, before=None) -> None:
@@ -271,13 +217,6 @@ def _refuse(job, item, actor, target, message, before=None) -> None:
         )
     except audit.AuditUnavailable:
         logger.exception("Could not record bulk job %s's skipped item %s", job.pk, item.pk)
-
-
-def _outcome(attempt, **outcome) -> None:
-    try:
-        audit.record_outcome(attempt, **outcome)
-    except (audit.AuditUnavailable, ValueError):
-        logger.exception("Could not record the outcome of audit event %s", attempt.pk)
 
 
 def _finish_item(
@@ -307,7 +246,7 @@ def _cancelled(job: BulkJob) -> bool:
 
 def _refuse_rest(job: BulkJob, actor: Actor, message: str) -> None:
     for item in job.items.filter(status=ItemStatus.PENDING):
-        _refuse(job, item, actor, _target(item, None), message)
+        _refuse(job, item, actor, item.ref, message)
         _finish_item(item, ItemStatus.FAILED, message)
 
 
@@ -319,15 +258,6 @@ def _fail_items(items: list[BulkItem], message: str) -> None:
 
 def _fail_rest(job: BulkJob, message: str) -> None:
     _fail_items(list(job.items.filter(status=ItemStatus.PENDING)), message)
-
-
-def _requester_problem(job: BulkJob) -> str:
-    user = job.requested_by
-    if user is None or not user.is_active:
-        return f"{job.requested_by_name} no longer has a console account."
-    if not user.has_perm(TOGGLE_PERMISSION):
-        return f"{job.requested_by_name} may no longer enable or disable deployments."
-    return ""
 
 
 def _finish_job(job: BulkJob) -> BulkJob:

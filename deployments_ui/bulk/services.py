@@ -18,21 +18,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from deployments_ui import audit
-from deployments_ui.accounts.credentials import api_key_for
-from deployments_ui.audit import Actor, AuditTarget
+from deployments_ui.accounts import access
+from deployments_ui.audit import Actor
+from deployments_ui.audit.models import AuditEvent
 from deployments_ui.bulk.models import BulkItem, BulkJob
-from deployments_ui.models import AuditEvent
-from deployments_ui.patchworks import Deployment, PatchworksClient
+from deployments_ui.core.errors import ActionRefused
+from deployments_ui.core.identity import DeploymentRef
+from deployments_ui.deployments import reads
+from deployments_ui.patchworks import Deployment
 
 logger = logging.getLogger(__name__)
 
 ItemStatus = BulkItem.Status
 JobStatus = BulkJob.Status
-TOGGLE_PERMISSION = "deployments_ui.toggle_deployments"
-ANYONES_PERMISSION = "deployments_ui.change_deployments"
-PER_PAGE = 100
-# Reading pages to find selected deployments stops after this many pages.
-MAX_READ_PAGES = 50
 FINISHED_ITEMS = (
     ItemStatus.DONE,
     ItemStatus.SKIPPED,
@@ -43,12 +41,10 @@ FINISHED_ITEMS = (
 RETRYABLE = (ItemStatus.FAILED, ItemStatus.UNKNOWN)
 
 
-class BulkRefused(Exception):
+class BulkRefused(ActionRefused):
     """The console declined to preview, start, cancel or retry; the reason is in plain words."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    http_status = 400
 
 
 # Selection and preview ---------------------------------------------------------------------
@@ -131,8 +127,9 @@ def preview_ids(*, user, action: str, pairs: list[tuple[str, str]], filters=None
         raise BulkRefused("Choose at least one deployment.")
     if len(pairs) > cap():
         raise BulkRefused(f"Choose at most {cap()} deployments at once.")
-    client = PatchworksClient(api_key_for(user))
-    found = read_states(client, [deployment for _, deployment in pairs], filters=filters)
+    found = reads.read_states(
+        user=user, deployment_ids=[deployment for _, deployment in pairs], filters=filters
+    )
     selected = [
         Selected(flow_version, deployment, found.get(deployment))
         for flow_version, deployment in pairs
@@ -143,50 +140,25 @@ def preview_ids(*, user, action: str, pairs: list[tuple[str, str]], filters=None
 def preview_filter(*, user, action: str, filters: dict[str, str], sort: str | None) -> Preview:
     """The preview for every deployment matching the list's filter (up to the cap)."""
     _check_action(action)
-    client = PatchworksClient(api_key_for(user))
     selected: list[Selected] = []
     page, over = 1, False
     while True:
-        result = client.list_deployments(filters=filters, sort=sort, page=page, per_page=PER_PAGE)
+        query = reads.DeploymentQuery(
+            filters=filters, sort=sort, page=page, per_page=reads.PER_PAGE
+        )
+        result = reads.deployment_list(user=user, query=query)
         for item in result.items:
             if len(selected) >= cap():
                 over = True
                 break
             selected.append(Selected(item.flow_version_id, item.id, item))
-        if over or page >= result.last_page or page >= MAX_READ_PAGES:
+        if over or page >= result.last_page or page >= reads.MAX_READ_PAGES:
             over = over or result.total > cap()
             break
         page += 1
     if not selected:
         raise BulkRefused("No deployments match this filter.")
     return Preview(action=action, selected=selected, over_cap=over)
-
-
-def read_states(
-    client: PatchworksClient, deployment_ids: list[str], *, filters=None
-) -> dict[str, Deployment]:
-    """The current state of these deployments, read from the list 100 at a time.
-
-    Patchworks' list has no filter by id, so it is read page by page (narrowed by `filters`
-    when given, e.g. the environments of the items) until every id is seen or the list ends.
-    """
-    wanted = {str(pk) for pk in deployment_ids}
-    found: dict[str, Deployment] = {}
-    for attempt_filters in ([filters] if filters else []) + [None]:
-        page = 1
-        while wanted - found.keys():
-            result = client.list_deployments(
-                filters=attempt_filters, sort="created_at", page=page, per_page=PER_PAGE
-            )
-            for item in result.items:
-                if item.id in wanted:
-                    found[item.id] = item
-            if page >= result.last_page or page >= MAX_READ_PAGES:
-                break
-            page += 1
-        if not wanted - found.keys():
-            break
-    return found
 
 
 def _check_action(action: str) -> None:
@@ -231,7 +203,10 @@ def _create(actor, user, action, reason, selection, retry_of, items) -> BulkJob:
             retry_of=retry_of,
         )
         BulkItem.objects.bulk_create(
-            [_item_for(job, position, item) for position, item in enumerate(items)]
+            [
+                BulkItem(job=job, position=position, **_ref(item).identity())
+                for position, item in enumerate(items)
+            ]
         )
         words = f"{action} {len(items)} deployments as bulk job #{job.pk}"
         if retry_of is not None:
@@ -239,7 +214,7 @@ def _create(actor, user, action, reason, selection, retry_of, items) -> BulkJob:
         audit.record_local(
             actor=actor,
             action=AuditEvent.Action.BULK,
-            target=AuditTarget(flow_name=f"{len(items)} deployments"),
+            target=DeploymentRef(flow_name=f"{len(items)} deployments"),
             message=words,
             reason=reason,
             after={
@@ -251,36 +226,9 @@ def _create(actor, user, action, reason, selection, retry_of, items) -> BulkJob:
     return job
 
 
-def _item_for(job: BulkJob, position: int, item) -> BulkItem:
-    if isinstance(item, BulkItem):
-        return BulkItem(
-            job=job,
-            position=position,
-            **{
-                name: getattr(item, name)
-                for name in (
-                    "deployment_id",
-                    "flow_version_id",
-                    "flow_name",
-                    "flow_version_iteration",
-                    "environment_id",
-                    "environment_name",
-                    "environment_type",
-                )
-            },
-        )
-    found = item.deployment
-    return BulkItem(
-        job=job,
-        position=position,
-        deployment_id=str(found.id),
-        flow_version_id=str(found.flow_version_id),
-        flow_name=found.flow_name or "",
-        flow_version_iteration=found.flow_version_iteration,
-        environment_id=str(found.virtual_environment_id or ""),
-        environment_name=found.environment_name or "",
-        environment_type=found.environment_type or "",
-    )
+def _ref(item: BulkItem | Selected) -> DeploymentRef:
+    """A retried item is copied as it was; a new one from what the preview read."""
+    return item.ref if isinstance(item, BulkItem) else DeploymentRef.of(item.deployment)
 
 
 def enqueue(job: BulkJob) -> None:
@@ -291,11 +239,7 @@ def enqueue(job: BulkJob) -> None:
 
 def may_manage(user: User | AnonymousUser, job: BulkJob) -> bool:
     """Operators may cancel or retry their own jobs, Editors anyone's."""
-    if not user.is_authenticated or not user.is_active:
-        return False
-    if user.has_perm(ANYONES_PERMISSION):
-        return True
-    return job.requested_by_id == user.pk and user.has_perm(TOGGLE_PERMISSION)
+    return access.may_manage(user, job.requested_by_id)
 
 
 def cancel_job(*, actor: Actor, user: User, job: BulkJob) -> int:

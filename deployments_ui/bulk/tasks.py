@@ -7,9 +7,9 @@ import threading
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 
-from deployments_ui.audit import leases
 from deployments_ui.bulk import running
-from deployments_ui.schedules.tasks import HOLDER
+from deployments_ui.core import leases
+from deployments_ui.core.leases import HOLDER
 
 _start_lock = threading.Lock()
 _started: list[bool] = []

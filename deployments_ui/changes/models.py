@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from deployments_ui.core.identity import DeploymentIdentity
+
 ENVIRONMENT_TYPES = (("live", "live"), ("test", "test"))
 WEEKDAYS = [
     (0, "Monday"),
@@ -51,7 +53,7 @@ class ChangeRule(models.Model):
         return f"Change rule for {scope}"
 
 
-class ChangeRequest(models.Model):
+class ChangeRequest(DeploymentIdentity):
     """A change to a protected environment, waiting for another person's approval."""
 
     class Status(models.TextChoices):
@@ -62,16 +64,12 @@ class ChangeRequest(models.Model):
         STALE = "stale", "not applied: the deployment changed since"
         FAILED = "failed", "applying failed"
         EXPIRED = "expired", "expired"
+        WITHDRAWN = "withdrawn", "withdrawn by the person who asked"
+        MISSED = "missed", "not applied: still waiting for approval at its time"
 
     OPEN_STATUSES = (Status.OPEN, Status.APPROVED)
 
     action = models.CharField(max_length=20)
-    flow_version_id = models.CharField(max_length=40)
-    deployment_id = models.CharField(max_length=40, blank=True, db_index=True)
-    flow_name = models.CharField(max_length=255, blank=True)
-    environment_id = models.CharField(max_length=40, blank=True)
-    environment_name = models.CharField(max_length=255, blank=True)
-    environment_type = models.CharField(max_length=10, blank=True)
     # The deployment's state when the request was made (None for a create), and what to send.
     expected = models.JSONField(null=True, blank=True)
     proposed = models.JSONField(default=dict)
@@ -96,6 +94,18 @@ class ChangeRequest(models.Model):
     )
     break_glass_reason = models.TextField(blank=True)
     outcome_message = models.TextField(blank=True)
+    # A scheduled change asks for approval at once and is applied at `due_at` once approved;
+    # an "off until" disable is re-enabled at `until` under the same approval.
+    due_at = models.DateTimeField(null=True, blank=True)
+    until = models.DateTimeField(null=True, blank=True)
+    # A bulk job's items in environments that need approval ask in one request.
+    bulk_job = models.ForeignKey(
+        "deployments_ui.BulkJob",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="change_requests",
+    )
 
     class Meta:
         ordering = ["-requested_at", "-id"]

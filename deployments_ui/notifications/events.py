@@ -16,15 +16,17 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.urls import reverse
 from django.utils import timezone
 
-from deployments_ui.models import AuditEvent
+from deployments_ui.audit.models import AuditEvent
 
 KIND_CHANGE = "change"
 KIND_DRIFT = "drift"
 KIND_REQUEST_FOR_ME = "request-for-me"
+KIND_MY_REQUEST = "my-request"
 KINDS = {
     KIND_CHANGE: "Changes made in the console (and by its schedules)",
     KIND_DRIFT: "Changes made outside the console (drift)",
     KIND_REQUEST_FOR_ME: "Change requests waiting for my approval",
+    KIND_MY_REQUEST: "My change requests that missed their time",
 }
 PROBLEM_OUTCOMES = frozenset({AuditEvent.Outcome.FAILED, AuditEvent.Outcome.UNKNOWN})
 # An attempt is told once it has an outcome; refusals are the console saying no (403s included),
@@ -43,7 +45,7 @@ def matches(rule, event: AuditEvent, kind: str) -> bool:
     """Whether a Subscription or Webhook's filters let this event through."""
     if rule.kinds and kind not in rule.kinds:
         return False
-    if not rule.kinds and kind == KIND_REQUEST_FOR_ME:
+    if not rule.kinds and kind in (KIND_REQUEST_FOR_ME, KIND_MY_REQUEST):
         return False  # asked for explicitly, never by "anything"
     if rule.environment_types and event.environment_type not in rule.environment_types:
         return False

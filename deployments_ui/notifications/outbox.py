@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from deployments_ui.models import AuditEvent
+from deployments_ui.audit.models import AuditEvent
 from deployments_ui.notifications import events
 from deployments_ui.notifications.models import Delivery, Subscription, Webhook
 

@@ -20,7 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from deployments_ui.accounts import crypto
-from deployments_ui.models import AuditEvent
+from deployments_ui.audit.models import AuditEvent
 from deployments_ui.notifications import delivery as http
 from deployments_ui.notifications import events
 from deployments_ui.notifications.models import Delivery, Subscription, Webhook

@@ -12,7 +12,7 @@ import threading
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 
-from deployments_ui.audit import leases
+from deployments_ui.core import leases
 from deployments_ui.notifications import sending
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from deployments_ui.errors import ConsoleError
+from deployments_ui.core.errors import ConsoleError
 
 MAX_MESSAGE = 300
 UNKNOWN_OUTCOME = "so we don't know whether the change was made. Open the deployment to check."

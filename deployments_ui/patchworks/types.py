@@ -17,10 +17,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+from deployments_ui.core.vocabulary import GLOBAL_ENVIRONMENT_NAME
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-GLOBAL_ENVIRONMENT_NAME = "No environment (global)"
 
 
 class ShapeError(ValueError):

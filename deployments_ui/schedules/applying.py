@@ -1,9 +1,9 @@
 """Applying scheduled changes when they are due: the worker's side.
 
-`apply_change` is the one path by which a scheduled change reaches Patchworks. It claims the
-change with an atomic status transition (pending → applying, with the attempt's start: the
-attempt marker, committed before any call), then makes the same state check and single write as a
-click, with the requester's own key. `settle_interrupted` resolves attempts whose consumer died.
+`apply_change` claims a due change with an atomic status transition (pending → applying) and
+sends it through the one write path with the requester's own key, the name they typed when
+asking, and the approved change request it waited for; the write path stores its attempt's id
+on the change. `settle_interrupted` resolves changes whose consumer died, by reading.
 """
 
 from __future__ import annotations
@@ -14,24 +14,32 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from deployments_ui import audit, services
+from deployments_ui import audit
+from deployments_ui.accounts.access import still_may_act
 from deployments_ui.accounts.credentials import MissingApiKey
 from deployments_ui.audit import Actor
-from deployments_ui.changes.services import ApprovalNeeded, EnvironmentRef, freeze_in_force
-from deployments_ui.models import AuditEvent
-from deployments_ui.patchworks import PatchworksError, Unauthorized
+from deployments_ui.changes import requests
+from deployments_ui.changes.gate import Controls
+from deployments_ui.changes.models import ChangeRequest
+from deployments_ui.changes.rules import freeze_in_force
+from deployments_ui.core.errors import ConsoleError
+from deployments_ui.deployments import applying, reads, settling, writes
+from deployments_ui.deployments.settling import interrupted_after
+from deployments_ui.patchworks import PatchworksError
 from deployments_ui.schedules.models import ScheduledChange
-from deployments_ui.schedules.services import (
-    FINISHED,
-    TOGGLE_PERMISSION,
-    exact_time,
-    lateness_words,
-    target_of,
-)
+from deployments_ui.schedules.services import FINISHED, exact_time, lateness_words
 
 logger = logging.getLogger(__name__)
 
 Status = ScheduledChange.Status
+RequestStatus = ChangeRequest.Status
+STATUS_FOR = {
+    writes.DONE: Status.APPLIED,
+    writes.SKIPPED: Status.SKIPPED,
+    writes.WAITING: Status.SKIPPED,
+    writes.FAILED: Status.FAILED,
+    writes.UNKNOWN: Status.FAILED,
+}
 # A change that ran this much after its time is reported as late (no worker was running).
 LATE_AFTER = timedelta(seconds=60)
 
@@ -52,9 +60,10 @@ def apply_due(*, holder: str = "", now: datetime | None = None, limit: int = 200
 def apply_change(change_id: int, *, holder: str = "") -> ScheduledChange | None:
     """Apply one due change, once: None if it was not pending and due (another consumer took it).
 
-    The claim (pending → applying, with the attempt's start) is committed before Patchworks is
-    called, so a consumer killed during the call leaves a marker that `settle_interrupted`
-    resolves by reading the deployment, never by writing again.
+    The claim (pending → applying) is committed before anything is read or sent, and the write
+    path stores its attempt's id on the change inside the attempt's transaction: a consumer
+    killed during the call leaves a marker that `settle_interrupted` resolves by reading the
+    deployment, never by writing again.
     """
     started = timezone.now()
     if _waits_for_a_freeze(change_id, started):
@@ -64,57 +73,93 @@ def apply_change(change_id: int, *, holder: str = "") -> ScheduledChange | None:
     ).update(status=Status.APPLYING, attempt_started_at=started, attempt_holder=holder[:100])
     if not claimed:
         return None
-    change = ScheduledChange.objects.select_related("requested_by").get(pk=change_id)
-    lateness = max(0.0, (started - change.due_at).total_seconds())
-    user = change.requested_by
-    refusal = _requester_problem(change)
+    change = ScheduledChange.objects.select_related("requested_by", "change_request").get(
+        pk=change_id
+    )
+    refusal = still_may_act(change.requested_by, change.action, change.requested_by_name)
     if refusal:
         _record_refused_apply(change, refusal)
-        return _finish(change, Status.FAILED, refusal, lateness)
-    late = " (no worker was running at its time)" if lateness > LATE_AFTER.total_seconds() else ""
-    note = (
-        f"scheduled for {exact_time(change.due_at, change.time_zone)}, "
-        f"applied {lateness_words(lateness)}{late}"
-    )
+        return _finish(change, Status.FAILED, refusal)
+    request = change.change_request
+    if request is not None and request.status != _ready_status(change, request):
+        return _unapproved(change, request)
     try:
-        services.deployment_set_enabled(
-            actor=Actor.on_behalf_of(user),
-            user=user,
-            flow_version_id=change.flow_version_id,
-            deployment_id=change.deployment_id,
-            enabled=change.action == ScheduledChange.Action.ENABLE,
-            reason=change.reason,
-            note=note,
-        )
-    except services.AlreadyInState as already:
-        return _finish(change, Status.SKIPPED, _skipped_words(already), lateness)
-    except ApprovalNeeded as requested:
-        # Change control recorded a change request instead: it is applied once approved.
-        return _finish(change, Status.SKIPPED, requested.message, lateness)
-    except services.ActionRefused as refused:
-        # Change control refused it (a freeze window, a rule asking for approval or for the
-        # environment's name): recorded as a refusal by the gate, nothing was sent.
-        return _finish(change, Status.FAILED, refused.message, lateness)
-    except MissingApiKey as missing:
-        return _finish(change, Status.FAILED, f"{change.requested_by_name}: {missing}", lateness)
-    except Unauthorized:
-        message = f"Patchworks refused {change.requested_by_name}'s API key."
-        return _finish(change, Status.FAILED, message, lateness)
-    except PatchworksError as error:
-        message = error.message
-        if error.outcome_unknown:
-            message += " The change may or may not have been made: check the deployment."
-        return _finish(change, Status.FAILED, message, lateness)
-    except audit.AuditUnavailable:
-        message = "The audit trail could not be written, so nothing was sent."
-        return _finish(change, Status.FAILED, message, lateness)
+        _send(change, request)
     except Exception as error:  # the change must not stay "applying" for ever
-        logger.exception("Scheduled change %s failed unexpectedly", change.pk)
-        return _finish(change, Status.FAILED, f"Unexpected error: {type(error).__name__}", lateness)
+        if not isinstance(error, (ConsoleError, PatchworksError, MissingApiKey)):
+            logger.exception("Scheduled change %s failed unexpectedly", change.pk)
+        outcome = writes.outcome_of(error)
+        return _finish(change, STATUS_FOR[outcome.kind], _words(change, outcome))
     verb = "enabled" if change.action == ScheduledChange.Action.ENABLE else "disabled"
-    return _finish(
-        change, Status.APPLIED, f"{verb.capitalize()} {lateness_words(lateness)}{late}.", lateness
+    return _finish(change, Status.APPLIED, f"{verb.capitalize()} {_lateness(change)}.")
+
+
+def _send(change: ScheduledChange, request: ChangeRequest | None) -> None:
+    """The one write, as the person who asked, with what they confirmed when asking."""
+    user = change.requested_by
+    actor = Actor.on_behalf_of(user)
+    note = (
+        f"scheduled for {exact_time(change.due_at, change.time_zone)}, applied {_lateness(change)}"
     )
+
+    def claim(attempt) -> bool:
+        return bool(
+            ScheduledChange.objects.filter(pk=change.pk, status=Status.APPLYING).update(
+                attempt_event_id=attempt.pk
+            )
+        )
+
+    if request is not None and request.action == change.action:
+        applying.apply(actor=actor, user=user, request_id=request.pk, due=True)
+        return
+    writes.set_enabled(
+        actor=actor,
+        user=user,
+        ref=change.ref,
+        enabled=change.action == ScheduledChange.Action.ENABLE,
+        reason=change.reason,
+        note=note,
+        controls=Controls(confirmed_elsewhere=change.name_confirmed, change_request=request),
+        on_attempt=claim,
+        context={"schedule_id": change.pk},
+    )
+
+
+def _ready_status(change: ScheduledChange, request: ChangeRequest) -> str:
+    """The request's status that lets this change go: approved for the change it asked for,
+    applied for the re-enable that follows an "off until" disable."""
+    return RequestStatus.APPROVED if request.action == change.action else RequestStatus.APPLIED
+
+
+def _unapproved(change: ScheduledChange, request: ChangeRequest) -> ScheduledChange:
+    """Still waiting for approval at its time: missed (and people told); a request that was
+    declined, withdrawn or expired takes its scheduled changes with it."""
+    if request.status == RequestStatus.OPEN:
+        message = (
+            f"Missed: change request {request.pk} was still waiting for approval at its time, "
+            "so nothing was sent."
+        )
+        requests.miss(request, message)
+        return _finish(change, Status.MISSED, message)
+    message = f"Not applied: change request {request.pk} was {request.get_status_display()}."
+    return _finish(change, Status.CANCELLED, message)
+
+
+def _words(change: ScheduledChange, outcome: writes.Outcome) -> str:
+    if outcome.kind == writes.SKIPPED:
+        return f"Skipped: {outcome.message[0].lower()}{outcome.message[1:]}"
+    if outcome.kind == writes.UNKNOWN:
+        return (
+            f"{outcome.message} The change may or may not have been made: the console reads "
+            "the deployment within a minute and records what happened."
+        )
+    return outcome.message
+
+
+def _lateness(change: ScheduledChange) -> str:
+    seconds = max(0.0, (timezone.now() - change.due_at).total_seconds())
+    late = " (no worker was running at its time)" if seconds > LATE_AFTER.total_seconds() else ""
+    return f"{lateness_words(seconds)}{late}"
 
 
 def _waits_for_a_freeze(change_id: int, now: datetime) -> bool:
@@ -123,10 +168,7 @@ def _waits_for_a_freeze(change_id: int, now: datetime) -> bool:
     change = ScheduledChange.objects.filter(pk=change_id, status=Status.PENDING).first()
     if change is None:
         return False
-    environment = EnvironmentRef(
-        id=change.environment_id, name=change.environment_name, type=change.environment_type
-    )
-    freeze = freeze_in_force(environment, now)
+    freeze = freeze_in_force(change.ref.environment, now)
     if freeze is None:
         return False
     waiting = f"Waiting: {freeze.text}."
@@ -138,11 +180,12 @@ def _waits_for_a_freeze(change_id: int, now: datetime) -> bool:
 
 
 def settle_interrupted(*, holder: str = "", now: datetime | None = None) -> int:
-    """Resolve attempts whose consumer stopped before recording an outcome.
+    """Resolve changes whose consumer stopped while applying them.
 
-    After long enough that the call must have ended (both calls' timeouts and a margin), read
-    the deployment with the requester's key: in the wanted state, the write went through
-    (applied); otherwise it did not, and nothing is sent again (failed, saying so).
+    After long enough that the call must have ended, read the deployment with the requester's
+    key: in the wanted state, the write went through (applied, recorded on its attempt);
+    otherwise it was not made, and the change is tried again while still within
+    CONSOLE_SCHEDULE_RETRY_MINUTES of its time (reading first, as always), else it failed.
     """
     now = now or timezone.now()
     stale_before = now - interrupted_after()
@@ -153,34 +196,21 @@ def settle_interrupted(*, holder: str = "", now: datetime | None = None) -> int:
         taken = ScheduledChange.objects.filter(
             pk=change.pk, status=Status.APPLYING, attempt_started_at=change.attempt_started_at
         ).update(attempt_started_at=now, attempt_holder=holder[:100])
-        if not taken:
-            continue
-        if _settle(change):
+        if taken and _settle(change, now):
             settled += 1
     return settled
 
 
-def interrupted_after() -> timedelta:
-    one_call = settings.PATCHWORKS_CONNECT_TIMEOUT + settings.PATCHWORKS_READ_TIMEOUT
-    return timedelta(seconds=2 * one_call + 10)
-
-
-def _settle(change: ScheduledChange) -> bool:
-    """`change` as loaded before it was taken for settling (its first attempt's start)."""
-    started = change.attempt_started_at
-    assert started is not None  # settle_interrupted selects by attempt_started_at
-    lateness = change.lateness_seconds
-    if lateness is None:
-        lateness = max(0.0, (started - change.due_at).total_seconds())
-    if _requester_problem(change):
+def _settle(change: ScheduledChange, now: datetime) -> bool:
+    if still_may_act(change.requested_by, change.action, change.requested_by_name):
         message = (
             "The worker stopped while applying this change, and its outcome cannot be checked "
             "without the requester's key. Nothing was sent again: check the deployment."
         )
-        _finish(change, Status.FAILED, message, lateness)
+        _finish(change, Status.FAILED, message)
         return True
     try:
-        current = services.deployment_get(
+        current = reads.deployment_get(
             user=change.requested_by,
             flow_version_id=change.flow_version_id,
             deployment_id=change.deployment_id,
@@ -192,19 +222,27 @@ def _settle(change: ScheduledChange) -> bool:
         return False
     wanted = change.action == ScheduledChange.Action.ENABLE
     state = "enabled" if current.is_enabled else "disabled"
-    made = current.is_enabled == wanted
-    if made:
+    if current.is_enabled == wanted:
         message = (
             f"Applied: the worker stopped before recording Patchworks' answer; the deployment "
             f"was found {state}, so nothing was sent again."
         )
-    else:
-        message = (
-            f"The worker stopped while applying this change and the deployment is still {state}, "
-            "so it was not made. Nothing was sent again: schedule it again or change it by hand."
+        settling.settle(change.attempt_event_id, current, message=message)
+        _finish(change, Status.APPLIED, message)
+        return True
+    settling.settle(change.attempt_event_id, current)
+    if now - change.due_at < timedelta(minutes=settings.CONSOLE_SCHEDULE_RETRY_MINUTES):
+        ScheduledChange.objects.filter(pk=change.pk, status=Status.APPLYING).update(
+            status=Status.PENDING,
+            attempt_event_id=None,
+            result_message="The worker stopped before applying it: it is tried again.",
         )
-    _complete_orphan_attempt(change, started, made=made, message=message)
-    _finish(change, Status.APPLIED if made else Status.FAILED, message, lateness)
+        return True
+    message = (
+        f"The worker stopped while applying this change and the deployment is still {state}, "
+        "so it was not made. Nothing was sent again: schedule it again or change it by hand."
+    )
+    _finish(change, Status.FAILED, message)
     return True
 
 
@@ -215,7 +253,7 @@ def _record_refused_apply(change: ScheduledChange, message: str) -> None:
             if change.requested_by
             else Actor(name=change.requested_by_name, sign_in_method="schedule"),
             action=change.action,
-            target=target_of(change),
+            target=change.ref,
             message=message,
             reason=change.reason,
         )
@@ -223,57 +261,13 @@ def _record_refused_apply(change: ScheduledChange, message: str) -> None:
         logger.exception("Could not record the refused scheduled change %s", change.pk)
 
 
-def _complete_orphan_attempt(change: ScheduledChange, started, *, made: bool, message: str):
-    """Give the interrupted attempt's audit event the outcome found by reading afterwards."""
-    attempt = (
-        AuditEvent.objects.filter(
-            sign_in_method="schedule",
-            action=change.action,
-            deployment_id=change.deployment_id,
-            outcome=AuditEvent.Outcome.PENDING,
-            completes__isnull=True,
-            results__isnull=True,
-            occurred_at__gte=started,
-        )
-        .order_by("id")
-        .first()
-    )
-    if attempt is None:
-        return
-    try:
-        audit.record_outcome(
-            attempt,
-            outcome=AuditEvent.Outcome.SUCCEEDED if made else AuditEvent.Outcome.FAILED,
-            message=message,
-        )
-    except (audit.AuditUnavailable, ValueError):
-        logger.exception("Could not complete audit event %s", attempt.pk)
-
-
-def _requester_problem(change: ScheduledChange) -> str:
-    user = change.requested_by
-    if user is None or not user.is_active:
-        return f"{change.requested_by_name} no longer has a console account."
-    if not user.has_perm(TOGGLE_PERMISSION):
-        return f"{change.requested_by_name} may no longer enable or disable deployments."
-    return ""
-
-
-def _skipped_words(already: services.AlreadyInState) -> str:
-    current = already.deployment
-    if current is not None and current.is_enabled:
-        who = current.enabled_by.name if current.enabled_by else "someone"
-        return f"Skipped: already enabled by {who}."
-    return "Skipped: already disabled."
-
-
-def _finish(change: ScheduledChange, status: str, message: str, lateness: float) -> ScheduledChange:
+def _finish(change: ScheduledChange, status: str, message: str) -> ScheduledChange:
     now = timezone.now()
     ScheduledChange.objects.filter(pk=change.pk, status=Status.APPLYING).update(
         status=status,
         result_message=message,
         applied_at=now,
-        lateness_seconds=lateness,
+        lateness_seconds=max(0.0, (now - change.due_at).total_seconds()),
         finished_by_name="the schedule",
     )
     change.refresh_from_db()

@@ -6,8 +6,10 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from deployments_ui.core.identity import DeploymentIdentity
 
-class ScheduledChange(models.Model):
+
+class ScheduledChange(DeploymentIdentity):
     """One enable or disable of one deployment, due at a time, made with the requester's key.
 
     The deployment's ids and names are copied here so that lists and badges need no upstream
@@ -27,14 +29,7 @@ class ScheduledChange(models.Model):
         SKIPPED = "skipped", "skipped"
         FAILED = "failed", "failed"
         CANCELLED = "cancelled", "cancelled"
-
-    deployment_id = models.CharField(max_length=40, db_index=True)
-    flow_version_id = models.CharField(max_length=40)
-    flow_name = models.CharField(max_length=255, blank=True)
-    flow_version_iteration = models.PositiveIntegerField(null=True, blank=True)
-    environment_id = models.CharField(max_length=40, blank=True)
-    environment_name = models.CharField(max_length=255, blank=True)
-    environment_type = models.CharField(max_length=10, blank=True)
+        MISSED = "missed", "missed"
 
     action = models.CharField(max_length=10, choices=Action.choices)
     due_at = models.DateTimeField(db_index=True)
@@ -59,6 +54,18 @@ class ScheduledChange(models.Model):
     result_message = models.TextField(blank=True)
     attempt_started_at = models.DateTimeField(null=True, blank=True)
     attempt_holder = models.CharField(max_length=100, blank=True)
+    # The attempt's audit event, written with the claim: a stopped write is settled by it.
+    attempt_event_id = models.BigIntegerField(null=True, blank=True)
+    # The environment's name was typed when the change was asked for.
+    name_confirmed = models.BooleanField(default=False)
+    # The change request it waits for (an environment that needs approval).
+    change_request = models.ForeignKey(
+        "deployments_ui.ChangeRequest",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="scheduled_changes",
+    )
     applied_at = models.DateTimeField(null=True, blank=True)
     lateness_seconds = models.FloatField(null=True, blank=True)
     finished_by_name = models.CharField(max_length=255, blank=True)
@@ -76,11 +83,3 @@ class ScheduledChange(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.status == self.Status.PENDING
-
-    @property
-    def label(self) -> str:
-        """'Orders → Shopify v3 in UK Live', for lists and messages."""
-        name = self.flow_name or f"deployment {self.deployment_id}"
-        if self.flow_version_iteration:
-            name = f"{name} v{self.flow_version_iteration}"
-        return f"{name} in {self.environment_name}" if self.environment_name else name

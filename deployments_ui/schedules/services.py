@@ -7,8 +7,7 @@ when they are due.
 from __future__ import annotations
 
 import logging
-import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.conf import settings
@@ -17,9 +16,16 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from deployments_ui import audit, services
-from deployments_ui.audit import Actor, AuditTarget
-from deployments_ui.models import AuditEvent
+from deployments_ui import audit
+from deployments_ui.accounts import access
+from deployments_ui.audit import Actor
+from deployments_ui.audit.models import AuditEvent
+from deployments_ui.changes.gate import ApprovalNeeded, Change, Controls, gate
+from deployments_ui.changes.models import ChangeRequest
+from deployments_ui.core.errors import ActionRefused
+from deployments_ui.core.identity import DeploymentRef, EnvironmentRef
+from deployments_ui.core.vocabulary import zone_named
+from deployments_ui.deployments import writes
 from deployments_ui.patchworks import Deployment
 from deployments_ui.schedules.models import ScheduledChange
 
@@ -27,29 +33,15 @@ logger = logging.getLogger(__name__)
 
 Status = ScheduledChange.Status
 FINISHED = (Status.APPLIED, Status.SKIPPED, Status.FAILED, Status.CANCELLED)
-TOGGLE_PERMISSION = "deployments_ui.toggle_deployments"
-ANYONES_PERMISSION = "deployments_ui.change_deployments"
 
 
-class ScheduleRefused(Exception):
+class ScheduleRefused(ActionRefused):
     """The console declined to schedule, move or cancel; the reason is in plain words."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    http_status = 400
 
 
 # Time zones and wording
-
-
-def zone_named(name: str | None) -> zoneinfo.ZoneInfo | None:
-    """The IANA zone called `name`, or None if there is no such zone."""
-    if not name or len(name) > 64:
-        return None
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return None
 
 
 def exact_time(value: datetime, zone_name: str = "") -> str:
@@ -117,11 +109,7 @@ def pending_for(deployment_id: str) -> QuerySet[ScheduledChange]:
 
 def may_manage(user: User | AnonymousUser, change: ScheduledChange) -> bool:
     """Operators may move or cancel their own pending changes, Editors anyone's."""
-    if not user.is_authenticated or not user.is_active:
-        return False
-    if user.has_perm(ANYONES_PERMISSION):
-        return True
-    return change.requested_by_id == user.pk and user.has_perm(TOGGLE_PERMISSION)
+    return access.may_manage(user, change.requested_by_id)
 
 
 # Asking, moving, cancelling
@@ -133,6 +121,7 @@ class Asked:
 
     changes: list[ScheduledChange]
     changed_now: Deployment | None = None
+    change_request: ChangeRequest | None = None
 
 
 def schedule_change(
@@ -145,37 +134,37 @@ def schedule_change(
     until: datetime | None = None,
     reason: str = "",
     time_zone: str = "",
+    controls: Controls | None = None,
 ) -> Asked:
     """Ask for an enable or disable at `at`; a disable may end at `until` ("off until").
 
-    `at` None means now: only for "off until", which disables at once (the same path as a
-    click, so AlreadyInState and upstream errors propagate) and schedules the re-enable.
-    `deployment` is the deployment as read from Patchworks in this same request.
+    Everything change control can check is checked now, as for a click: the reason, the typed
+    environment name (kept with the schedule), and whether approval is needed (a request is
+    made at once, showing the due time; the worker applies it at its time once approved).
+    `at` None means now: only for "off until", which disables at once through the one write
+    path (an environment that needs approval makes one request covering the disable and the
+    re-enable). `deployment` is the deployment as read from Patchworks in this same request.
     """
-    now = timezone.now()
-    enable = action == ScheduledChange.Action.ENABLE
-    if action not in ScheduledChange.Action.values:
-        raise ScheduleRefused("Choose whether to enable or disable it.")
-    if at is None and (enable or until is None):
-        raise ScheduleRefused("Choose when the change should happen.")
-    if at is not None and at <= now:
-        raise ScheduleRefused("That time has already passed. Choose a time in the future.")
-    if until is not None:
-        if enable:
-            raise ScheduleRefused("Only a disable can have an end time.")
-        if until <= (at or now):
-            raise ScheduleRefused("The end time must come after the disable.")
-    changed_now = None
+    _check_times(action, at, until)
+    controls = controls or Controls()
+    changed_now, request = None, None
     if at is None:
-        changed_now = services.deployment_set_enabled(
-            actor=actor,
-            user=user,
-            flow_version_id=deployment.flow_version_id,
-            deployment_id=deployment.id,
-            enabled=False,
-            reason=reason,
-        )
+        try:
+            changed_now = writes.set_enabled(
+                actor=actor,
+                user=user,
+                ref=DeploymentRef.of(deployment),
+                enabled=False,
+                reason=reason,
+                controls=replace(controls, until=until),
+                current=deployment,
+            )
+        except ApprovalNeeded as asked:
+            request = asked.change_request
+    else:
+        request = _ask(actor, user, deployment, action, at, until, reason, controls)
     base = _fields_from(deployment, user, actor, reason, time_zone)
+    base.update(name_confirmed=True, change_request=request)
     made = []
     with transaction.atomic():
         first = None
@@ -190,7 +179,48 @@ def schedule_change(
             )
         for change in made:
             _record(actor, change, AuditEvent.Action.SCHEDULE, _asked_words(change), reason)
-    return Asked(changes=made, changed_now=changed_now)
+    return Asked(changes=made, changed_now=changed_now, change_request=request)
+
+
+def _check_times(action: str, at: datetime | None, until: datetime | None) -> None:
+    now = timezone.now()
+    enable = action == ScheduledChange.Action.ENABLE
+    if action not in ScheduledChange.Action.values:
+        raise ScheduleRefused("Choose whether to enable or disable it.")
+    if at is None and (enable or until is None):
+        raise ScheduleRefused("Choose when the change should happen.")
+    if at is not None and at <= now:
+        raise ScheduleRefused("That time has already passed. Choose a time in the future.")
+    if until is not None:
+        if enable:
+            raise ScheduleRefused("Only a disable can have an end time.")
+        if until <= (at or now):
+            raise ScheduleRefused("The end time must come after the disable.")
+
+
+def _ask(actor, user, deployment: Deployment, action, at, until, reason, controls: Controls):
+    """Change control's gate for a change due later: the request it needs, or None."""
+    before = audit.deployment_state(deployment)
+    after = {**before, "enabled": action == ScheduledChange.Action.ENABLE}
+    change = Change(
+        action,
+        DeploymentRef.of(deployment),
+        (EnvironmentRef.of(deployment),),
+        before,
+        after,
+        {},
+        reason,
+    )
+    try:
+        gate(
+            actor=actor,
+            user=user,
+            change=change,
+            controls=replace(controls, due_at=at, until=until, apply_when_approved=True),
+        )
+    except ApprovalNeeded as asked:
+        return asked.change_request
+    return None
 
 
 def move_change(
@@ -265,13 +295,7 @@ def _no_longer_pending(change: ScheduledChange) -> str:
 def _fields_from(deployment: Deployment, user, actor: Actor, reason: str, time_zone: str) -> dict:
     state = audit.deployment_state(deployment)
     return {
-        "deployment_id": str(deployment.id),
-        "flow_version_id": str(deployment.flow_version_id),
-        "flow_name": deployment.flow_name or "",
-        "flow_version_iteration": deployment.flow_version_iteration,
-        "environment_id": str(deployment.virtual_environment_id or ""),
-        "environment_name": deployment.environment_name or "",
-        "environment_type": deployment.environment_type or "",
+        **DeploymentRef.of(deployment).identity(),
         "reason": reason,
         "requested_by": user,
         "requested_by_name": actor.name or user.get_username(),
@@ -287,22 +311,11 @@ def _asked_words(change: ScheduledChange) -> str:
     return words
 
 
-def target_of(change: ScheduledChange) -> AuditTarget:
-    return AuditTarget(
-        deployment_id=change.deployment_id,
-        flow_version_id=change.flow_version_id,
-        flow_name=change.flow_name,
-        environment_id=change.environment_id,
-        environment_name=change.environment_name,
-        environment_type=change.environment_type,
-    )
-
-
 def _record(actor: Actor, change: ScheduledChange, action: str, message: str, reason: str):
     audit.record_local(
         actor=actor,
         action=action,
-        target=target_of(change),
+        target=change.ref,
         message=message,
         reason=reason,
         after={

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from huey.contrib.djhuey import db_task
 
-from deployments_ui.audit import leases
+from deployments_ui.core.leases import HOLDER
 from deployments_ui.schedules import applying
-
-# One name per consumer process, recorded with each attempt it claims.
-HOLDER = leases.holder_name()
 
 
 @db_task()

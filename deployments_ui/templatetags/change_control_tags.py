@@ -6,12 +6,8 @@ from typing import Any
 
 from django import template
 
-from deployments_ui.changes.services import (
-    freeze_in_force,
-    freezes_in_force,
-    next_freeze,
-    open_requests,
-)
+from deployments_ui.changes.requests import open_requests
+from deployments_ui.changes.rules import freeze_in_force, freezes_in_force, next_freeze
 
 register = template.Library()
 DEPLOYMENT_PAGES = {"deployment-list", "flow-version-deployment-list", "deployment-detail"}

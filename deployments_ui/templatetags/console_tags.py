@@ -1,121 +1,21 @@
-"""Small formatting helpers for the deployment pages.
-
-They run for every row of a 100-row list, so they avoid the template engine's slower paths:
-no translation machinery for relative times, and each URL pattern is reversed only once.
-"""
+"""Template tags and filters for the deployment pages: thin wrappers over `formats` and
+`presenters`, where the work is done."""
 
 from __future__ import annotations
 
-import functools
-from datetime import datetime, tzinfo
-from urllib.parse import quote
-
 from django import template
-from django.urls import reverse
-from django.utils import timezone
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 
-from deployments_ui.vocabulary import INHERITED_PRIORITY, PRIORITY_LABELS
+from deployments_ui import formats, presenters
+from deployments_ui.rows import render_rows
 
 register = template.Library()
-
-UNITS = (
-    ("year", 365 * 86400),
-    ("month", 30 * 86400),
-    ("day", 86400),
-    ("hour", 3600),
-    ("minute", 60),
-)
-DEPLOYMENT_URL_NAMES = (
-    "deployment-detail",
-    "deployment-schedule",
-    "deployment-edit",
-    "deployment-delete",
-    "deployment-enable",
-    "deployment-disable",
-)
-
-
-def relative_time(value: datetime, now: datetime) -> str:
-    """'3 hours ago', '1 day, 2 hours ago', 'in 5 minutes', 'just now'."""
-    seconds = int((now - value).total_seconds())
-    ahead, seconds = seconds < 0, abs(seconds)
-    for index, (name, size) in enumerate(UNITS):
-        count = seconds // size
-        if not count:
-            continue
-        words = _units(count, name)
-        if index + 1 < len(UNITS):
-            next_name, next_size = UNITS[index + 1]
-            rest = (seconds - count * size) // next_size
-            if rest:
-                words += ", " + _units(rest, next_name)
-        return f"in {words}" if ahead else f"{words} ago"
-    return "just now"
-
-
-def _units(count: int, name: str) -> str:
-    return f"{count} {name}{'' if count == 1 else 's'}"
-
-
-def page_clock() -> tuple[datetime, tzinfo]:
-    """The time now and the person's time zone, looked up once for a page's many `when`s."""
-    return timezone.now(), timezone.get_current_timezone()
-
-
-@register.simple_tag
-def when(
-    value: datetime | None, empty: str = "—", clock: tuple[datetime, tzinfo] | None = None
-) -> str:
-    """A <time> with relative wording; the exact time shows on hover."""
-    if value is None:
-        return empty
-    now, zone = clock or page_clock()
-    exact = value.astimezone(zone).strftime("%d %b %Y, %H:%M %Z")
-    words = relative_time(value, now)
-    return mark_safe(f'<time datetime="{value.isoformat()}" title="{exact}">{words}</time>')  # noqa: S308
-
-
-@register.filter
-def priority_words(priority: int | None) -> str:
-    if priority is None:
-        return INHERITED_PRIORITY
-    return PRIORITY_LABELS.get(priority, str(priority))
-
-
-@functools.cache
-def _url_pattern(name: str) -> str:
-    return reverse(name, kwargs={"flow_version": "FLOWVERSION", "deployment": "DEPLOYMENT"})
-
-
-@register.filter
-def deployment_url(deployment, name: str) -> SafeString:
-    """The URL named `name` for this deployment, without resolving the pattern each time."""
-    if name not in DEPLOYMENT_URL_NAMES:
-        raise ValueError(f"not a deployment URL: {name}")
-    url = _url_pattern(name).replace("FLOWVERSION", quote(deployment.flow_version_id, safe=""))
-    return mark_safe(url.replace("DEPLOYMENT", quote(deployment.id, safe="")))  # noqa: S308
-
-
-@register.filter
-def toggle_url(deployment) -> SafeString:
-    """Where the Enable or Disable button posts, whichever the deployment's state offers."""
-    return deployment_url(
-        deployment, "deployment-disable" if deployment.is_enabled else "deployment-enable"
-    )
-
-
-@register.filter
-def flow_version_url(deployment) -> SafeString:
-    """The list of deployments of this deployment's flow version."""
-    pattern = _flow_version_pattern()
-    return mark_safe(pattern.replace("FLOWVERSION", quote(deployment.flow_version_id, safe="")))  # noqa: S308
-
-
-@functools.cache
-def _flow_version_pattern() -> str:
-    return reverse("flow-version-deployment-list", kwargs={"flow_version": "FLOWVERSION"})
-
+register.simple_tag(formats.when, name="when")
+register.filter("priority_words", formats.priority_words)
+register.filter("deployment_url", formats.deployment_url)
+register.filter("toggle_url", formats.toggle_url)
+register.filter("flow_version_url", formats.flow_version_url)
+register.filter("deployment_label", presenters.deployment_label)
 
 NOT_FILTERS = frozenset({"sort", "page", "per_page"})
 
@@ -129,19 +29,9 @@ def active_filters(form) -> int:
     return sum(1 for name in names if str(form.data.get(name, "")).strip())
 
 
-@register.filter
-def deployment_label(deployment) -> str:
-    """'Orders v2 in UK Live', or 'the global deployment of Orders v2'."""
-    from deployments_ui.presenters import deployment_label as label  # presenters imports us
-
-    return label(deployment)
-
-
 @register.simple_tag(takes_context=True)
 def deployment_rows(context, rows) -> SafeString:
     """The list's rows (one row dict, or a list of them) from the Jinja2 row template."""
-    from deployments_ui.rows import render_rows
-
     return render_rows(
         [rows] if isinstance(rows, dict) else rows,
         can_toggle=bool(context.get("can_toggle")),

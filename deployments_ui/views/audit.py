@@ -42,8 +42,8 @@ from deployments_ui.audit.entries import (
     for_deployment,
     state_lines,
 )
-from deployments_ui.http import ConsoleRequest
-from deployments_ui.models import AuditEvent
+from deployments_ui.audit.models import AuditEvent
+from deployments_ui.core.http import ConsoleRequest
 from deployments_ui.presenters import pager
 from deployments_ui.views.pages import respond
 

@@ -11,18 +11,25 @@ from django.utils.text import capfirst
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import reswap, retarget, trigger_client_event
 
-from deployments_ui import services
 from deployments_ui.audit import Actor
-from deployments_ui.changes.services import ApprovalNeeded, NameNotConfirmed
-from deployments_ui.changes.web import control_context, controls_from
-from deployments_ui.errors import ConsoleError
-from deployments_ui.forms import (
+from deployments_ui.changes.gate import (
+    ApprovalNeeded,
+    ChangeFrozen,
+    DuplicateRequest,
+    NameNotConfirmed,
+    ReasonRequired,
+)
+from deployments_ui.core.errors import ConsoleError
+from deployments_ui.core.identity import DeploymentRef
+from deployments_ui.core.ids import is_patchworks_id
+from deployments_ui.deployments import reads, writes
+from deployments_ui.deployments.writes import AlreadyInState, ChangedSinceOpened, NotAllowed
+from deployments_ui.forms.deployments import (
     DeploymentCreateForm,
     DeploymentEditForm,
     ToggleForm,
     sign_opened_values,
 )
-from deployments_ui.ids import is_patchworks_id
 from deployments_ui.patchworks import NotFound, ValidationFailed
 from deployments_ui.presenters import (
     deployment_label,
@@ -31,10 +38,11 @@ from deployments_ui.presenters import (
     toggle_question,
     with_schedule_badges,
 )
-from deployments_ui.services import AlreadyInState, ChangedSinceOpened
+from deployments_ui.views.controls import control_context, controls_from
 from deployments_ui.views.pages import (
     mark_fragment,
     needs_api_key,
+    refusal,
     respond,
     safe_next,
     shows_errors,
@@ -42,6 +50,8 @@ from deployments_ui.views.pages import (
 )
 
 FORM = "deployments_ui/deployment_form.html"
+# Refusals a person answers where they are: beside a field of the dialog or form.
+DIALOG_REFUSALS = (NameNotConfirmed, ReasonRequired, ChangeFrozen, DuplicateRequest, NotAllowed)
 DELETE_PAGE = "deployments_ui/deployment_confirm_delete.html"
 
 
@@ -49,17 +59,17 @@ DELETE_PAGE = "deployments_ui/deployment_confirm_delete.html"
 @needs_api_key
 @shows_errors
 def deployment_create(request: HttpRequest, flow_version: str) -> HttpResponse:
-    existing = services.flow_version_deployment_list(
+    existing = reads.flow_version_deployment_list(
         user=request.user, flow_version_id=flow_version, per_page=1
     )
-    environments = services.pickers_get(user=request.user).environments
+    environments = reads.pickers_get(user=request.user).environments
     flow_name = existing.items[0].flow_name if existing.items else ""
     form = DeploymentCreateForm(request.POST or None, environments=environments)
     context = {"form": form, "flow_version": flow_version, "flow_name": flow_name}
     context.update(control_context(request.user, None))
     if request.method == "POST" and form.is_valid():
         try:
-            created = services.deployment_create(
+            created = writes.create(
                 actor=Actor.from_request(request),
                 user=request.user,
                 flow_version_id=flow_version,
@@ -109,10 +119,10 @@ def _form_failure(request, context, error: ConsoleError) -> HttpResponse:
 @needs_api_key
 @shows_errors
 def deployment_edit(request: HttpRequest, flow_version: str, deployment: str) -> HttpResponse:
-    found = services.deployment_get(
+    found = reads.deployment_get(
         user=request.user, flow_version_id=flow_version, deployment_id=deployment
     )
-    environments = services.pickers_get(user=request.user).environments
+    environments = reads.pickers_get(user=request.user).environments
     form = DeploymentEditForm(
         request.POST or None, initial=_edit_initial(found), environments=environments
     )
@@ -128,14 +138,14 @@ def _edit_initial(found) -> dict:
         "environment": found.virtual_environment_id or "global",
         "priority": "" if found.priority is None else str(found.priority),
         "enabled_at": found.enabled_at,
-        "opened": sign_opened_values(services.editable_values(found)),
+        "opened": sign_opened_values(writes.editable_values(found)),
     }
 
 
 def _save_edit(request, form, context, found) -> HttpResponse:
     opened = form.opened_values()
     if opened is None:
-        opened = services.editable_values(found)
+        opened = writes.editable_values(found)
     changes = form.changes(opened)
     if not changes:
         messages.info(request, "Nothing was changed.")
@@ -143,7 +153,7 @@ def _save_edit(request, form, context, found) -> HttpResponse:
             "deployment-detail", flow_version=found.flow_version_id, deployment=found.id
         )
     try:
-        updated = services.deployment_update(
+        updated = writes.update(
             actor=Actor.from_request(request),
             user=request.user,
             current=found,
@@ -167,7 +177,7 @@ def _save_edit(request, form, context, found) -> HttpResponse:
 def _edit_conflict(request, form, context, conflict: ChangedSinceOpened) -> HttpResponse:
     """Keep the person's input, show what changed, and base the next save on the new values."""
     data = request.POST.copy()
-    data["opened"] = sign_opened_values(services.editable_values(conflict.deployment))
+    data["opened"] = sign_opened_values(writes.editable_values(conflict.deployment))
     form.data = data
     context.update(deployment=conflict.deployment, conflict=conflict)
     return TemplateResponse(request, FORM, context, status=conflict.http_status)
@@ -179,11 +189,10 @@ def _edit_conflict(request, form, context, conflict: ChangedSinceOpened) -> Http
 def deployment_delete(request: HttpRequest, flow_version: str, deployment: str) -> HttpResponse:
     if request.method == "POST":
         try:
-            deleted = services.deployment_delete(
+            deleted = writes.delete(
                 actor=Actor.from_request(request),
                 user=request.user,
-                flow_version_id=flow_version,
-                deployment_id=deployment,
+                ref=DeploymentRef(flow_version_id=flow_version, deployment_id=deployment),
                 reason=request.POST.get("reason", "")[:500],
                 controls=controls_from(request),
             )
@@ -194,7 +203,7 @@ def deployment_delete(request: HttpRequest, flow_version: str, deployment: str) 
             messages.info(request, requested.message)
             return redirect("change-detail", pk=requested.change_request.pk)
         except NameNotConfirmed as refused:
-            found = services.deployment_get(
+            found = reads.deployment_get(
                 user=request.user, flow_version_id=flow_version, deployment_id=deployment
             )
             context = {
@@ -207,7 +216,7 @@ def deployment_delete(request: HttpRequest, flow_version: str, deployment: str) 
             return redirect("deployment-delete", flow_version=flow_version, deployment=deployment)
         messages.success(request, f"Deleted {deployment_label(deleted)}.")
         return redirect("deployment-list")
-    found = services.deployment_get(
+    found = reads.deployment_get(
         user=request.user, flow_version_id=flow_version, deployment_id=deployment
     )
     return TemplateResponse(
@@ -233,22 +242,22 @@ def deployment_disable(request: HttpRequest, flow_version: str, deployment: str)
 
 
 def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> HttpResponse:
-    """One write, then the row or panel that asked for it, or a redirect back without htmx."""
+    """One write, then the row or panel that asked for it, or a redirect back without htmx.
+
+    A refusal (wrong name, no reason, frozen, already asked for) leaves the page as it is: the
+    dialog shows it beside its field, and without JavaScript the confirmation page does."""
     ids = (flow_version, deployment)
     form = ToggleForm(request.POST)
     next_url = safe_next(request, reverse("deployment-detail", args=ids))
     if request.POST.get("ask") and not request.POST.get("confirmed"):
         return _toggle_confirmation(request, ids, enabled, next_url)
-    if not form.is_valid():
-        return _toggle_failed(
-            request, next_url, ids, ConsoleError("Please give a reason.", http_status=400)
-        )
     try:
-        changed = services.deployment_set_enabled(
+        if not form.is_valid():
+            raise ReasonRequired("Please give a reason.")
+        changed = writes.set_enabled(
             actor=Actor.from_request(request),
             user=request.user,
-            flow_version_id=flow_version,
-            deployment_id=deployment,
+            ref=DeploymentRef(flow_version_id=flow_version, deployment_id=deployment),
             enabled=enabled,
             reason=form.cleaned_data["reason"],
             controls=controls_from(request),
@@ -257,10 +266,10 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
         return _toggle_answer(request, next_url, refused.deployment, refused.message, "warning")
     except ApprovalNeeded as requested:
         return _toggle_answer(request, next_url, requested.deployment, requested.message, "info")
-    except NameNotConfirmed as refused:
+    except DIALOG_REFUSALS as refused:
         if not request.htmx:
-            return _toggle_confirmation(request, ids, enabled, next_url, refused.message)
-        return _toggle_failed(request, next_url, ids, refused)
+            return _toggle_confirmation(request, ids, enabled, next_url, refused)
+        return refusal(refused, link=_request_link(refused))
     except ConsoleError as error:
         return _toggle_failed(request, next_url, ids, error)
     verb = "enabled — it runs on its schedule" if enabled else "disabled — it will not run"
@@ -268,24 +277,37 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
     return _toggle_answer(request, next_url, changed, f"{label} is now {verb}.")
 
 
-def _toggle_confirmation(
-    request, ids, enabled: bool, next_url: str, confirm_error: str = ""
-) -> HttpResponse:
-    """The button asks before it acts; with JavaScript a dialog does, without it this page."""
-    found = services.deployment_get(user=request.user, flow_version_id=ids[0], deployment_id=ids[1])
+def _request_link(refused) -> str:
+    request = getattr(refused, "change_request", None)
+    return reverse("change-detail", args=(request.pk,)) if request is not None else ""
+
+
+def _toggle_confirmation(request, ids, enabled: bool, next_url: str, refused=None) -> HttpResponse:
+    """The button asks before it acts; with JavaScript a dialog does, without it this page,
+    which shows a refusal beside the field it is about."""
+    found = reads.deployment_get(user=request.user, flow_version_id=ids[0], deployment_id=ids[1])
+    field = getattr(refused, "field", "") if refused else ""
     context = {
         "deployment": found,
         "verb": "Enable" if enabled else "Disable",
         "question": toggle_question(found, enable=enabled),
         "next": next_url,
-        **toggle_context(),
-        **control_context(request.user, found, confirm_error=confirm_error),
+        "reason": request.POST.get("reason", "")[:500],
+        "reason_error": refused.message if field == "reason" else "",
+        "refusal": refused.message if refused and field not in ("reason", "confirm_name") else "",
+        "refusal_link": _request_link(refused) if refused else "",
+        **toggle_context(found),
+        **control_context(
+            request.user,
+            found,
+            confirm_error=refused.message if field == "confirm_name" else "",
+        ),
     }
     return TemplateResponse(
         request,
         "deployments_ui/deployment_confirm_toggle.html",
         context,
-        status=400 if confirm_error else 200,
+        status=refused.http_status if refused else 200,
     )
 
 

@@ -8,10 +8,11 @@ from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from deployments_ui import audit, services
-from deployments_ui.forms import DeploymentFilterForm
-from deployments_ui.http import ConsoleRequest
-from deployments_ui.ids import is_patchworks_id
+from deployments_ui import audit
+from deployments_ui.core.http import ConsoleRequest
+from deployments_ui.core.ids import is_patchworks_id
+from deployments_ui.deployments import reads
+from deployments_ui.forms.deployments import DeploymentFilterForm
 from deployments_ui.patchworks import PatchworksError
 from deployments_ui.presenters import (
     console_enabler,
@@ -31,14 +32,14 @@ LIST_TABLE = "deployments_ui/deployment_list.html#deployment-table"
 def deployment_list(request: ConsoleRequest) -> HttpResponse:
     page, error = None, None
     try:
-        pickers = services.pickers_get(user=request.user)
+        pickers = reads.pickers_get(user=request.user)
     except PatchworksError as failure:
         pickers, error = None, failure
     form = DeploymentFilterForm(request.GET, pickers=pickers)
     form.is_valid()
     if error is None:
         try:
-            page = services.deployment_list(user=request.user, query=form.to_query())
+            page = reads.deployment_list(user=request.user, query=form.to_query())
         except PatchworksError as failure:
             error = failure
     context = list_context(request, form=form, page=page)
@@ -55,7 +56,7 @@ def flow_version_deployment_list(request: ConsoleRequest, flow_version: str) -> 
     query = form.to_query()
     page, error = None, None
     try:
-        page = services.flow_version_deployment_list(
+        page = reads.flow_version_deployment_list(
             user=request.user,
             flow_version_id=flow_version,
             page=query.page,
@@ -81,7 +82,7 @@ def picker_flow_versions(request: ConsoleRequest) -> HttpResponse:
     versions, error = [], None
     if flow_id:
         try:
-            versions = services.flow_versions_get(user=request.user, flow_id=flow_id)
+            versions = reads.flow_versions_get(user=request.user, flow_id=flow_id)
         except PatchworksError as failure:
             error = failure
     context = {"versions": versions, "error": error, "flow_id": flow_id}
@@ -99,7 +100,7 @@ def picker_flow_versions(request: ConsoleRequest) -> HttpResponse:
 @needs_api_key
 @shows_errors
 def deployment_detail(request: ConsoleRequest, flow_version: str, deployment: str) -> HttpResponse:
-    found = services.deployment_get(
+    found = reads.deployment_get(
         user=request.user, flow_version_id=flow_version, deployment_id=deployment
     )
     history = audit.deployment_history(

@@ -14,12 +14,13 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
+from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from console import __version__
-from deployments_ui import services
+from deployments_ui.patchworks import PatchworksClient, PatchworksError, RateLimited, Unauthorized
 
 
 def cached_check(check: Callable[[], bool]) -> Callable[[], bool]:
@@ -39,9 +40,32 @@ def cached_check(check: Callable[[], bool]) -> Callable[[], bool]:
     return cached
 
 
+def database_ready() -> bool:
+    try:
+        connection.ensure_connection()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except Exception:
+        return False
+
+
+def upstream_ready() -> bool:
+    """Patchworks answers at all; a rejected probe key or a rate limit still proves it is
+    reachable (a 429 must not turn every instance unready at once)."""
+    probe = PatchworksClient(settings.CONSOLE_SERVICE_API_KEY or "readiness-probe")
+    try:
+        probe.list_flows(per_page=1)
+    except (Unauthorized, RateLimited):
+        return True
+    except PatchworksError:
+        return False
+    return True
+
+
 READINESS_CHECKS: dict[str, Callable[[], bool]] = {
-    "database": services.database_ready,
-    "patchworks": cached_check(lambda: services.upstream_ready()),
+    "database": database_ready,
+    "patchworks": cached_check(lambda: upstream_ready()),
 }
 
 

@@ -9,6 +9,7 @@ that lets one through, on the error page.
 from __future__ import annotations
 
 import functools
+import json
 from typing import TypeVar
 
 from django.contrib import messages
@@ -20,12 +21,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
 from deployments_ui.accounts.credentials import MissingApiKey
-from deployments_ui.errors import ConsoleError
-from deployments_ui.http import ConsoleRequest
+from deployments_ui.core.errors import ConsoleError
+from deployments_ui.core.http import ConsoleRequest
 
 # console.js swaps an error answer into the page only when it carries this header; any other
 # error answer becomes a generic toast.
 FRAGMENT_HEADER = "X-Console-Fragment"
+REFUSAL_HEADER = "X-Console-Refusal"
 
 R = TypeVar("R", bound=HttpResponse)
 
@@ -90,6 +92,17 @@ def respond(
     if fragment and wants_fragment(request):
         return mark_fragment(TemplateResponse(request, fragment, context, status=status))
     return TemplateResponse(request, template, context, status=status)
+
+
+def refusal(refused: ConsoleError, *, link: str = "") -> HttpResponse:
+    """A refused change, for the dialog that asked: the page stays as it is, and console.js puts
+    the message beside the field it is about (REFUSAL_HEADER), or in a toast when no dialog is
+    open. The header is JSON in ASCII, so any message travels safely."""
+    field = getattr(refused, "field", "") or ""
+    body = {"field": field, "message": refused.message, "link": link}
+    response = HttpResponse(refused.message, status=refused.http_status, content_type="text/plain")
+    response[REFUSAL_HEADER] = json.dumps(body)
+    return response
 
 
 def mark_fragment(response: R) -> R:

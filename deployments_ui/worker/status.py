@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from deployments_ui.audit import drift, leases
+from deployments_ui.core import leases
+from deployments_ui.drift import sync as drift
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def worker_seen(heartbeat: datetime | None = None, now: datetime | None = None) 
 
 
 def worker_status() -> WorkerStatus:
-    from deployments_ui.models import SyncLease
+    from deployments_ui.core.models import SyncLease
 
     row = SyncLease.objects.filter(name=HEARTBEAT).first()
     queued, scheduled = _queue_sizes()

@@ -15,10 +15,12 @@ from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 
-from deployments_ui.audit import drift, leases
+from deployments_ui.core import leases
+from deployments_ui.core.leases import HOLDER
+from deployments_ui.drift import sync as drift
 from deployments_ui.patchworks import budget
 from deployments_ui.schedules import applying
-from deployments_ui.schedules.tasks import HOLDER, apply_due_changes
+from deployments_ui.schedules.tasks import apply_due_changes
 from deployments_ui.worker import status
 
 logger = logging.getLogger(__name__)

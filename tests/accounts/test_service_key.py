@@ -11,7 +11,8 @@ from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 
 from deployments_ui.accounts import credentials
-from deployments_ui.audit import drift, leases
+from deployments_ui.core import leases
+from deployments_ui.drift import sync as drift
 from deployments_ui.models import ServiceCredential
 from tests.accounts.test_api_key import KEY, accepts
 

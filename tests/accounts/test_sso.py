@@ -32,7 +32,7 @@ from django.core.servers.basehttp import WSGIRequestHandler, WSGIServer
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 
-from deployments_ui.accounts.sso import client_ip
+from deployments_ui.core.http import client_ip
 from deployments_ui.models import SsoIdentity
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,7 +14,9 @@ from django.db import connection
 from django.utils import timezone
 
 from deployments_ui import audit
-from deployments_ui.audit import AuditTarget, drift, leases
+from deployments_ui.core import leases
+from deployments_ui.core.identity import DeploymentRef
+from deployments_ui.drift import sync as drift
 from deployments_ui.models import AuditEvent, DeploymentSnapshot, SyncLease
 from deployments_ui.patchworks import PatchworksClient
 from tests.factories import actor_for
@@ -274,7 +276,7 @@ def console_write(ann, action: str, deployment, after: dict, outcome: str = "suc
     attempt = audit.record_attempt(
         actor=actor_for(ann),
         action=action,
-        target=AuditTarget.from_deployment(deployment),
+        target=DeploymentRef.of(deployment),
         before=before,
         after={**before, **after},
     )
@@ -353,7 +355,7 @@ def test_a_console_create_is_not_recorded_again(patchworks, ann):
     environment = next(d for d in all_deployments() if d.virtual_environment_id)
     sync()
     version_id = undeployed_version(patchworks)
-    target = AuditTarget(
+    target = DeploymentRef(
         flow_version_id=version_id, environment_id=environment.virtual_environment_id
     )
     attempt = audit.record_attempt(actor=actor_for(ann), action="create", target=target)

@@ -14,8 +14,10 @@ from django.db import DatabaseError, connection, transaction
 from django.test import RequestFactory
 
 from deployments_ui import audit
-from deployments_ui.audit import Actor, AuditTarget, AuditUnavailable
+from deployments_ui.audit import Actor, AuditUnavailable
 from deployments_ui.audit import chain as audit_chain
+from deployments_ui.core.identity import DeploymentRef
+from deployments_ui.deployments import writes
 from deployments_ui.models import AuditChainHead, AuditEvent
 from deployments_ui.patchworks.types import parse_deployment
 from tests.factories import (
@@ -121,7 +123,7 @@ def test_an_attempt_gets_one_outcome_only(ann):
 
 
 def test_a_create_outcome_carries_the_new_deployment_id(ann):
-    target = AuditTarget(flow_version_id="11", flow_name="Orders → Shopify", environment_id="2")
+    target = DeploymentRef(flow_version_id="11", flow_name="Orders → Shopify", environment_id="2")
     attempt = audit.record_attempt(actor=actor_for(ann), action="create", target=target)
     result = audit.record_outcome(attempt, outcome="succeeded", after={**ENABLED, "priority": 1})
 
@@ -188,7 +190,7 @@ def test_the_system_actor_has_no_user():
 def test_target_and_state_come_from_a_client_deployment():
     deployment = parse_deployment(DEPLOYMENT_JSON)
 
-    assert AuditTarget.from_deployment(deployment) == TARGET
+    assert DeploymentRef.of(deployment) == TARGET
     state = audit.deployment_state(deployment)
     assert state["enabled"] is True
     assert state["enabled_at"].startswith("2025-03-01T09:00:00")
@@ -419,7 +421,6 @@ def outcomes_since(first_id: int) -> list[str]:
 
 
 def test_each_write_is_two_events_and_each_refusal_one(live, operator):
-    from deployments_ui import services
     from deployments_ui.patchworks import PatchworksClient, PatchworksError
 
     listed = PatchworksClient("sandbox-key-operator").list_deployments(per_page=50)
@@ -427,7 +428,7 @@ def test_each_write_is_two_events_and_each_refusal_one(live, operator):
     actor = actor_for(operator)
 
     def toggle(enabled: bool) -> None:
-        services.deployment_set_enabled(
+        writes.set_enabled(
             actor=actor,
             user=operator,
             flow_version_id=deployment.flow_version_id,
@@ -440,7 +441,7 @@ def test_each_write_is_two_events_and_each_refusal_one(live, operator):
     assert outcomes_since(0) == ["pending", "succeeded"]
 
     mark = AuditEvent.objects.latest("id").pk
-    with pytest.raises(services.AlreadyInState):
+    with pytest.raises(writes.AlreadyInState):
         toggle(True)
     assert outcomes_since(mark) == ["refused"]
 

@@ -71,7 +71,7 @@ def test_an_admin_sets_the_service_key_and_drift_detection_uses_it(
     from axe_playwright_python.base import AXE_SCRIPT, AxeResults
     from playwright.sync_api import expect
 
-    from deployments_ui.audit import drift
+    from deployments_ui.drift import sync as drift
 
     settings.CONSOLE_SERVICE_API_KEY = ""
     admin = make_user("ada", "Admin", full_name="Ada Admin", api_key="sandbox-key-admin")

@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from deployments_ui.changes.models import ChangeRule, FreezeWindow
-from deployments_ui.changes.services import forget_snapshots
+from deployments_ui.changes.rules import forget_snapshots
 
 
 def protect(kind: str = "live", *, approvals: int = 1, confirm_name: bool = False) -> ChangeRule:

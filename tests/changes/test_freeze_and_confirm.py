@@ -10,7 +10,8 @@ import pytest
 from django.utils import timezone
 
 from deployments_ui.changes.models import ChangeRequest, FreezeWindow
-from deployments_ui.changes.services import EnvironmentRef, freeze_in_force, next_freeze
+from deployments_ui.changes.rules import freeze_in_force, next_freeze
+from deployments_ui.core.identity import EnvironmentRef
 from deployments_ui.models import AuditEvent
 from tests.changes.helpers import freeze_now, protect
 from tests.deployments import api_writes, deployment_url, find_deployment, read_back

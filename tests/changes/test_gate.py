@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from deployments_ui import audit, services
-from deployments_ui.audit import Actor, AuditTarget
-from deployments_ui.changes.models import ChangeRequest
-from deployments_ui.changes.services import (
+from deployments_ui import audit
+from deployments_ui.audit import Actor
+from deployments_ui.changes.gate import (
     ApprovalNeeded,
     Change,
     ChangeFrozen,
     Controls,
-    EnvironmentRef,
     NameNotConfirmed,
     gate,
 )
+from deployments_ui.changes.models import ChangeRequest
+from deployments_ui.core.identity import DeploymentRef, EnvironmentRef
 from deployments_ui.models import AuditEvent
 from deployments_ui.patchworks import VirtualEnvironment
 from tests.changes.helpers import freeze_now, protect
@@ -23,7 +23,7 @@ from tests.changes.helpers import freeze_now, protect
 pytestmark = pytest.mark.django_db
 
 LIVE = EnvironmentRef(id="7", name="UK Live", type="live")
-TARGET = AuditTarget(
+TARGET = DeploymentRef(
     deployment_id="70",
     flow_version_id="5",
     flow_name="Orders",

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from deployments_ui import audit
 from deployments_ui.changes.models import ChangeRequest
+from deployments_ui.core.identity import DeploymentRef
 from deployments_ui.models import AuditEvent
 from deployments_ui.notifications import events
 from deployments_ui.notifications.models import Delivery, Subscription
@@ -215,7 +216,7 @@ def test_stale_names_who_changed_it_through_the_console(
     # Drift detection saw someone disable it in Patchworks.
     audit.record_external(
         action="disable",
-        target=audit.AuditTarget(deployment_id=str(item["id"])),
+        target=DeploymentRef(deployment_id=str(item["id"])),
         before=None,
         after=None,
         actor_name="Dana Dashboard",

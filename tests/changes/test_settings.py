@@ -9,7 +9,8 @@ import pytest
 from django.core.management import call_command
 
 from deployments_ui.changes.models import ChangeRule, FreezeWindow
-from deployments_ui.changes.services import EnvironmentRef, rule_for
+from deployments_ui.changes.rules import rule_for
+from deployments_ui.core.identity import EnvironmentRef
 from deployments_ui.models import AuditEvent
 
 pytestmark = pytest.mark.django_db

@@ -6,12 +6,13 @@ import pytest
 
 from deployments_ui import audit
 from deployments_ui.accounts import crypto
-from deployments_ui.audit import Actor, AuditTarget
+from deployments_ui.audit import Actor
+from deployments_ui.core.identity import DeploymentRef
 from deployments_ui.notifications import receiver as receivers
 from deployments_ui.notifications.models import Webhook
 
 SECRET = "whsec_test-secret"
-LIVE = AuditTarget(
+LIVE = DeploymentRef(
     deployment_id="101",
     flow_version_id="11",
     flow_id="1",
@@ -20,7 +21,7 @@ LIVE = AuditTarget(
     environment_name="UK Live",
     environment_type="live",
 )
-TEST_ENV = AuditTarget(
+TEST_ENV = DeploymentRef(
     deployment_id="202",
     flow_version_id="12",
     flow_id="4",

@@ -42,9 +42,7 @@ def main(argv: list[str]) -> None:
         print(json.dumps({"id": user.pk}))
     elif command == "change":
         actor = audit.Actor(name="Ana Ops", username="ana")
-        target = audit.AuditTarget(
-            deployment_id="101", flow_name="Orders", environment_name="UK Live"
-        )
+        target = DeploymentRef(deployment_id="101", flow_name="Orders", environment_name="UK Live")
         ids = []
         for _ in range(int(argv[1])):
             attempt = audit.record_attempt(actor=actor, action="disable", target=target)

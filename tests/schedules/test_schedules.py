@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from deployments_ui import audit
 from deployments_ui.accounts.credentials import remove_api_key
-from deployments_ui.audit import leases
 from deployments_ui.changes.models import ChangeRequest
-from deployments_ui.changes.services import forget_snapshots
+from deployments_ui.changes.rules import forget_snapshots
+from deployments_ui.core import leases
 from deployments_ui.models import AuditEvent, ScheduledChange
 from deployments_ui.schedules import applying
 from deployments_ui.schedules import services as schedules

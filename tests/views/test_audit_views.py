@@ -15,7 +15,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from deployments_ui import audit
-from deployments_ui.audit import AuditTarget
+from deployments_ui.core.identity import DeploymentRef
 from deployments_ui.models import AuditEvent
 from deployments_ui.views.audit import escape_cells
 from tests.factories import (
@@ -30,7 +30,7 @@ SENTENCE = (
     "Ann Smith disabled Orders → Shopify v3 in UK Live (live) — reason: supplier outage — "
     "failed: Patchworks did not answer"
 )
-BILLING = AuditTarget(
+BILLING = DeploymentRef(
     deployment_id="202",
     flow_version_id="21",
     flow_id="2",
@@ -156,7 +156,7 @@ def test_a_change_lists_what_moved(ann):
 
 
 def test_a_global_deployment_says_so(ann):
-    target = AuditTarget(deployment_id="9", flow_name="Stock", environment_name="")
+    target = DeploymentRef(deployment_id="9", flow_name="Stock", environment_name="")
     state = {**ENABLED, "virtual_environment_id": None, "environment_name": None}
     audit.record_refusal(
         actor=actor_for(ann), action="enable", target=target, message="x", before=state

@@ -16,7 +16,6 @@ def test_an_unknown_page_is_a_plain_404(client, viewer):
 
 @pytest.mark.django_db
 def test_a_crash_is_a_plain_500_without_a_traceback(viewer, monkeypatch):
-    from deployments_ui import services
 
     def crash(**kwargs):
         raise RuntimeError("secret internals")

@@ -13,13 +13,15 @@ from datetime import timedelta
 
 import django
 
+from deployments_ui.deployments import reads
+
 
 def main(argv: list[str]) -> None:
     django.setup()
     from django.contrib.auth.models import Group, User
     from django.utils import timezone
 
-    from deployments_ui import audit, services
+    from deployments_ui import audit
     from deployments_ui.accounts.credentials import store_api_key
     from deployments_ui.models import AuditEvent, ScheduledChange
     from deployments_ui.schedules import services as schedules
@@ -32,7 +34,7 @@ def main(argv: list[str]) -> None:
             user = User.objects.create_user("ana", first_name="Ana", last_name="Ops")
             user.groups.add(Group.objects.get(name="Operator"))
             store_api_key(user, "sandbox-key-operator")
-        found = services.deployment_get(
+        found = reads.deployment_get(
             user=user, flow_version_id=flow_version, deployment_id=deployment
         )
         asked = schedules.schedule_change(

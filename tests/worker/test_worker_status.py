@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from deployments_ui.audit import leases
+from deployments_ui.core import leases
 from deployments_ui.models import SyncLease
 from deployments_ui.worker import status
 from deployments_ui.worker.tasks import every_minute, housekeeping

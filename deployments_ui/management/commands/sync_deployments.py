@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from deployments_ui.audit.drift import SyncError, sync_deployments
+from deployments_ui.drift.sync import SyncError, sync_deployments
 
 
 class Command(BaseCommand):

@@ -6,15 +6,11 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from deployments_ui.accounts.access import BREAK_GLASS_PERMISSION
+from deployments_ui.changes.gate import Controls
 from deployments_ui.changes.models import ChangeRule
-from deployments_ui.changes.services import (
-    BREAK_GLASS_PERMISSION,
-    Controls,
-    EnvironmentRef,
-    freeze_in_force,
-    name_to_confirm,
-    rule_for,
-)
+from deployments_ui.changes.rules import freeze_in_force, name_to_confirm, rule_for
+from deployments_ui.core.identity import EnvironmentRef
 
 
 def controls_from(request: HttpRequest) -> Controls:
@@ -51,14 +47,4 @@ def control_context(user, environment: Any, *, confirm_error: str = "") -> dict:
             "may_override": bool(freeze) and user.has_perm(BREAK_GLASS_PERMISSION),
             "confirm_error": confirm_error,
         }
-    }
-
-
-def row_controls(deployment) -> dict:
-    """For a row's Enable/Disable: the name the dialog asks for, approval, and a freeze."""
-    ref = EnvironmentRef.of(deployment)
-    return {
-        "confirm_name": name_to_confirm(ref),
-        "needs_approval": rule_for(ref).needs_approval,
-        "frozen": bool(freeze_in_force(ref)),
     }

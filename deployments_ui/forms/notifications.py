@@ -8,7 +8,8 @@ from django import forms
 from django.conf import settings
 from django.db.models import Q
 
-from deployments_ui.models import AuditEvent, DeploymentSnapshot
+from deployments_ui.audit.models import AuditEvent
+from deployments_ui.drift.models import DeploymentSnapshot
 from deployments_ui.notifications import delivery, events
 from deployments_ui.notifications.models import Subscription, Webhook
 

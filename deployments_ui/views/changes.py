@@ -2,49 +2,48 @@
 
 from __future__ import annotations
 
-import re
-
 from django.contrib import messages
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from deployments_ui import audit, services
+from deployments_ui import audit
+from deployments_ui.accounts import access
 from deployments_ui.accounts.credentials import MissingApiKey
 from deployments_ui.audit import Actor, AuditUnavailable
 from deployments_ui.audit.entries import state_changes, state_lines
-from deployments_ui.changes import services as change_control
-from deployments_ui.changes.forms import FreezeWindowForm
+from deployments_ui.changes import gate, requests, rules
+from deployments_ui.changes.gate import ChangeFrozen, RequestRefused
 from deployments_ui.changes.models import ChangeRequest, ChangeRule, FreezeWindow
-from deployments_ui.changes.services import ChangeFrozen, RequestRefused
+from deployments_ui.core.errors import ActionRefused
+from deployments_ui.deployments import applying, reads
+from deployments_ui.forms.changes import FreezeWindowForm
 from deployments_ui.patchworks import PatchworksError
 from deployments_ui.presenters import deployment_label
-from deployments_ui.services import ActionRefused
 
 AUDIT_DOWN = "The console could not record this step in the audit log, so nothing was done."
 HIDDEN_KEYS = {"Deployment id", "Flow version id", "Change asked for", "Change request"}
 
 
 def change_list(request: HttpRequest) -> HttpResponse:
-    change_control.expire_due()
+    requests.expire_due()
     context = {
-        "open_requests": change_control.open_requests(),
-        "waiting": change_control.waiting_for(request.user),
-        "recent": change_control.recent_requests(),
+        "open_requests": requests.open_requests(),
+        "waiting": requests.waiting_for(request.user),
+        "recent": requests.recent_requests(),
     }
     return TemplateResponse(request, "changes/change_list.html", context)
 
 
 def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    change_control.expire_due()
+    requests.expire_due()
     change = get_object_or_404(ChangeRequest.objects.select_related("requested_by"), pk=pk)
     now, now_error = _value_now(request, change)
     user = request.user
     decided = change.current_decisions().filter(user=user).exists()
     is_requester = change.requested_by_id == user.pk
-    may_decide = change_control.may_decide(user, change) and not is_requester and not decided
+    may_decide = gate.may_decide(user, change) and not is_requester and not decided
     approver = change.approvals().filter(user=user).exists()
     context = {
         "change": change,
@@ -56,19 +55,14 @@ def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "may_approve": change.status == ChangeRequest.Status.OPEN and may_decide,
         "may_decline": change.is_open and may_decide,
         "may_apply": change.status == ChangeRequest.Status.APPROVED and (is_requester or approver),
-        "may_break_glass": change.is_open and user.has_perm(change_control.BREAK_GLASS_PERMISSION),
+        "may_break_glass": change.is_open and user.has_perm(access.BREAK_GLASS_PERMISSION),
         "may_edit": change.is_open and is_requester,
-        "freeze": change_control.freeze_in_force(_environment(change)),
+        "may_withdraw": change.is_open and is_requester,
+        "freeze": rules.freeze_in_force(change.ref.environment),
         "history": _history(change),
-        "can_override": user.has_perm(change_control.BREAK_GLASS_PERMISSION),
+        "can_override": user.has_perm(access.BREAK_GLASS_PERMISSION),
     }
     return TemplateResponse(request, "changes/change_detail.html", context)
-
-
-def _environment(change: ChangeRequest) -> change_control.EnvironmentRef:
-    return change_control.EnvironmentRef(
-        id=change.environment_id, name=change.environment_name, type=change.environment_type
-    )
 
 
 def _value_now(request, change: ChangeRequest) -> tuple[dict | None, str]:
@@ -76,7 +70,7 @@ def _value_now(request, change: ChangeRequest) -> tuple[dict | None, str]:
     if not change.deployment_id:
         return None, ""
     try:
-        current = services.deployment_get(
+        current = reads.deployment_get(
             user=request.user,
             flow_version_id=change.flow_version_id,
             deployment_id=change.deployment_id,
@@ -99,16 +93,10 @@ def _comparison(change: ChangeRequest, now: dict | None) -> list[tuple[str, str,
 
 
 def _history(change: ChangeRequest) -> list:
-    """The audit entries of this request's steps and of its write, newest first."""
-    mark = re.compile(rf"change request {change.pk}\b")
-    queryset = audit.entries.entry_queryset()
-    rows = queryset.filter(
-        Q(after__change_request=change.pk) | Q(reason__contains=f"change request {change.pk}")
-    )[:50]
-    entries = [audit.entries.entry_from_event(row) for row in rows]
-    return [
-        entry for entry in entries if entry.change_request == change.pk or mark.search(entry.reason)
-    ]
+    """The audit entries of this request's steps and of its write, newest first: linked by the
+    request's id, never by words in a reason."""
+    rows = audit.entries.entry_queryset().filter(after__change_request=change.pk)[:50]
+    return [audit.entries.entry_from_event(row) for row in rows]
 
 
 def _step(request, pk: int, do) -> HttpResponse:
@@ -138,17 +126,21 @@ def _applied_message(result) -> str:
 def change_approve(request: HttpRequest, pk: int) -> HttpResponse:
     def do(actor):
         try:
-            change, applied = change_control.approve(actor=actor, user=request.user, request_id=pk)
+            change, applied = applying.approve(
+                actor=actor, user=request.user, request_id=pk, revision=_revision(request)
+            )
         except ChangeFrozen as frozen:
             return f"Approved. It could not apply itself now: {frozen.message}"
         except (PatchworksError, ActionRefused) as error:
-            if isinstance(error, RequestRefused) and not isinstance(
-                error, change_control.RequestStale
-            ):
+            if isinstance(error, RequestRefused) and not isinstance(error, gate.RequestStale):
                 raise
             return f"Approved, but applying it failed: {error.message}"
         if applied is not None:
             return f"Approved and applied, as its requester asked. {_applied_message(applied)}"
+        if change.status == ChangeRequest.Status.APPROVED and change.bulk_job_id:
+            return "Approved. The bulk job sends these changes within a minute."
+        if change.status == ChangeRequest.Status.APPROVED and change.due_at:
+            return "Approved. It is applied at its scheduled time."
         if change.status == ChangeRequest.Status.APPROVED:
             return "Approved. The person who asked, or an approver, can now apply it."
         return (
@@ -159,10 +151,25 @@ def change_approve(request: HttpRequest, pk: int) -> HttpResponse:
     return _step(request, pk, do)
 
 
+def _revision(request: HttpRequest) -> int | None:
+    """The revision of the request the approver's page showed (an edit since voids it)."""
+    value = request.POST.get("revision", "")
+    return int(value) if value.isdigit() else None
+
+
+@require_POST
+def change_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    def do(actor):
+        requests.withdraw(actor=actor, user=request.user, request_id=pk)
+        return "Withdrawn. Nothing was sent to Patchworks."
+
+    return _step(request, pk, do)
+
+
 @require_POST
 def change_decline(request: HttpRequest, pk: int) -> HttpResponse:
     def do(actor):
-        change_control.decline(
+        requests.decline(
             actor=actor, user=request.user, request_id=pk, reason=request.POST.get("reason", "")
         )
         return "Declined. Nothing was sent to Patchworks."
@@ -173,7 +180,7 @@ def change_decline(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def change_apply(request: HttpRequest, pk: int) -> HttpResponse:
     def do(actor):
-        result = change_control.apply(
+        result = applying.apply(
             actor=actor,
             user=request.user,
             request_id=pk,
@@ -198,7 +205,7 @@ def change_edit(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("change-detail", pk=pk)
 
     def do(actor):
-        change_control.edit(
+        requests.edit(
             actor=actor,
             user=request.user,
             request_id=pk,
@@ -221,7 +228,7 @@ def change_control_settings(request: HttpRequest) -> HttpResponse:
         actor = Actor.from_request(request)
         try:
             for kind in ("live", "test"):
-                change_control.save_rule(
+                rules.save_rule(
                     actor=actor,
                     user=request.user,
                     environment_type=kind,
@@ -230,7 +237,7 @@ def change_control_settings(request: HttpRequest) -> HttpResponse:
             for environment in environments:
                 prefix = f"env-{environment.id}"
                 if request.POST.get(f"{prefix}-own"):
-                    change_control.save_rule(
+                    rules.save_rule(
                         actor=actor,
                         user=request.user,
                         environment_id=environment.id,
@@ -238,7 +245,7 @@ def change_control_settings(request: HttpRequest) -> HttpResponse:
                         **_rule_fields(request, prefix),
                     )
                 else:
-                    change_control.clear_rule(actor=actor, environment_id=environment.id)
+                    rules.clear_rule(actor=actor, environment_id=environment.id)
         except AuditUnavailable:
             messages.error(request, AUDIT_DOWN)
         else:
@@ -269,7 +276,7 @@ def _rule_fields(request, prefix: str) -> dict:
 
 def _environments(request) -> tuple[list, str]:
     try:
-        return services.pickers_get(user=request.user).environments, ""
+        return reads.pickers_get(user=request.user).environments, ""
     except MissingApiKey:
         return [], "Add your Patchworks API key to set rules for single environments."
     except PatchworksError as error:
@@ -281,7 +288,7 @@ def freeze_windows(request: HttpRequest) -> HttpResponse:
     environments, environments_error = _environments(request)
     if request.method == "POST" and request.POST.get("delete"):
         try:
-            change_control.delete_window(
+            rules.delete_window(
                 actor=Actor.from_request(request), window_id=int(request.POST["delete"])
             )
         except (ValueError, AuditUnavailable):
@@ -294,7 +301,7 @@ def freeze_windows(request: HttpRequest) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            window = change_control.save_window(
+            window = rules.save_window(
                 actor=Actor.from_request(request), user=request.user, window=form.window()
             )
         except AuditUnavailable:
@@ -305,7 +312,7 @@ def freeze_windows(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "windows": FreezeWindow.objects.all(),
-        "in_force": {freeze.window.pk: freeze for freeze in change_control.freezes_in_force()},
+        "in_force": {freeze.window.pk: freeze for freeze in rules.freezes_in_force()},
         "environments_error": environments_error,
     }
     return TemplateResponse(

@@ -15,7 +15,7 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from deployments_ui.models import SyncLease
+from deployments_ui.core.models import SyncLease
 
 
 def acquire(name: str, holder: str, seconds: int) -> bool:
@@ -109,3 +109,7 @@ def beat(name: str, holder: str, now: datetime | None = None) -> None:
                 SyncLease.objects.create(name=name, holder=holder, completed_at=now)
         except IntegrityError:
             SyncLease.objects.filter(name=name).update(holder=holder, completed_at=now)
+
+
+# This process's name as a lease holder (host and process id).
+HOLDER = holder_name()

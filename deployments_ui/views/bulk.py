@@ -12,12 +12,16 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from deployments_ui import services
 from deployments_ui.audit import Actor, AuditUnavailable
 from deployments_ui.bulk import services as bulk
 from deployments_ui.bulk.models import BulkItem, BulkJob
-from deployments_ui.forms import LIST_FILTER_PARAMETERS, DeploymentFilterForm, ToggleForm
-from deployments_ui.http import SignedInRequest
+from deployments_ui.core.http import SignedInRequest
+from deployments_ui.deployments import reads
+from deployments_ui.forms.deployments import (
+    LIST_FILTER_PARAMETERS,
+    DeploymentFilterForm,
+    ToggleForm,
+)
 from deployments_ui.patchworks import PatchworksError
 from deployments_ui.views.pages import needs_api_key
 
@@ -92,7 +96,7 @@ def _preview(request: SignedInRequest, action: str) -> bulk.Preview:
 
 def _pickers(request: SignedInRequest):
     try:
-        return services.pickers_get(user=request.user)
+        return reads.pickers_get(user=request.user)
     except PatchworksError:
         return None
 

@@ -1,12 +1,14 @@
 """What every failure a person can be shown has in common.
 
 Patchworks errors (`deployments_ui.patchworks`), an audit trail that cannot be written
-(`deployments_ui.audit`) and an action the console refuses (`deployments_ui.services`) are all a
+(`deployments_ui.audit`) and an action the console refuses (`ActionRefused`) are all a
 `ConsoleError`: a `message` in plain words for the person at the screen, and the `http_status`
 the page or fragment that shows it answers with. `views.pages` turns one into a response.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class ConsoleError(Exception):
@@ -24,3 +26,18 @@ class ConsoleError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class ActionRefused(ConsoleError):
+    """The console declined to send a write; the reason is in plain words.
+
+    `field` names the form field the refusal is about (shown beside it), `deployment` is the
+    deployment as read just before, when there was one.
+    """
+
+    http_status = 409
+    field = ""
+
+    def __init__(self, message: str, deployment: Any = None) -> None:
+        super().__init__(message)
+        self.deployment = deployment

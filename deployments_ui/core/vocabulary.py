@@ -7,6 +7,11 @@ the words people read for them.
 
 from __future__ import annotations
 
+import zoneinfo
+
+# What the console calls a deployment in no virtual environment (Patchworks' global deployment).
+GLOBAL_ENVIRONMENT_NAME = "No environment (global)"
+
 # Run-queue priority: 1 runs first, 3 is normal; none means the flow's own priority applies.
 PRIORITY_LABELS = {1: "1 — highest", 2: "2 — high", 3: "3 — normal", 4: "4 — low", 5: "5 — lowest"}
 INHERITED_PRIORITY = "inherits from the flow"
@@ -17,3 +22,13 @@ EDITABLE_FIELDS = {
     "priority": "priority",
     "enabled_at": "enabled at",
 }
+
+
+def zone_named(name: str | None) -> zoneinfo.ZoneInfo | None:
+    """The IANA zone called `name`, or None if there is no such zone."""
+    if not name or len(name) > 64:
+        return None
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None

@@ -24,8 +24,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from deployments_ui import audit
 from deployments_ui.accounts import credentials, lockout
-from deployments_ui.audit import drift
-from deployments_ui.models import ApiCredential, AuditEvent
+from deployments_ui.accounts.models import ApiCredential
+from deployments_ui.audit.models import AuditEvent
+from deployments_ui.drift import sync as drift
 from deployments_ui.patchworks import PatchworksError
 from deployments_ui.views.pages import safe_next
 

@@ -9,8 +9,8 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
+from deployments_ui.core.vocabulary import zone_named
 from deployments_ui.schedules.models import ScheduledChange
-from deployments_ui.schedules.services import zone_named
 
 LOCAL_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 

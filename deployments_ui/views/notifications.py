@@ -8,9 +8,9 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from deployments_ui.http import SignedInRequest
+from deployments_ui.core.http import SignedInRequest
+from deployments_ui.forms.notifications import SubscriptionForm, WebhookForm
 from deployments_ui.notifications import services
-from deployments_ui.notifications.forms import SubscriptionForm, WebhookForm
 from deployments_ui.notifications.models import Delivery, Webhook
 
 

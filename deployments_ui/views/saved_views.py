@@ -8,7 +8,7 @@ from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from deployments_ui.http import SignedInRequest
+from deployments_ui.core.http import SignedInRequest
 from deployments_ui.saved_views import services
 from deployments_ui.saved_views.models import SavedView
 

@@ -10,19 +10,22 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from deployments_ui import services
 from deployments_ui.audit import Actor, AuditUnavailable
-from deployments_ui.errors import ConsoleError
-from deployments_ui.http import SignedInRequest
+from deployments_ui.core.errors import ActionRefused, ConsoleError
+from deployments_ui.core.http import SignedInRequest
+from deployments_ui.deployments import reads
+from deployments_ui.forms.schedules import MoveForm, ScheduleForm, local_input
 from deployments_ui.patchworks import PatchworksError
 from deployments_ui.presenters import deployment_label, deployment_row, with_schedule_badges
 from deployments_ui.schedules import services as schedules
-from deployments_ui.schedules.forms import MoveForm, ScheduleForm, local_input
 from deployments_ui.schedules.models import ScheduledChange
-from deployments_ui.views.pages import mark_fragment, needs_api_key, respond, safe_next
+from deployments_ui.schedules.services import ScheduleRefused
+from deployments_ui.views.controls import control_context, controls_from
+from deployments_ui.views.pages import mark_fragment, needs_api_key, refusal, respond, safe_next
 
 RECENT = 50
 
@@ -57,7 +60,7 @@ def deployment_schedule(
 ) -> HttpResponse:
     """GET the form; POST asks for the change (with htmx, answers with the row or panel)."""
     try:
-        found = services.deployment_get(
+        found = reads.deployment_get(
             user=request.user, flow_version_id=flow_version, deployment_id=deployment
         )
     except PatchworksError as error:
@@ -74,17 +77,34 @@ def deployment_schedule(
             return _ask(request, form, found, next_url)
         if request.htmx:
             message = " ".join(str(text) for texts in form.errors.values() for text in texts)
-            return _fragment_failure(request, deployment, message, 400)
+            return refusal(ScheduleRefused(message))
+    return _form_page(request, form, found, next_url)
+
+
+def _form_page(request, form: ScheduleForm, found, next_url: str, refused=None) -> HttpResponse:
+    """The schedule form, with a refusal beside the field it is about (the typed name, the
+    reason) or above the form."""
+    field = getattr(refused, "field", "") if refused else ""
+    if refused is not None and field not in ("confirm_name",):
+        form.add_error(field if field in form.fields else None, refused.message)
     context = {
         "deployment": found,
         "form": form,
         "next": next_url,
         "zone_name": form.zone_name(),
         "pending": schedules.pending_for(found.id),
+        "refusal_link": _request_link(refused),
+        **control_context(
+            request.user, found, confirm_error=refused.message if field == "confirm_name" else ""
+        ),
     }
-    return TemplateResponse(
-        request, "schedules/schedule_form.html", context, status=400 if form.errors else 200
-    )
+    status = refused.http_status if refused else (400 if form.errors else 200)
+    return TemplateResponse(request, "schedules/schedule_form.html", context, status=status)
+
+
+def _request_link(refused) -> str:
+    request = getattr(refused, "change_request", None)
+    return reverse("change-detail", args=(request.pk,)) if request is not None else ""
 
 
 def _ask(request, form: ScheduleForm, found, next_url: str) -> HttpResponse:
@@ -99,33 +119,34 @@ def _ask(request, form: ScheduleForm, found, next_url: str) -> HttpResponse:
             until=data["until"],
             reason=data["reason"],
             time_zone=form.zone_name(),
+            controls=controls_from(request),
         )
-    except schedules.ScheduleRefused as refused:
-        return _ask_failed(request, form, found, next_url, refused.message, 400)
+    except ActionRefused as refused:
+        if request.htmx:
+            return refusal(refused, link=_request_link(refused))
+        return _form_page(request, form, found, next_url, refused)
     except ConsoleError as error:
-        return _ask_failed(request, form, found, next_url, error.message, error.http_status)
+        if request.htmx:
+            return _fragment_failure(request, found.id, error.message, error.http_status)
+        return _form_page(request, form, found, next_url, ScheduleRefused(error.message))
+    return _answer(request, next_url, asked.changed_now or found, _asked_words(asked, found))
+
+
+def _asked_words(asked, found) -> str:
+    """What the person is told: the change scheduled, made now, or waiting for approval."""
     current = asked.changed_now or found
     words = "; ".join(
         schedules.badge_text(change).rsplit(" (asked by", 1)[0] for change in asked.changes
     )
-    message = f"Scheduled for {deployment_label(current)}: {words}."
+    label = deployment_label(current)
+    if asked.change_request is not None:
+        return (
+            f"{capfirst(label)} needs approval: change request {asked.change_request.pk} asks "
+            f"for it now, and nothing is sent until it is approved. {words}."
+        )
     if asked.changed_now is not None:
-        message = f"{deployment_label(current)} is now disabled. {words}."
-    return _answer(request, next_url, current, message)
-
-
-def _ask_failed(request, form, found, next_url, message: str, status: int) -> HttpResponse:
-    if request.htmx:
-        return _fragment_failure(request, found.id, message, status)
-    form.add_error(None, message)
-    context = {
-        "deployment": found,
-        "form": form,
-        "next": next_url,
-        "zone_name": form.zone_name(),
-        "pending": schedules.pending_for(found.id),
-    }
-    return TemplateResponse(request, "schedules/schedule_form.html", context, status=status)
+        return f"{capfirst(label)} is now disabled. {words}."
+    return f"Scheduled for {label}: {words}."
 
 
 def _answer(request, next_url: str, deployment, message: str) -> HttpResponse:

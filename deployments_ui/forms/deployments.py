@@ -12,9 +12,9 @@ from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 
+from deployments_ui.core.vocabulary import PRIORITY_LABELS
+from deployments_ui.deployments.reads import DeploymentQuery, Pickers
 from deployments_ui.patchworks import GLOBAL_ENVIRONMENT_NAME, SORT_KEYS, Filter
-from deployments_ui.services import DeploymentQuery, Pickers
-from deployments_ui.vocabulary import PRIORITY_LABELS
 
 GLOBAL_ENVIRONMENT = "global"
 PAGE_SIZES = (10, 25, 50, 100)

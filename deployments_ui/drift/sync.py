@@ -23,9 +23,11 @@ from django.utils import timezone
 
 from deployments_ui import audit
 from deployments_ui.accounts import credentials
-from deployments_ui.audit import AuditTarget, leases
 from deployments_ui.audit.entries import entry_queryset
-from deployments_ui.models import AuditEvent, DeploymentSnapshot
+from deployments_ui.audit.models import AuditEvent
+from deployments_ui.core import leases
+from deployments_ui.core.identity import DeploymentRef
+from deployments_ui.drift.models import DeploymentSnapshot
 from deployments_ui.patchworks import Deployment, NotFound, PatchworksClient, PatchworksError
 
 logger = logging.getLogger(__name__)
@@ -62,7 +64,7 @@ class Change:
     """One change seen in Patchworks, ready to become an external audit event."""
 
     action: str
-    target: AuditTarget
+    target: DeploymentRef
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     actor_name: str
@@ -239,7 +241,7 @@ def detect_changes(
     changes: list[Change] = []
     for row in deleted:
         before = row.state.get("values")
-        target = AuditTarget(**row.state.get("target", {}))
+        target = DeploymentRef(**row.state.get("target", {}))
         changes.append(Change("delete", target, before, None, "", now, window))
     for key, deployment in current.items():
         old = previous.get(key)
@@ -256,7 +258,7 @@ def _changes_of(
     window: str,
 ) -> list[Change]:
     new = audit.deployment_state(deployment)
-    target = AuditTarget.from_deployment(deployment)
+    target = DeploymentRef.of(deployment)
     enabler = deployment.enabled_by.name if deployment.enabled_by else ""
     enabled_when = _within(deployment.enabled_at, since, now)
     changed_when = _within(deployment.updated_at, since, now)
@@ -394,7 +396,7 @@ def _replace_snapshot(
             flow_version_id=deployment.flow_version_id,
             state={
                 "values": audit.deployment_state(deployment),
-                "target": asdict(AuditTarget.from_deployment(deployment)),
+                "target": asdict(DeploymentRef.of(deployment)),
             },
             seen_at=run_at,
         )

@@ -1,0 +1,73 @@
+"""People's access: the console's permissions, their Patchworks keys and their SSO identities."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class ConsoleAccess(models.Model):
+    """Holds the console's permissions; roles (Django groups) are built from these."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [
+            ("view_deployments", "See deployments, their history and the audit log"),
+            ("toggle_deployments", "Enable and disable deployments"),
+            ("change_deployments", "Create, edit and delete deployments"),
+            ("manage_console", "Manage users, roles, the service key and settings"),
+            ("break_glass", "Apply changes without approval or during a freeze, with a reason"),
+        ]
+
+    def __str__(self) -> str:
+        return "Console access"
+
+
+class ApiCredential(models.Model):
+    """A person's own Patchworks API key, stored only as Fernet ciphertext."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_credential"
+    )
+    encrypted_key = models.TextField()
+    last_four = models.CharField(max_length=4)
+    saved_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"API key ending {self.last_four} for {self.user}"
+
+
+class ServiceCredential(models.Model):
+    """The service key for background jobs (drift detection), set by an admin; one row, pk=1."""
+
+    encrypted_key = models.TextField()
+    last_four = models.CharField(max_length=4)
+    saved_at = models.DateTimeField(default=timezone.now)
+    saved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"Service key ending {self.last_four}"
+
+
+class SsoIdentity(models.Model):
+    """An identity from single sign-on and the one account it signs in as.
+
+    Single sign-on only ever signs in to accounts that it created itself or that an
+    administrator linked here, never to a local account that merely has the same username.
+    """
+
+    identity = models.CharField(max_length=254, unique=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identity"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "single sign-on identity"
+
+    def __str__(self) -> str:
+        return self.identity

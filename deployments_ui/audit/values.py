@@ -1,0 +1,80 @@
+"""Recorded values in plain words: a deployment's state before and after a change."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from deployments_ui.core.vocabulary import INHERITED_PRIORITY
+
+STATE_LABELS = {
+    "enabled": "State",
+    "enabled_at": "Enabled at",
+    "enabled_by": "Enabled by",
+    "priority": "Priority",
+    "environment_name": "Environment",
+    "environment_type": "Environment type",
+    "virtual_environment_id": "Environment id",
+    "flow_version_id": "Flow version id",
+    "flow_version_iteration": "Version",
+    "deployment_id": "Deployment id",
+    "change": "Change asked for",
+    "change_request": "Change request",
+    "requested_by": "Asked for by",
+    "approved_by": "Approved by",
+    "bulk_job_id": "Bulk job",
+    "schedule_id": "Scheduled change",
+}
+
+
+def state_changes(before: Any, after: Any) -> list[tuple[str, str, str]]:
+    """(label, before, after) for each compared value, in a fixed, readable order."""
+    before = before if isinstance(before, dict) else {}
+    after = after if isinstance(after, dict) else {}
+    keys = [key for key in STATE_LABELS if key in before or key in after]
+    keys += sorted((set(before) | set(after)) - set(STATE_LABELS))
+    return [
+        (
+            STATE_LABELS.get(key, key.replace("_", " ").capitalize()),
+            value_words(key, before.get(key)) if before else "—",
+            value_words(key, after.get(key)) if after else "—",
+        )
+        for key in keys
+    ]
+
+
+def state_lines(state: Any) -> list[tuple[str, str]]:
+    """(label, value) for each value of one recorded state, in the same order."""
+    return [(label, value) for label, value, _ in state_changes(state, state)]
+
+
+def value_words(key: str, value: Any) -> str:
+    if key == "enabled":
+        return "enabled" if value else "disabled"
+    if key == "priority" and value in (None, ""):
+        return INHERITED_PRIORITY
+    if value in (None, ""):
+        return "—"
+    if key == "enabled_at":
+        return when_words(value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value) or "—"
+    return str(value)
+
+
+def when_words(value: Any) -> str:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return str(value)
+    if isinstance(value, datetime):
+        if timezone.is_naive(value):
+            value = value.replace(tzinfo=UTC)
+        return date_format(timezone.localtime(value), "j M Y H:i:s T")
+    return str(value)

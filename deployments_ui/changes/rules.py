@@ -1,0 +1,259 @@
+"""Change control's rules: which environments need approval or their name typed, and freezes.
+
+Small tables read at most every couple of seconds per process (pages read them for every row).
+Setting a rule or a freeze window is audited with its before and after.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from deployments_ui import audit
+from deployments_ui.audit import Actor
+from deployments_ui.audit.models import AuditEvent
+from deployments_ui.changes.models import ChangeRule, FreezeWindow
+from deployments_ui.core.identity import DeploymentRef, EnvironmentRef
+
+Action = AuditEvent.Action
+SNAPSHOT_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Rule:
+    needs_approval: bool = False
+    approvals_required: int = 0
+    confirm_name: bool = False
+
+
+@dataclass(frozen=True)
+class Freeze:
+    """A freeze window's occurrence in force (or the next one)."""
+
+    window: FreezeWindow
+    starts_at: datetime
+    ends_at: datetime
+
+    @property
+    def text(self) -> str:
+        zone = self.window.zone
+        ends = self.ends_at.astimezone(zone).strftime("%a %d %b %H:%M")
+        about = f" ({self.window.description})" if self.window.description else ""
+        return f"a freeze window is in force until {ends} {self.window.time_zone}{about}"
+
+
+# Rules
+
+
+_snapshots: dict[str, tuple[float, Any]] = {}
+
+
+def _snapshot(name: str, load):
+    """Small tables read at most every couple of seconds per process (pages read them per row)."""
+    now = time.monotonic()
+    cached = _snapshots.get(name)
+    if cached and now - cached[0] < SNAPSHOT_SECONDS:
+        return cached[1]
+    value = load()
+    _snapshots[name] = (now, value)
+    return value
+
+
+def forget_snapshots() -> None:
+    _snapshots.clear()
+
+
+def _rules() -> dict[tuple[str, str], ChangeRule]:
+    return _snapshot(
+        "rules",
+        lambda: {(r.environment_type, r.environment_id): r for r in ChangeRule.objects.all()},
+    )
+
+
+def _windows() -> list[FreezeWindow]:
+    return _snapshot("windows", lambda: list(FreezeWindow.objects.all()))
+
+
+def rule_for(environment: Any) -> Rule:
+    """The rule for one environment: its own, else its type's, else none (global: none)."""
+    ref = EnvironmentRef.of(environment)
+    rules = _rules()
+    row = rules.get(("", ref.id)) if ref.id else None
+    if row is None and ref.type:
+        row = rules.get((ref.type, ""))
+    if row is None:
+        return Rule()
+    return Rule(
+        needs_approval=row.needs_approval,
+        approvals_required=max(1, row.approvals_required) if row.needs_approval else 0,
+        confirm_name=row.confirm_name,
+    )
+
+
+def needs_approval(environment: Any) -> bool:
+    return rule_for(environment).needs_approval
+
+
+def name_to_confirm(environment: Any) -> str:
+    """The name a person must type to change something in this environment, or ''."""
+    ref = EnvironmentRef.of(environment)
+    return ref.name if ref.name and rule_for(ref).confirm_name else ""
+
+
+def names_match(typed: str, name: str) -> bool:
+    return " ".join(typed.split()).casefold() == " ".join(name.split()).casefold()
+
+
+# Freeze windows
+
+
+def freeze_in_force(environment: Any, at: datetime | None = None) -> Freeze | None:
+    """The freeze window covering `environment` at `at` (default now), if any.
+
+    `environment` is a Deployment, a VirtualEnvironment, an EnvironmentRef or None (global).
+    A scheduler should let a change due inside a window wait until `Freeze.ends_at`.
+    """
+    ref = EnvironmentRef.of(environment)
+    at = at or timezone.now()
+    found = []
+    for window in _windows():
+        if window.covers(ref.id, ref.type):
+            occurrence = window.occurrence_at(at)
+            if occurrence:
+                found.append(Freeze(window, *occurrence))
+    return max(found, key=lambda freeze: freeze.ends_at) if found else None
+
+
+def next_freeze(environment: Any = None, at: datetime | None = None) -> Freeze | None:
+    """The next freeze window to start for `environment` (any environment when None)."""
+    at = at or timezone.now()
+    ref = EnvironmentRef.of(environment) if environment is not None else None
+    upcoming = []
+    for window in _windows():
+        if ref is None or window.covers(ref.id, ref.type):
+            occurrence = window.next_occurrence(at)
+            if occurrence:
+                upcoming.append(Freeze(window, *occurrence))
+    return min(upcoming, key=lambda freeze: freeze.starts_at) if upcoming else None
+
+
+def freezes_in_force(at: datetime | None = None) -> list[Freeze]:
+    """Every window in force now, whichever environments it covers."""
+    at = at or timezone.now()
+    return [
+        Freeze(window, *occurrence)
+        for window in _windows()
+        if (occurrence := window.occurrence_at(at))
+    ]
+
+
+# Settings
+
+
+def save_rule(
+    *,
+    actor: Actor,
+    user,
+    environment_type: str = "",
+    environment_id: str = "",
+    environment_name: str = "",
+    needs_approval: bool,
+    approvals_required: int,
+    confirm_name: bool,
+) -> ChangeRule | None:
+    """Set (or, for an environment back to its type's rule, remove) one rule; audited."""
+    scope = dict(environment_type=environment_type, environment_id=environment_id)
+    existing = ChangeRule.objects.filter(**scope).first()
+    old = _rule_text(existing)
+    if environment_id and not (needs_approval or confirm_name) and existing is None:
+        return None
+    rule = existing or ChangeRule(**scope)
+    rule.environment_name = environment_name
+    rule.needs_approval = needs_approval
+    rule.approvals_required = max(1, approvals_required)
+    rule.confirm_name = confirm_name
+    rule.updated_at, rule.updated_by = timezone.now(), user
+    new = _rule_text(rule)
+    if new == old:
+        return existing
+    rule.save()
+    forget_snapshots()
+    where = environment_name or environment_id or f"every {environment_type} environment"
+    audit.record_local(
+        actor=actor,
+        action=Action.CONTROL_SETTINGS,
+        target=DeploymentRef(
+            environment_id=environment_id,
+            environment_name=environment_name,
+            environment_type=environment_type,
+        ),
+        message=f"Change control for {where}: {new} (was: {old}).",
+    )
+    return rule
+
+
+def clear_rule(*, actor: Actor, environment_id: str) -> None:
+    """An environment goes back to its type's rule; audited when it had its own."""
+    rule = ChangeRule.objects.filter(environment_type="", environment_id=environment_id).first()
+    if rule is None:
+        return
+    rule.delete()
+    forget_snapshots()
+    audit.record_local(
+        actor=actor,
+        action=Action.CONTROL_SETTINGS,
+        target=DeploymentRef(environment_id=environment_id, environment_name=rule.environment_name),
+        message=(
+            f"Change control for {rule.environment_name or environment_id}: "
+            f"back to its type's rule (was: {_rule_text(rule)})."
+        ),
+    )
+
+
+def _rule_text(rule: ChangeRule | None) -> str:
+    if rule is None or not (rule.needs_approval or rule.confirm_name):
+        return "no approval, no name to type"
+    parts = []
+    if rule.needs_approval:
+        count = max(1, rule.approvals_required)
+        parts.append(f"needs {count} approval{'s' if count > 1 else ''}")
+    else:
+        parts.append("no approval")
+    parts.append("type the name to confirm" if rule.confirm_name else "no name to type")
+    return ", ".join(parts)
+
+
+def save_window(*, actor: Actor, user, window: FreezeWindow) -> FreezeWindow:
+    window.created_by = user
+    window.save()
+    forget_snapshots()
+    audit.record_local(
+        actor=actor,
+        action=Action.CONTROL_SETTINGS,
+        target=DeploymentRef(),
+        message=(
+            f"Added a freeze window {window.when_text} for {window.scope_text}"
+            + (f": {window.description}" if window.description else "")
+            + "."
+        ),
+    )
+    return window
+
+
+def delete_window(*, actor: Actor, window_id: int) -> None:
+    window = FreezeWindow.objects.filter(pk=window_id).first()
+    if window is None:
+        return
+    text = f"{window.when_text} for {window.scope_text}"
+    window.delete()
+    forget_snapshots()
+    audit.record_local(
+        actor=actor,
+        action=Action.CONTROL_SETTINGS,
+        target=DeploymentRef(),
+        message=f"Removed the freeze window {text}.",
+    )
