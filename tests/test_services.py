@@ -7,6 +7,8 @@ import json
 import pytest
 import responses
 
+from deployments_ui.accounts.credentials import MissingApiKey
+from deployments_ui.core.identity import DeploymentRef
 from deployments_ui.audit import Actor
 from deployments_ui.deployments import reads, writes
 from deployments_ui.models import AuditEvent
@@ -89,8 +91,7 @@ def test_the_attempt_is_on_record_before_the_write_is_sent(patchworks, operator)
     result = writes.set_enabled(
         actor=actor_for(operator),
         user=operator,
-        flow_version_id="7",
-        deployment_id="42",
+        ref=DeploymentRef(flow_version_id="7", deployment_id="42"),
         enabled=True,
         reason="because",
     )
@@ -107,12 +108,11 @@ def test_the_attempt_is_on_record_before_the_write_is_sent(patchworks, operator)
 
 
 def test_someone_without_a_key_is_refused_and_it_is_recorded(patchworks, keyless_operator):
-    with pytest.raises(services.MissingApiKey):
+    with pytest.raises(MissingApiKey):
         writes.set_enabled(
             actor=actor_for(keyless_operator),
             user=keyless_operator,
-            flow_version_id="7",
-            deployment_id="42",
+            ref=DeploymentRef(flow_version_id="7", deployment_id="42"),
             enabled=False,
         )
     assert len(patchworks.calls) == 0

@@ -21,6 +21,7 @@ from deployments_ui.audit import Actor
 from deployments_ui.bulk.models import BulkItem, BulkJob
 from deployments_ui.changes.gate import Controls, NameNotConfirmed
 from deployments_ui.changes.models import ChangeRequest
+from deployments_ui.changes.requests import close
 from deployments_ui.changes.rules import names_match, needs_approval
 from deployments_ui.core.errors import ConsoleError
 from deployments_ui.deployments import reads, settling, writes
@@ -240,6 +241,14 @@ def _finish_item(
     return item
 
 
+def _close_applied_request(job: BulkJob) -> None:
+    """The job's approved request is applied once none of its items waits any more."""
+    if job.items.filter(status=ItemStatus.WAITING).exists():
+        return
+    for request in job.change_requests.filter(status=ChangeRequest.Status.APPROVED):
+        close(request, ChangeRequest.Status.APPLIED, job.requested_by, "Applied by the bulk job.")
+
+
 def _cancelled(job: BulkJob) -> bool:
     return BulkJob.objects.filter(pk=job.pk).exclude(cancel_requested_by="").exists()
 
@@ -275,8 +284,33 @@ def _finish_job(job: BulkJob) -> BulkJob:
         BulkJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
             status=status, finished_at=now
         )
+        _close_applied_request(job)
     job.refresh_from_db()
     return job
+
+
+def release_decided(*, holder: str = "") -> int:
+    """Items that waited for their job's change request: sent once it is approved (the job runs
+    again), not sent when it was declined, withdrawn or expired. Returns how many jobs ran."""
+    ran = 0
+    for request in ChangeRequest.objects.filter(
+        bulk_job__items__status=ItemStatus.WAITING
+    ).distinct():
+        job = request.bulk_job
+        waiting = job.items.filter(status=ItemStatus.WAITING)
+        if request.status == ChangeRequest.Status.APPROVED:
+            waiting.update(status=ItemStatus.PENDING, message="")
+            BulkJob.objects.filter(pk=job.pk).exclude(status=JobStatus.RUNNING).update(
+                status=JobStatus.QUEUED, finished_at=None
+            )
+            ran += run_job(job.pk, holder=holder) is not None
+        elif not request.is_open:
+            waiting.update(
+                status=ItemStatus.CANCELLED,
+                message=f"Not sent: change request {request.pk} was {request.get_status_display()}.",
+                finished_at=timezone.now(),
+            )
+    return ran
 
 
 def resume_stalled(*, holder: str = "") -> int:

@@ -22,6 +22,8 @@ from deployments_ui.accounts import access
 from deployments_ui.audit import Actor
 from deployments_ui.audit.models import AuditEvent
 from deployments_ui.bulk.models import BulkItem, BulkJob
+from deployments_ui.changes.gate import needs_reason, open_request_for_many
+from deployments_ui.changes.rules import name_to_confirm, names_match, needs_approval, rule_for
 from deployments_ui.core.errors import ActionRefused
 from deployments_ui.core.identity import DeploymentRef
 from deployments_ui.deployments import reads
@@ -83,6 +85,20 @@ class Preview:
                 self.will_change.append(item)
                 if found.environment_type == "live":
                     self.live.append(item)
+
+    @property
+    def names_to_type(self) -> list[str]:
+        """The environments whose rule asks for their name, each typed once in the preview."""
+        return sorted({name_to_confirm(item.deployment) for item in self.will_change} - {""})
+
+    @property
+    def waiting_for_approval(self) -> list[Selected]:
+        """The items in environments that need approval: one change request for the job."""
+        return [item for item in self.will_change if needs_approval(item.deployment)]
+
+    @property
+    def reason_required(self) -> bool:
+        return any(needs_reason(item.deployment) for item in self.will_change)
 
     @property
     def verb(self) -> str:
@@ -177,14 +193,48 @@ def start_job(
     reason: str = "",
     selection: str = "",
     retry_of: BulkJob | None = None,
+    typed_names: list[str] | None = None,
 ) -> BulkJob:
-    """Create the job with one item per selected deployment that exists, record it, queue it."""
+    """Create the job with one item per selected deployment that exists, record it, queue it.
+
+    Asked for as a click is: a reason where one is needed, each protected environment's name
+    typed once, and one change request for the items in environments that need approval
+    (they wait for it; the rest go at once)."""
     items = [item for item in preview.selected if item.deployment is not None]
     if not items:
         raise BulkRefused("None of the chosen deployments exist any more.")
-    job = _create(actor, user, preview.action, reason, selection, retry_of, items)
+    if preview.reason_required and not reason.strip():
+        raise BulkRefused("Please say why: changes in live environments need a reason.")
+    typed = typed_names or []
+    for name in preview.names_to_type:
+        if not any(names_match(entry, name) for entry in typed):
+            raise BulkRefused(f"Type the environment's name, {name}, to confirm.")
+    with transaction.atomic():
+        job = _create(actor, user, preview.action, reason, selection, retry_of, items)
+        BulkJob.objects.filter(pk=job.pk).update(confirmed_names=preview.names_to_type)
+        _ask_for_approval(actor, user, job, preview)
     enqueue(job)
     return job
+
+
+def _ask_for_approval(actor: Actor, user: User, job: BulkJob, preview: Preview) -> None:
+    """One change request for the job's items that need approval; they wait for it."""
+    waiting = [DeploymentRef.of(item.deployment) for item in preview.waiting_for_approval]
+    if not waiting:
+        return
+    ids = [ref.deployment_id for ref in waiting]
+    job.items.filter(deployment_id__in=ids).update(
+        status=ItemStatus.WAITING, message="Waiting for approval."
+    )
+    open_request_for_many(
+        actor=actor,
+        user=user,
+        action=job.action,
+        refs=waiting,
+        reason=job.reason,
+        bulk_job_id=job.pk,
+        needed=max(rule_for(ref.environment).approvals_required for ref in waiting),
+    )
 
 
 def _create(actor, user, action, reason, selection, retry_of, items) -> BulkJob:

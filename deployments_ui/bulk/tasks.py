@@ -10,6 +10,7 @@ from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 from deployments_ui.bulk import running
 from deployments_ui.core import leases
 from deployments_ui.core.leases import HOLDER
+from deployments_ui.deployments.settling import interrupted_after
 
 _start_lock = threading.Lock()
 _started: list[bool] = []
@@ -23,9 +24,11 @@ def run_bulk_job(job_id: int) -> None:
 
 @db_periodic_task(crontab(minute="*"))
 def resume_bulk_jobs() -> None:
-    """Every minute: take up jobs whose consumer stopped mid-run (never writing an item twice)."""
+    """Every minute: take up jobs whose consumer stopped mid-run (never writing an item twice),
+    and send (or drop) the items that waited for their job's change request."""
     if leases.claim_run("periodic:bulk-resume", 60):
         running.resume_stalled(holder=HOLDER)
+        running.release_decided(holder=HOLDER)
 
 
 @on_startup()
@@ -37,7 +40,7 @@ def resume_after_start() -> None:
         if _started:
             return
         _started.append(True)
-    resume_stalled_jobs.schedule(delay=running.interrupted_after().total_seconds() + 2)
+    resume_stalled_jobs.schedule(delay=interrupted_after().total_seconds() + 2)
 
 
 @db_task()

@@ -297,6 +297,45 @@ def _open_request(actor, user, change: Change, needed: int, controls: Controls):
     return request
 
 
+def open_request_for_many(
+    *,
+    actor: Actor,
+    user,
+    action: str,
+    refs: list[DeploymentRef],
+    reason: str,
+    bulk_job_id: int,
+    needed: int,
+) -> ChangeRequest:
+    """One request for a bulk job's items that need approval, listing them."""
+    now = timezone.now()
+    places = sorted({ref.environment_name for ref in refs if ref.environment_name})
+    count = f"{len(refs)} deployment{'s' if len(refs) != 1 else ''}"
+    verb = "Enable" if action == "enable" else "Disable"
+    text = f"{verb} {count} in {', '.join(places) or 'several environments'} (bulk job {bulk_job_id})"
+    with transaction.atomic():
+        request = ChangeRequest.objects.create(
+            action=action,
+            expected={"items": [ref.identity() for ref in refs]},
+            proposed={"deployment_ids": [ref.deployment_id for ref in refs]},
+            after={"enabled": action == "enable"},
+            summary=text[:500],
+            reason=reason,
+            requested_by=user,
+            approvals_required=needed,
+            apply_when_approved=True,
+            requested_at=now,
+            expires_at=now + timedelta(days=settings.CONSOLE_CHANGE_REQUEST_DAYS),
+            bulk_job_id=bulk_job_id,
+            environment_name=", ".join(places)[:255],
+            environment_type="live" if any(ref.is_live for ref in refs) else "",
+        )
+        change = Change(action, request.ref, (), None, request.after, {}, reason)
+        asked = record_control(actor, Action.REQUEST, request.ref, change, request=request)
+        _tell_approvers(asked, request)
+    return request
+
+
 def _tell_approvers(asked: AuditEvent, request: ChangeRequest) -> None:
     """Those who may approve the request hear that it waits for them (if they subscribed to
     that), in the transaction that records it."""

@@ -168,7 +168,9 @@ def _named_page(user, page: Page[Deployment]) -> Page[Deployment]:
 
 
 def named(user, deployments: list[Deployment]) -> list[Deployment]:
-    """The deployments with missing flow names and version numbers filled where known."""
+    """The deployments with missing flow names, version numbers and environments (their name
+    and type, which change control needs) filled where known."""
+    deployments = _placed(user, deployments)
     if all(d.flow_name and d.flow_version_iteration for d in deployments):
         return deployments
     flow_names = _flow_names(user) if any(not d.flow_name for d in deployments) else {}
@@ -184,6 +186,28 @@ def named(user, deployments: list[Deployment]) -> list[Deployment]:
             changes["flow_version_iteration"] = numbers[deployment.flow_version_id]
         filled.append(replace(deployment, **changes) if changes else deployment)
     return filled
+
+
+def _placed(user, deployments: list[Deployment]) -> list[Deployment]:
+    """Environments Patchworks named only by id, or left untyped, taken from the pickers."""
+    unplaced = [
+        d
+        for d in deployments
+        if d.virtual_environment_id
+        and (d.virtual_environment is None or not d.virtual_environment.type)
+    ]
+    if not unplaced:
+        return deployments
+    try:
+        environments = {e.id: e for e in pickers_get(user=user).environments}
+    except PatchworksError:
+        return deployments
+    return [
+        replace(d, virtual_environment=environments[str(d.virtual_environment_id)])
+        if d in unplaced and str(d.virtual_environment_id) in environments
+        else d
+        for d in deployments
+    ]
 
 
 def _flow_names(user) -> dict[str, str]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from deployments_ui import audit
@@ -41,7 +42,8 @@ DEFAULT_MIN_INTERVAL = 0.5
 # Console events this close before the previous run may not be in its snapshot yet.
 CLOCK_MARGIN = timedelta(seconds=5)
 MAX_DELETION_CHECKS = 25
-EXPLAINING_OUTCOMES = ("succeeded", "unknown")
+# An attempt with no outcome yet (pending) may have been made: it explains a change too.
+EXPLAINING_OUTCOMES = ("succeeded", "unknown", "pending")
 
 
 class SyncError(Exception):
@@ -300,11 +302,19 @@ class _Claim:
 
 
 def _console_claims(since: datetime) -> list[_Claim]:
-    attempts = entry_queryset().filter(
-        source=AuditEvent.Source.CONSOLE,
-        outcome=AuditEvent.Outcome.PENDING,
-        occurred_at__gte=since,
-        final_outcome__in=EXPLAINING_OUTCOMES,
+    """Console writes that may explain a change: those made or answered since `since`, and
+    any still without an outcome, however long ago they were asked for (a write that waited
+    for the budget, or whose worker stopped)."""
+    recent = Q(occurred_at__gte=since) | Q(results__occurred_at__gte=since)
+    attempts = (
+        entry_queryset()
+        .filter(
+            source=AuditEvent.Source.CONSOLE,
+            outcome=AuditEvent.Outcome.PENDING,
+            final_outcome__in=EXPLAINING_OUTCOMES,
+        )
+        .filter(recent | Q(final_outcome=AuditEvent.Outcome.PENDING))
+        .distinct()
     )
     claims = []
     for attempt in attempts:

@@ -65,9 +65,10 @@ def deployment_bulk(request: SignedInRequest) -> HttpResponse:
             preview=preview,
             reason=form.cleaned_data["reason"],
             selection=selection or f"{len(preview.selected)} chosen deployments",
+            typed_names=[name[:255] for name in request.POST.getlist("confirm_name")],
         )
     except bulk.BulkRefused as refused:
-        return _page(request, {**context, "refused": refused.message}, status=400)
+        return _page(request, {**context, "start_refused": refused.message}, status=400)
     except AuditUnavailable as error:
         return _page(request, {**context, "refused": error.message}, status=error.http_status)
     return _see_job(job.pk)

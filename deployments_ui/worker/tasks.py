@@ -17,6 +17,7 @@ from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 
 from deployments_ui.core import leases
 from deployments_ui.core.leases import HOLDER
+from deployments_ui.deployments import settling
 from deployments_ui.drift import sync as drift
 from deployments_ui.patchworks import budget
 from deployments_ui.schedules import applying
@@ -36,6 +37,18 @@ def every_minute() -> None:
         _poll_for(60)
     if leases.claim_run("periodic:drift", 60):
         detect_drift()
+    if leases.claim_run("periodic:settle", 60):
+        settle_unknown()
+
+
+@db_task()
+def settle_unknown() -> None:
+    """Writes whose outcome is not known (no answer in time, or a stopped worker): read each
+    deployment and record whether the change happened."""
+    with budget.background():
+        settled = settling.settle_unfinished()
+    if settled:
+        logger.info("Settled %s writes whose outcome was not known", settled)
 
 
 @db_task()

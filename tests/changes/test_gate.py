@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from deployments_ui import audit
@@ -17,8 +19,10 @@ from deployments_ui.changes.gate import (
 from deployments_ui.changes.models import ChangeRequest
 from deployments_ui.core.identity import DeploymentRef, EnvironmentRef
 from deployments_ui.models import AuditEvent
+from deployments_ui.deployments import reads
 from deployments_ui.patchworks import VirtualEnvironment
 from tests.changes.helpers import freeze_now, protect
+from tests.factories import deployment as deployment_factory
 
 pytestmark = pytest.mark.django_db
 
@@ -107,25 +111,21 @@ def test_a_move_into_a_protected_environment_needs_approval(editor):
 
 
 def test_an_environment_patchworks_did_not_type_is_typed_from_the_pickers(operator, monkeypatch):
-    protect("live")
+    """Reads fill an environment known only by its id from the pickers, so change control sees
+    that it is live."""
     monkeypatch.setattr(
-        services,
-        "_environment_or_none",
-        lambda user, ident: VirtualEnvironment(id=ident, name="UK Live", type="live"),
+        reads,
+        "pickers_get",
+        lambda user: reads.Pickers(
+            environments=[VirtualEnvironment(id="7", name="UK Live", type="live")],
+            packages=[],
+            flows=[],
+        ),
     )
-    with pytest.raises(ApprovalNeeded):
-        services._control(
-            Actor(user=operator),
-            operator,
-            "disable",
-            TARGET,
-            (EnvironmentRef(id="7"),),
-            {"enabled": True},
-            {"enabled": False},
-            {},
-            "",
-            None,
-        )
+    untyped = deployment_factory(environment=None)
+    untyped = replace(untyped, virtual_environment_id="7", virtual_environment=None)
+    [placed] = reads.named(operator, [untyped])
+    assert EnvironmentRef.of(placed) == EnvironmentRef(id="7", name="UK Live", type="live")
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,8 @@ def main(argv: list[str]) -> None:
         print(json.dumps({"id": user.pk}))
     elif command == "change":
         actor = audit.Actor(name="Ana Ops", username="ana")
+        from deployments_ui.core.identity import DeploymentRef
+
         target = DeploymentRef(deployment_id="101", flow_name="Orders", environment_name="UK Live")
         ids = []
         for _ in range(int(argv[1])):

@@ -20,7 +20,7 @@ def test_a_crash_is_a_plain_500_without_a_traceback(viewer, monkeypatch):
     def crash(**kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(services, "pickers_get", crash)
+    monkeypatch.setattr(reads, "pickers_get", crash)
     client = Client(raise_request_exception=False)
     client.force_login(viewer)
     response = client.get("/deployments/")
