@@ -16,6 +16,7 @@ from deployments_ui.audit.trail import (
     record_local,
     record_outcome,
     record_refusal,
+    record_settlement,
 )
 
 __all__ = [
@@ -32,5 +33,6 @@ __all__ = [
     "record_local",
     "record_outcome",
     "record_refusal",
+    "record_settlement",
     "verify_chain",
 ]

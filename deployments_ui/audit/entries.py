@@ -146,7 +146,7 @@ def entry_queryset() -> QuerySet[WithAnnotations[AuditEvent, _FinalOutcome]]:
     `final_outcome` is the outcome row's outcome for an attempt that has one, else the row's
     own (`pending` for an attempt that never got an answer).
     """
-    result = AuditEvent.objects.filter(completes=OuterRef("pk")).order_by("id").values("outcome")
+    result = AuditEvent.objects.filter(completes=OuterRef("pk")).order_by("-id").values("outcome")
     return (
         AuditEvent.objects.filter(completes__isnull=True)
         .annotate(final_outcome=Coalesce(Subquery(result[:1]), F("outcome")))
@@ -185,7 +185,9 @@ def entry_from_event(event: AuditEvent, *, personal: bool = True) -> AuditEntry:
     if event.completes_id is not None and event.completes is not None:
         event = event.completes
     results = sorted(event.results.all(), key=lambda row: row.pk)
-    result = results[0] if results else None
+    # The newest result counts: an "unknown" outcome is followed by how it was settled.
+    result = results[-1] if results else None
+    settled = len(results) > 1
     final = result or event
     state = final.after if isinstance(final.after, dict) else event.before
     outcome = _outcome_code(event, result)
@@ -202,7 +204,7 @@ def entry_from_event(event: AuditEvent, *, personal: bool = True) -> AuditEntry:
         "place": _label(final, state, inline=True),
         "reason": event.reason,
         "outcome": outcome,
-        "outcome_text": _outcome_text(event, result),
+        "outcome_text": _outcome_text(event, result, settled=settled),
         "message": final.message,
         "upstream_status": final.upstream_status,
         "completed_at": result.occurred_at if result else None,
@@ -376,7 +378,7 @@ def _outcome_code(event: AuditEvent, result: AuditEvent | None) -> str:
     return result.outcome if result else event.outcome
 
 
-def _outcome_text(event: AuditEvent, result: AuditEvent | None) -> str:
+def _outcome_text(event: AuditEvent, result: AuditEvent | None, *, settled: bool = False) -> str:
     if event.source == AuditEvent.Source.PATCHWORKS:
         text = "in Patchworks, outside the console"
         return f"{text} ({event.message})" if event.message else text
@@ -390,6 +392,8 @@ def _outcome_text(event: AuditEvent, result: AuditEvent | None) -> str:
         return NO_OUTCOME
     message = _sentence_part(result.message)
     status = f" (Patchworks answered {result.upstream_status})" if result.upstream_status else ""
+    if settled:
+        return f"Patchworks did not answer in time; checked afterwards: {message}"
     if result.outcome == AuditEvent.Outcome.SUCCEEDED:
         return "succeeded"
     if result.outcome == AuditEvent.Outcome.UNKNOWN:

@@ -35,7 +35,6 @@ class AuditEvent(DeploymentIdentity):
         EXPIRE = "expire", "expired"
         WITHDRAW = "withdraw", "withdrew a change request"
         MISS = "miss", "missed its time"
-        SETTLE = "settle", "settled"
         BREAK_GLASS = "break_glass", "applied without approval (break glass)"
         FREEZE_OVERRIDE = "freeze_override", "overrode a freeze window"
         CONTROL_SETTINGS = "control_settings", "changed change control"

@@ -167,6 +167,33 @@ def record_outcome(
     return append(event, check=only_outcome)
 
 
+def record_settlement(attempt: AuditEvent, *, made: bool, message: str) -> AuditEvent:
+    """Write how an attempt whose outcome was unknown ended, found by reading afterwards: a
+    second row completing it, after the "unknown" one (never instead of it)."""
+    if attempt.outcome != AuditEvent.Outcome.PENDING or attempt.completes_id is not None:
+        raise ValueError(f"Audit event {attempt.pk} is not an attempt")
+    event = AuditEvent(
+        **{name: getattr(attempt, name) for name in ACTOR_FIELDS + TARGET_FIELDS},
+        source=attempt.source,
+        action=attempt.action,
+        outcome=AuditEvent.Outcome.SUCCEEDED if made else AuditEvent.Outcome.FAILED,
+        completes_id=attempt.pk,
+        before=attempt.before,
+        after=attempt.after,
+        reason=attempt.reason,
+        message=message,
+    )
+
+    def only_unknown_so_far() -> None:
+        known = AuditEvent.objects.filter(completes_id=attempt.pk).exclude(
+            outcome=AuditEvent.Outcome.UNKNOWN
+        )
+        if known.exists():
+            raise ValueError(f"Audit event {attempt.pk} already has a known outcome")
+
+    return append(event, check=only_unknown_so_far)
+
+
 def record_refusal(
     *,
     actor: Actor,

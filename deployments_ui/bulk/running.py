@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from deployments_ui import audit
@@ -154,7 +155,7 @@ def apply_item(
     try:
         writes.set_enabled(
             actor=actor,
-            user=job.requested_by,
+            user=_requester_now(job),
             ref=item.ref,
             enabled=wanted,
             reason=job.reason,
@@ -174,6 +175,12 @@ def apply_item(
         status = ITEM_STATUS[outcome.kind]
         return _finish_item(item, status, outcome.message, upstream_status=outcome.upstream_status)
     return _finish_item(item, ItemStatus.DONE, f"{'Enabled' if wanted else 'Disabled'}.")
+
+
+def _requester_now(job: BulkJob):
+    """The person who started the job as they are now: a leaver or a lost role stops the next
+    item, not only the next job."""
+    return get_user_model().objects.filter(pk=job.requested_by_id).first()
 
 
 def _controls(job: BulkJob, current: Deployment) -> Controls:

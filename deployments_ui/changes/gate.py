@@ -312,7 +312,9 @@ def open_request_for_many(
     places = sorted({ref.environment_name for ref in refs if ref.environment_name})
     count = f"{len(refs)} deployment{'s' if len(refs) != 1 else ''}"
     verb = "Enable" if action == "enable" else "Disable"
-    text = f"{verb} {count} in {', '.join(places) or 'several environments'} (bulk job {bulk_job_id})"
+    text = (
+        f"{verb} {count} in {', '.join(places) or 'several environments'} (bulk job {bulk_job_id})"
+    )
     with transaction.atomic():
         request = ChangeRequest.objects.create(
             action=action,

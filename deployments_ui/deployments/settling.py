@@ -64,18 +64,19 @@ def settle(attempt_id: int | None, current: Deployment | None, *, message: str =
     return happened
 
 
-def settle_unfinished(*, limit: int = 50) -> int:
-    """Settle every attempt left without an outcome, or with an unknown one, for longer than a
-    call can take: whoever made it (a person, a schedule, a bulk job, an approved request).
-    Returns how many were settled."""
-    stale = timezone.now() - interrupted_after()
+def settle_unfinished(*, limit: int = 50, within: timedelta = timedelta(days=1)) -> int:
+    """Settle every attempt of the last day left without an outcome, or with an unknown one, for
+    longer than a call can take: whoever made it (a person, a schedule, a bulk job, an approved
+    request). Returns how many were settled."""
+    now = timezone.now()
     waiting = AuditEvent.objects.filter(
-        outcome=Outcome.PENDING, completes__isnull=True, occurred_at__lt=stale
+        outcome=Outcome.PENDING,
+        completes__isnull=True,
+        occurred_at__lt=now - interrupted_after(),
+        occurred_at__gte=now - within,
     ).exclude(results__outcome__in=(Outcome.SUCCEEDED, Outcome.FAILED))
     settled = 0
     for attempt in waiting.exclude(deployment_id="").order_by("id")[:limit]:
-        if _already_settled(attempt):
-            continue
         try:
             current = _read(attempt)
         except (PatchworksError, MissingApiKey):
@@ -85,30 +86,17 @@ def settle_unfinished(*, limit: int = 50) -> int:
     return settled
 
 
-def _already_settled(attempt: AuditEvent) -> bool:
-    return AuditEvent.objects.filter(
-        action=AuditEvent.Action.SETTLE, after__settles=attempt.pk
-    ).exists()
-
-
 def _settle_one(attempt: AuditEvent, current: Deployment | None) -> bool:
     happened = made(attempt, current)
-    unknown = attempt.results.filter(outcome=Outcome.UNKNOWN).exists()
     try:
-        if not unknown:
+        if attempt.results.filter(outcome=Outcome.UNKNOWN).exists():
+            audit.record_settlement(attempt, made=happened, message=_words(happened))
+        else:
             audit.record_outcome(
                 attempt,
                 outcome=Outcome.SUCCEEDED if happened else Outcome.FAILED,
                 message=_words(happened),
             )
-            return True
-        audit.record_local(
-            actor=Actor.system("the console's check of unknown outcomes"),
-            action=AuditEvent.Action.SETTLE,
-            target=DeploymentRef.of(attempt),
-            message=_words(happened),
-            after={"settles": attempt.pk, "made": happened},
-        )
     except (audit.AuditUnavailable, ValueError):
         logger.exception("Could not settle audit event %s", attempt.pk)
         return False
@@ -117,8 +105,8 @@ def _settle_one(attempt: AuditEvent, current: Deployment | None) -> bool:
 
 def _words(happened: bool) -> str:
     if happened:
-        return "It did happen: the deployment was read afterwards and shows the change."
-    return "It did not happen: the deployment was read afterwards and is unchanged."
+        return "It did happen: the deployment was read afterwards and shows the change"
+    return "It did not happen: the deployment was read afterwards and is unchanged"
 
 
 def _read(attempt: AuditEvent) -> Deployment | None:

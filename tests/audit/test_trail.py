@@ -431,7 +431,9 @@ def test_each_write_is_two_events_and_each_refusal_one(live, operator):
         writes.set_enabled(
             actor=actor,
             user=operator,
-            ref=DeploymentRef(flow_version_id=deployment.flow_version_id, deployment_id=deployment.id),
+            ref=DeploymentRef(
+                flow_version_id=deployment.flow_version_id, deployment_id=deployment.id
+            ),
             enabled=enabled,
             reason="test",
         )

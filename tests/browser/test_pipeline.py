@@ -47,7 +47,9 @@ def test_a_wrong_name_keeps_the_dialog_open_with_the_message_beside_the_field(
         dialog.get_by_label(re.compile(r"^To confirm, type its name")).fill("Not the name")
         dialog.get_by_role("button", name="Yes, disable it").click()
         message = dialog.locator("#confirm-toggle-name-error")
-        expect(message).to_contain_text(f"Type the environment's name, {item['environment']['name']}")
+        expect(message).to_contain_text(
+            f"Type the environment's name, {item['environment']['name']}"
+        )
         expect(dialog).to_be_visible()
         expect(dialog.get_by_label(re.compile(r"^Reason"))).to_have_value("supplier outage")
         expect(page.get_by_role("heading", level=1)).to_be_visible()  # the page is still there

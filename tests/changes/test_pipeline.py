@@ -49,9 +49,7 @@ def schedule(client, item, **fields):
 
 def approve(client, person, change: ChangeRequest):
     client.force_login(person)
-    return client.post(
-        f"/changes/{change.pk}/approve/", {"revision": change.revision}, follow=True
-    )
+    return client.post(f"/changes/{change.pk}/approve/", {"revision": change.revision}, follow=True)
 
 
 def refusal_of(response) -> dict:
@@ -139,7 +137,11 @@ def test_off_until_on_live_is_one_request_applied_when_approved_and_re_enabled_l
     assert response.status_code == 302
     request = ChangeRequest.objects.get()
     re_enable = ScheduledChange.objects.get()
-    assert (request.action, request.until, re_enable.action) == ("disable", re_enable.due_at, "enable")
+    assert (request.action, request.until, re_enable.action) == (
+        "disable",
+        re_enable.due_at,
+        "enable",
+    )
     assert read_back(on_sandbox, live_item)["enabled_at"]
 
     approve(client, editor, request)  # applies itself: "off until" disables now
@@ -294,7 +296,9 @@ def test_a_person_who_lost_the_role_cannot_have_their_approved_request_applied(
     on_sandbox.clear_requests()
     client.post(f"/changes/{request.pk}/apply/")
     request.refresh_from_db()
-    assert request.status == "failed" and "no longer has a console account" in request.outcome_message
+    assert (
+        request.status == "failed" and "no longer has a console account" in request.outcome_message
+    )
     assert api_writes(on_sandbox) == []
 
 

@@ -1,0 +1,68 @@
+"""Writes whose outcome the console does not know are settled by reading, never by writing
+again: an attempt left without an outcome, and one Patchworks did not answer in time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from deployments_ui import audit
+from deployments_ui.audit import Actor
+from deployments_ui.core.identity import DeploymentRef
+from deployments_ui.deployments import settling
+from deployments_ui.models import AuditEvent
+from tests.deployments import api_writes, find_deployment
+
+pytestmark = pytest.mark.django_db
+
+
+def attempt_for(item: dict, action: str, operator) -> AuditEvent:
+    ref = DeploymentRef(deployment_id=str(item["id"]), flow_version_id=str(item["flow_version_id"]))
+    attempt = audit.record_attempt(
+        actor=Actor(user=operator, name="Oscar Operator"), action=action, target=ref
+    )
+    AuditEvent.objects.filter(pk=attempt.pk).update(
+        occurred_at=timezone.now() - timedelta(minutes=5)
+    )
+    attempt.refresh_from_db()
+    return attempt
+
+
+def test_an_attempt_without_an_outcome_is_settled_as_done_when_the_read_shows_it(
+    operator, on_sandbox
+):
+    item = find_deployment(on_sandbox, enabled=False)
+    attempt = attempt_for(item, "disable", operator)
+    on_sandbox.clear_requests()
+
+    assert settling.settle_unfinished() == 1
+
+    [outcome] = attempt.results.all()
+    assert outcome.outcome == "succeeded" and "It did happen" in outcome.message
+    assert api_writes(on_sandbox) == []
+    assert settling.settle_unfinished() == 0
+
+
+def test_an_unknown_outcome_is_settled_after_it_and_the_sentence_says_so(operator, on_sandbox):
+    item = find_deployment(on_sandbox, enabled=True)
+    attempt = attempt_for(item, "disable", operator)
+    audit.record_outcome(attempt, outcome="unknown", message="Patchworks did not answer in time")
+    assert "may have disabled" in audit.describe(attempt)
+
+    assert settling.settle_unfinished() == 1
+
+    outcomes = list(attempt.results.order_by("id").values_list("outcome", flat=True))
+    assert outcomes == ["unknown", "failed"]
+    sentence = audit.describe(attempt)
+    assert sentence.startswith("Oscar Operator tried to disable")
+    assert "checked afterwards: it did not happen" in sentence
+    assert settling.settle_unfinished() == 0
+
+
+def test_a_recent_attempt_is_left_to_its_own_worker(operator, on_sandbox):
+    item = find_deployment(on_sandbox, enabled=True)
+    ref = DeploymentRef(deployment_id=str(item["id"]), flow_version_id=str(item["flow_version_id"]))
+    audit.record_attempt(actor=Actor(user=operator), action="disable", target=ref)
+    assert settling.settle_unfinished() == 0
