@@ -8,8 +8,8 @@ import pytest
 import responses
 
 from deployments_ui.accounts.credentials import MissingApiKey
-from deployments_ui.core.identity import DeploymentRef
 from deployments_ui.audit import Actor
+from deployments_ui.core.identity import DeploymentRef
 from deployments_ui.deployments import reads, writes
 from deployments_ui.models import AuditEvent
 

@@ -91,7 +91,7 @@ class AuditEvent(DeploymentIdentity):
     flow_version_id = models.CharField(max_length=40, blank=True, db_index=True)
     flow_id = models.CharField(max_length=40, blank=True, db_index=True)
     # Audit rows keep the version number in their before/after state, not as a column.
-    flow_version_iteration = None  # type: ignore[assignment]
+    flow_version_iteration = None
 
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)

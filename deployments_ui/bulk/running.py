@@ -180,6 +180,8 @@ def apply_item(
 def _requester_now(job: BulkJob):
     """The person who started the job as they are now: a leaver or a lost role stops the next
     item, not only the next job."""
+    if job.requested_by_id is None:
+        return None
     return get_user_model().objects.filter(pk=job.requested_by_id).first()
 
 
@@ -304,6 +306,8 @@ def release_decided(*, holder: str = "") -> int:
         bulk_job__items__status=ItemStatus.WAITING
     ).distinct():
         job = request.bulk_job
+        if job is None:
+            continue
         waiting = job.items.filter(status=ItemStatus.WAITING)
         if request.status == ChangeRequest.Status.APPROVED:
             waiting.update(status=ItemStatus.PENDING, message="")
@@ -312,9 +316,10 @@ def release_decided(*, holder: str = "") -> int:
             )
             ran += run_job(job.pk, holder=holder) is not None
         elif not request.is_open:
+            closed = request.get_status_display()
             waiting.update(
                 status=ItemStatus.CANCELLED,
-                message=f"Not sent: change request {request.pk} was {request.get_status_display()}.",
+                message=f"Not sent: change request {request.pk} was {closed}.",
                 finished_at=timezone.now(),
             )
     return ran

@@ -22,6 +22,7 @@ from deployments_ui import audit
 from deployments_ui.accounts.access import BREAK_GLASS_PERMISSION, may_act
 from deployments_ui.audit import Actor
 from deployments_ui.audit.models import AuditEvent
+from deployments_ui.audit.values import state_changes
 from deployments_ui.changes.models import ChangeRequest
 from deployments_ui.changes.rules import (
     Freeze,
@@ -359,7 +360,7 @@ def summary(action: str, target: DeploymentRef, before: dict | None, after: dict
     if action == "update":
         moved = [
             f"{label.lower()} {old} → {new}"
-            for label, old, new in audit.entries.state_changes(before, after)
+            for label, old, new in state_changes(before, after)
             if old != new
         ]
         text += f": {', '.join(moved)}" if moved else ""

@@ -15,9 +15,7 @@ from django.utils import timezone
 
 from deployments_ui import audit
 from deployments_ui.accounts.credentials import MissingApiKey, api_key_for, service_api_key
-from deployments_ui.audit import Actor
 from deployments_ui.audit.models import AuditEvent
-from deployments_ui.core.identity import DeploymentRef
 from deployments_ui.patchworks import Deployment, NotFound, PatchworksClient, PatchworksError
 
 logger = logging.getLogger(__name__)
@@ -48,6 +46,8 @@ def made(attempt: AuditEvent, current: Deployment | None) -> bool:
 def settle(attempt_id: int | None, current: Deployment | None, *, message: str = "") -> bool:
     """Record, on the attempt itself, how a stopped write ended as read now; returns whether the
     change was made. Does nothing when the attempt already has its outcome."""
+    if attempt_id is None:
+        return False
     attempt = AuditEvent.objects.filter(pk=attempt_id, outcome=Outcome.PENDING).first()
     if attempt is None:
         return False

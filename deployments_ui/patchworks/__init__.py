@@ -4,6 +4,7 @@ This package alone speaks HTTP (it alone imports requests and urllib3); everythi
 console imports from here.
 """
 
+from deployments_ui.core.vocabulary import GLOBAL_ENVIRONMENT_NAME
 from deployments_ui.patchworks.client import (
     DEFAULT_INCLUDES,
     SORT_KEYS,
@@ -38,7 +39,6 @@ from deployments_ui.patchworks.errors import (
 )
 from deployments_ui.patchworks.transport import reset_session
 from deployments_ui.patchworks.types import (
-    GLOBAL_ENVIRONMENT_NAME,
     Deployment,
     Flow,
     FlowVersion,

@@ -40,9 +40,9 @@ from deployments_ui.audit.entries import (
     entry_from_event,
     entry_queryset,
     for_deployment,
-    state_lines,
 )
 from deployments_ui.audit.models import AuditEvent
+from deployments_ui.audit.values import state_lines
 from deployments_ui.core.http import ConsoleRequest
 from deployments_ui.presenters import pager
 from deployments_ui.views.pages import respond

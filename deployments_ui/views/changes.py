@@ -12,7 +12,7 @@ from deployments_ui import audit
 from deployments_ui.accounts import access
 from deployments_ui.accounts.credentials import MissingApiKey
 from deployments_ui.audit import Actor, AuditUnavailable
-from deployments_ui.audit.entries import state_changes, state_lines
+from deployments_ui.audit.values import state_changes, state_lines
 from deployments_ui.changes import gate, requests, rules
 from deployments_ui.changes.gate import ChangeFrozen, RequestRefused
 from deployments_ui.changes.models import ChangeRequest, ChangeRule, FreezeWindow
@@ -251,12 +251,12 @@ def change_control_settings(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Saved the change control rules.")
         return redirect("change-control-settings")
-    rules = {
+    saved = {
         (rule.environment_type, rule.environment_id): rule for rule in ChangeRule.objects.all()
     }
     context = {
-        "type_rows": [(kind, rules.get((kind, ""))) for kind in ("live", "test")],
-        "environment_rows": [(env, rules.get(("", env.id))) for env in environments],
+        "type_rows": [(kind, saved.get((kind, ""))) for kind in ("live", "test")],
+        "environment_rows": [(env, saved.get(("", env.id))) for env in environments],
         "environments_error": environments_error,
     }
     return TemplateResponse(request, "changes/change_control_settings.html", context)

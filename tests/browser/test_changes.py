@@ -16,7 +16,6 @@ from deployments_ui.changes.models import ChangeRequest
 from deployments_ui.models import AuditEvent
 from tests.browser import sign_in
 from tests.changes.helpers import freeze_now, protect
-from tests.factories import make_user
 
 expect.set_options(timeout=10_000)
 pytestmark = pytest.mark.browser
@@ -87,20 +86,6 @@ def assert_accessible(page: Page, what: str) -> None:
         page.evaluate("options => axe.run(document, options)", {"resultTypes": ["violations"]})
     )
     assert results.violations_count == 0, f"{what}: {results.generate_report()}"
-
-
-@pytest.fixture
-def people(roles):
-    return {
-        "oscar": make_user(
-            "oscar", "Operator", full_name="Oscar Operator", api_key="sandbox-key-operator"
-        ),
-        "olga": make_user(
-            "olga", "Operator", full_name="Olga Other", api_key="sandbox-key-operator"
-        ),
-        "edie": make_user("edie", "Editor", full_name="Edie Editor", api_key="sandbox-key-editor"),
-        "adam": make_user("adam", "Admin", full_name="Adam Admin", api_key="sandbox-key-admin"),
-    }
 
 
 def test_a_request_is_approved_by_another_person_then_applied(

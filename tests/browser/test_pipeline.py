@@ -19,7 +19,6 @@ from tests.browser.test_changes import (
     detail_url,
     is_enabled,
     live_enabled,
-    people,  # noqa: F401  (a fixture)
     writes,
 )
 from tests.changes.helpers import freeze_now, protect

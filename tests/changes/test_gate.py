@@ -18,8 +18,8 @@ from deployments_ui.changes.gate import (
 )
 from deployments_ui.changes.models import ChangeRequest
 from deployments_ui.core.identity import DeploymentRef, EnvironmentRef
-from deployments_ui.models import AuditEvent
 from deployments_ui.deployments import reads
+from deployments_ui.models import AuditEvent
 from deployments_ui.patchworks import VirtualEnvironment
 from tests.changes.helpers import freeze_now, protect
 from tests.factories import deployment as deployment_factory

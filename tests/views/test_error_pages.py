@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from deployments_ui.deployments import reads
+
 
 @pytest.mark.django_db
 def test_an_unknown_page_is_a_plain_404(client, viewer):
