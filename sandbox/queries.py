@@ -287,13 +287,13 @@ def deployment_json(d: NumberedDeployment, includes: set[str] | frozenset[str]) 
 
 def paginate(
     request: HttpRequest,
-    qs: QuerySet,
+    qs: QuerySet | list,
     page: int,
     per_page: int,
     serialize: Callable[[Any], dict | None],
 ) -> dict:
     """Laravel's paginator envelope; links keep the query string, with the page last."""
-    total = qs.count()
+    total = len(qs) if isinstance(qs, list) else qs.count()
     last_page = max(1, math.ceil(total / per_page))
     offset = (page - 1) * per_page
     items = [serialize(item) for item in qs[offset : offset + per_page]] if offset < total else []
