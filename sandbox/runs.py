@@ -12,8 +12,8 @@ find its run again without anything stored.
 
 from __future__ import annotations
 
-import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +26,7 @@ RETENTION = timedelta(days=7)
 INTERVALS_MINUTES = (10, 15, 20, 30, 60)
 RUN_ID_BASE = 10**7
 LOGS_PER_RUN = 10
+MASK = 2**64 - 1
 
 # Patchworks publishes only 3 (failed); 1 and 2 are our guess (docs/PATCHWORKS.md).
 RUNNING, SUCCEEDED, FAILED = 1, 2, 3
@@ -59,28 +60,38 @@ class Log:
     created_at: datetime
 
 
-def _mix(*parts: int) -> int:
-    """A stable pseudo-random number for these integers (hash() differs between processes)."""
-    digest = hashlib.blake2b(":".join(map(str, parts)).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big")
+def _mix(value: int, salt: int) -> int:
+    """A stable pseudo-random number for these integers (SplitMix64's finaliser; hash() would
+    differ between processes)."""
+    z = (value * 0x9E3779B97F4A7C15 + salt * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    return z ^ (z >> 31)
 
 
 def interval(deployment_id: int) -> timedelta:
     return timedelta(minutes=INTERVALS_MINUTES[deployment_id % len(INTERVALS_MINUTES)])
 
 
+def _status(window: RunWindow, run_id: int, started: datetime, now: datetime) -> int:
+    if started + _duration(run_id) > now:
+        return RUNNING
+    failing = window.fails_from is not None and started >= window.fails_from
+    if failing or _mix(run_id, 2) % 100 < OCCASIONAL_FAILURE_PERCENT:
+        return FAILED
+    return SUCCEEDED
+
+
+def _duration(run_id: int) -> timedelta:
+    return timedelta(seconds=20 + _mix(run_id, 1) % 160)
+
+
 def _run(window: RunWindow, k: int, now: datetime) -> Run:
     deployment = window.deployment
     run_id = window.id * RUN_ID_BASE + k
     started = window.started_at + k * interval(deployment.id)
-    finished = started + timedelta(seconds=20 + _mix(run_id, 1) % 160)
-    failed = (window.fails_from is not None and started >= window.fails_from) or (
-        _mix(run_id, 2) % 100 < OCCASIONAL_FAILURE_PERCENT
-    )
-    if finished > now:
-        status, finished_or_none = RUNNING, None
-    else:
-        status, finished_or_none = (FAILED if failed else SUCCEEDED), finished
+    status = _status(window, run_id, started, now)
+    finished_or_none = None if status == RUNNING else started + _duration(run_id)
     return Run(
         id=run_id,
         flow_id=deployment.flow_id,
@@ -113,19 +124,46 @@ def runs(
     started_after: datetime | None = None,
     statuses: set[int] | None = None,
     newest_first: bool = True,
-) -> list[Run]:
-    """Every run kept (the last 7 days), filtered, sorted by start time."""
+) -> RunList:
+    """Every run kept (the last 7 days), filtered, sorted by start time.
+
+    Only start times and ids are worked out for them all; a run is made whole when its page
+    is read.
+    """
     now = timezone.now()
     lower = now - RETENTION
     if started_after is not None:
         lower = max(lower, started_after)
-    found = [
-        _run(window, k, now) for window in _windows(lower) for k in _numbers(window, lower, now)
-    ]
-    if statuses is not None:
-        found = [run for run in found if run.status in statuses]
-    found.sort(key=lambda run: (run.started_at, run.id), reverse=newest_first)
-    return found
+    keys: list[Key] = []
+    for window in _windows(lower):
+        step = interval(window.deployment.id)
+        base = window.id * RUN_ID_BASE
+        for k in _numbers(window, lower, now):
+            started = window.started_at + k * step
+            if statuses is None or _status(window, base + k, started, now) in statuses:
+                keys.append((started, base + k, window, k))
+    keys.sort(key=lambda key: (key[0], key[1]), reverse=newest_first)
+    return RunList(keys, now)
+
+
+Key = tuple[datetime, int, RunWindow, int]
+
+
+class RunList(Sequence[Run]):
+    """Runs in order, each made whole only when read (a page is a slice)."""
+
+    def __init__(self, keys: list[Key], now: datetime) -> None:
+        self._keys = keys
+        self._now = now
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __getitem__(self, index):  # type: ignore[override]  # int and slice, as list's
+        if isinstance(index, slice):
+            return [_run(window, k, self._now) for _, _, window, k in self._keys[index]]
+        _, _, window, k = self._keys[index]
+        return _run(window, k, self._now)
 
 
 def find(run_id: int) -> Run | None:
