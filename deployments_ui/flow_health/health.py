@@ -92,10 +92,10 @@ def assess(
     for run in sorted(runs, key=_newest_first):
         if run.flow_version_id:
             by_version[run.flow_version_id].append(run)
-    copies = defaultdict(int)
+    copies: dict[str, int] = defaultdict(int)
     for deployment in listed:
         copies[deployment.flow_version_id] += 1
-    result = {}
+    result: dict[str, Health] = {}
     for deployment in listed:
         own, shared = _runs_of(deployment, by_version[deployment.flow_version_id], copies)
         result[deployment.id] = health_of(deployment, own, window, shared=shared)
