@@ -95,9 +95,12 @@ def assess(
     copies: dict[str, int] = defaultdict(int)
     for deployment in listed:
         copies[deployment.flow_version_id] += 1
+    # Whether Patchworks names runs' environments is a matter of its shape: one page tells.
+    named = any(run.names_environment for run in runs)
     result: dict[str, Health] = {}
     for deployment in listed:
-        own, shared = _runs_of(deployment, by_version[deployment.flow_version_id], copies)
+        version_runs = by_version[deployment.flow_version_id]
+        own, shared = _runs_of(deployment, version_runs, copies, named=named)
         result[deployment.id] = health_of(deployment, own, window, shared=shared)
     return result
 
@@ -107,9 +110,9 @@ def _newest_first(run: FlowRun) -> float:
 
 
 def _runs_of(
-    deployment: Deployment, version_runs: list[FlowRun], copies: dict[str, int]
+    deployment: Deployment, version_runs: list[FlowRun], copies: dict[str, int], *, named: bool
 ) -> tuple[list[FlowRun], bool]:
-    if any(run.names_environment for run in version_runs):
+    if named:
         wanted = deployment.virtual_environment_id
         return [run for run in version_runs if run.virtual_environment_id == wanted], False
     return version_runs, copies[deployment.flow_version_id] > 1
