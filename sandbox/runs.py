@@ -16,6 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
@@ -159,7 +160,7 @@ class RunList(Sequence[Run]):
     def __len__(self) -> int:
         return len(self._keys)
 
-    def __getitem__(self, index):  # type: ignore[override]  # int and slice, as list's
+    def __getitem__(self, index: Any) -> Any:  # an int or a slice, as a list's
         if isinstance(index, slice):
             return [_run(window, k, self._now) for _, _, window, k in self._keys[index]]
         _, _, window, k = self._keys[index]

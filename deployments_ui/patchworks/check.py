@@ -2,9 +2,10 @@
 
 Patchworks publishes no deployment response body, so before going live an operator runs
 `manage.py check_patchworks`: six reads, no writes (one page of deployments; the environments,
-packages and flows lists; one flow's versions; one flow run). This module names the shape it sees and every
-field the console needs and did not find, saying for each whether the console can make up for
-it (from the pickers) or what the person at the screen will miss.
+packages and flows lists; one flow's versions; one flow run). This module names the shape it
+sees and every field the console needs and did not find, saying for each whether the console
+can make up for it (from the pickers) or what the person at the screen will miss; and whether
+flow runs can be read at all.
 """
 
 from __future__ import annotations
