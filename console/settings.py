@@ -316,6 +316,13 @@ PATCHWORKS_REQUESTS_PER_MINUTE = env_int("PATCHWORKS_REQUESTS_PER_MINUTE", 0 if 
 PATCHWORKS_BUDGET_WINDOW_SECONDS = env_float("PATCHWORKS_BUDGET_WINDOW_SECONDS", 60.0)
 # Bulk enable and disable: the most deployments one job may change.
 CONSOLE_BULK_MAX_ITEMS = env_int("CONSOLE_BULK_MAX_ITEMS", 500)
+# Flow health beside deployments: one read of recent flow runs per page of deployments.
+CONSOLE_FLOW_HEALTH_ENABLED = env_bool("CONSOLE_FLOW_HEALTH_ENABLED", True)
+# How far back runs are read (Patchworks keeps 7 days), and how many in that one read (1-100).
+CONSOLE_FLOW_HEALTH_HOURS = env_int("CONSOLE_FLOW_HEALTH_HOURS", 24)
+CONSOLE_FLOW_HEALTH_RUNS = env_int("CONSOLE_FLOW_HEALTH_RUNS", 100)
+# How close a change must come before failures (or a return to health) to be named with them.
+CONSOLE_FLOW_HEALTH_RELATED_MINUTES = env_int("CONSOLE_FLOW_HEALTH_RELATED_MINUTES", 120)
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env_str("CONSOLE_TIME_ZONE", "Europe/London")

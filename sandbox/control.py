@@ -10,6 +10,7 @@ import time
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 
+from sandbox import allowance as plan
 from sandbox import faults, loading, shapes
 from sandbox.models import Deployment, FlowVersion, RequestLogEntry
 from sandbox.queries import iso
@@ -104,3 +105,19 @@ def response_shape(request: HttpRequest) -> JsonResponse:
             raise ApiError(400, f"Unknown shape; use one of {', '.join(shapes.SHAPES)}.")
         shapes.store(shape)
     return JsonResponse({"data": {"shape": shapes.current(), "shapes": list(shapes.SHAPES)}})
+
+
+@api_view("GET", "PUT", "DELETE", auth=False)
+def allowance(request: HttpRequest) -> JsonResponse:
+    """GET the allowance of enabled deployments, PUT {"max_enabled": N} to change it, DELETE
+    (or a PUT of null) to go back to SANDBOX_MAX_ENABLED. A reset also goes back."""
+    if request.method == "DELETE":
+        plan.store(None)
+    elif request.method == "PUT":
+        value = json_body(request).get("max_enabled")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ApiError(400, "max_enabled must be a whole number, or null.")
+        if value is not None and value < 0:
+            raise ApiError(400, "max_enabled must be at least 0.")
+        plan.store(value)
+    return JsonResponse({"data": plan.as_json()})

@@ -9,7 +9,15 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sandbox.models import Deployment, Flow, FlowVersion, Package, SandboxUser, VirtualEnvironment
+from sandbox.models import (
+    Deployment,
+    Flow,
+    FlowVersion,
+    Package,
+    RunWindow,
+    SandboxUser,
+    VirtualEnvironment,
+)
 
 SEED = 20240501
 
@@ -98,6 +106,7 @@ class DemoData:
     flows: list[Flow] = field(default_factory=list)
     versions: list[FlowVersion] = field(default_factory=list)
     deployments: list[Deployment] = field(default_factory=list)
+    windows: list[RunWindow] = field(default_factory=list)
 
 
 def build_demo_data(now: datetime) -> DemoData:
@@ -128,7 +137,39 @@ def build_demo_data(now: datetime) -> DemoData:
                 if deployment.enabled_at is not None:
                     deployment.enabled_by = data.users[rng.choice(ACTORS)]
                 data.deployments.append(deployment)
+    data.windows = _run_windows(data.deployments, now)
     return data
+
+
+def _run_windows(deployments: list[Deployment], now: datetime) -> list[RunWindow]:
+    """When each deployment ran: enabled ones since enabled, some failing lately; some disabled
+    ones ran until hours ago (a few failing before they were switched off).
+
+    Its own random sequence, so that the deployments above stay as they were.
+    """
+    rng = random.Random(SEED + 1)
+    windows: list[RunWindow] = []
+    for deployment in deployments:
+        if deployment.enabled_at is not None:
+            started, ended = deployment.enabled_at, None
+            failing = rng.random() < 0.15
+            fails_from = now - timedelta(minutes=rng.uniform(25, 240)) if failing else None
+        elif rng.random() < 0.4:
+            ended = now - timedelta(hours=rng.uniform(0.5, 30))
+            started = ended - timedelta(hours=rng.uniform(6, 120))
+            failing = rng.random() < 0.5
+            fails_from = ended - timedelta(minutes=rng.uniform(20, 180)) if failing else None
+        else:
+            continue
+        window = RunWindow(
+            id=len(windows) + 1,
+            deployment_id=deployment.id,
+            started_at=started,
+            ended_at=ended,
+            fails_from=fails_from,
+        )
+        windows.append(window)
+    return windows
 
 
 def _flow(rng: random.Random, index: int, name: str, now: datetime) -> Flow:

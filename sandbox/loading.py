@@ -24,6 +24,7 @@ from sandbox.models import (
     Flow,
     FlowVersion,
     Package,
+    RunWindow,
     SandboxState,
     SandboxUser,
     VirtualEnvironment,
@@ -31,6 +32,7 @@ from sandbox.models import (
 
 # Parents last, so that reversed() gives an order for inserting.
 DEMO_MODELS: list[type[Model]] = [
+    RunWindow,
     Deployment,
     FlowVersion,
     Flow,
@@ -106,12 +108,15 @@ def load_demo_data() -> Loaded:
             data.flows,
             data.versions,
             data.deployments,
+            data.windows,
         )
         for rows in tables:
             type(rows[0]).objects.bulk_create(rows, batch_size=500)
         _reset_sequences()
         _take_snapshot()
-        SandboxState.objects.update_or_create(pk=1, defaults={"changed": False, "loaded_at": now})
+        SandboxState.objects.update_or_create(
+            pk=1, defaults={"changed": False, "loaded_at": now, "max_enabled": None}
+        )
     return Loaded(len(data.flows), len(data.versions), len(data.deployments), restored=False)
 
 
@@ -125,7 +130,7 @@ def reset_demo_data(full: bool = False) -> Loaded:
                 _wipe()
                 _restore_snapshot()
                 _reset_sequences()
-                SandboxState.objects.filter(pk=1).update(changed=False)
+                SandboxState.objects.filter(pk=1).update(changed=False, max_enabled=None)
         except DatabaseError:
             pass  # no snapshot, or one from an older schema: build the data again
         else:

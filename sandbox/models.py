@@ -102,6 +102,22 @@ class Deployment(models.Model):
         return f"deployment {self.pk} of version {self.flow_version_id}"
 
 
+class RunWindow(models.Model):
+    """A stretch of time a deployment was enabled: its flow runs are worked out from these.
+
+    Runs are not stored. Each window "runs" its flow every few minutes from `started_at` until
+    `ended_at` (None: still enabled); from `fails_from` on, every run fails (see sandbox.runs).
+    """
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="windows")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    fails_from = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"runs of deployment {self.deployment_id} from {self.started_at}"
+
+
 class FaultConfig(models.Model):
     """The process-wide fault configuration: a single row (pk=1), shared by threads and workers."""
 
@@ -130,6 +146,9 @@ class SandboxState(models.Model):
     loaded_at = models.DateTimeField(null=True, blank=True)
     # The response shape set through /__sandbox__/shape; "" means SANDBOX_RESPONSE_SHAPE.
     response_shape = models.CharField(max_length=20, blank=True, default="")
+    # The company's allowance of enabled deployments (set through /__sandbox__/allowance);
+    # None: SANDBOX_MAX_ENABLED, and when that is unset too, no limit.
+    max_enabled = models.PositiveIntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return "changed" if self.changed else "as loaded"

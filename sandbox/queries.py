@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 from urllib.parse import urlencode
@@ -287,13 +287,13 @@ def deployment_json(d: NumberedDeployment, includes: set[str] | frozenset[str]) 
 
 def paginate(
     request: HttpRequest,
-    qs: QuerySet,
+    qs: QuerySet | Sequence,
     page: int,
     per_page: int,
     serialize: Callable[[Any], dict | None],
 ) -> dict:
     """Laravel's paginator envelope; links keep the query string, with the page last."""
-    total = qs.count()
+    total = qs.count() if isinstance(qs, QuerySet) else len(qs)
     last_page = max(1, math.ceil(total / per_page))
     offset = (page - 1) * per_page
     items = [serialize(item) for item in qs[offset : offset + per_page]] if offset < total else []

@@ -46,6 +46,13 @@ if SANDBOX_RESPONSE_SHAPE not in SANDBOX_RESPONSE_SHAPES:
         f"got {SANDBOX_RESPONSE_SHAPE!r}"
     )
 
+# The company's allowance of enabled deployments ("active flows"); unset: no limit. While the
+# sandbox runs, /__sandbox__/allowance changes it.
+_max_enabled = os.environ.get("SANDBOX_MAX_ENABLED", "").strip()
+if _max_enabled and not _max_enabled.isdigit():
+    raise ImproperlyConfigured(f"SANDBOX_MAX_ENABLED must be a whole number, got {_max_enabled!r}")
+SANDBOX_MAX_ENABLED = int(_max_enabled) if _max_enabled else None
+
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "sandbox",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.urls import URLPattern, path
 
-from sandbox import control, views
+from sandbox import control, run_views, views
 
 handler400 = "sandbox.web.handler400"
 handler403 = "sandbox.web.handler403"
@@ -24,6 +24,8 @@ urlpatterns: list[URLPattern] = [
     path(f"{FV}/<str:deployment>/disable", views.deployment_disable),
     path("api/v1/flows", views.flow_list),
     path("api/v1/flows/<str:flow>/versions", views.flow_version_list),
+    path("api/v1/flow-runs", run_views.flow_run_list),
+    path("api/v1/flow-runs/<str:flow_run>/flow-run-logs", run_views.flow_run_logs),
 ]
 
 if settings.SANDBOX_CONTROL_ENABLED:
@@ -32,5 +34,6 @@ if settings.SANDBOX_CONTROL_ENABLED:
         path("__sandbox__/faults", control.fault_config),
         path("__sandbox__/requests", control.request_log),
         path("__sandbox__/shape", control.response_shape),
+        path("__sandbox__/allowance", control.allowance),
         path("__sandbox__/flow-versions/<str:flow_version>/delete", control.delete_flow_version),
     ]

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from sandbox import allowance, runs
 from sandbox.models import Deployment, FlowVersion, SandboxUser, VirtualEnvironment
 from sandbox.web import MAX_ID, validation_error
 
@@ -133,6 +134,8 @@ def create_deployment(version: FlowVersion, body: dict, user: SandboxUser) -> De
     _check_slot(version.flow_id, env, errors)
     if errors:
         raise validation_error(errors)
+    if not disabled:
+        allowance.check_room()
     now = timezone.now()
     deployment = Deployment(
         flow_version=version,
@@ -146,6 +149,7 @@ def create_deployment(version: FlowVersion, body: dict, user: SandboxUser) -> De
         updated_at=now,
     )
     _save(deployment)
+    runs.sync_window(deployment)
     return deployment
 
 
@@ -160,6 +164,8 @@ def update_deployment(deployment: Deployment, body: dict, user: SandboxUser) -> 
         _check_slot(deployment.flow_id, env, errors, exclude=deployment.id)
     if errors:
         raise validation_error(errors)
+    if deployment.enabled_at is None and enabled_at not in (_MISSING, None) and not disabled:
+        allowance.check_room()
     before = _state(deployment)
     if env is not _MISSING:
         deployment.virtual_environment = env
@@ -178,6 +184,8 @@ def set_enabled(deployment: Deployment, enabled: bool, user: SandboxUser) -> boo
     """Enable (now, by this user) or disable; a deployment already in that state is untouched."""
     if (deployment.enabled_at is not None) == enabled:
         return False
+    if enabled:
+        allowance.check_room()
     before = _state(deployment)
     deployment.enabled_at = timezone.now() if enabled else None
     deployment.enabled_by = user if enabled else None
@@ -199,6 +207,7 @@ def _save_if_changed(deployment: Deployment, before: tuple) -> bool:
     deployment.updated_at = max(timezone.now(), _later_than(deployment.updated_at))
     # Only the changeable columns, so that concurrent writes to other fields are not undone.
     _save(deployment, CHANGEABLE)
+    runs.sync_window(deployment)
     return True
 
 

@@ -59,6 +59,7 @@ LAYERS = {
     "patchworks": 2,
     "saved_views": 2,
     "audit": 3,
+    "flow_health": 3,
     "accounts": 4,
     "notifications": 5,
     "drift": 5,

@@ -1,10 +1,11 @@
 """What a Patchworks instance actually answers, compared with what the console needs.
 
 Patchworks publishes no deployment response body, so before going live an operator runs
-`manage.py check_patchworks`: five reads, no writes (one page of deployments; the environments,
-packages and flows lists; one flow's versions). This module names the shape it sees and every
-field the console needs and did not find, saying for each whether the console can make up for
-it (from the pickers) or what the person at the screen will miss.
+`manage.py check_patchworks`: six reads, no writes (one page of deployments; the environments,
+packages and flows lists; one flow's versions; one flow run). This module names the shape it
+sees and every field the console needs and did not find, saying for each whether the console
+can make up for it (from the pickers) or what the person at the screen will miss; and whether
+flow runs can be read at all.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from operator import attrgetter
 from typing import Any, TypeVar
 
 from deployments_ui.patchworks.client import DEFAULT_INCLUDES, PatchworksClient
-from deployments_ui.patchworks.errors import PatchworksError
+from deployments_ui.patchworks.errors import Forbidden, NotFound, PatchworksError
 from deployments_ui.patchworks.types import (
     Deployment,
     Flow,
@@ -50,6 +51,8 @@ class Report:
     read: list[str] = field(default_factory=list)
     missing: list[Finding] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    # Whether flow runs could be read (health beside deployments); None: not tried.
+    runs_readable: bool | None = None
 
     @property
     def ok(self) -> bool:
@@ -118,7 +121,41 @@ def check(client: PatchworksClient) -> Report:
         )
         if versions is not None:
             _check_versions(report, versions)
+    _check_runs(report, client)
     return report
+
+
+RUNS_NOT_READABLE = "not readable"
+
+
+def _check_runs(report: Report, client: PatchworksClient) -> None:
+    """Whether this key may read flow runs. Not being able to is not blocking: the console then
+    shows no health beside deployments, and tells admins once."""
+    report.requests += 1
+    try:
+        client.raw_get("/flow-runs", {"per_page": "1", "sort": "-started_at"})
+    except (NotFound, Forbidden) as error:
+        report.runs_readable = False
+        report.missing.append(
+            Finding(
+                f"flow runs: {RUNS_NOT_READABLE} (Patchworks answered {error.status or 404})",
+                "no health is shown beside deployments; admins see one notice saying so",
+                blocking=False,
+            )
+        )
+        return
+    except PatchworksError as error:
+        report.runs_readable = False
+        report.missing.append(
+            Finding(
+                f"flow runs: could not be read ({error.message})",
+                "no health is shown beside deployments while this lasts",
+                blocking=False,
+            )
+        )
+        return
+    report.runs_readable = True
+    report.read.append("flow runs")
 
 
 def _read(

@@ -26,6 +26,8 @@ from deployments_ui.patchworks.errors import (
     GONE_FLOW,
     GONE_FLOW_VERSION,
     GONE_LIST,
+    GONE_RUN,
+    GONE_RUNS,
     NotFound,
     PatchworksError,
     WrittenUnread,
@@ -35,6 +37,8 @@ from deployments_ui.patchworks.errors import (
 from deployments_ui.patchworks.types import (
     Deployment,
     Flow,
+    FlowRun,
+    FlowRunLog,
     FlowVersion,
     Package,
     Page,
@@ -43,6 +47,8 @@ from deployments_ui.patchworks.types import (
     is_resource,
     parse_deployment,
     parse_flow,
+    parse_flow_run,
+    parse_flow_run_log,
     parse_flow_version,
     parse_one,
     parse_package,
@@ -57,6 +63,9 @@ INCLUDES = frozenset({*DEFAULT_INCLUDES, "user"})
 # The documented sort keys (`sort=key` or `sort=-key`). Other words in the API's "Available"
 # list are SQL that leaked from the server, not sort keys.
 SORT_KEYS = ("created_at", "enabled_at", "flow_name", "flow_version_iteration")
+RUN_SORTS = ("started_at", "-started_at")
+RUN_INCLUDES = frozenset({"flow", "flowVersion"})
+FAILED_STATUS = 3  # the one run status Patchworks publishes
 
 
 class Filter(StrEnum):
@@ -210,6 +219,44 @@ class PatchworksClient:
         path = f"/flows/{_path_id(flow_id, GONE_FLOW)}/versions"
         body = self._get(path, _page_params(page, per_page), GONE_FLOW)
         return self._page(body, parse_flow_version, page, per_page)
+
+    def list_flow_runs(
+        self,
+        *,
+        started_after: datetime | None = None,
+        statuses: Sequence[int] = (),
+        sort: str = "-started_at",
+        include: Sequence[str] = (),
+        page: int = 1,
+        per_page: int = 100,
+    ) -> Page[FlowRun]:
+        """One page of flow runs (Patchworks keeps 7 days of them), newest first by default.
+
+        `started_after` goes as epoch milliseconds; `statuses` are Patchworks' numbers
+        (FAILED_STATUS is 3). A 404 or 403 means this key cannot read runs at all.
+        """
+        if sort not in RUN_SORTS:
+            raise ValueError(f"unknown sort: {sort!r}")
+        unknown = set(include) - RUN_INCLUDES
+        if unknown:
+            raise ValueError(f"unknown include: {sorted(unknown)}")
+        params: dict[str, str] = {"sort": sort, **_page_params(page, per_page)}
+        if include:
+            params["include"] = ",".join(include)
+        if statuses:
+            params["filter[status]"] = ",".join(str(int(status)) for status in statuses)
+        if started_after is not None:
+            if started_after.tzinfo is None:
+                raise ValueError("started_after must be an aware datetime")
+            params["filter[started_after]"] = str(int(started_after.timestamp() * 1000))
+        body = self._get("/flow-runs", params, GONE_RUNS)
+        return self._page(body, parse_flow_run, page, per_page)
+
+    def flow_run_logs(self, run_id: str, *, page: int = 1, per_page: int = 100) -> Page[FlowRunLog]:
+        """One page of what a run wrote, oldest first (gone after 7 days: NotFound)."""
+        path = f"/flow-runs/{_path_id(run_id, GONE_RUN)}/flow-run-logs"
+        body = self._get(path, _page_params(page, per_page), GONE_RUN)
+        return self._page(body, parse_flow_run_log, page, per_page)
 
     def raw_get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         """The decoded body of one GET under /api/v1, unparsed (check_patchworks looks at the

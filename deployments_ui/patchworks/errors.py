@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email.utils
 import math
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -22,9 +23,12 @@ GONE_DEPLOYMENT = "This deployment no longer exists in Patchworks."
 GONE_FLOW_VERSION = "This flow version no longer exists in Patchworks."
 GONE_FLOW = "This flow no longer exists in Patchworks."
 GONE_LIST = "Patchworks could not find this list."
+GONE_RUNS = "Patchworks does not offer flow runs to this API key."
+GONE_RUN = "This run's logs are no longer kept (Patchworks keeps them for 7 days)."
+ALLOWANCE = "Patchworks refused: your plan's allowance of running flows may be used up."
 # The status a console page answers with for Patchworks' status; anything else is a bad gateway
 # (502), or a gateway timeout (504) when a write's outcome is unknown.
-PAGE_STATUS = {401: 403, 403: 403, 404: 404, 422: 422, 429: 429}
+PAGE_STATUS = {401: 403, 402: 403, 403: 403, 404: 404, 422: 422, 429: 429}
 
 
 class PatchworksError(ConsoleError):
@@ -95,6 +99,11 @@ class MalformedResponse(PatchworksError):
     """A success status with a body we cannot read, or an unexpected status such as a 3xx."""
 
 
+class AllowanceUsedUp(PatchworksError):
+    """A write refused, by the look of it, because the company's plan allows no more enabled
+    flows. Patchworks does not publish this refusal: see ALLOWANCE_WORDS."""
+
+
 class WrittenUnread(PatchworksError):
     """Patchworks accepted a write (2xx) without sending the deployment back, and reading it
     afterwards failed: the change was made, its resulting state is not known. `written` is True.
@@ -150,6 +159,8 @@ def error_for_status(
 ) -> PatchworksError:
     """The error for a non-2xx answer; `body` is its JSON object, or {} if it had none."""
     upstream = clean(body.get("message"), secret) or _jsonapi_message(body.get("errors"), secret)
+    if write and _looks_like_allowance(status, body, upstream, secret):
+        return _allowance(status, upstream)
     if status == 401:
         return Unauthorized(
             "Patchworks rejected your API key — update it on the My API key page.", status=status
@@ -251,6 +262,38 @@ def _field_errors(raw: Any, secret: str) -> dict[str, list[str]]:
         texts = [clean(m, secret) for m in (messages if isinstance(messages, list) else [messages])]
         errors[str(field)] = [text for text in texts if text]
     return errors
+
+
+# Enabling counts against the company's allowance of connectors by tier, and Patchworks may
+# refuse an enable for it; the refusal's body is not published. A 402, or a 403/409/422 whose
+# words speak of the plan, is read as that refusal (a 429 "limit" is the rate limit).
+ALLOWANCE_STATUSES = frozenset({403, 409, 422})
+ALLOWANCE_WORDS = re.compile(
+    r"\b(plan|allowance|tier|licen[cs]e[sd]?|quota|upgrade|subscription|active flows?"
+    r"|connector limit|limit of)\b",
+    re.IGNORECASE,
+)
+
+
+def _looks_like_allowance(status: int, body: Mapping[str, Any], upstream: str, secret: str) -> bool:
+    if status == 402:
+        return True
+    if status not in ALLOWANCE_STATUSES:
+        return False
+    texts = [
+        upstream,
+        *(t for ts in _field_errors(body.get("errors"), secret).values() for t in ts),
+    ]
+    return any(ALLOWANCE_WORDS.search(text) for text in texts)
+
+
+def _allowance(status: int, upstream: str) -> AllowanceUsedUp:
+    said = f" Patchworks said: “{upstream}”" if upstream else ""
+    return AllowanceUsedUp(
+        f"{ALLOWANCE} Nothing was changed. Disable a flow that is no longer needed, or ask "
+        f"whoever manages your Patchworks account about the plan.{said}",
+        status=status,
+    )
 
 
 def _rate_limited(wait: int | None) -> RateLimited:

@@ -48,7 +48,7 @@ def run(*args: str) -> str:
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-def test_it_names_the_shape_and_what_is_missing_with_five_reads(service_key, on_sandbox, shape):
+def test_it_names_the_shape_and_what_is_missing_with_six_reads(service_key, on_sandbox, shape):
     on_sandbox.set_shape(shape)
     on_sandbox.clear_requests()
     output = run()
@@ -60,8 +60,10 @@ def test_it_names_the_shape_and_what_is_missing_with_five_reads(service_key, on_
     assert "MISSING" not in output  # the console can make up for everything in these shapes
     assert "The console can work with these answers." in output
     requests = on_sandbox.requests()
-    assert [entry["method"] for entry in requests] == ["GET"] * 5
-    assert requests[-1]["path"].endswith("/versions")
+    assert [entry["method"] for entry in requests] == ["GET"] * 6
+    assert requests[-2]["path"].endswith("/versions")
+    assert requests[-1]["path"] == "/api/v1/flow-runs"
+    assert "Flow runs: readable\n" in output
     assert all(entry["user"] == "Console Service" for entry in requests)
 
 
@@ -82,3 +84,21 @@ def test_it_refuses_without_any_key(settings, db):
     settings.CONSOLE_SERVICE_API_KEY = ""
     with pytest.raises(CommandError, match="No key"):
         run()
+
+
+@pytest.mark.parametrize("status", [403, 404])
+def test_runs_that_cannot_be_read_are_reported_plainly_and_do_not_block(
+    service_key, on_sandbox, status
+):
+    on_sandbox.set_faults(error_status=status, path_contains="/flow-runs")
+    output = run()
+    assert "Flow runs: not readable\n" in output
+    assert f"missing  flow runs: not readable (Patchworks answered {status})" in output
+    assert "The console can work with these answers." in output
+
+
+def test_runs_failing_for_now_are_reported_without_blocking(service_key, on_sandbox):
+    on_sandbox.set_faults(error_status=500, path_contains="/flow-runs")
+    output = run()
+    assert "Flow runs: not readable\n" in output
+    assert "missing  flow runs: could not be read (Patchworks is not answering" in output

@@ -43,7 +43,7 @@ class SandboxKey:
     suppress_health_check=list(HealthCheck),
 )
 def test_every_read_answers_as_the_contract_says(case, sandbox_server):
-    if case.query and "include" in case.query:
+    if case.query and "include" in case.query and not case.path.startswith("/api/v1/flow-runs"):
         # The contract types `include` as any string; only its five relation names are valid.
         case.query["include"] = "flowVersion,virtualEnvironment,package,enabledBy,user"
     case.call_and_validate(base_url=sandbox_server.url)

@@ -34,6 +34,9 @@ class Command(BaseCommand):
         report = check(client)
         self.stdout.write(f"Read: {', '.join(report.read) or 'nothing'} ({report.requests} GETs)")
         self.stdout.write(f"Response shape: {report.shape}")
+        if report.runs_readable is not None:
+            runs = "readable" if report.runs_readable else "not readable"
+            self.stdout.write(f"Flow runs: {runs}")
         for failure in report.failures:
             self.stdout.write(self.style.ERROR(f"  FAILED  {failure}"))
         if not report.missing:

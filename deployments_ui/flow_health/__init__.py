@@ -1,0 +1,43 @@
+"""Flow health beside every deployment: how its flow has been running, in plain words.
+
+No views, no templates: pages and drift detection call these.
+
+- `read_board(client, deployments)`: ONE request for a page of deployments; `board.get(id)`
+  gives each one's `Health` (`.kind`, `.since`, `.text`); `board.readable`/`board.notice` say
+  when runs cannot be read, for one Admin notice instead of marks.
+- `health_of_one(client, deployment)`: one deployment, with its failing step's message.
+- `explain(health, LastChange(who, verb, when, reason))`: the sentence tying health to a change.
+- `run_summary(health)`: a small JSON-safe dict for an audit event's context.
+"""
+
+from deployments_ui.flow_health.health import Health, Kind, RunCounts, Window, assess, window_of
+from deployments_ui.flow_health.reading import (
+    NOT_READABLE,
+    HealthBoard,
+    health_of_one,
+    read_board,
+    with_failure_message,
+)
+from deployments_ui.flow_health.summary import run_summary
+from deployments_ui.flow_health.words import LastChange, ago, clock, describe, explain, span
+
+__all__ = [
+    "NOT_READABLE",
+    "Health",
+    "HealthBoard",
+    "Kind",
+    "LastChange",
+    "RunCounts",
+    "Window",
+    "ago",
+    "assess",
+    "clock",
+    "describe",
+    "explain",
+    "health_of_one",
+    "read_board",
+    "run_summary",
+    "span",
+    "window_of",
+    "with_failure_message",
+]

@@ -1,0 +1,100 @@
+"""Reading runs for a page of deployments: ONE request for all rows, and graceful absence.
+
+`read_board` asks Patchworks once for the runs since CONSOLE_FLOW_HEALTH_HOURS ago (newest
+first, CONSOLE_FLOW_HEALTH_RUNS of them) and assesses every deployment given. When the key may
+not read runs (404 or 403) the board says so once (`notice`, for an Admin) and has no rows, so
+pages show nothing beside deployments; any other failure also leaves the rows empty, with a
+notice that it is for now.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from deployments_ui.flow_health.health import Health, Kind, Window, assess, window_of
+from deployments_ui.patchworks import (
+    Deployment,
+    Forbidden,
+    NotFound,
+    PatchworksClient,
+    PatchworksError,
+)
+
+logger = logging.getLogger(__name__)
+
+NOT_READABLE = (
+    "Patchworks does not let the console read flow runs with this API key, so no health is "
+    "shown beside deployments."
+)
+UNAVAILABLE = "Flow health could not be read just now: {message}"
+
+
+@dataclass(frozen=True)
+class HealthBoard:
+    """The health of one page's deployments, by deployment id.
+
+    `readable` is False when runs cannot be read at all (404/403) or health is switched off;
+    `notice` is the one sentence an Admin should see about it ("" for none).
+    """
+
+    rows: Mapping[str, Health] = field(default_factory=dict)
+    readable: bool = True
+    notice: str = ""
+    window: Window | None = None
+
+    def get(self, deployment_id: str) -> Health | None:
+        return self.rows.get(deployment_id)
+
+
+def read_board(
+    client: PatchworksClient, deployments: Iterable[Deployment], *, now: datetime | None = None
+) -> HealthBoard:
+    """Health for these deployments from one read of recent runs."""
+    if not settings.CONSOLE_FLOW_HEALTH_ENABLED:
+        return HealthBoard(readable=False)
+    moment = now or timezone.now()
+    hours = min(max(settings.CONSOLE_FLOW_HEALTH_HOURS, 1), 7 * 24)
+    since = moment - timedelta(hours=hours)
+    try:
+        page = client.list_flow_runs(
+            started_after=since, per_page=settings.CONSOLE_FLOW_HEALTH_RUNS
+        )
+    except (NotFound, Forbidden):
+        return HealthBoard(readable=False, notice=NOT_READABLE)
+    except PatchworksError as error:
+        logger.info("flow health: runs could not be read (status %s)", error.status)
+        return HealthBoard(notice=UNAVAILABLE.format(message=error.message))
+    window = window_of(page.items, since=since, has_more=page.has_next, now=moment)
+    return HealthBoard(rows=assess(deployments, page.items, window), window=window)
+
+
+def health_of_one(
+    client: PatchworksClient, deployment: Deployment, *, now: datetime | None = None
+) -> Health | None:
+    """One deployment's health (a detail page, drift detection), with the first failing step's
+    message when it is failing: two requests at most. None when runs cannot be read."""
+    health = read_board(client, [deployment], now=now).get(deployment.id)
+    if health is None or health.kind != Kind.FAILING:
+        return health
+    return with_failure_message(client, health)
+
+
+def with_failure_message(client: PatchworksClient, health: Health) -> Health:
+    """The health with its last failure's first error line (one request for that run's logs).
+    Unchanged when there is no failure or its logs cannot be read (they are kept 7 days)."""
+    if health.last_failure is None:
+        return health
+    try:
+        logs = client.flow_run_logs(health.last_failure.id).items
+    except PatchworksError:
+        return health
+    error = next((line for line in logs if line.is_error), None)
+    if error is None:
+        return health
+    return replace(health, failure_message=error.message, failure_step_id=error.flow_step_id)

@@ -1,0 +1,131 @@
+"""Flow health in plain words, and the sentence that ties it to the last change.
+
+Times are in the reader's time zone: Django's current one unless `tz` is given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+
+from django.conf import settings
+from django.utils import timezone
+
+from deployments_ui.flow_health.health import Health, Kind
+
+
+@dataclass(frozen=True, slots=True)
+class LastChange:
+    """The last change to a deployment, as plain values (the audit trail's, or any other).
+
+    `verb` is what they did, worded to follow their name: "disabled it", "changed its priority".
+    """
+
+    who: str
+    verb: str
+    when: datetime
+    reason: str = ""
+
+
+# Times ----------------------------------------------------------------------------------------
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or timezone.now()
+
+
+def clock(moment: datetime, *, now: datetime | None = None, tz: tzinfo | None = None) -> str:
+    """ "14:02" today, "yesterday at 14:02", else "Sat 5 Dec at 14:02" (the reader's zone)."""
+    zone = tz or timezone.get_current_timezone()
+    local, today = moment.astimezone(zone), _now(now).astimezone(zone).date()
+    time = local.strftime("%H:%M")
+    if local.date() == today:
+        return time
+    if (today - local.date()).days == 1:
+        return f"yesterday at {time}"
+    return f"{local.strftime('%a')} {local.day} {local.strftime('%b')} at {time}"
+
+
+def span(delta: timedelta) -> str:
+    """ "3 minutes", "2 hours", "4 days" (rounded down; under a minute: "less than a minute")."""
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 1:
+        return "less than a minute"
+    for size, unit in ((24 * 60, "day"), (60, "hour"), (1, "minute")):
+        if minutes >= size * (2 if unit == "day" else 1):
+            count = minutes // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{minutes} minutes"
+
+
+def ago(moment: datetime, *, now: datetime | None = None) -> str:
+    delta = _now(now) - moment
+    return "just now" if delta < timedelta(minutes=1) else f"{span(delta)} ago"
+
+
+# Health alone ---------------------------------------------------------------------------------
+
+
+def describe(health: Health, *, now: datetime | None = None, tz: tzinfo | None = None) -> str:
+    """ "Running fine", "Failing since 14:02", "Not run since 12:00", "No recent runs seen"."""
+    since = clock(health.since, now=now, tz=tz) if health.since else ""
+    if health.kind == Kind.FINE:
+        text = "Running fine" if health.counts.succeeded else "Running now"
+    elif health.kind == Kind.FAILING:
+        text = f"Failing since {since}" if since else "Failing"
+    elif health.kind == Kind.NOT_RUN:
+        if since:
+            text = f"Not run since {since}"
+        else:
+            text = "Not running (switched off)" if not health.enabled else "Not run lately"
+    else:
+        text = "No recent runs seen"
+    if health.shared and health.kind in (Kind.FINE, Kind.FAILING):
+        text += " (runs of this version in all its environments)"
+    return text
+
+
+# Health and the last change -------------------------------------------------------------------
+
+
+def explain(
+    health: Health | None,
+    last_change: LastChange | None,
+    *,
+    now: datetime | None = None,
+    tz: tzinfo | None = None,
+) -> str:
+    """One sentence: the health, tied to the last change when the change plausibly explains it.
+
+    "Not run since Ann Smith disabled it 2 hours ago: supplier outage"
+    "Failing since 14:02, 3 minutes after Bob Jones changed its priority"
+    Nothing ("") when runs could not be read.
+    """
+    if health is None:
+        return ""
+    plain = describe(health, now=now, tz=tz)
+    if last_change is None or health.shared:
+        return plain
+    change = last_change
+    related = timedelta(minutes=settings.CONSOLE_FLOW_HEALTH_RELATED_MINUTES)
+    reason = f": {change.reason.strip()}" if change.reason.strip() else ""
+    if health.kind == Kind.NOT_RUN and (health.since is None or change.when >= health.since):
+        return f"Not run since {change.who} {change.verb} {ago(change.when, now=now)}{reason}"
+    if health.kind == Kind.FAILING and health.since is not None:
+        gap = health.since - change.when
+        if timedelta(0) <= gap <= related:
+            return f"{plain}, {span(gap)} after {change.who} {change.verb}"
+        if gap < timedelta(0):
+            when = clock(change.when, now=now, tz=tz)
+            return f"{plain}, and still after {change.who} {change.verb} at {when}"
+    if health.kind == Kind.FINE and _fixed_by(health, change, related, now):
+        return f"Running fine since {change.who} {change.verb} {ago(change.when, now=now)}"
+    return plain
+
+
+def _fixed_by(health: Health, change: LastChange, related: timedelta, now: datetime | None) -> bool:
+    """Whether the flow came back to health after this (recent) change."""
+    if health.last_failure is None or health.last_failure.started_at is None:
+        return False
+    recent = _now(now) - change.when <= related
+    return recent and change.when >= health.last_failure.started_at
