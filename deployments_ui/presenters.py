@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
@@ -21,8 +23,12 @@ PAGE_WINDOW = 2
 
 def deployment_label(deployment) -> str:
     """'Orders → Shopify v3 in UK Live', or 'the global deployment of Orders v2', in words a
-    person recognises (capitalise it at the start of a sentence): `DeploymentRef.label`."""
-    return DeploymentRef.of(deployment).label()
+    person recognises (capitalise it at the start of a sentence): `DeploymentRef.label`, with
+    what a page knows instead of a missing flow name."""
+    ref = DeploymentRef.of(deployment)
+    if not ref.flow_name and isinstance(deployment, Deployment):
+        ref = replace(ref, flow_name=deployment.flow_label)
+    return ref.label()
 
 
 def toggle_question(deployment: Deployment, *, enable: bool) -> str:

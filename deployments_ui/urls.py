@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 from deployments_ui.core.ids import PatchworksIdConverter
 from deployments_ui.views import (
     audit,
+    audit_event,
     bulk,
     changes,
     deployment_changes,
@@ -73,6 +74,8 @@ urlpatterns = [
     ),
     path("settings/webhooks/<int:webhook>/test/", notifications.webhook_test, name="webhook-test"),
     path("audit/", audit.audit_log, name="audit-log"),
+    path("audit/<int:pk>/", audit_event.audit_event, name="audit-event"),
+    path("audit/<int:pk>/undo/", audit_event.audit_undo, name="audit-undo"),
     path("audit/export.csv", audit.audit_export, name="audit-export"),
     path("saved-views/", saved_views.saved_view_create, name="saved-view-create"),
     path(

@@ -46,6 +46,9 @@ URL_ACCESS: dict[str, str] = {
     "picker-flow-versions": "view_deployments",
     "audit-log": "view_deployments",
     "audit-export": "view_deployments",
+    "audit-event": "view_deployments",
+    # Undo is a change like any other: the write path checks the kind of change and its scope.
+    "audit-undo": "toggle_deployments",
     # Saved views belong to the lists they filter; the views check who owns each one.
     "saved-view-create": "view_deployments",
     "saved-view-rename": "view_deployments",

@@ -272,15 +272,16 @@ def on_behalf_words(after: Any) -> str:
     write made through a change request; '' otherwise."""
     after = after if isinstance(after, dict) else {}
     number = after.get("change_request")
+    undoing = f" (undoing the change of event {after['undoes']})" if after.get("undoes") else ""
     if not number or not after.get("requested_by"):
-        return ""
+        return undoing
     approved = ", ".join(after.get("approved_by") or [])
     how = (
         f"applied without approval (break glass: {after['break_glass']})"
         if after.get("break_glass")
         else (f"approved by {approved}" if approved else "approved")
     )
-    return f" at the request of {after['requested_by']} (change request {number}, {how})"
+    return f" at the request of {after['requested_by']} (change request {number}, {how}){undoing}"
 
 
 def _describe_control(entry: AuditEntry) -> str:

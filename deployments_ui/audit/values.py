@@ -27,6 +27,7 @@ STATE_LABELS = {
     "approved_by": "Approved by",
     "bulk_job_id": "Bulk job",
     "schedule_id": "Scheduled change",
+    "undoes": "Undoes event",
 }
 
 
