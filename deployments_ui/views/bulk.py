@@ -15,6 +15,7 @@ from django.views.decorators.vary import vary_on_headers
 from deployments_ui.audit import Actor, AuditUnavailable
 from deployments_ui.bulk import services as bulk
 from deployments_ui.bulk.models import BulkItem, BulkJob
+from deployments_ui.changes.models import ChangeRequest
 from deployments_ui.core.http import SignedInRequest
 from deployments_ui.deployments import reads
 from deployments_ui.forms.deployments import (
@@ -138,6 +139,15 @@ def job_detail(request: SignedInRequest, job: int) -> HttpResponse:
         "retryable": sum(1 for item in items if item.status in bulk.RETRYABLE),
         "item_status": BulkItem.Status,
         "retries": list(found.retries.order_by("id")),
+        "undo_action": "enable" if found.action == BulkJob.Action.DISABLE else "disable",
+        "undo_ids": [
+            f"{item.flow_version_id}:{item.deployment_id}"
+            for item in items
+            if item.status == BulkItem.Status.DONE
+        ],
+        "waiting_request": found.change_requests.filter(
+            status__in=ChangeRequest.OPEN_STATUSES
+        ).first(),
     }
     template = "bulk/job_detail.html"
     if request.htmx and not request.htmx.boosted:

@@ -113,3 +113,20 @@ def test_a_declined_job_request_sends_nothing_for_its_items(client, operator, on
     item = BulkItem.objects.get()
     assert item.status == Item.CANCELLED and "declined" in item.message
     assert read_back(on_sandbox, live[0])["enabled_at"]
+
+
+def test_undo_this_job_offers_only_the_items_it_changed(client, operator, on_sandbox):
+    enabled = pick(on_sandbox, enabled=True, count=2, live=False)
+    already = pick(on_sandbox, enabled=False, count=1, live=False)
+    client.force_login(operator)
+    start(client, enabled + already)
+    job = BulkJob.objects.get()
+    page = client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "Undo this job (2 changed)" in page
+    for item in enabled:
+        assert f'name="deployment" value="{item["flow_version_id"]}:{item["id"]}"' in page
+    assert f'value="{already[0]["flow_version_id"]}:{already[0]["id"]}"' not in page
+
+    start(client, enabled, action="enable")
+    assert all(read_back(on_sandbox, item)["enabled_at"] for item in enabled)
+    assert not read_back(on_sandbox, already[0])["enabled_at"]
