@@ -89,7 +89,10 @@ def apply_change(change_id: int, *, holder: str = "") -> ScheduledChange | None:
         if not isinstance(error, (ConsoleError, PatchworksError, MissingApiKey)):
             logger.exception("Scheduled change %s failed unexpectedly", change.pk)
         outcome = writes.outcome_of(error)
-        return _finish(change, STATUS_FOR[outcome.kind], _words(change, outcome))
+        words = _words(change, outcome)
+        if isinstance(error, MissingApiKey):
+            words = f"{change.requested_by_name}: {words}"
+        return _finish(change, STATUS_FOR[outcome.kind], words)
     verb = "enabled" if change.action == ScheduledChange.Action.ENABLE else "disabled"
     return _finish(change, Status.APPLIED, f"{verb.capitalize()} {_lateness(change)}.")
 

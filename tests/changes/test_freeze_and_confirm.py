@@ -131,7 +131,12 @@ def test_a_frozen_row_asks_on_its_own_page_where_an_admin_can_override(
 
     client.post(
         deployment_url(item, "disable/"),
-        {"ask": "1", "confirmed": "1", "freeze_override": "incident 12: stop the leak"},
+        {
+            "ask": "1",
+            "confirmed": "1",
+            "reason": "incident 12",
+            "freeze_override": "incident 12: stop the leak",
+        },
     )
 
     assert not read_back(on_sandbox, item)["enabled_at"]
@@ -160,7 +165,9 @@ def test_an_approved_request_waits_out_a_freeze(client, operator, editor, on_san
     protect("live")
     item = find_deployment(on_sandbox, enabled=True, live=True)
     client.force_login(operator)
-    client.post(deployment_url(item, "disable/"), {"ask": "1", "confirmed": "1"})
+    client.post(
+        deployment_url(item, "disable/"), {"ask": "1", "confirmed": "1", "reason": "outage"}
+    )
     change = ChangeRequest.objects.get()
     client.force_login(editor)
     client.post(f"/changes/{change.pk}/approve/")

@@ -102,7 +102,13 @@ def test_another_person_approves_then_the_requester_applies(
     assert change.status == "applied" and change.applied_by == operator
     assert actions() == ["request", "approve", "disable", "disable"]
     write = AuditEvent.objects.filter(action="disable", outcome="succeeded").get()
-    assert f"change request {change.pk}, approved by Olga Other" in write.reason
+    assert write.reason == "supplier outage" and write.after["change_request"] == change.pk
+    sentence = audit.describe(write.completes)
+    assert sentence.startswith(f"Oscar Operator disabled {item['name']}")
+    assert (
+        f"at the request of Oscar Operator (change request {change.pk}, approved by Olga Other)"
+        in sentence
+    )
     history = client.get(f"/changes/{change.pk}/").content.decode()
     assert "Olga Other approved change request" in history
 
@@ -296,7 +302,8 @@ def test_an_admin_breaks_glass_with_a_reason(client, operator, admin_user, on_sa
     assert change.status == "applied" and change.break_glass
     assert AuditEvent.objects.get(action="break_glass").reason == "data leaking to the wrong shop"
     write = AuditEvent.objects.get(action="disable", outcome="succeeded")
-    assert "break glass: data leaking to the wrong shop" in write.reason
+    assert write.after["break_glass"] == "data leaking to the wrong shop"
+    assert "break glass: data leaking to the wrong shop" in audit.describe(write.completes)
     listing = client.get("/changes/").content.decode()
     assert "break glass" in listing
     audit_page = client.get("/audit/").content.decode()

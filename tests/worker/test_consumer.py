@@ -142,7 +142,7 @@ def test_a_disable_due_in_three_seconds_is_applied_and_audited(worker, sandbox):
     assert not read_back(sandbox, item)["enabled_at"]
     writes = [entry for entry in sandbox.requests() if entry["method"] == "POST"]
     assert len(writes) == 1 and writes[0]["user"] == "Oscar Operator"  # the key's owner
-    applied = [e for e in state["events"] if e.startswith("The schedule on behalf of Ana Ops")]
+    applied = [e for e in state["events"] if e.startswith("The schedule of Ana Ops")]
     assert len(applied) == 1
     assert " disabled " in applied[0] and " — succeeded — scheduled for " in applied[0]
     assert ", applied on time" in applied[0] or " s late" in applied[0]
@@ -176,6 +176,6 @@ def test_a_consumer_killed_mid_apply_never_applies_twice(worker, sandbox):
     assert change["status"] == "applied", change
     assert "nothing was sent again" in change["message"]
     # The interrupted attempt's audit event got the outcome found by reading afterwards.
-    [applied] = [e for e in state["events"] if e.startswith("The schedule on behalf of Ana Ops")]
+    [applied] = [e for e in state["events"] if e.startswith("The schedule of Ana Ops")]
     assert " — succeeded — " in applied, applied
     assert not read_back(sandbox, item)["enabled_at"]
