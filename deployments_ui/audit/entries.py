@@ -273,6 +273,8 @@ def on_behalf_words(after: Any) -> str:
     after = after if isinstance(after, dict) else {}
     number = after.get("change_request")
     undoing = f" (undoing the change of event {after['undoes']})" if after.get("undoes") else ""
+    if after.get("bulk_job_id"):
+        undoing += f" as part of bulk job #{after['bulk_job_id']}"
     if not number or not after.get("requested_by"):
         return undoing
     approved = ", ".join(after.get("approved_by") or [])

@@ -159,7 +159,6 @@ def apply_item(
             ref=item.ref,
             enabled=wanted,
             reason=job.reason,
-            note=f"bulk job #{job.pk}",
             controls=_controls(job, current),
             current=current,
             on_attempt=claim,
@@ -209,7 +208,8 @@ def _settle(item: BulkItem, current: Deployment | None, wanted: bool) -> BulkIte
             "The worker stopped while sending this change and the deployment is unchanged, so "
             "it was not made. Nothing was sent again: retry it."
         )
-    made = settling.settle(item.attempt_event_id, current, message=message)
+    made = current is not None and current.is_enabled == wanted
+    settling.settle(item.attempt_event_id, current, message=message)
     status = ItemStatus.DONE if made else ItemStatus.FAILED
     return _finish_item(item, status, message, from_status=ItemStatus.SENDING)
 

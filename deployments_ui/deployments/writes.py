@@ -116,7 +116,8 @@ def set_enabled(
     ref = DeploymentRef.of(current)
     before = audit.deployment_state(current)
     if current.is_enabled == enabled:
-        _refuse(actor, action, ref, reason, AlreadyInState(already_words(current), current), before)
+        refusal = AlreadyInState(already_words(current), current)
+        _refuse(actor, action, ref, reason, refusal, before, context)
     after = {**before, "enabled": enabled}
     change = Change(action, ref, (EnvironmentRef.of(current),), before, after, {}, reason)
     _control(actor, user, change, controls, current)

@@ -186,7 +186,9 @@ def test_the_job_page_shows_each_result_and_polls_only_while_running(signed_in, 
     job = BulkJob.objects.get()
     html = signed_in.get(f"/jobs/{job.pk}/").content.decode()
     assert "2 of 2</strong> finished: 1 done, 1 skipped, 0 failed" in html
-    assert "<strong>Skipped</strong>: Already disabled." in html
+    assert (
+        "<strong>Skipped</strong>: Already disabled by someone else. Nothing was changed." in html
+    )
     assert "hx-trigger" not in html.split('id="job-progress"')[1].split(">")[0]
     BulkJob.objects.filter(pk=job.pk).update(status=BulkJob.Status.RUNNING)
     partial = signed_in.get(f"/jobs/{job.pk}/", HTTP_HX_REQUEST="true").content.decode()
@@ -203,7 +205,8 @@ def test_skipped_says_by_whom(signed_in, on_sandbox):
     item = BulkItem.objects.get()
     assert item.status == Item.SKIPPED
     who = enabled[0]["enabledBy"]["name"]
-    assert item.message == f"Already enabled by {who}."
+    assert item.message.startswith(f"Already enabled by {who} on ")
+    assert item.message.endswith("Nothing was changed.")
 
 
 def test_a_partial_failure_reports_patchworks_message_per_item(signed_in, on_sandbox):
@@ -277,14 +280,16 @@ def test_cancel_while_running_stops_the_items_not_yet_sent(
     items = pick(on_sandbox, enabled=True, count=4)
     calls = []
 
-    def gate(*, job, deployment, actor):
+    controls = running._controls
+
+    def cancelling(job, current):
         # The person presses Cancel while the worker is on the second item.
-        calls.append(deployment.id)
+        calls.append(current.id)
         if len(calls) == 2:
             bulk.cancel_job(actor=running.Actor(name="Oscar Operator"), user=operator, job=job)
-        return None
+        return controls(job, current)
 
-    monkeypatch.setattr(running, "change_control_gate", gate)
+    monkeypatch.setattr(running, "_controls", cancelling)
     post(signed_in, items, confirmed="1")
     job = BulkJob.objects.get()
     assert job.status == BulkJob.Status.CANCELLED
@@ -399,9 +404,9 @@ def test_items_that_need_approval_become_change_requests(signed_in, on_sandbox):
     protect("live")
     on_sandbox.clear_requests()
     post(signed_in, protected, confirmed="1")
-    item = BulkJob.objects.get().items.get()
-    assert item.status == Item.SKIPPED
-    assert "change request" in item.message
+    job = BulkJob.objects.get()
+    item = job.items.get()
+    assert (item.status, item.message) == (Item.WAITING, "Waiting for approval.")
     assert writes(on_sandbox) == []
-    request = ChangeRequest.objects.get(deployment_id=str(protected[0]["id"]))
+    request = ChangeRequest.objects.get(bulk_job=job)
     assert request.action == "disable"
