@@ -44,7 +44,7 @@ from django.utils.crypto import salted_hmac
 from django.views.decorators.debug import sensitive_variables
 
 from deployments_ui.errors import ConsoleError
-from deployments_ui.models import AuditChainHead, AuditEvent
+from deployments_ui.models import AuditChainHead, AuditCheckpoint, AuditEvent, AuditStreamCursor
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +140,11 @@ class VerifyResult:
     problem: str = ""
     head: Checkpoint | None = None
     unkeyed: int = 0
+    wrong_key: bool = False
+    # Every event that no longer matches its hash, in order.
+    changed: tuple[int, ...] = ()
+    # Where the walk began: the last pruning's checkpoint (None: the start of the trail).
+    start: Checkpoint | None = None
 
 
 @functools.lru_cache(maxsize=4)
@@ -160,6 +165,64 @@ def _audit_key() -> bytes:
     return _key_for(settings.CONSOLE_AUDIT_KEY, settings.SECRET_KEY)
 
 
+# A fixed label: its HMAC under the key names the key without revealing it.
+FINGERPRINT_LABEL = b"deployments-console audit key fingerprint v1"
+
+
+def key_fingerprint() -> str:
+    """Sixteen hex digits naming the audit key in use (not the key, nor enough to find it)."""
+    return hmac.new(_audit_key(), FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:16]
+
+
+def sign(*parts: object) -> str:
+    """HMAC-SHA256 under the audit key over the parts, one a line."""
+    message = "\n".join(str(part) for part in parts).encode()
+    return hmac.new(_audit_key(), message, hashlib.sha256).hexdigest()
+
+
+def _seal_of(head: AuditChainHead) -> str:
+    return sign(
+        "head", head.last_event_id, head.last_hash, head.keyed_from_id, head.key_fingerprint
+    )
+
+
+def _checkpoint_parts(row: AuditCheckpoint) -> tuple[object, ...]:
+    return (
+        "checkpoint",
+        row.kind,
+        row.event_id,
+        row.hash,
+        int(row.keyed),
+        row.events,
+        row.key_fingerprint,
+    )
+
+
+def signature_matches(row: AuditCheckpoint) -> bool:
+    return hmac.compare_digest(row.signature, sign(*_checkpoint_parts(row)))
+
+
+def record_checkpoint(kind: str, point: Checkpoint, *, keyed: bool, events: int) -> AuditCheckpoint:
+    """Keep a signed record of `point` (a verified head, or where pruning cut the trail)."""
+    row = AuditCheckpoint(
+        kind=kind,
+        event_id=point.event_id,
+        hash=point.hash,
+        keyed=keyed,
+        events=events,
+        key_fingerprint=key_fingerprint(),
+    )
+    row.signature = sign(*_checkpoint_parts(row))
+    row.save()
+    return row
+
+
+def is_keyed(event_id: int) -> bool:
+    """Whether the chain hashed this event with the key (or, before keying, plain sha256)."""
+    head = AuditChainHead.objects.filter(pk=HEAD_ID).first()
+    return head is not None and head.keyed_from_id is not None and event_id >= head.keyed_from_id
+
+
 @checks.register(checks.Tags.security, deploy=True)
 def check_audit_key(app_configs: object = None, **kwargs: object) -> list[checks.CheckMessage]:
     """W001 (check --deploy): the audit chain's key is not set."""
@@ -169,13 +232,24 @@ def check_audit_key(app_configs: object = None, **kwargs: object) -> list[checks
 
 
 def verify_chain(*, checkpoint: Checkpoint | None = None, min_events: int = 0) -> VerifyResult:
-    """Walk the trail in order and report the first event whose hash or link is wrong.
+    """Walk the trail in order and report every event whose hash or link is wrong.
 
-    `checkpoint` (from the log) must still be in the trail with the same hash, and the trail
-    must hold at least `min_events` events: together they catch a trail emptied, cut short or
-    rewritten whole by someone with the database but not the key.
+    First the key: if the trail records another key's fingerprint, nothing else is reported
+    (`wrong_key`). `checkpoint` (from the log) must still be in the trail with the same hash,
+    and the trail must hold at least `min_events` events: together they catch a trail emptied,
+    cut short or rewritten whole by someone with the database but not the key. Without a
+    checkpoint, the last head verify_audit proved (a signed record) and what the audit stream
+    delivered stand in for it.
     """
-    result = _verify_links(checkpoint)
+    head = AuditChainHead.objects.filter(pk=HEAD_ID).first()
+    refusal = _key_refusal(head) or _head_refusal(head)
+    if refusal is not None:
+        return refusal
+    start, start_problem = _start_point()
+    if start_problem:
+        return VerifyResult(False, 0, start.event_id if start else None, start_problem)
+    marks = _marks(checkpoint, start)
+    result = _Walk(head, start, marks).run()
     if result.ok and result.checked < min_events:
         return VerifyResult(
             False,
@@ -189,78 +263,230 @@ def verify_chain(*, checkpoint: Checkpoint | None = None, min_events: int = 0) -
     return result
 
 
-def _verify_links(checkpoint: Checkpoint | None) -> VerifyResult:
-    # Read the head first: events appended while we walk are then simply beyond it.
-    head = AuditChainHead.objects.filter(pk=HEAD_ID).first()
-    keyed_from = head.keyed_from_id if head else None
-    previous: AuditEvent | None = None
-    head_seen = head is None or head.last_event_id is None
-    checkpoint_seen = checkpoint is None
-    checked = unkeyed = 0
-    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
-        checked += 1
-        keyed = keyed_from is not None and event.pk >= keyed_from
-        unkeyed += not keyed
-        expected_previous = previous.hash if previous else GENESIS_HASH
-        if event.previous_hash != expected_previous:
-            before_it = f"event {previous.pk}" if previous else "the start of the trail"
+def _key_refusal(head: AuditChainHead | None) -> VerifyResult | None:
+    """A trail written with another key is said to be so, before any event is judged."""
+    recorded = head.key_fingerprint if head else ""
+    ours = key_fingerprint()
+    if not recorded or hmac.compare_digest(recorded, ours):
+        return None
+    if head is not None and hmac.compare_digest(head.seal, _seal_of(head)):
+        return VerifyResult(
+            False,
+            0,
+            head.last_event_id,
+            "the record of which key wrote the trail was changed (the chain head is sealed "
+            "with the key given here): someone edited the chain head",
+        )
+    return VerifyResult(
+        False,
+        0,
+        None,
+        f"this trail was written with another key (fingerprint {recorded}; the key given "
+        f"here has fingerprint {ours}). Set CONSOLE_AUDIT_KEY (or CONSOLE_AUDIT_KEY_FILE), or "
+        "DJANGO_SECRET_KEY if no audit key is set, to what the console runs with; no event "
+        "was judged",
+        wrong_key=True,
+    )
+
+
+def _head_refusal(head: AuditChainHead | None) -> VerifyResult | None:
+    """A head written since heads are sealed must carry a seal made with the key."""
+    if head is None or not (head.key_fingerprint or head.seal):
+        return None
+    if hmac.compare_digest(head.seal, _seal_of(head)):
+        return None
+    return VerifyResult(
+        False,
+        0,
+        head.last_event_id,
+        "the chain head (last event, its hash, where keying began) was changed by someone "
+        "without the key: the trail was rewritten, or events at its end were removed",
+    )
+
+
+def _start_point() -> tuple[Checkpoint | None, str]:
+    """Where the trail starts: after the last pruning's checkpoint, or at the genesis."""
+    pruned = AuditCheckpoint.objects.filter(kind=AuditCheckpoint.Kind.PRUNED)
+    row = pruned.order_by("-event_id").first()
+    if row is None:
+        return None, ""
+    start = Checkpoint(row.event_id, row.hash)
+    if not signature_matches(row):
+        return start, (
+            f"the record of the events removed up to event {row.event_id} (pruning) was "
+            "changed or made without the key"
+        )
+    return start, ""
+
+
+@dataclass(frozen=True)
+class _Mark:
+    """An event id and hash the trail must still hold, and who says so."""
+
+    event_id: int
+    hash: str
+    said_by: str
+    keyed: bool = False
+
+
+def _marks(checkpoint: Checkpoint | None, start: Checkpoint | None) -> list[_Mark]:
+    marks: list[_Mark] = []
+    if checkpoint is not None:
+        marks.append(_Mark(checkpoint.event_id, checkpoint.hash, "the checkpoint"))
+    else:
+        last = last_verified()
+        if last is not None:
+            marks.append(
+                _Mark(last.event_id, last.hash, "the last verified head (verify_audit)", last.keyed)
+            )
+    for cursor in AuditStreamCursor.objects.exclude(last_hash=""):
+        said_by = f"what the audit stream sent to {cursor.destination}"
+        marks.append(_Mark(cursor.last_event_id, cursor.last_hash, said_by))
+    floor = start.event_id if start else 0
+    return [mark for mark in marks if mark.event_id > floor]
+
+
+def last_verified() -> AuditCheckpoint | None:
+    """The last head verify_audit proved, if its record is signed with the key given here."""
+    rows = AuditCheckpoint.objects.filter(kind=AuditCheckpoint.Kind.VERIFIED)
+    row = rows.order_by("-event_id").first()
+    return row if row is not None and signature_matches(row) else None
+
+
+class _Walk:
+    """One pass over the events in id order, collecting every changed event."""
+
+    def __init__(
+        self, head: AuditChainHead | None, start: Checkpoint | None, marks: list[_Mark]
+    ) -> None:
+        self.head = head
+        self.start = start
+        self.keyed_from = head.keyed_from_id if head else None
+        self.marks = {mark.event_id: mark for mark in marks}
+        self.problems: list[tuple[int, str]] = []
+        self.changed: list[int] = []
+        self.previous: AuditEvent | None = None
+        self.checked = self.unkeyed = 0
+        self.head_seen = head is None or head.last_event_id is None
+
+    def run(self) -> VerifyResult:
+        events = AuditEvent.objects.order_by("id")
+        if self.start is not None:
+            events = events.filter(id__gt=self.start.event_id)
+        for event in events.iterator(chunk_size=2000):
+            self._check(event)
+        self._check_end()
+        if self.problems:
+            first_id, problem = self.problems[0]
             return VerifyResult(
                 False,
-                checked,
-                event.pk,
-                f"event {event.pk} does not follow {before_it}: an event between them was "
-                f"removed, or {before_it} was rewritten",
+                self.checked,
+                first_id,
+                problem,
+                unkeyed=self.unkeyed,
+                changed=tuple(self.changed),
+            )
+        last = Checkpoint(self.previous.pk, self.previous.hash) if self.previous else None
+        return VerifyResult(True, self.checked, head=last, unkeyed=self.unkeyed, start=self.start)
+
+    def _check(self, event: AuditEvent) -> None:
+        self.checked += 1
+        keyed = self.keyed_from is not None and event.pk >= self.keyed_from
+        self.unkeyed += not keyed
+        previous = self.previous
+        expected_previous = previous.hash if previous else self._first_previous()
+        if event.previous_hash != expected_previous:
+            before_it = self._before(previous)
+            self.problems.append(
+                (
+                    event.pk,
+                    f"event {event.pk} does not follow {before_it}: an event between them was "
+                    f"removed, or {before_it} was rewritten",
+                )
             )
         if not hmac.compare_digest(event_hash(event, keyed=keyed), event.hash):
-            return VerifyResult(
-                False,
-                checked,
-                event.pk,
-                f"event {event.pk} no longer matches its hash: it was changed after it was written",
-            )
-        if head is not None and event.pk == head.last_event_id:
-            head_seen = event.hash == head.last_hash
-        if checkpoint is not None and event.pk == checkpoint.event_id:
-            if event.hash != checkpoint.hash:
-                return VerifyResult(
-                    False,
-                    checked,
+            self.changed.append(event.pk)
+            self.problems.append(
+                (
                     event.pk,
-                    f"event {event.pk} is not the event the checkpoint names: the trail up to "
+                    f"event {event.pk} no longer matches its hash: it was changed after it "
+                    "was written",
+                )
+            )
+        if self.head is not None and event.pk == self.head.last_event_id:
+            self.head_seen = event.hash == self.head.last_hash
+        mark = self.marks.pop(event.pk, None)
+        if mark is not None:
+            self._check_mark(event, mark, keyed)
+        self.previous = event
+
+    def _first_previous(self) -> str:
+        return self.start.hash if self.start else GENESIS_HASH
+
+    def _before(self, previous: AuditEvent | None) -> str:
+        if previous is not None:
+            return f"event {previous.pk}"
+        if self.start is not None:
+            return f"event {self.start.event_id} (the last one removed by pruning)"
+        return "the start of the trail"
+
+    def _check_mark(self, event: AuditEvent, mark: _Mark, keyed: bool) -> None:
+        if event.hash != mark.hash:
+            self.problems.append(
+                (
+                    event.pk,
+                    f"event {event.pk} is not the event {mark.said_by} names: the trail up to "
                     "it was rewritten",
                 )
-            checkpoint_seen = True
-        previous = event
-    if not checkpoint_seen and checkpoint is not None:
-        return VerifyResult(
-            False,
-            checked,
-            checkpoint.event_id,
-            f"event {checkpoint.event_id}, named by the checkpoint, is missing: the trail was "
-            "emptied or cut short",
-        )
-    if not head_seen and head is not None:
-        return VerifyResult(
-            False,
-            checked,
-            head.last_event_id,
-            f"event {head.last_event_id}, the last one written, is missing or was changed: "
-            "events at the end of the trail were removed",
-        )
-    if head is None and previous is not None:
-        return VerifyResult(
-            False, checked, previous.pk, "the chain head is missing: the trail was reset"
-        )
-    last = Checkpoint(previous.pk, previous.hash) if previous else None
-    return VerifyResult(True, checked, head=last, unkeyed=unkeyed)
+            )
+        elif mark.keyed and not keyed:
+            self.problems.append(
+                (
+                    event.pk,
+                    f"event {event.pk} was keyed when {mark.said_by} proved it, and now claims "
+                    "to predate the key: the trail was rewritten without the key",
+                )
+            )
+
+    def _check_end(self) -> None:
+        for mark in self.marks.values():
+            self.problems.append(
+                (
+                    mark.event_id,
+                    f"event {mark.event_id}, named by {mark.said_by}, is missing: the trail was "
+                    "emptied or cut short",
+                )
+            )
+        head = self.head
+        if not self.head_seen and head is not None:
+            self.problems.append(
+                (
+                    head.last_event_id or 0,
+                    f"event {head.last_event_id}, the last one written, is missing or was "
+                    "changed: events at the end of the trail were removed",
+                )
+            )
+        if head is None and self.previous is not None:
+            self.problems.append(
+                (self.previous.pk, "the chain head is missing: the trail was reset")
+            )
 
 
 def event_hash(event: AuditEvent, *, keyed: bool = True) -> str:
     """HMAC-SHA256 under the audit key (or, for events from before keying, plain sha256) over
     the previous hash and a canonical JSON of the event's content."""
-    content = {name: _hash_value(getattr(event, name)) for name in HASHED_FIELDS}
+    return content_hash(event.previous_hash, hashed_content(event), keyed=keyed)
+
+
+def hashed_content(event: AuditEvent) -> dict[str, Any]:
+    """The event's fields the hash covers, as JSON values."""
+    return {name: _hash_value(getattr(event, name)) for name in HASHED_FIELDS}
+
+
+def content_hash(previous_hash: str, content: dict[str, Any], *, keyed: bool = True) -> str:
+    """The hash of an event given its previous hash and hashed content (e.g. from an export)."""
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    message = f"{event.previous_hash}\n{canonical}".encode()
+    message = f"{previous_hash}\n{canonical}".encode()
     if not keyed:
         return hashlib.sha256(message).hexdigest()
     return hmac.new(_audit_key(), message, hashlib.sha256).hexdigest()
@@ -296,10 +522,13 @@ def _append_once(event: AuditEvent, check: Callable[[], None] | None) -> AuditEv
         event.save(force_insert=True)
         for callback in _on_append:
             callback(event)
-        AuditChainHead.objects.filter(pk=HEAD_ID).update(
-            last_hash=event.hash,
-            last_event_id=event.pk,
-            keyed_from_id=head.keyed_from_id if head.keyed_from_id is not None else event.pk,
+        head.last_hash, head.last_event_id = event.hash, event.pk
+        if head.keyed_from_id is None:
+            head.keyed_from_id = event.pk
+        head.key_fingerprint = key_fingerprint()
+        head.seal = _seal_of(head)
+        head.save(
+            update_fields=["last_hash", "last_event_id", "keyed_from_id", "key_fingerprint", "seal"]
         )
     # The log keeps the head outside the database: any line is a checkpoint for verify_audit.
     logger.info("Audit chain head: %s:%s", event.pk, event.hash)
