@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from deployments_ui.audit import drift, leases
+from deployments_ui.audit import drift, leases, stream
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +23,7 @@ class WorkerStatus:
     queue_length: int | None
     scheduled_tasks: int | None
     last_drift_run: datetime | None
+    streams: list[stream.StreamHealth] = field(default_factory=list)
 
     @property
     def seen_recently(self) -> bool:
@@ -54,6 +55,7 @@ def worker_status() -> WorkerStatus:
         queue_length=queued,
         scheduled_tasks=scheduled,
         last_drift_run=drift.last_finished(),
+        streams=stream.health(),
     )
 
 

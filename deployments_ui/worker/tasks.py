@@ -15,7 +15,7 @@ from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 
-from deployments_ui.audit import drift, leases
+from deployments_ui.audit import drift, leases, stream
 from deployments_ui.patchworks import budget
 from deployments_ui.schedules import applying
 from deployments_ui.schedules.tasks import HOLDER, apply_due_changes
@@ -28,12 +28,22 @@ _started: list[bool] = []
 
 @db_periodic_task(crontab(minute="*"))
 def every_minute() -> None:
-    """Heartbeat; the minute's polls for due changes; drift detection."""
+    """Heartbeat; the minute's polls for due changes; drift detection; the audit stream."""
     status.beat(HOLDER)
     if leases.claim_run("periodic:schedule-polls", 60):
         _poll_for(60)
     if leases.claim_run("periodic:drift", 60):
         detect_drift()
+    if settings.CONSOLE_AUDIT_STREAM and leases.claim_run("periodic:audit-stream", 60):
+        stream_audit()
+
+
+@db_task()
+def stream_audit() -> None:
+    """Send each audit stream destination the events it has not had yet (bounded in time)."""
+    for report in stream.deliver():
+        if report.error:
+            logger.warning("Audit stream: %s", report.error)
 
 
 @db_task()
