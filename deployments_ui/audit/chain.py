@@ -141,8 +141,9 @@ class VerifyResult:
     head: Checkpoint | None = None
     unkeyed: int = 0
     wrong_key: bool = False
-    # Every event that no longer matches its hash, in order.
+    # Every event that no longer matches its hash, in order, and every problem found.
     changed: tuple[int, ...] = ()
+    problems: tuple[str, ...] = ()
     # Where the walk began: the last pruning's checkpoint (None: the start of the trail).
     start: Checkpoint | None = None
 
@@ -242,14 +243,12 @@ def verify_chain(*, checkpoint: Checkpoint | None = None, min_events: int = 0) -
     delivered stand in for it.
     """
     head = AuditChainHead.objects.filter(pk=HEAD_ID).first()
-    refusal = _key_refusal(head) or _head_refusal(head)
+    refusal = _key_refusal(head)
     if refusal is not None:
         return refusal
-    start, start_problem = _start_point()
-    if start_problem:
-        return VerifyResult(False, 0, start.event_id if start else None, start_problem)
-    marks = _marks(checkpoint, start)
-    result = _Walk(head, start, marks).run()
+    start = _start_point()
+    walk = _Walk(head, start, _marks(checkpoint, start.point))
+    result = walk.run(later=[start.problem, _head_problem(head)])
     if result.ok and result.checked < min_events:
         return VerifyResult(
             False,
@@ -289,34 +288,40 @@ def _key_refusal(head: AuditChainHead | None) -> VerifyResult | None:
     )
 
 
-def _head_refusal(head: AuditChainHead | None) -> VerifyResult | None:
+def _head_problem(head: AuditChainHead | None) -> str:
     """A head written since heads are sealed must carry a seal made with the key."""
     if head is None or not (head.key_fingerprint or head.seal):
-        return None
+        return ""
     if hmac.compare_digest(head.seal, _seal_of(head)):
-        return None
-    return VerifyResult(
-        False,
-        0,
-        head.last_event_id,
+        return ""
+    return (
         "the chain head (last event, its hash, where keying began) was changed by someone "
-        "without the key: the trail was rewritten, or events at its end were removed",
+        "without the key: the trail was rewritten, or events at its end were removed"
     )
 
 
-def _start_point() -> tuple[Checkpoint | None, str]:
-    """Where the trail starts: after the last pruning's checkpoint, or at the genesis."""
+@dataclass(frozen=True)
+class _Start:
+    """Where the walk begins: after the last pruning's checkpoint, or at the genesis."""
+
+    point: Checkpoint | None = None
+    keyed: bool = False
+    problem: str = ""
+
+
+def _start_point() -> _Start:
     pruned = AuditCheckpoint.objects.filter(kind=AuditCheckpoint.Kind.PRUNED)
     row = pruned.order_by("-event_id").first()
     if row is None:
-        return None, ""
-    start = Checkpoint(row.event_id, row.hash)
+        return _Start()
+    point = Checkpoint(row.event_id, row.hash)
     if not signature_matches(row):
-        return start, (
-            f"the record of the events removed up to event {row.event_id} (pruning) was "
-            "changed or made without the key"
+        return _Start(
+            point,
+            problem=f"the record of the events removed up to event {row.event_id} (pruning) "
+            "was changed or made without the key",
         )
-    return start, ""
+    return _Start(point, row.keyed)
 
 
 @dataclass(frozen=True)
@@ -353,15 +358,26 @@ def last_verified() -> AuditCheckpoint | None:
     return row if row is not None and signature_matches(row) else None
 
 
+def _keyed_by(
+    head: AuditChainHead | None, start: _Start, marks: list[_Mark]
+) -> tuple[int, str] | None:
+    """The earliest event known to be keyed, and what shows it (signed or sealed records)."""
+    evidence = [(mark.event_id, mark.said_by) for mark in marks if mark.keyed]
+    if start.point is not None and start.keyed and not start.problem:
+        evidence.append((start.point.event_id, "the pruning checkpoint"))
+    if head is not None and head.key_fingerprint and head.last_event_id is not None:
+        evidence.append((head.last_event_id, "the chain head's key fingerprint"))
+    return min(evidence) if evidence else None
+
+
 class _Walk:
     """One pass over the events in id order, collecting every changed event."""
 
-    def __init__(
-        self, head: AuditChainHead | None, start: Checkpoint | None, marks: list[_Mark]
-    ) -> None:
+    def __init__(self, head: AuditChainHead | None, start: _Start, marks: list[_Mark]) -> None:
         self.head = head
-        self.start = start
+        self.start = start.point
         self.keyed_from = head.keyed_from_id if head else None
+        self.keyed_by = _keyed_by(head, start, marks)
         self.marks = {mark.event_id: mark for mark in marks}
         self.problems: list[tuple[int, str]] = []
         self.changed: list[int] = []
@@ -369,13 +385,16 @@ class _Walk:
         self.checked = self.unkeyed = 0
         self.head_seen = head is None or head.last_event_id is None
 
-    def run(self) -> VerifyResult:
+    def run(self, later: list[str]) -> VerifyResult:
+        """Walk the events; `later` are problems found beforehand, reported after the events'."""
         events = AuditEvent.objects.order_by("id")
         if self.start is not None:
             events = events.filter(id__gt=self.start.event_id)
         for event in events.iterator(chunk_size=2000):
             self._check(event)
         self._check_end()
+        head_id = self.head.last_event_id if self.head else None
+        self.problems.extend((head_id or 0, problem) for problem in later if problem)
         if self.problems:
             first_id, problem = self.problems[0]
             return VerifyResult(
@@ -385,6 +404,7 @@ class _Walk:
                 problem,
                 unkeyed=self.unkeyed,
                 changed=tuple(self.changed),
+                problems=tuple(text for _, text in self.problems),
             )
         last = Checkpoint(self.previous.pk, self.previous.hash) if self.previous else None
         return VerifyResult(True, self.checked, head=last, unkeyed=self.unkeyed, start=self.start)
@@ -393,6 +413,8 @@ class _Walk:
         self.checked += 1
         keyed = self.keyed_from is not None and event.pk >= self.keyed_from
         self.unkeyed += not keyed
+        if not keyed:
+            self._check_keyed(event)
         previous = self.previous
         expected_previous = previous.hash if previous else self._first_previous()
         if event.previous_hash != expected_previous:
@@ -417,8 +439,22 @@ class _Walk:
             self.head_seen = event.hash == self.head.last_hash
         mark = self.marks.pop(event.pk, None)
         if mark is not None:
-            self._check_mark(event, mark, keyed)
+            self._check_mark(event, mark)
         self.previous = event
+
+    def _check_keyed(self, event: AuditEvent) -> None:
+        """Once the chain has a keyed link, an event claiming to predate the key is refused."""
+        if self.keyed_by is None or event.pk < self.keyed_by[0]:
+            return
+        event_id, said_by = self.keyed_by
+        self.problems.append(
+            (
+                event.pk,
+                f"event {event.pk} claims to predate the key, but the chain was keyed by event "
+                f"{event_id} ({said_by} shows it): the trail was rewritten without the key",
+            )
+        )
+        self.keyed_by = None  # said once
 
     def _first_previous(self) -> str:
         return self.start.hash if self.start else GENESIS_HASH
@@ -430,21 +466,13 @@ class _Walk:
             return f"event {self.start.event_id} (the last one removed by pruning)"
         return "the start of the trail"
 
-    def _check_mark(self, event: AuditEvent, mark: _Mark, keyed: bool) -> None:
+    def _check_mark(self, event: AuditEvent, mark: _Mark) -> None:
         if event.hash != mark.hash:
             self.problems.append(
                 (
                     event.pk,
                     f"event {event.pk} is not the event {mark.said_by} names: the trail up to "
                     "it was rewritten",
-                )
-            )
-        elif mark.keyed and not keyed:
-            self.problems.append(
-                (
-                    event.pk,
-                    f"event {event.pk} was keyed when {mark.said_by} proved it, and now claims "
-                    "to predate the key: the trail was rewritten without the key",
                 )
             )
 

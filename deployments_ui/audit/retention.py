@@ -283,6 +283,7 @@ class _ExportWalk:
                 problem,
                 unkeyed=self.unkeyed,
                 changed=tuple(self.changed),
+                problems=tuple(text for _, text in self.problems),
             )
         last = chain.Checkpoint(int(events[-1]["id"]), events[-1]["hash"]) if events else None
         return chain.VerifyResult(True, len(events), head=last, unkeyed=self.unkeyed)

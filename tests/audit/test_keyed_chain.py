@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import logging
 
@@ -114,10 +115,47 @@ def test_a_rewrite_that_also_clears_the_keyed_marker_is_caught(ann, caplog):
 
     result = audit.verify_chain()
 
-    # Alone, the chain cannot tell this from an old trail; the log's checkpoint can.
-    assert result.ok and result.unkeyed == 6
-    with pytest.raises(CommandError, match="the trail up to it was rewritten"):
-        call_command("verify_audit", checkpoint=checkpoint)
+    # The head carries the key's fingerprint: a keyed chain refuses links claiming to be older.
+    assert not result.ok
+    assert "claims to predate the key" in result.problem
+    errors = io.StringIO()
+    with pytest.raises(CommandError, match="claims to predate the key"):
+        call_command("verify_audit", checkpoint=checkpoint, stderr=errors)
+    assert "is not the event the checkpoint names" in errors.getvalue()
+
+
+def clear_the_head_record() -> None:
+    """What a careful attacker also does: make the head look as if written before sealing."""
+    tamper("UPDATE deployments_ui_auditchainhead SET key_fingerprint = '', seal = ''", [])
+
+
+def test_a_rewrite_that_also_clears_the_head_record_is_caught_by_the_last_verified_head(ann):
+    three_disables(ann)
+    call_command("verify_audit", stdout=io.StringIO())  # an earlier run, as cron would do
+    tamper("UPDATE deployments_ui_auditevent SET reason = %s", ["nothing happened"])
+    rehash_everything(plain_sha256, keyed_from=None)
+    clear_the_head_record()
+
+    result = audit.verify_chain()
+
+    assert not result.ok
+    assert "claims to predate the key" in result.problem
+    assert "the last verified head (verify_audit)" in result.problem
+
+
+def test_a_forged_record_of_the_last_verified_head_is_refused(ann):
+    three_disables(ann)
+    call_command("verify_audit", stdout=io.StringIO())
+    rehash_everything(plain_sha256, keyed_from=None)
+    clear_the_head_record()
+    last = AuditEvent.objects.order_by("id").last()
+    tamper(
+        "UPDATE deployments_ui_auditcheckpoint SET hash = %s, keyed = %s",
+        [last.hash, False],
+    )
+
+    # The forged record's signature fails, so it is ignored: only the key could make one.
+    assert audit_chain.last_verified() is None
 
 
 def test_the_head_is_written_to_the_log_on_every_append(ann, caplog):
@@ -156,6 +194,11 @@ def test_an_emptied_trail_is_caught_by_the_checkpoint_and_the_count(ann, capsys)
     with pytest.raises(CommandError, match="is missing: the trail was emptied") as error:
         call_command("verify_audit", checkpoint=checkpoint)
     assert error.value.returncode == 1
+    # Without the checkpoint, the record of the last verified head still names event 6...
+    with pytest.raises(CommandError, match="named by the last verified head"):
+        call_command("verify_audit")
+    # ... and with that record removed too, the count remains.
+    tamper("DELETE FROM deployments_ui_auditcheckpoint", [])
     with pytest.raises(CommandError, match="at least 6 were expected"):
         call_command("verify_audit", min_events=6)
 
@@ -180,6 +223,7 @@ def old_unkeyed_trail(ann) -> list[AuditEvent]:
     """A trail as the console wrote it before keying: plain sha256, no keyed marker."""
     three_disables(ann)
     rehash_everything(plain_sha256, keyed_from=None)
+    clear_the_head_record()  # heads were not sealed then
     return list(AuditEvent.objects.order_by("id"))
 
 

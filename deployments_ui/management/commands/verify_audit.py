@@ -90,10 +90,14 @@ class Command(BaseCommand):
             return
         if result.wrong_key:
             raise CommandError(f"{what} not checked: {result.problem}.", returncode=WRONG_KEY)
-        for event_id in result.changed[:NAMED_AT_MOST]:
-            self.stderr.write(f"Changed after it was written: event {event_id}")
-        if len(result.changed) > NAMED_AT_MOST:
-            self.stderr.write(f"... and {len(result.changed) - NAMED_AT_MOST} more events.")
+        for problem in result.problems[:NAMED_AT_MOST]:
+            self.stderr.write(f"- {problem}")
+        if len(result.problems) > NAMED_AT_MOST:
+            self.stderr.write(f"... and {len(result.problems) - NAMED_AT_MOST} more problems.")
+        if result.changed:
+            named = ", ".join(str(event_id) for event_id in result.changed[:NAMED_AT_MOST])
+            more = " and more" if len(result.changed) > NAMED_AT_MOST else ""
+            self.stderr.write(f"Events changed after they were written: {named}{more}.")
         where = f" at event {result.first_broken_id}" if result.first_broken_id else ""
         changed = f"; {len(result.changed)} events changed" if result.changed else ""
         raise CommandError(
