@@ -203,7 +203,9 @@ def signature_matches(row: AuditCheckpoint) -> bool:
     return hmac.compare_digest(row.signature, sign(*_checkpoint_parts(row)))
 
 
-def record_checkpoint(kind: str, point: Checkpoint, *, keyed: bool, events: int) -> AuditCheckpoint:
+def record_checkpoint(
+    kind: str, point: Checkpoint, *, keyed: bool, events: int, using: str = "default"
+) -> AuditCheckpoint:
     """Keep a signed record of `point` (a verified head, or where pruning cut the trail)."""
     row = AuditCheckpoint(
         kind=kind,
@@ -214,7 +216,7 @@ def record_checkpoint(kind: str, point: Checkpoint, *, keyed: bool, events: int)
         key_fingerprint=key_fingerprint(),
     )
     row.signature = sign(*_checkpoint_parts(row))
-    row.save()
+    row.save(using=using)
     return row
 
 
@@ -282,8 +284,8 @@ def _key_refusal(head: AuditChainHead | None) -> VerifyResult | None:
         None,
         f"this trail was written with another key (fingerprint {recorded}; the key given "
         f"here has fingerprint {ours}). Set CONSOLE_AUDIT_KEY (or CONSOLE_AUDIT_KEY_FILE), or "
-        "DJANGO_SECRET_KEY if no audit key is set, to what the console runs with; no event "
-        "was judged",
+        "DJANGO_SECRET_KEY if no audit key is set, to what the console runs with (if it "
+        "already is, the trail was rewritten by someone with another key); no event was judged",
         wrong_key=True,
     )
 

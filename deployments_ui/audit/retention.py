@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connections, transaction
 from django.db.models import Max, Min
 
 from deployments_ui.audit import chain, stream
@@ -92,9 +92,10 @@ def _keep_pairs(last: int) -> tuple[int, bool]:
 # Export and removal
 
 
-def prune(before: datetime, export_to: Path) -> PruneResult:
-    """Export the events before `before` to `export_to` (a new file), then remove them."""
-    _refuse_unless_owner()
+def prune(before: datetime, export_to: Path, using: str = "default") -> PruneResult:
+    """Export the events before `before` to `export_to` (a new file), then remove them on the
+    connection `using`, which must be the audit table's owner's on PostgreSQL."""
+    _refuse_unless_owner(using)
     verified = chain.verify_chain()
     if not verified.ok:
         raise PruneRefused(
@@ -108,11 +109,12 @@ def prune(before: datetime, export_to: Path) -> PruneResult:
     count = write_export(events, export_to)
     last = AuditEvent.objects.get(pk=cut.last_id)
     checkpoint = chain.Checkpoint(last.pk, last.hash)
-    _remove_up_to(checkpoint, count)
+    _remove_up_to(checkpoint, count, using)
     return PruneResult(count, checkpoint, cut.held_back)
 
 
-def _refuse_unless_owner() -> None:
+def _refuse_unless_owner(using: str) -> None:
+    connection = connections[using]
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
@@ -173,23 +175,25 @@ def _closing_signature(line: dict[str, Any]) -> str:
     )
 
 
-def _remove_up_to(checkpoint: chain.Checkpoint, count: int) -> None:
-    with transaction.atomic():
-        AuditChainHead.objects.select_for_update().filter(pk=chain.HEAD_ID).first()
+def _remove_up_to(checkpoint: chain.Checkpoint, count: int, using: str) -> None:
+    connection = connections[using]
+    guarded = connection.vendor == "postgresql"
+    with transaction.atomic(using=using):
+        AuditChainHead.objects.using(using).select_for_update().filter(pk=chain.HEAD_ID).first()
         with connection.cursor() as cursor:
-            guarded = connection.vendor == "postgresql"
             if guarded:
                 cursor.execute(f"ALTER TABLE {AUDIT_TABLE} DISABLE TRIGGER audit_append_only")
-            AuditEvent.objects.filter(id__lte=checkpoint.event_id).delete()
+            AuditEvent.objects.using(using).filter(id__lte=checkpoint.event_id).delete()
             if guarded:
                 cursor.execute(f"ALTER TABLE {AUDIT_TABLE} ENABLE TRIGGER audit_append_only")
-        earlier = AuditCheckpoint.objects.filter(kind=AuditCheckpoint.Kind.PRUNED)
+        earlier = AuditCheckpoint.objects.using(using).filter(kind=AuditCheckpoint.Kind.PRUNED)
         removed_before = earlier.aggregate(total=Max("events"))["total"] or 0
         chain.record_checkpoint(
             AuditCheckpoint.Kind.PRUNED,
             checkpoint,
             keyed=chain.is_keyed(checkpoint.event_id),
             events=removed_before + count,
+            using=using,
         )
 
 

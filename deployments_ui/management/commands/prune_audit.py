@@ -1,7 +1,7 @@
 """Export the audit events before a date as verifiable JSON lines, then remove them.
 
-Run as the database owner (the role that runs migrate), never as the console's runtime role:
-see docs/operations.md, "Retention". The cut moves earlier to keep each attempt with its
+Run as the database owner (the role that runs migrate: MIGRATE_DATABASE_URL's, used by default
+when it is set), never as the console's runtime role: see docs/operations.md, "Retention". The cut moves earlier to keep each attempt with its
 outcome and to keep events a stream destination has not had yet; a signed checkpoint lets
 verify_audit prove the rest of the trail, and `verify_audit --file FILE` proves the export.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -33,6 +34,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--before", required=True, help="a date (UTC midnight) or date-time")
         parser.add_argument("--export", required=True, help="a new file for the removed events")
+        parser.add_argument(
+            "--database",
+            default="migrate" if "migrate" in settings.DATABASES else "default",
+            help="the connection of the audit table's owner (default: MIGRATE_DATABASE_URL's)",
+        )
 
     def handle(self, *args, **options) -> None:
         before = _moment(options["before"])
@@ -40,7 +46,7 @@ class Command(BaseCommand):
         if export.exists():
             raise CommandError(f"{export} already exists: choose a new file for the export.")
         try:
-            result = retention.prune(before, export)
+            result = retention.prune(before, export, using=options["database"])
         except retention.PruneRefused as refusal:
             raise CommandError(str(refusal)) from refusal
         for reason in result.held_back:
