@@ -1,9 +1,10 @@
 """Export the audit events before a date as verifiable JSON lines, then remove them.
 
 Run as the database owner (the role that runs migrate: MIGRATE_DATABASE_URL's, used by default
-when it is set), never as the console's runtime role: see docs/operations.md, "Retention". The cut moves earlier to keep each attempt with its
-outcome and to keep events a stream destination has not had yet; a signed checkpoint lets
-verify_audit prove the rest of the trail, and `verify_audit --file FILE` proves the export.
+when it is set), never as the console's runtime role: see docs/operations.md, "Retention". The
+cut moves earlier to keep each attempt with its outcome and to keep events a stream destination
+has not had yet; a signed checkpoint lets verify_audit prove the rest of the trail, and
+`verify_audit --file FILE` proves the export.
 """
 
 from __future__ import annotations
