@@ -270,7 +270,7 @@ def _key_refusal(head: AuditChainHead | None) -> VerifyResult | None:
     ours = key_fingerprint()
     if not recorded or hmac.compare_digest(recorded, ours):
         return None
-    if head is not None and hmac.compare_digest(head.seal, _seal_of(head)):
+    if head is not None and _sealed_here(head, ours):
         return VerifyResult(
             False,
             0,
@@ -288,6 +288,22 @@ def _key_refusal(head: AuditChainHead | None) -> VerifyResult | None:
         "already is, the trail was rewritten by someone with another key); no event was judged",
         wrong_key=True,
     )
+
+
+def _sealed_here(head: AuditChainHead, ours: str) -> bool:
+    """Whether the key given here sealed this head, or wrote its last event: then the recorded
+    fingerprint, not the key, is what is wrong."""
+    recorded = head.key_fingerprint
+    head.key_fingerprint = ours
+    try:
+        if hmac.compare_digest(head.seal, _seal_of(head)):
+            return True
+    finally:
+        head.key_fingerprint = recorded
+    last = AuditEvent.objects.filter(pk=head.last_event_id).first()
+    if last is None or head.keyed_from_id is None or last.pk < head.keyed_from_id:
+        return False
+    return hmac.compare_digest(event_hash(last), last.hash)
 
 
 def _head_problem(head: AuditChainHead | None) -> str:

@@ -66,9 +66,11 @@ class Command(BaseCommand):
         self._unkeyed(result)
         if result.head:
             keyed = chain.is_keyed(result.head.event_id)
-            chain.record_checkpoint(
+            row = chain.record_checkpoint(
                 AuditCheckpoint.Kind.VERIFIED, result.head, keyed=keyed, events=result.checked
             )
+            earlier = AuditCheckpoint.objects.filter(kind=AuditCheckpoint.Kind.VERIFIED)
+            earlier.exclude(pk=row.pk).delete()
             self.stdout.write(
                 f"Checkpoint (keep it outside the database): --checkpoint "
                 f"{result.head.event_id}:{result.head.hash} --min-events {result.checked}"
