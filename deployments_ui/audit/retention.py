@@ -182,6 +182,9 @@ def _remove_up_to(checkpoint: chain.Checkpoint, count: int, using: str) -> None:
         AuditChainHead.objects.using(using).select_for_update().filter(pk=chain.HEAD_ID).first()
         with connection.cursor() as cursor:
             if guarded:
+                # Foreign-key checks are deferred by default, and a table with pending checks
+                # cannot be altered: run them at each statement's end in this transaction.
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 cursor.execute(f"ALTER TABLE {AUDIT_TABLE} DISABLE TRIGGER audit_append_only")
             AuditEvent.objects.using(using).filter(id__lte=checkpoint.event_id).delete()
             if guarded:
