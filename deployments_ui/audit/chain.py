@@ -300,8 +300,10 @@ def _sealed_here(head: AuditChainHead, ours: str) -> bool:
             return True
     finally:
         head.key_fingerprint = recorded
+    if head.last_event_id is None or head.keyed_from_id is None:
+        return False
     last = AuditEvent.objects.filter(pk=head.last_event_id).first()
-    if last is None or head.keyed_from_id is None or last.pk < head.keyed_from_id:
+    if last is None or last.pk < head.keyed_from_id:
         return False
     return hmac.compare_digest(event_hash(last), last.hash)
 

@@ -149,7 +149,10 @@ def write_export(events: Any, path: Path) -> int:
 
 
 def _closing_line(
-    count: int, first: dict | None, last: dict | None, keyed_from: int | None
+    count: int,
+    first: dict[str, Any] | None,
+    last: dict[str, Any] | None,
+    keyed_from: int | None,
 ) -> dict[str, Any]:
     line = {
         "type": END_TYPE,

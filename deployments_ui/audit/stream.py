@@ -136,7 +136,7 @@ def check_stream_destinations(
     app_configs: object = None, **kwargs: object
 ) -> list[checks.CheckMessage]:
     """E010: a CONSOLE_AUDIT_STREAM item that is not a destination."""
-    errors = []
+    errors: list[checks.CheckMessage] = []
     for spec in settings.CONSOLE_AUDIT_STREAM:
         try:
             parse_destination(spec)
@@ -201,10 +201,10 @@ def open_sender(destination: Destination, timeout: float) -> Iterator[Sender]:
             sock.shutdown(socket.SHUT_WR)
     else:
         info = socket.getaddrinfo(destination.target, destination.port, type=socket.SOCK_DGRAM)
-        family, kind, proto, _, address = info[0]
+        family, kind, proto, _, udp_address = info[0]
         with socket.socket(family, kind, proto) as sock:
             sock.settimeout(timeout)
-            sock.connect(address)  # a refused datagram then fails the next send
+            sock.connect(udp_address)  # a refused datagram then fails the next send
             yield _SyslogSender(sock, framed=False)
 
 
