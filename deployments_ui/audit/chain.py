@@ -13,10 +13,17 @@ events' check, so it cannot be used to pass a rewritten trail off as an old one.
 
 Appending locks the single `AuditChainHead` row, so concurrent writers (threads, gunicorn
 workers, servers) extend the chain one at a time and ids follow chain order; each append
-writes the new head (event id and hash) to the log. `verify_chain` walks the rows in id order
-and names the first one that breaks; given a checkpoint taken from the log (an event id and
-its hash) and the number of events expected at least, it also notices a trail that was
-emptied, cut short or rewritten whole.
+writes the new head (event id and hash) to the log, and to the head row with the key's
+fingerprint (which key wrote it, not the key) and a seal (an HMAC under the key over the head).
+
+`verify_chain` first compares the key it has with the recorded fingerprint (another key is said
+to be so, never reported as tampering), then walks the rows in id order from the genesis or the
+last pruning's checkpoint and names every event that breaks. Once anything shows the chain was
+keyed (the head's fingerprint, a signed checkpoint), an event claiming to predate the key is
+refused. Given a checkpoint from the log (an event id and its hash) and the number of events
+expected at least, or else the last head verify_audit proved (a signed record) and what the
+audit stream delivered, it also notices a trail emptied, cut short or rewritten whole.
+See docs/operations.md.
 """
 
 from __future__ import annotations
