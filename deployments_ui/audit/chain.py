@@ -257,7 +257,7 @@ def verify_chain(*, checkpoint: Checkpoint | None = None, min_events: int = 0) -
         return refusal
     start = _start_point()
     walk = _Walk(head, start, _marks(checkpoint, start.point))
-    result = walk.run(later=[start.problem, _head_problem(head)])
+    result = walk.run(later=[start.problem, _head_problem(head), _forged_verified()])
     if result.ok and result.checked < min_events:
         return VerifyResult(
             False,
@@ -379,10 +379,24 @@ def _marks(checkpoint: Checkpoint | None, start: Checkpoint | None) -> list[_Mar
 
 
 def last_verified() -> AuditCheckpoint | None:
-    """The last head verify_audit proved, if its record is signed with the key given here."""
+    """The last head verify_audit proved whose record is signed with the key given here."""
     rows = AuditCheckpoint.objects.filter(kind=AuditCheckpoint.Kind.VERIFIED)
-    row = rows.order_by("-event_id").first()
-    return row if row is not None and signature_matches(row) else None
+    for row in rows.order_by("-event_id", "-id").iterator():
+        if signature_matches(row):
+            return row
+    return None
+
+
+def _forged_verified() -> str:
+    """Records of verified heads that the key did not sign: someone wrote them in."""
+    rows = AuditCheckpoint.objects.filter(kind=AuditCheckpoint.Kind.VERIFIED)
+    forged = [row.event_id for row in rows.iterator() if not signature_matches(row)]
+    if not forged:
+        return ""
+    return (
+        f"{len(forged)} records of a verified head (naming event {forged[0]}) were changed or "
+        "made without the key"
+    )
 
 
 def _keyed_by(

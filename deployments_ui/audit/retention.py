@@ -19,18 +19,21 @@ import hmac
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from django.db import connections, transaction
 from django.db.models import Max, Min
+from django.utils import timezone
 
 from deployments_ui.audit import chain, stream
 from deployments_ui.audit.grants import AUDIT_TABLE
 from deployments_ui.models import AuditChainHead, AuditCheckpoint, AuditEvent, AuditStreamCursor
 
 END_TYPE = "export_end"
+# An attempt this recent without an outcome may still get one: it is never removed.
+IN_FLIGHT = timedelta(days=1)
 
 
 class PruneRefused(Exception):
@@ -68,6 +71,10 @@ def plan_cut(before: datetime) -> Cut:
         if delivered < last:
             last = delivered
             held_back.append(f"not yet sent to {destination.label}")
+    in_flight = _first_in_flight(last)
+    if in_flight is not None:
+        last = in_flight - 1
+        held_back.append("a change is still waiting for its outcome")
     last, moved = _keep_pairs(last)
     if moved:
         held_back.append("an attempt is kept with its outcome")
@@ -77,6 +84,15 @@ def plan_cut(before: datetime) -> Cut:
 
 def _last_id() -> int:
     return AuditEvent.objects.aggregate(last=Max("id"))["last"] or 0
+
+
+def _first_in_flight(last: int) -> int | None:
+    """The first attempt up to `last` that may still get its outcome (a recent one without)."""
+    recent = timezone.now() - IN_FLIGHT
+    attempts = AuditEvent.objects.filter(
+        id__lte=last, outcome=AuditEvent.Outcome.PENDING, occurred_at__gte=recent
+    )
+    return attempts.filter(results__isnull=True).aggregate(first=Min("id"))["first"]
 
 
 def _keep_pairs(last: int) -> tuple[int, bool]:
@@ -109,7 +125,11 @@ def prune(before: datetime, export_to: Path, using: str = "default") -> PruneRes
     count = write_export(events, export_to)
     last = AuditEvent.objects.get(pk=cut.last_id)
     checkpoint = chain.Checkpoint(last.pk, last.hash)
-    _remove_up_to(checkpoint, count, using)
+    try:
+        _remove_up_to(checkpoint, count, using)
+    except PruneRefused:
+        export_to.unlink()
+        raise
     return PruneResult(count, checkpoint, cut.held_back)
 
 
@@ -183,6 +203,15 @@ def _remove_up_to(checkpoint: chain.Checkpoint, count: int, using: str) -> None:
     guarded = connection.vendor == "postgresql"
     with transaction.atomic(using=using):
         AuditChainHead.objects.using(using).select_for_update().filter(pk=chain.HEAD_ID).first()
+        # Appending waits for the head: an outcome written since the cut was planned is seen.
+        events = AuditEvent.objects.using(using)
+        if events.filter(
+            id__gt=checkpoint.event_id, completes_id__lte=checkpoint.event_id
+        ).exists():
+            raise PruneRefused(
+                "An outcome was recorded meanwhile for an attempt that was to be removed, so "
+                "nothing was removed: run prune_audit again."
+            )
         with connection.cursor() as cursor:
             if guarded:
                 # Foreign-key checks are deferred by default, and a table with pending checks
@@ -192,7 +221,10 @@ def _remove_up_to(checkpoint: chain.Checkpoint, count: int, using: str) -> None:
             AuditEvent.objects.using(using).filter(id__lte=checkpoint.event_id).delete()
             if guarded:
                 cursor.execute(f"ALTER TABLE {AUDIT_TABLE} ENABLE TRIGGER audit_append_only")
-        earlier = AuditCheckpoint.objects.using(using).filter(kind=AuditCheckpoint.Kind.PRUNED)
+        checkpoints = AuditCheckpoint.objects.using(using)
+        verified = checkpoints.filter(kind=AuditCheckpoint.Kind.VERIFIED)
+        verified.filter(event_id__lte=checkpoint.event_id).delete()  # about removed events
+        earlier = checkpoints.filter(kind=AuditCheckpoint.Kind.PRUNED)
         removed_before = earlier.aggregate(total=Max("events"))["total"] or 0
         chain.record_checkpoint(
             AuditCheckpoint.Kind.PRUNED,

@@ -154,8 +154,26 @@ def test_a_forged_record_of_the_last_verified_head_is_refused(ann):
         [last.hash, False],
     )
 
-    # The forged record's signature fails, so it is ignored: only the key could make one.
+    # The forged record's signature fails, so it is not believed, and it is itself reported.
     assert audit_chain.last_verified() is None
+    result = audit.verify_chain()
+    assert not result.ok
+    assert any("made without the key" in problem for problem in result.problems)
+
+
+def test_a_forged_later_record_does_not_hide_the_real_one(ann):
+    events = three_disables(ann)
+    call_command("verify_audit", stdout=io.StringIO())
+    real = audit_chain.last_verified()
+    tamper(
+        "INSERT INTO deployments_ui_auditcheckpoint (kind, event_id, hash, keyed, events, "
+        "key_fingerprint, signature, created_at) "
+        "SELECT 'verified', event_id + 1, hash, keyed, events, key_fingerprint, signature, "
+        "created_at FROM deployments_ui_auditcheckpoint",
+        [],
+    )
+    assert audit_chain.last_verified() == real
+    assert real is not None and real.event_id == events[-1].pk
 
 
 def test_the_head_is_written_to_the_log_on_every_append(ann, caplog):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from deployments_ui import audit
@@ -164,6 +164,41 @@ def test_an_attempt_is_never_split_from_its_outcome(ann, tmp_path):
     assert "Audit trail intact: 2 events checked" in verify()
 
 
+def test_an_attempt_still_waiting_for_its_outcome_is_kept(ann, tmp_path):
+    disables(ann, 1)
+    attempt = console_disable(actor_for(ann), outcome=None)  # its outcome may come any moment
+
+    out = prune(timezone.now(), tmp_path / "export.jsonl")
+
+    assert "a change is still waiting for its outcome" in out
+    assert list(AuditEvent.objects.values_list("pk", flat=True)) == [attempt.pk]
+    audit.record_outcome(attempt, outcome="succeeded")  # the outcome can still be written
+    assert "Audit trail intact: 2 events checked" in verify()
+
+
+def test_an_attempt_without_outcome_for_days_is_removed(ann, tmp_path):
+    two_days_ago = timezone.now() - timezone.timedelta(days=2)
+    chain.append(
+        AuditEvent(occurred_at=two_days_ago, action="disable", outcome="pending", actor_name="Ann")
+    )
+    disables(ann, 1)
+
+    prune(timezone.now() - timezone.timedelta(days=1), tmp_path / "export.jsonl")
+
+    assert AuditEvent.objects.count() == 2
+    assert "Export intact: 1 events" in verify(file=str(tmp_path / "export.jsonl"))
+
+
+def test_an_outcome_written_while_pruning_stops_the_removal(ann, tmp_path):
+    attempt = console_disable(actor_for(ann), outcome=None)
+    audit.record_outcome(attempt, outcome="succeeded")  # after the cut was planned at the attempt
+
+    with pytest.raises(retention.PruneRefused, match="run prune_audit again"):
+        retention._remove_up_to(chain.Checkpoint(attempt.pk, attempt.hash), 1, "default")
+    assert AuditEvent.objects.count() == 2
+    assert not AuditCheckpoint.objects.filter(kind="pruned").exists()
+
+
 def test_events_a_stream_has_not_had_yet_are_kept(ann, settings, tmp_path):
     disables(ann, 1)
     destination = tmp_path / "stream.jsonl"
@@ -253,6 +288,24 @@ def test_the_runtime_role_is_refused_in_plain_words(ann, runtime_role, tmp_path)
     with _as(runtime_role), pytest.raises(CommandError, match="Only the database owner"):
         call_command("prune_audit", before=timezone.now().isoformat(), export=str(export))
     assert not export.exists() and AuditEvent.objects.count() == 2
+
+
+@on_postgres
+def test_the_runtime_role_adds_checkpoints_but_never_changes_them(ann, runtime_role):  # noqa: F811
+    disables(ann, 1)
+    with _as(runtime_role):
+        assert "Audit trail intact: 2 events checked" in verify()
+        for statement in (
+            "UPDATE deployments_ui_auditcheckpoint SET hash = 'x'",
+            "DELETE FROM deployments_ui_auditcheckpoint",
+        ):
+            with (
+                pytest.raises(DatabaseError, match="permission denied"),
+                transaction.atomic(),
+                connection.cursor() as cursor,
+            ):
+                cursor.execute(statement)
+    assert AuditCheckpoint.objects.filter(kind="verified").count() == 1
 
 
 @on_postgres

@@ -68,11 +68,10 @@ class Command(BaseCommand):
         self._unkeyed(result)
         if result.head:
             keyed = chain.is_keyed(result.head.event_id)
-            row = chain.record_checkpoint(
+            # A new signed row each run (the runtime role may add rows, never change them).
+            chain.record_checkpoint(
                 AuditCheckpoint.Kind.VERIFIED, result.head, keyed=keyed, events=result.checked
             )
-            earlier = AuditCheckpoint.objects.filter(kind=AuditCheckpoint.Kind.VERIFIED)
-            earlier.exclude(pk=row.pk).delete()
             self.stdout.write(
                 f"Checkpoint (keep it outside the database): --checkpoint "
                 f"{result.head.event_id}:{result.head.hash} --min-events {result.checked}"
