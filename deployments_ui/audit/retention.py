@@ -271,6 +271,10 @@ def _read_lines(path: Path) -> list[dict[str, Any]]:
 
 def _closing_refusal(closing: dict[str, Any], count: int) -> chain.VerifyResult | None:
     recorded, ours = str(closing.get("key_fingerprint") or ""), chain.key_fingerprint()
+    if recorded != ours and _signed_here(closing, ours):
+        return chain.VerifyResult(
+            False, 0, None, "the record of which key wrote the export was changed"
+        )
     if recorded != ours:
         return chain.VerifyResult(
             False,
@@ -294,6 +298,12 @@ def _closing_refusal(closing: dict[str, Any], count: int) -> chain.VerifyResult 
             f"{closing.get('events')}: lines were removed or added",
         )
     return None
+
+
+def _signed_here(closing: dict[str, Any], ours: str) -> bool:
+    """Whether the key given here signed the closing line (its fingerprint then was edited)."""
+    as_ours = {**closing, "key_fingerprint": ours}
+    return hmac.compare_digest(str(closing.get("signature")), _closing_signature(as_ours))
 
 
 class _ExportWalk:

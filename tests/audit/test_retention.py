@@ -125,6 +125,16 @@ def test_a_cut_or_edited_export_is_caught(pruned, cut, problem):
         call_command("verify_audit", file=str(export))
 
 
+def test_an_edited_key_record_in_an_export_is_tampering(pruned):
+    export, _ = pruned
+    lines = export_lines(export)
+    lines[-1]["key_fingerprint"] = "0123456789abcdef"
+    write_lines(export, lines)
+    with pytest.raises(CommandError, match="key wrote the export was changed") as error:
+        call_command("verify_audit", file=str(export))
+    assert error.value.returncode == 1
+
+
 def test_an_export_checked_with_another_key_says_so(pruned, settings):
     export, _ = pruned
     settings.CONSOLE_AUDIT_KEY = "another-key"
