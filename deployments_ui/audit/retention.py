@@ -92,7 +92,8 @@ def _first_in_flight(last: int) -> int | None:
     attempts = AuditEvent.objects.filter(
         id__lte=last, outcome=AuditEvent.Outcome.PENDING, occurred_at__gte=recent
     )
-    return attempts.filter(results__isnull=True).aggregate(first=Min("id"))["first"]
+    first: int | None = attempts.filter(results__isnull=True).aggregate(first=Min("id"))["first"]
+    return first
 
 
 def _keep_pairs(last: int) -> tuple[int, bool]:
