@@ -180,8 +180,20 @@ def test_readmes_verify_audit_works_in_a_make_run_checkout(tmp_path):
     shutil.copy(ROOT / "manage.py", checkout / "manage.py")
     (checkout / ".env.local").write_text(LOCAL_ENV)
     environment = _clean_environment(tmp_path / "console.sqlite3")
+    # make run starts the console with .env.local in its environment; the event is its write.
+    as_make_run = {**environment, **dict(line.split("=", 1) for line in LOCAL_ENV.splitlines())}
     for args in (("migrate", "--noinput"), ("shell", "-c", APPEND)):
-        assert _manage(checkout, environment, *args).returncode == 0
+        assert _manage(checkout, as_make_run, *args).returncode == 0
+
+    # Only the audit commands read .env.local: the others keep the environment they are given.
+    shell = _manage(
+        checkout,
+        environment,
+        "shell",
+        "-c",
+        "import os; print(os.environ.get('DJANGO_SECRET_KEY'))",
+    )
+    assert shell.stdout.strip().splitlines()[-1] == "None"
 
     verified = _manage(checkout, environment, "verify_audit")
     assert verified.returncode == 0, verified.stderr
