@@ -241,6 +241,14 @@ def check_audit_key(app_configs: object = None, **kwargs: object) -> list[checks
     return [checks.Warning(MISSING_AUDIT_KEY, id="deployments_ui.W001")]
 
 
+@checks.register()
+def check_audit_stream(app_configs: object = None, **kwargs: object) -> list[checks.CheckMessage]:
+    """E010: CONSOLE_AUDIT_STREAM names something that is not a destination."""
+    from deployments_ui.audit import stream  # stream builds on this module
+
+    return stream.check_stream_destinations()
+
+
 def verify_chain(*, checkpoint: Checkpoint | None = None, min_events: int = 0) -> VerifyResult:
     """Walk the trail in order and report every event whose hash or link is wrong.
 

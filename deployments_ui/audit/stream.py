@@ -131,11 +131,11 @@ def configured() -> list[Destination]:
     return destinations
 
 
-@checks.register()
 def check_stream_destinations(
     app_configs: object = None, **kwargs: object
 ) -> list[checks.CheckMessage]:
-    """E010: a CONSOLE_AUDIT_STREAM item that is not a destination."""
+    """E010: a CONSOLE_AUDIT_STREAM item that is not a destination (registered by chain.py,
+    which the app loads at start)."""
     errors: list[checks.CheckMessage] = []
     for spec in settings.CONSOLE_AUDIT_STREAM:
         try:
