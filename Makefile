@@ -38,6 +38,7 @@ run: $(VENV)/.installed .env.local
 	export DJANGO_DEBUG=1 PATCHWORKS_BASE_URL=http://127.0.0.1:$(SANDBOX_PORT) CONSOLE_SERVICE_API_KEY=sandbox-key-service; \
 	export EMAIL_BACKEND=django.core.mail.backends.console.EmailBackend CONSOLE_BASE_URL=http://127.0.0.1:$(CONSOLE_PORT); \
 	export CONSOLE_DEMO_WEBHOOK_URL=http://127.0.0.1:$(RECEIVER_PORT)/demo; \
+	export CONSOLE_AUDIT_STREAM=file:$(CURDIR)/audit-stream.jsonl; \
 	$(SANDBOX) migrate --noinput >/dev/null && $(SANDBOX) sandbox_demo_data && \
 	$(PY) manage.py migrate --noinput >/dev/null && $(PY) manage.py demo_setup || exit 1; \
 	SANDBOX_RESPONSE_SHAPE=$(SANDBOX_RESPONSE_SHAPE) $(VENV)/bin/gunicorn -c python:sandbox.gunicorn_conf sandbox.wsgi -b 127.0.0.1:$(SANDBOX_PORT) & \
@@ -51,6 +52,7 @@ run: $(VENV)/.installed .env.local
 	echo "  Patchworks sandbox:   http://127.0.0.1:$(SANDBOX_PORT)/api/v1/flow-version-deployments   (Authorization: sandbox-demo-key)"; \
 	echo "  Sandbox shape:        $(SANDBOX_RESPONSE_SHAPE)   (make run SANDBOX_RESPONSE_SHAPE=flat-camel|flat-snake|jsonapi|bodyless-writes)"; \
 	echo "  Background worker:    scheduled changes, drift detection every minute, notifications (manage.py run_huey)"; \
+	echo "  Audit stream:         $(CURDIR)/audit-stream.jsonl   (every audit event as a JSON line, sent by the worker)"; \
 	echo "  Webhook receiver:     http://127.0.0.1:$(RECEIVER_PORT)/   (lists what the demo webhook posted; emails print here)"; \
 	echo "  Sandbox API keys:     sandbox-demo-key, sandbox-key-viewer, sandbox-key-operator, sandbox-key-editor,"; \
 	echo "                        sandbox-key-admin, sandbox-key-service (drift detection), sandbox-key-dashboard,"; \

@@ -291,6 +291,12 @@ CONSOLE_SERVICE_API_KEY = env_str("CONSOLE_SERVICE_API_KEY")
 CONSOLE_AUDIT_EXPORT_MAX_ROWS = env_int("CONSOLE_AUDIT_EXPORT_MAX_ROWS", 50_000)
 # The audit trail's hash chain key (HMAC); never stored in the database.
 CONSOLE_AUDIT_KEY = env_str("CONSOLE_AUDIT_KEY")
+# Where every audit event also goes, as one JSON line (docs/operations.md): a comma list of
+# stdout, file:PATH, syslog://host:port (UDP) and syslog+tcp://host:port. The worker delivers
+# at most CONSOLE_AUDIT_STREAM_BATCH events a batch, for at most ..._SECONDS a tick.
+CONSOLE_AUDIT_STREAM = env_list("CONSOLE_AUDIT_STREAM")
+CONSOLE_AUDIT_STREAM_BATCH = env_int("CONSOLE_AUDIT_STREAM_BATCH", 500)
+CONSOLE_AUDIT_STREAM_SECONDS = env_float("CONSOLE_AUDIT_STREAM_SECONDS", 20.0)
 CONSOLE_REQUIRE_REASON = env_bool("CONSOLE_REQUIRE_REASON", False)
 # Change requests not applied within this many days expire.
 CONSOLE_CHANGE_REQUEST_DAYS = env_int("CONSOLE_CHANGE_REQUEST_DAYS", 7)

@@ -10,7 +10,12 @@ from deployments_ui.accounts.models import (  # noqa: F401
     ServiceCredential,
     SsoIdentity,
 )
-from deployments_ui.audit.models import AuditChainHead, AuditEvent  # noqa: F401
+from deployments_ui.audit.models import (  # noqa: F401
+    AuditChainHead,
+    AuditCheckpoint,
+    AuditEvent,
+    AuditStreamCursor,
+)
 from deployments_ui.bulk.models import BulkItem, BulkJob  # noqa: F401
 from deployments_ui.changes.models import (  # noqa: F401
     ChangeDecision,

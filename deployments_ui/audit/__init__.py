@@ -5,7 +5,7 @@ refusal, a change seen outside the console); `audit.chain`, `audit.entries` and 
 are its parts.
 """
 
-from deployments_ui.audit.chain import AuditUnavailable, VerifyResult, verify_chain
+from deployments_ui.audit.chain import AuditUnavailable
 from deployments_ui.audit.entries import AuditEntry, deployment_history, describe
 from deployments_ui.audit.trail import (
     Actor,
@@ -18,6 +18,7 @@ from deployments_ui.audit.trail import (
     record_refusal,
     record_settlement,
 )
+from deployments_ui.audit.verify import VerifyResult, verify_chain
 
 __all__ = [
     "Actor",

@@ -13,10 +13,17 @@ events' check, so it cannot be used to pass a rewritten trail off as an old one.
 
 Appending locks the single `AuditChainHead` row, so concurrent writers (threads, gunicorn
 workers, servers) extend the chain one at a time and ids follow chain order; each append
-writes the new head (event id and hash) to the log. `verify_chain` walks the rows in id order
-and names the first one that breaks; given a checkpoint taken from the log (an event id and
-its hash) and the number of events expected at least, it also notices a trail that was
-emptied, cut short or rewritten whole.
+writes the new head (event id and hash) to the log, and to the head row with the key's
+fingerprint (which key wrote it, not the key) and a seal (an HMAC under the key over the head).
+
+`verify_chain` first compares the key it has with the recorded fingerprint (another key is said
+to be so, never reported as tampering), then walks the rows in id order from the genesis or the
+last pruning's checkpoint and names every event that breaks. Once anything shows the chain was
+keyed (the head's fingerprint, a signed checkpoint), an event claiming to predate the key is
+refused. Given a checkpoint from the log (an event id and its hash) and the number of events
+expected at least, or else the last head verify_audit proved (a signed record) and what the
+audit stream delivered, it also notices a trail emptied, cut short or rewritten whole.
+See docs/operations.md.
 """
 
 from __future__ import annotations
@@ -43,7 +50,11 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.views.decorators.debug import sensitive_variables
 
-from deployments_ui.audit.models import AuditChainHead, AuditEvent
+from deployments_ui.audit.models import (
+    AuditChainHead,
+    AuditCheckpoint,
+    AuditEvent,
+)
 from deployments_ui.core.errors import ConsoleError
 
 logger = logging.getLogger(__name__)
@@ -132,16 +143,6 @@ class Checkpoint:
         return cls(int(event_id), digest.lower())
 
 
-@dataclass(frozen=True)
-class VerifyResult:
-    ok: bool
-    checked: int
-    first_broken_id: int | None = None
-    problem: str = ""
-    head: Checkpoint | None = None
-    unkeyed: int = 0
-
-
 @functools.lru_cache(maxsize=4)
 @sensitive_variables()
 def _key_for(configured: str, secret_key: str) -> bytes:
@@ -160,6 +161,66 @@ def _audit_key() -> bytes:
     return _key_for(settings.CONSOLE_AUDIT_KEY, settings.SECRET_KEY)
 
 
+# A fixed label: its HMAC under the key names the key without revealing it.
+FINGERPRINT_LABEL = b"deployments-console audit key fingerprint v1"
+
+
+def key_fingerprint() -> str:
+    """Sixteen hex digits naming the audit key in use (not the key, nor enough to find it)."""
+    return hmac.new(_audit_key(), FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:16]
+
+
+def sign(*parts: object) -> str:
+    """HMAC-SHA256 under the audit key over the parts, one a line."""
+    message = "\n".join(str(part) for part in parts).encode()
+    return hmac.new(_audit_key(), message, hashlib.sha256).hexdigest()
+
+
+def seal_of(head: AuditChainHead) -> str:
+    return sign(
+        "head", head.last_event_id, head.last_hash, head.keyed_from_id, head.key_fingerprint
+    )
+
+
+def _checkpoint_parts(row: AuditCheckpoint) -> tuple[object, ...]:
+    return (
+        "checkpoint",
+        row.kind,
+        row.event_id,
+        row.hash,
+        int(row.keyed),
+        row.events,
+        row.key_fingerprint,
+    )
+
+
+def signature_matches(row: AuditCheckpoint) -> bool:
+    return hmac.compare_digest(row.signature, sign(*_checkpoint_parts(row)))
+
+
+def record_checkpoint(
+    kind: str, point: Checkpoint, *, keyed: bool, events: int, using: str = "default"
+) -> AuditCheckpoint:
+    """Keep a signed record of `point` (a verified head, or where pruning cut the trail)."""
+    row = AuditCheckpoint(
+        kind=kind,
+        event_id=point.event_id,
+        hash=point.hash,
+        keyed=keyed,
+        events=events,
+        key_fingerprint=key_fingerprint(),
+    )
+    row.signature = sign(*_checkpoint_parts(row))
+    row.save(using=using)
+    return row
+
+
+def is_keyed(event_id: int) -> bool:
+    """Whether the chain hashed this event with the key (or, before keying, plain sha256)."""
+    head = AuditChainHead.objects.filter(pk=HEAD_ID).first()
+    return head is not None and head.keyed_from_id is not None and event_id >= head.keyed_from_id
+
+
 @checks.register(checks.Tags.security, deploy=True)
 def check_audit_key(app_configs: object = None, **kwargs: object) -> list[checks.CheckMessage]:
     """W001 (check --deploy): the audit chain's key is not set."""
@@ -168,99 +229,21 @@ def check_audit_key(app_configs: object = None, **kwargs: object) -> list[checks
     return [checks.Warning(MISSING_AUDIT_KEY, id="deployments_ui.W001")]
 
 
-def verify_chain(*, checkpoint: Checkpoint | None = None, min_events: int = 0) -> VerifyResult:
-    """Walk the trail in order and report the first event whose hash or link is wrong.
-
-    `checkpoint` (from the log) must still be in the trail with the same hash, and the trail
-    must hold at least `min_events` events: together they catch a trail emptied, cut short or
-    rewritten whole by someone with the database but not the key.
-    """
-    result = _verify_links(checkpoint)
-    if result.ok and result.checked < min_events:
-        return VerifyResult(
-            False,
-            result.checked,
-            None,
-            f"the trail holds {result.checked} events where at least {min_events} were "
-            "expected: events were removed, or the trail was emptied",
-            result.head,
-            result.unkeyed,
-        )
-    return result
-
-
-def _verify_links(checkpoint: Checkpoint | None) -> VerifyResult:
-    # Read the head first: events appended while we walk are then simply beyond it.
-    head = AuditChainHead.objects.filter(pk=HEAD_ID).first()
-    keyed_from = head.keyed_from_id if head else None
-    previous: AuditEvent | None = None
-    head_seen = head is None or head.last_event_id is None
-    checkpoint_seen = checkpoint is None
-    checked = unkeyed = 0
-    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
-        checked += 1
-        keyed = keyed_from is not None and event.pk >= keyed_from
-        unkeyed += not keyed
-        expected_previous = previous.hash if previous else GENESIS_HASH
-        if event.previous_hash != expected_previous:
-            before_it = f"event {previous.pk}" if previous else "the start of the trail"
-            return VerifyResult(
-                False,
-                checked,
-                event.pk,
-                f"event {event.pk} does not follow {before_it}: an event between them was "
-                f"removed, or {before_it} was rewritten",
-            )
-        if not hmac.compare_digest(event_hash(event, keyed=keyed), event.hash):
-            return VerifyResult(
-                False,
-                checked,
-                event.pk,
-                f"event {event.pk} no longer matches its hash: it was changed after it was written",
-            )
-        if head is not None and event.pk == head.last_event_id:
-            head_seen = event.hash == head.last_hash
-        if checkpoint is not None and event.pk == checkpoint.event_id:
-            if event.hash != checkpoint.hash:
-                return VerifyResult(
-                    False,
-                    checked,
-                    event.pk,
-                    f"event {event.pk} is not the event the checkpoint names: the trail up to "
-                    "it was rewritten",
-                )
-            checkpoint_seen = True
-        previous = event
-    if not checkpoint_seen and checkpoint is not None:
-        return VerifyResult(
-            False,
-            checked,
-            checkpoint.event_id,
-            f"event {checkpoint.event_id}, named by the checkpoint, is missing: the trail was "
-            "emptied or cut short",
-        )
-    if not head_seen and head is not None:
-        return VerifyResult(
-            False,
-            checked,
-            head.last_event_id,
-            f"event {head.last_event_id}, the last one written, is missing or was changed: "
-            "events at the end of the trail were removed",
-        )
-    if head is None and previous is not None:
-        return VerifyResult(
-            False, checked, previous.pk, "the chain head is missing: the trail was reset"
-        )
-    last = Checkpoint(previous.pk, previous.hash) if previous else None
-    return VerifyResult(True, checked, head=last, unkeyed=unkeyed)
-
-
 def event_hash(event: AuditEvent, *, keyed: bool = True) -> str:
     """HMAC-SHA256 under the audit key (or, for events from before keying, plain sha256) over
     the previous hash and a canonical JSON of the event's content."""
-    content = {name: _hash_value(getattr(event, name)) for name in HASHED_FIELDS}
+    return content_hash(event.previous_hash, hashed_content(event), keyed=keyed)
+
+
+def hashed_content(event: AuditEvent) -> dict[str, Any]:
+    """The event's fields the hash covers, as JSON values."""
+    return {name: _hash_value(getattr(event, name)) for name in HASHED_FIELDS}
+
+
+def content_hash(previous_hash: str, content: dict[str, Any], *, keyed: bool = True) -> str:
+    """The hash of an event given its previous hash and hashed content (e.g. from an export)."""
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    message = f"{event.previous_hash}\n{canonical}".encode()
+    message = f"{previous_hash}\n{canonical}".encode()
     if not keyed:
         return hashlib.sha256(message).hexdigest()
     return hmac.new(_audit_key(), message, hashlib.sha256).hexdigest()
@@ -296,10 +279,13 @@ def _append_once(event: AuditEvent, check: Callable[[], None] | None) -> AuditEv
         event.save(force_insert=True)
         for callback in _on_append:
             callback(event)
-        AuditChainHead.objects.filter(pk=HEAD_ID).update(
-            last_hash=event.hash,
-            last_event_id=event.pk,
-            keyed_from_id=head.keyed_from_id if head.keyed_from_id is not None else event.pk,
+        head.last_hash, head.last_event_id = event.hash, event.pk
+        if head.keyed_from_id is None:
+            head.keyed_from_id = event.pk
+        head.key_fingerprint = key_fingerprint()
+        head.seal = seal_of(head)
+        head.save(
+            update_fields=["last_hash", "last_event_id", "keyed_from_id", "key_fingerprint", "seal"]
         )
     # The log keeps the head outside the database: any line is a checkpoint for verify_audit.
     logger.info("Audit chain head: %s:%s", event.pk, event.hash)

@@ -15,6 +15,7 @@ from django.db import connections, transaction
 from psycopg import sql
 
 AUDIT_TABLE = "deployments_ui_auditevent"
+CHECKPOINT_TABLE = "deployments_ui_auditcheckpoint"
 
 
 class GrantRefused(Exception):
@@ -56,6 +57,7 @@ def runtime_grants(role: str, schema: str) -> list[sql.Composed]:
         "who": sql.Identifier(role),
         "schema": sql.Identifier(schema),
         "audit": sql.Identifier(schema, AUDIT_TABLE),
+        "checkpoints": sql.Identifier(schema, CHECKPOINT_TABLE),
     }
     return [sql.SQL(statement).format(**names) for statement in _GRANTS]
 
@@ -66,6 +68,8 @@ _GRANTS = [
     "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {who}",
     "REVOKE ALL ON TABLE {audit} FROM {who}",
     "GRANT SELECT, INSERT ON TABLE {audit} TO {who}",
+    # The chain's signed checkpoints (verified heads, pruning cuts) are added, never changed.
+    "REVOKE UPDATE, DELETE, TRUNCATE ON TABLE {checkpoints} FROM {who}",
     "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} "
     "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {who}",
     "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT USAGE, SELECT ON SEQUENCES TO {who}",

@@ -117,6 +117,48 @@ class AuditChainHead(models.Model):
     last_event_id = models.BigIntegerField(null=True, blank=True)
     # The first event hashed with the audit key (HMAC); events before it use plain sha256.
     keyed_from_id = models.BigIntegerField(null=True, blank=True)
+    # Which key wrote the chain (an HMAC of a fixed label, never the key), and an HMAC under the
+    # key over the head's fields: neither is part of any event's hashed content.
+    key_fingerprint = models.CharField(max_length=16, blank=True)
+    seal = models.CharField(max_length=64, blank=True)
 
     def __str__(self) -> str:
         return f"Audit chain head at event {self.last_event_id}"
+
+
+class AuditCheckpoint(models.Model):
+    """A durable, keyed record of a point in the chain: where pruning cut it, or the last head
+    verify_audit proved. Signed with the audit key, so it cannot be forged without it."""
+
+    class Kind(models.TextChoices):
+        PRUNED = "pruned", "events before it were exported and removed"
+        VERIFIED = "verified", "the last head verify_audit proved"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    event_id = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+    keyed = models.BooleanField(default=True)
+    events = models.BigIntegerField(default=0)
+    key_fingerprint = models.CharField(max_length=16)
+    signature = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "event_id"])]
+
+    def __str__(self) -> str:
+        return f"Audit checkpoint ({self.kind}) at event {self.event_id}"
+
+
+class AuditStreamCursor(models.Model):
+    """How far the audit stream has delivered to one destination (the trail is the outbox)."""
+
+    destination = models.CharField(max_length=255, unique=True)
+    last_event_id = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Audit stream to {self.destination} at event {self.last_event_id}"

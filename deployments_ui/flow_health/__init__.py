@@ -3,7 +3,8 @@
 No views, no templates: pages and drift detection call these.
 
 - `read_board(client, deployments)`: ONE request for a page of deployments; `board.get(id)`
-  gives each one's `Health` (`.kind`, `.since`, `.text`); `board.readable`/`board.notice` say
+  gives each one's `Health` (`.kind`, `.since`; `describe(health)` for its words);
+  `board.readable`/`board.notice` say
   when runs cannot be read, for one Admin notice instead of marks.
 - `health_of_one(client, deployment)`: one deployment, with its failing step's message.
 - `explain(health, LastChange(who, verb, when, reason))`: the sentence tying health to a change.

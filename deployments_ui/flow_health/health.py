@@ -58,13 +58,6 @@ class Health:
     failure_message: str = ""
     failure_step_id: str | None = None
 
-    @property
-    def text(self) -> str:
-        """Plain words in the reader's time zone ("Failing since 14:02")."""
-        from deployments_ui.flow_health.words import describe
-
-        return describe(self)
-
 
 @dataclass(frozen=True, slots=True)
 class Window:

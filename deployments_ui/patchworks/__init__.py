@@ -42,12 +42,11 @@ from deployments_ui.patchworks.errors import (
     malformed,
     parse_retry_after,
 )
+from deployments_ui.patchworks.runs import FlowRun, FlowRunLog, parse_flow_run, parse_flow_run_log
 from deployments_ui.patchworks.transport import reset_session
 from deployments_ui.patchworks.types import (
     Deployment,
     Flow,
-    FlowRun,
-    FlowRunLog,
     FlowVersion,
     Package,
     Page,
@@ -57,8 +56,6 @@ from deployments_ui.patchworks.types import (
     is_resource,
     parse_deployment,
     parse_flow,
-    parse_flow_run,
-    parse_flow_run_log,
     parse_flow_version,
     parse_one,
     parse_package,

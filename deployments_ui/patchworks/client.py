@@ -34,11 +34,10 @@ from deployments_ui.patchworks.errors import (
     clean,
     malformed,
 )
+from deployments_ui.patchworks.runs import FlowRun, FlowRunLog, parse_flow_run, parse_flow_run_log
 from deployments_ui.patchworks.types import (
     Deployment,
     Flow,
-    FlowRun,
-    FlowRunLog,
     FlowVersion,
     Package,
     Page,
@@ -47,8 +46,6 @@ from deployments_ui.patchworks.types import (
     is_resource,
     parse_deployment,
     parse_flow,
-    parse_flow_run,
-    parse_flow_run_log,
     parse_flow_version,
     parse_one,
     parse_package,

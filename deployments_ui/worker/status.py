@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from deployments_ui.audit import stream
 from deployments_ui.core import leases
 from deployments_ui.drift import sync as drift
 
@@ -24,6 +25,7 @@ class WorkerStatus:
     queue_length: int | None
     scheduled_tasks: int | None
     last_drift_run: datetime | None
+    streams: list[stream.StreamHealth] = field(default_factory=list)
 
     @property
     def seen_recently(self) -> bool:
@@ -55,6 +57,7 @@ def worker_status() -> WorkerStatus:
         queue_length=queued,
         scheduled_tasks=scheduled,
         last_drift_run=drift.last_finished(),
+        streams=stream.health(),
     )
 
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 
+from deployments_ui.audit import stream
 from deployments_ui.core import leases
 from deployments_ui.core.leases import HOLDER
 from deployments_ui.deployments import settling
@@ -31,7 +32,7 @@ _started: list[bool] = []
 
 @db_periodic_task(crontab(minute="*"))
 def every_minute() -> None:
-    """Heartbeat; the minute's polls for due changes; drift detection."""
+    """Heartbeat; the minute's polls for due changes; drift detection; the audit stream."""
     status.beat(HOLDER)
     if leases.claim_run("periodic:schedule-polls", 60):
         _poll_for(60)
@@ -39,6 +40,8 @@ def every_minute() -> None:
         detect_drift()
     if leases.claim_run("periodic:settle", 60):
         settle_unknown()
+    if settings.CONSOLE_AUDIT_STREAM and leases.claim_run("periodic:audit-stream", 60):
+        stream_audit()
 
 
 @db_task()
@@ -49,6 +52,14 @@ def settle_unknown() -> None:
         settled = settling.settle_unfinished()
     if settled:
         logger.info("Settled %s writes whose outcome was not known", settled)
+
+
+@db_task()
+def stream_audit() -> None:
+    """Send each audit stream destination the events it has not had yet (bounded in time)."""
+    for report in stream.deliver():
+        if report.error:
+            logger.warning("Audit stream: %s", report.error)
 
 
 @db_task()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import logging
 
@@ -17,6 +18,7 @@ from django.core.management.base import CommandError
 
 from deployments_ui import audit
 from deployments_ui.audit import chain as audit_chain
+from deployments_ui.audit import verify as audit_verify
 from deployments_ui.models import AuditChainHead, AuditEvent
 from tests.audit.test_trail import tamper
 from tests.factories import (
@@ -114,10 +116,65 @@ def test_a_rewrite_that_also_clears_the_keyed_marker_is_caught(ann, caplog):
 
     result = audit.verify_chain()
 
-    # Alone, the chain cannot tell this from an old trail; the log's checkpoint can.
-    assert result.ok and result.unkeyed == 6
-    with pytest.raises(CommandError, match="the trail up to it was rewritten"):
-        call_command("verify_audit", checkpoint=checkpoint)
+    # The head carries the key's fingerprint: a keyed chain refuses links claiming to be older.
+    assert not result.ok
+    assert "claims to predate the key" in result.problem
+    errors = io.StringIO()
+    with pytest.raises(CommandError, match="claims to predate the key"):
+        call_command("verify_audit", checkpoint=checkpoint, stderr=errors)
+    assert "is not the event the checkpoint names" in errors.getvalue()
+
+
+def clear_the_head_record() -> None:
+    """What a careful attacker also does: make the head look as if written before sealing."""
+    tamper("UPDATE deployments_ui_auditchainhead SET key_fingerprint = '', seal = ''", [])
+
+
+def test_a_rewrite_that_also_clears_the_head_record_is_caught_by_the_last_verified_head(ann):
+    three_disables(ann)
+    call_command("verify_audit", stdout=io.StringIO())  # an earlier run, as cron would do
+    tamper("UPDATE deployments_ui_auditevent SET reason = %s", ["nothing happened"])
+    rehash_everything(plain_sha256, keyed_from=None)
+    clear_the_head_record()
+
+    result = audit.verify_chain()
+
+    assert not result.ok
+    assert "claims to predate the key" in result.problem
+    assert "the last verified head (verify_audit)" in result.problem
+
+
+def test_a_forged_record_of_the_last_verified_head_is_refused(ann):
+    three_disables(ann)
+    call_command("verify_audit", stdout=io.StringIO())
+    rehash_everything(plain_sha256, keyed_from=None)
+    clear_the_head_record()
+    last = AuditEvent.objects.order_by("id").last()
+    tamper(
+        "UPDATE deployments_ui_auditcheckpoint SET hash = %s, keyed = %s",
+        [last.hash, False],
+    )
+
+    # The forged record's signature fails, so it is not believed, and it is itself reported.
+    assert audit_verify.last_verified() is None
+    result = audit.verify_chain()
+    assert not result.ok
+    assert any("made without the key" in problem for problem in result.problems)
+
+
+def test_a_forged_later_record_does_not_hide_the_real_one(ann):
+    events = three_disables(ann)
+    call_command("verify_audit", stdout=io.StringIO())
+    real = audit_verify.last_verified()
+    tamper(
+        "INSERT INTO deployments_ui_auditcheckpoint (kind, event_id, hash, keyed, events, "
+        "key_fingerprint, signature, created_at) "
+        "SELECT 'verified', event_id + 1, hash, keyed, events, key_fingerprint, signature, "
+        "created_at FROM deployments_ui_auditcheckpoint",
+        [],
+    )
+    assert audit_verify.last_verified() == real
+    assert real is not None and real.event_id == events[-1].pk
 
 
 def test_the_head_is_written_to_the_log_on_every_append(ann, caplog):
@@ -156,6 +213,11 @@ def test_an_emptied_trail_is_caught_by_the_checkpoint_and_the_count(ann, capsys)
     with pytest.raises(CommandError, match="is missing: the trail was emptied") as error:
         call_command("verify_audit", checkpoint=checkpoint)
     assert error.value.returncode == 1
+    # Without the checkpoint, the record of the last verified head still names event 6...
+    with pytest.raises(CommandError, match="named by the last verified head"):
+        call_command("verify_audit")
+    # ... and with that record removed too, the count remains.
+    tamper("DELETE FROM deployments_ui_auditcheckpoint", [])
     with pytest.raises(CommandError, match="at least 6 were expected"):
         call_command("verify_audit", min_events=6)
 
@@ -180,6 +242,7 @@ def old_unkeyed_trail(ann) -> list[AuditEvent]:
     """A trail as the console wrote it before keying: plain sha256, no keyed marker."""
     three_disables(ann)
     rehash_everything(plain_sha256, keyed_from=None)
+    clear_the_head_record()  # heads were not sealed then
     return list(AuditEvent.objects.order_by("id"))
 
 

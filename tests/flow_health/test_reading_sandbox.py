@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deployments_ui.flow_health import NOT_READABLE, Kind, explain, read_board
+from deployments_ui.flow_health import NOT_READABLE, Kind, describe, explain, read_board
 from deployments_ui.patchworks import PatchworksClient, reset_session
 
 
@@ -30,7 +30,7 @@ def test_a_page_of_deployments_gets_health_from_one_more_request(client, shaped_
     assert Kind.NOT_RUN in kinds and (kinds & {Kind.FINE, Kind.FAILING})
     for deployment in deployments:
         health = board.get(deployment.id)
-        assert health.text and explain(health, None) == health.text
+        assert describe(health) and explain(health, None) == describe(health)
         if not deployment.is_enabled:
             assert health.kind == Kind.NOT_RUN
     shared = shaped_sandbox.shape() not in {"flat-camel", "bodyless-writes"}

@@ -19,7 +19,7 @@ from deployments_ui.patchworks import (
     ValidationFailed,
     reset_session,
 )
-from deployments_ui.patchworks.types import FAILED, RUNNING, SUCCEEDED, UNKNOWN
+from deployments_ui.patchworks.runs import FAILED, RUNNING, SUCCEEDED, UNKNOWN
 
 KEY = "pw-test-KEY-7f3e9c21d4b8a6"
 BASE = "https://patchworks.test"
