@@ -94,6 +94,14 @@ class AuditEvent(models.Model):
         API_KEY_SAVED = "api_key_saved", "saved an API key"
         API_KEY_REMOVED = "api_key_removed", "removed an API key"
         BULK = "bulk", "started a bulk change"
+        # Leavers (deployments_ui.leavers) and provisioning (SCIM).
+        DEACTIVATED = "deactivated", "deactivated an account"
+        REACTIVATED = "reactivated", "reactivated an account"
+        PROVISIONED = "provisioned", "provisioned an account"
+        SESSIONS_ENDED = "sessions_ended", "ended the sessions of an account"
+        WITHDRAW = "withdraw", "withdrew a change request"
+        BULK_STOPPED = "bulk_stopped", "stopped a bulk change"
+        SCIM_TOKEN = "scim_token", "replaced the provisioning token"
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "in progress"
@@ -214,6 +222,35 @@ class SsoIdentity(models.Model):
 
     def __str__(self) -> str:
         return self.identity
+
+
+class ScimToken(models.Model):
+    """The bearer token the identity provider provisions people with, stored only as a hash.
+
+    One row at most: `manage.py scim_token` replaces it and prints the new token once.
+    """
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Provisioning token made {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ScimGroup(models.Model):
+    """A group the identity provider pushes over SCIM; its name maps to a role as the groups
+    header's and the OIDC group claim's names do (CONSOLE_SSO_GROUP_ROLES)."""
+
+    display_name = models.CharField(max_length=255, unique=True)
+    external_id = models.CharField(max_length=255, blank=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "provisioned group"
+
+    def __str__(self) -> str:
+        return self.display_name
 
 
 # Rooms keep their models in their own package; importing them here keeps the app label.

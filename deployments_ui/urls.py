@@ -7,7 +7,7 @@ from deployments_ui.ids import PatchworksIdConverter
 from deployments_ui.notifications import views as notifications
 from deployments_ui.saved_views import views as saved_views
 from deployments_ui.schedules import views as schedules
-from deployments_ui.views import audit, deployment_changes, deployments
+from deployments_ui.views import audit, deployment_changes, deployments, oidc, scim
 from deployments_ui.worker import views as worker
 
 register_converter(PatchworksIdConverter, "pwid")
@@ -15,6 +15,13 @@ register_converter(PatchworksIdConverter, "pwid")
 deployment = "flow-versions/<pwid:flow_version>/deployments/<pwid:deployment>/"
 
 urlpatterns = [
+    path("accounts/oidc/start/", oidc.start, name="oidc-start"),
+    path("accounts/oidc/callback/", oidc.callback, name="oidc-callback"),
+    path("scim/v2/Users", scim.users, name="scim-users"),
+    path("scim/v2/Users/<str:resource>", scim.user, name="scim-user"),
+    path("scim/v2/Groups", scim.groups, name="scim-groups"),
+    path("scim/v2/Groups/<str:resource>", scim.group, name="scim-group"),
+    path("scim/v2/ServiceProviderConfig", scim.service_provider_config, name="scim-config"),
     path("", RedirectView.as_view(pattern_name="deployment-list"), name="home"),
     path("deployments/", deployments.deployment_list, name="deployment-list"),
     path("deployments/bulk/", bulk.deployment_bulk, name="deployment-bulk"),

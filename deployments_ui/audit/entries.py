@@ -82,6 +82,12 @@ ACCOUNT_ACTIONS = frozenset(
         "roles_changed",
         "api_key_saved",
         "api_key_removed",
+        "deactivated",
+        "reactivated",
+        "provisioned",
+        "sessions_ended",
+        "bulk_stopped",
+        "scim_token",
     }
 )
 PERSONAL_DETAILS = frozenset({"IP address", "Browser (user agent)"})
@@ -91,6 +97,8 @@ SIGN_IN_METHODS = {
     "system": "background job",
     "schedule": "a scheduled change, applied by the background worker",
     "bulk": "a bulk job, run by the background worker",
+    "oidc": "single sign-on (OpenID Connect)",
+    "scim": "provisioning (SCIM) from the identity provider",
 }
 
 
@@ -313,6 +321,9 @@ def _account_sentence(event: AuditEvent) -> str:
         new = ", ".join(after.get("roles") or []) or "no role"
         sentence = f"{actor} changed the roles of {account} from {old} to {new}"
         return f"{sentence} — {message}" if message else sentence
+    leaver = _leaver_sentence(event.action, actor, account, after)
+    if leaver:
+        return f"{leaver} — {message}" if message else leaver
     if after.get("key") == "service":
         what = "the service key"
     else:
@@ -321,6 +332,23 @@ def _account_sentence(event: AuditEvent) -> str:
         ending = f" (ending {after['ending']})" if after.get("ending") else ""
         return f"{actor} saved {what}{ending}"
     return f"{actor} removed {what}"
+
+
+def _leaver_sentence(action: str, actor: str, account: str, after: dict) -> str:
+    """Sentences for deactivation and provisioning; "" for other account events."""
+    if action == "deactivated":
+        return f"{actor} deactivated {account}"
+    if action == "reactivated":
+        return f"{actor} reactivated {account}"
+    if action == "provisioned":
+        return f"{actor} provisioned {account}"
+    if action == "sessions_ended":
+        return f"{actor} ended every session of {account} ({after.get('sessions', 0)})"
+    if action == "bulk_stopped":
+        return f"{actor} stopped bulk job #{after.get('job', '?')} of {account}"
+    if action == "scim_token":
+        return f"{actor} replaced the provisioning (SCIM) token"
+    return ""
 
 
 def actor_display(event: AuditEvent) -> str:

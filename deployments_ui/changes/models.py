@@ -62,6 +62,7 @@ class ChangeRequest(models.Model):
         STALE = "stale", "not applied: the deployment changed since"
         FAILED = "failed", "applying failed"
         EXPIRED = "expired", "expired"
+        WITHDRAWN = "withdrawn", "withdrawn: the person who asked left"
 
     OPEN_STATUSES = (Status.OPEN, Status.APPROVED)
 
