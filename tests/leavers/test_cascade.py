@@ -69,7 +69,9 @@ def test_deactivating_stops_everything_and_records_each_step(leaver, colleague):
     ]
     first = AuditEvent.objects.order_by("id").first()
     assert first is not None
-    assert audit.describe(first) == "provisioning (SCIM) deactivated lee — switched off through SCIM"
+    assert (
+        audit.describe(first) == "provisioning (SCIM) deactivated lee — switched off through SCIM"
+    )
     assert audit.verify_chain().ok
 
 
