@@ -124,6 +124,7 @@ MIDDLEWARE = [
     "deployments_ui.accounts.access.AccessMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "deployments_ui.accounts.oidc.SignOutFormAction",
     "axes.middleware.AxesMiddleware",
 ]
 

@@ -359,3 +359,31 @@ class OidcSessionRefresh(SessionRefresh):
         if response is not None and request.headers.get("HX-Request"):
             return HttpResponseClientRefresh()
         return response
+
+
+class SignOutFormAction:
+    """Lets the Sign out form lead on to the provider's end-session page: CSP's form-action
+    covers every redirect after a form is sent. Goes after django-csp's middleware, so that
+    this runs first on the way out."""
+
+    def __init__(self, get_response) -> None:  # type: ignore[no-untyped-def]
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if not enabled() or session is None or session.get("sign_in_method") != SIGN_IN_METHOD:
+            return response
+        try:
+            endpoint = provider().end_session_endpoint
+        except OidcMisconfigured:
+            return response
+        if endpoint:
+            parts = urlsplit(endpoint)
+            update = dict(getattr(response, "_csp_update", None) or {})
+            update["form-action"] = [
+                *update.get("form-action", []),
+                f"{parts.scheme}://{parts.netloc}",
+            ]
+            response._csp_update = update  # type: ignore[attr-defined]
+        return response

@@ -96,6 +96,9 @@ def test_groups_that_drop_every_role_deactivate_the_person(client, oidc_provider
 def test_sign_out_ends_the_session_at_the_provider_too(client, oidc_provider):
     sign_in(client, "olga@example.com")
     id_token = client.session["oidc_id_token"]
+    # Pages let the Sign out form go on to the provider (CSP form-action), and only for OIDC.
+    policy = client.get("/account/api-key/")["Content-Security-Policy"]
+    assert f"form-action 'self' {oidc_provider.url};" in policy
     response = client.post("/accounts/logout/")
     end = urlsplit(response["Location"])
     assert f"{end.scheme}://{end.netloc}{end.path}" == f"{oidc_provider.issuer}/logout/"
@@ -128,6 +131,12 @@ def test_the_sign_in_is_rechecked_at_the_provider_when_its_time_is_up(client, oi
     assert response.status_code == 403
     assert b"Your sign-in at Local IdP has ended" in response.content
     assert "_auth_user_id" not in client.session
+
+
+def test_password_sessions_keep_the_strict_form_action(client, oidc_provider, viewer):
+    client.force_login(viewer)
+    policy = client.get("/account/api-key/")["Content-Security-Policy"]
+    assert "form-action 'self';" in policy
 
 
 def test_the_sign_in_page_offers_the_provider_only_when_it_is_configured(client, settings):
