@@ -206,7 +206,7 @@ class ConsoleOidcBackend(OIDCAuthenticationBackend):
 
     OIDC_RP_IDP_SIGN_KEY = None
 
-    def authenticate(self, request, **kwargs):  # type: ignore[no-untyped-def]
+    def authenticate(self, request, **kwargs):
         if request is None or not enabled() or "code" not in request.GET:
             return None  # a password sign-in: not ours
         return super().authenticate(request, **kwargs)
@@ -229,7 +229,7 @@ class ConsoleOidcBackend(OIDCAuthenticationBackend):
                 claims.update(extra)
         return claims
 
-    def _refuse(self, message: str, status: int = 403) -> None:
+    def _refuse(self, message: str, status: int = 403) -> User | None:
         setattr(self.request, REFUSAL, Refusal(message, status))
         return None
 
@@ -320,7 +320,7 @@ class OidcSessionRefresh(SessionRefresh):
     the browser would follow inside the table.
     """
 
-    def __init__(self, get_response) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, get_response) -> None:
         MiddlewareMixin.__init__(self, get_response)
         self.OIDC_EXEMPT_URLS = ["oidc-start", "oidc-callback", "logout"]
         self.OIDC_STATE_SIZE = 32
@@ -329,7 +329,7 @@ class OidcSessionRefresh(SessionRefresh):
         self.OIDC_NONCE_SIZE = 32
 
     @property
-    def exempt_urls(self) -> set[str]:  # type: ignore[override]
+    def exempt_urls(self) -> set[str]:
         return {reverse(name) for name in self.OIDC_EXEMPT_URLS}
 
     @property
@@ -366,7 +366,7 @@ class SignOutFormAction:
     covers every redirect after a form is sent. Goes after django-csp's middleware, so that
     this runs first on the way out."""
 
-    def __init__(self, get_response) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, get_response) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
@@ -385,5 +385,5 @@ class SignOutFormAction:
                 *update.get("form-action", []),
                 f"{parts.scheme}://{parts.netloc}",
             ]
-            response._csp_update = update  # type: ignore[attr-defined]
+            response._csp_update = update
         return response

@@ -209,13 +209,14 @@ def _primary_email(emails: Any) -> str | None:
         return None
     found = [item for item in emails if isinstance(item, dict) and item.get("value")]
     primary = [item for item in found if item.get("primary") in (True, "true", "True")]
-    chosen = (primary or found or [None])[0]
-    return str(chosen["value"])[:254] if chosen else None
+    chosen = primary or found
+    return str(chosen[0]["value"])[:254] if chosen else None
 
 
 def changes_from(body: dict[str, Any]) -> Changes:
     """A whole user as POST and PUT send it."""
-    name = body.get("name") if isinstance(body.get("name"), dict) else {}
+    given = body.get("name")
+    name: dict[str, Any] = given if isinstance(given, dict) else {}
     changes = Changes(identity=_identity(body.get("userName")))
     changes.given = str(name.get("givenName") or "")[:150]
     changes.family = str(name.get("familyName") or "")[:150]

@@ -334,7 +334,7 @@ def _account_sentence(event: AuditEvent) -> str:
     return f"{actor} removed {what}"
 
 
-def _leaver_sentence(action: str, actor: str, account: str, after: dict) -> str:
+def _leaver_sentence(action: str, actor: str, account: str, after: dict[str, Any]) -> str:
     """Sentences for deactivation and provisioning; "" for other account events."""
     if action == "deactivated":
         return f"{actor} deactivated {account}"

@@ -57,7 +57,7 @@ def _misconfigured(request: HttpRequest, problem: oidc.OidcMisconfigured) -> Htt
 class StartView(OIDCAuthenticationRequestView):
     """Off to the provider, with state, nonce and a PKCE challenge kept in the session."""
 
-    def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, **kwargs) -> None:
         super(OIDCAuthenticationRequestView, self).__init__(**kwargs)
         self.OIDC_RP_CLIENT_ID = oidc.settings.OIDC_RP_CLIENT_ID
         self.OIDC_OP_AUTH_ENDPOINT = ""

@@ -80,8 +80,8 @@ def scim_endpoint(methods: tuple[str, ...]) -> Callable[[View], View]:
                 return _error(problem)
             except audit.AuditUnavailable:
                 logger.exception("SCIM change not made: the audit trail is unavailable")
-                problem = scim.ScimError(503, "The console cannot record changes just now.")
-                return _error(problem)
+                down = scim.ScimError(503, "The console cannot record changes just now.")
+                return _error(down)
 
         return wrapped
 
@@ -96,11 +96,11 @@ def _group_url(request: HttpRequest, group_id: int) -> str:
     return request.build_absolute_uri(reverse("scim-group", args=[str(group_id)]))
 
 
-def _user(request: HttpRequest, link, status: int = 200) -> JsonResponse:  # type: ignore[no-untyped-def]
+def _user(request: HttpRequest, link, status: int = 200) -> JsonResponse:
     return _json(scim.user_resource(link, _user_url(request, link.user_id)), status)
 
 
-def _group(request: HttpRequest, group, status: int = 200) -> JsonResponse:  # type: ignore[no-untyped-def]
+def _group(request: HttpRequest, group, status: int = 200) -> JsonResponse:
     members = "members" not in request.GET.get("excludedAttributes", "")
     return _json(scim.group_resource(group, _group_url(request, group.pk), members), status)
 
