@@ -155,7 +155,7 @@ def provider() -> Provider:
 
 
 def _claim_groups(claims: dict[str, Any]) -> list[str]:
-    value = claims.get(settings.OIDC_GROUPS_CLAIM, [])
+    value = claims.get(settings.OIDC_GROUPS_CLAIM, []) if settings.OIDC_GROUPS_CLAIM else []
     if isinstance(value, str):
         return [item for item in value.split(",") if item.strip()]
     if isinstance(value, list):
@@ -255,11 +255,13 @@ class ConsoleOidcBackend(OIDCAuthenticationBackend):
         actor = _actor(self.request, identity)
         try:
             with transaction.atomic():
-                user, _created = sso.linked_user(identity)
+                user, created = sso.linked_user(identity)
                 if not user.is_active:
                     logger.warning("Refused OIDC sign-in of deactivated user %s", user.pk)
                     return self._refuse(SWITCHED_OFF)
-                sso.sync_roles(actor, user, sso.roles_or_default(groups))
+                if settings.OIDC_GROUPS_CLAIM or created:
+                    # Without a group claim (Google), roles are the admin's after the first.
+                    sso.sync_roles(actor, user, sso.roles_or_default(groups))
         except sso.SsoClash:
             _record_clash(actor, identity)
             return self._refuse(sso.CLASH_MESSAGE.format(identity=identity))

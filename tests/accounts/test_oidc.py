@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import responses
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 
 from deployments_ui.accounts import oidc
@@ -58,6 +58,20 @@ def test_signing_in_links_the_identity_and_maps_the_groups_to_a_role(client, oid
     client.logout()
     sign_in(client, "eddie@example.com")
     assert User.objects.filter(username="eddie@example.com").count() == 1
+
+
+def test_without_a_group_claim_roles_are_the_admins_after_the_first_sign_in(
+    client, oidc_provider, settings
+):
+    settings.OIDC_GROUPS_CLAIM = ""
+    settings.SSO_DEFAULT_ROLE = "Viewer"
+    sign_in(client, "alice@example.com")
+    alice = User.objects.get(username="alice@example.com")
+    assert role_names(alice) == ["Viewer"]  # the default, not her groups
+    alice.groups.set([*alice.groups.exclude(name="Viewer"), Group.objects.get(name="Editor")])
+    client.logout()
+    sign_in(client, "alice@example.com")
+    assert role_names(alice) == ["Editor"]  # an admin's choice stays
 
 
 def test_a_local_account_with_the_same_name_is_not_taken_over(client, oidc_provider):
