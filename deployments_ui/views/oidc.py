@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 
 import jwt
-import requests
 from django.contrib.auth import logout as auth_logout
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
@@ -86,8 +85,9 @@ class CallbackView(OIDCAuthenticationCallbackView):
             logger.exception("Could not record an OpenID Connect sign-in")
             message = "The console cannot sign anyone in just now. Try again in a few minutes."
             return self._failed(message, 503)
-        except (requests.RequestException, SuspiciousOperation, jwt.PyJWTError, ValueError):
-            # The token exchange failed (a wrong client secret, say) or the token did not check.
+        except (OSError, SuspiciousOperation, jwt.PyJWTError, ValueError):
+            # The token exchange failed (a wrong client secret, say: requests' errors are
+            # OSErrors) or the token did not check out.
             logger.warning("An OpenID Connect sign-in failed", exc_info=True)
             return self._failed(GENERAL.format(name=oidc.provider_name()), 502)
 
