@@ -65,6 +65,7 @@ CONTROL_ACTIONS = frozenset(
         "approve",
         "decline",
         "expire",
+        "withdraw",
         "break_glass",
         "freeze_override",
         "control_settings",
@@ -279,6 +280,7 @@ def _describe_control(entry: AuditEntry) -> str:
         "approve": f"{entry.actor} approved {request}",
         "decline": f"{entry.actor} declined {request}",
         "expire": f"{request[:1].upper()}{request[1:]} expired",
+        "withdraw": f"{entry.actor} withdrew {request}",
         "break_glass": f"{entry.actor} applied {request} without approval (break glass)",
         "freeze_override": f"{entry.actor} overrode a freeze window to {change} {entry.place}"
         + (f" ({number})" if number else ""),
@@ -287,7 +289,7 @@ def _describe_control(entry: AuditEntry) -> str:
     parts = [sentences.get(entry.action, f"{entry.actor} {entry.verb} {entry.place}")]
     if entry.reason:
         parts.append(f"reason: {entry.reason}")
-    if entry.message and entry.action in ("control_settings", "approve", "expire"):
+    if entry.message and entry.action in ("control_settings", "approve", "expire", "withdraw"):
         parts.append(_sentence_part(entry.message))
     sentence = " — ".join(part for part in parts if part)
     return sentence[:1].upper() + sentence[1:]

@@ -68,6 +68,7 @@ ACTION_CHOICES = [
     ("approve", "Approve"),
     ("decline", "Decline"),
     ("expire", "Change request expired"),
+    ("withdraw", "Change request withdrawn"),
     ("break_glass", "Break glass"),
     ("freeze_override", "Override a freeze window"),
     ("control_settings", "Change control settings"),

@@ -72,6 +72,11 @@ def test_deactivating_stops_everything_and_records_each_step(leaver, colleague):
     assert (
         audit.describe(first) == "provisioning (SCIM) deactivated lee — switched off through SCIM"
     )
+    withdrawn = AuditEvent.objects.get(action="withdraw")
+    assert audit.describe(withdrawn) == (
+        f"Provisioning (SCIM) withdrew change request {things.request.pk} to disable Orders in "
+        "UK Live (live) — withdrawn because the person who asked was deactivated"
+    )
     assert audit.verify_chain().ok
 
 
