@@ -132,12 +132,18 @@ def _sliced(queryset: QuerySet, page: Page) -> list:
 # --- users ---------------------------------------------------------------------------------
 
 
+def _id(text: str) -> int | None:
+    """A resource id as the database holds it; None for anything else (too long included)."""
+    return int(text) if text.isdigit() and len(text) <= 18 else None
+
+
 def _links() -> QuerySet[SsoIdentity]:
     return SsoIdentity.objects.select_related("user").order_by("pk")
 
 
 def link_for(resource_id: str) -> SsoIdentity:
-    link = _links().filter(user_id=resource_id).first() if resource_id.isdigit() else None
+    pk = _id(resource_id)
+    link = _links().filter(user_id=pk).first() if pk is not None else None
     if link is None:
         raise ScimError(404, f"There is no user {resource_id[:40]!r}.")
     return link
@@ -368,7 +374,8 @@ def delete_user(link: SsoIdentity, actor: audit.Actor) -> None:
 
 
 def group_for(resource_id: str) -> ScimGroup:
-    group = ScimGroup.objects.filter(pk=resource_id).first() if resource_id.isdigit() else None
+    pk = _id(resource_id)
+    group = ScimGroup.objects.filter(pk=pk).first() if pk is not None else None
     if group is None:
         raise ScimError(404, f"There is no group {resource_id[:40]!r}.")
     return group
@@ -416,7 +423,7 @@ def _member_ids(value: Any) -> set[int]:
     """The accounts a members list names (people not provisioned here are left out)."""
     items = value if isinstance(value, list) else [value]
     wanted = {str(item.get("value")) for item in items if isinstance(item, dict)}
-    ids = {int(item) for item in wanted if item.isdigit()}
+    ids = {pk for pk in map(_id, wanted) if pk is not None}
     return set(SsoIdentity.objects.filter(user_id__in=ids).values_list("user_id", flat=True))
 
 
@@ -451,7 +458,8 @@ def _patch_group(group: ScimGroup, op: str, path: str, value: Any, actor: audit.
     current = set(group.members.values_list("pk", flat=True))
     one = _MEMBER_PATH.match(path)
     if one is not None and op == "remove":
-        gone = {int(one.group(1))} if one.group(1).isdigit() else set()
+        pk = _id(one.group(1))
+        gone = {pk} if pk is not None else set()
         _set_members(group, current - gone, actor)
     elif path.lower() == "members":
         named = _member_ids(value) if value is not None else set()

@@ -261,6 +261,9 @@ def test_a_local_account_with_the_same_name_is_not_taken_over(idp):
         ("GET", "/scim/v2/Users?count=ten", None, 400, "invalidValue"),
         ("GET", "/scim/v2/Users/999999", None, 404, ""),
         ("GET", "/scim/v2/Users/abc", None, 404, ""),
+        ("GET", "/scim/v2/Users/99999999999999999999999", None, 404, ""),
+        ("DELETE", "/scim/v2/Groups/99999999999999999999999", None, 404, ""),
+        ("POST", "/scim/v2/Users", {"userName": ["a@b.c"]}, 400, "invalidValue"),
         ("DELETE", "/scim/v2/Users", None, 405, ""),
         ("POST", "/scim/v2/Users", {"userName": ""}, 400, "invalidValue"),
         ("POST", "/scim/v2/Groups", {"displayName": ""}, 400, "invalidValue"),
@@ -286,6 +289,21 @@ def test_bodies_that_are_not_scim(idp, client, token):
     bad_active = {"Operations": [{"op": "replace", "path": "active", "value": "maybe"}]}
     assert_error(idp("PATCH", f"/scim/v2/Users/{uid}", bad_active), 400, "invalidValue")
     assert User.objects.get(pk=uid).is_active
+
+
+def test_odd_shapes_are_answered_not_crashed_on(idp, client, token):
+    group = idp("POST", "/scim/v2/Groups", {"displayName": "x", "members": "nonsense"})
+    assert group.status_code == 201 and group.json()["members"] == []
+    gid = group.json()["id"]
+    odd = {"Operations": [{"op": "add", "path": "members", "value": [{"value": "9" * 30}, 7]}]}
+    assert idp("PATCH", f"/scim/v2/Groups/{gid}", odd).json()["members"] == []
+    response = client.post(
+        "/scim/v2/Users",
+        data="[1, 2]",
+        content_type="application/scim+json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert_error(response, 400, "invalidSyntax")
 
 
 def test_two_people_cannot_share_a_user_name(idp):
