@@ -10,6 +10,14 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 class GroupsValidator(OAuth2Validator):
     oidc_claim_scope = {**OAuth2Validator.oidc_claim_scope, "groups": "groups"}
 
+    def validate_silent_login(self, request: Any) -> bool:
+        # prompt=none: only reached with a session here (django-oauth-toolkit's view sends
+        # anyone else to its sign-in page first).
+        return True
+
+    def validate_silent_authorization(self, request: Any) -> bool:
+        return True  # the console's client skips the consent page
+
     def get_additional_claims(self, request: Any) -> dict[str, Any]:
         user = request.user
         return {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -44,6 +45,21 @@ PASSWORD = "idp-password"
 class IdpServer:
     url: str
     client_secret: str
+    database: Path
+
+    def set_groups(self, email: str, groups: list[str]) -> None:
+        """Change a person's groups at the provider (its own SQLite database)."""
+        with sqlite3.connect(self.database) as db:
+            (user,) = db.execute("SELECT id FROM auth_user WHERE username = ?", (email,)).fetchone()
+            db.execute("DELETE FROM auth_user_groups WHERE user_id = ?", (user,))
+            for name in groups:
+                db.execute("INSERT OR IGNORE INTO auth_group (name) VALUES (?)", (name,))
+                (group,) = db.execute(
+                    "SELECT id FROM auth_group WHERE name = ?", (name,)
+                ).fetchone()
+                db.execute(
+                    "INSERT INTO auth_user_groups (user_id, group_id) VALUES (?, ?)", (user, group)
+                )
 
     @property
     def issuer(self) -> str:
@@ -92,7 +108,7 @@ def idp_server(tmp_path_factory: pytest.TempPathFactory, live_server) -> Iterato
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(url, process, log)
-        yield IdpServer(url, secret)
+        yield IdpServer(url, secret, workdir / "idp.sqlite3")
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -115,10 +131,16 @@ def oidc_provider(idp_server: IdpServer, settings) -> IdpServer:
     return idp_server
 
 
-def sign_in_at_provider(authorize_url: str, email: str, password: str = PASSWORD) -> str:
+def sign_in_at_provider(
+    authorize_url: str,
+    email: str,
+    password: str = PASSWORD,
+    browser: requests.Session | None = None,
+) -> str:
     """Follow the console's redirect to the provider as a browser would, sign in there, and
-    return where the provider sends the browser back (the console's callback, with a code)."""
-    browser = requests.Session()
+    return where the provider sends the browser back (the console's callback, with a code).
+    Pass `browser` to keep the provider's session cookie for a later silent re-check."""
+    browser = browser if browser is not None else requests.Session()
     page = browser.get(authorize_url, timeout=30)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
     assert token, page.text[:500]

@@ -32,8 +32,8 @@ def form_action(response) -> str:
     return next(d for d in directives if d.startswith("form-action ")).removeprefix("form-action ")
 
 
-def sign_in(client, email: str) -> object:
-    back = sign_in_at_provider(start(client), email)
+def sign_in(client, email: str, browser: requests.Session | None = None) -> object:
+    back = sign_in_at_provider(start(client), email, browser=browser)
     parts = urlsplit(back)
     assert parts.path == "/accounts/oidc/callback/", back
     return client.get(f"{parts.path}?{parts.query}")
@@ -150,6 +150,31 @@ def test_the_sign_in_is_rechecked_at_the_provider_when_its_time_is_up(client, oi
     assert response.status_code == 403
     assert b"Your sign-in at Local IdP has ended" in response.content
     assert "_auth_user_id" not in client.session
+
+
+def test_a_silent_recheck_brings_the_groups_changed_at_the_provider(client, oidc_provider):
+    browser = requests.Session()  # keeps the provider's own session cookie
+    sign_in(client, "vic@example.com", browser)
+    vic = User.objects.get(username="vic@example.com")
+    assert role_names(vic) == ["Viewer"]
+    oidc_provider.set_groups("vic@example.com", ["console-editors"])
+    session = client.session
+    session["oidc_id_token_expiration"] = time.time() - 1
+    session.save()
+
+    to_provider = client.get("/deployments/?page=2")["Location"]
+    back = browser.get(to_provider, allow_redirects=False, timeout=30)  # no password asked
+    assert back.status_code == 302, (back.status_code, back.text[:800])
+    callback = urlsplit(back.headers["Location"])
+    assert callback.path == "/accounts/oidc/callback/" and "code=" in callback.query
+    response = client.get(f"{callback.path}?{callback.query}")
+
+    assert response["Location"] == "/deployments/?page=2"
+    assert role_names(vic) == ["Editor"]
+    assert client.session["_auth_user_id"] == str(vic.pk)
+    assert client.session["oidc_id_token_expiration"] > time.time()
+    change = AuditEvent.objects.filter(action=AuditEvent.Action.ROLES_CHANGED).latest("id")
+    assert change.before == {"roles": ["Viewer"]}
 
 
 def test_password_sessions_keep_the_strict_form_action(client, oidc_provider, viewer):
