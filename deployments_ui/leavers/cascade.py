@@ -75,6 +75,8 @@ def deactivate(*, user: User, actor: audit.Actor, via: str) -> Deactivation:
 
 
 def _end_sessions(user: User, actor: audit.Actor, account: str) -> int:
+    """Sessions are not indexed by person: every live one is read (about 80 µs each, so 0.8 s
+    for ten thousand), which is fine for a console's staff; an index would need a model."""
     store = import_module(settings.SESSION_ENGINE).SessionStore
     ended = 0
     live = Session.objects.filter(expire_date__gt=timezone.now())

@@ -193,6 +193,15 @@ def test_the_sign_in_page_offers_the_provider_only_when_it_is_configured(client,
     assert "Sign in with Okta" in page
 
 
+def test_with_passwords_off_the_page_points_at_the_button(client, settings):
+    settings.OIDC_RP_CLIENT_ID = "console"
+    settings.OIDC_ISSUER = "https://login.example.com"
+    settings.LOCAL_LOGIN_ENABLED = False
+    page = client.get("/accounts/login/").content.decode()
+    assert "Sign in with the button above" in page
+    assert 'name="password"' not in page
+
+
 # --- a misconfigured provider: plain words, no traceback, no 500 ---------------------------
 
 
