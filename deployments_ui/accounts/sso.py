@@ -33,6 +33,11 @@ control, format and invisible characters refused; an email address unless
 that single sign-on created or that an administrator linked (audited). A local account that
 merely has the same username is never taken over: the sign-in is refused with a plain page and
 an audit event.
+
+OpenID Connect (`accounts.oidc`) and SCIM (`accounts.scim`) share this module's rules:
+`normalise_identity`, `linked_user` (the one-person rule), `roles_from_groups` (the one
+group-to-role mapping) and `sync_roles`, under which losing every role runs the leavers'
+cascade (`deployments_ui.leavers`).
 """
 
 from __future__ import annotations
