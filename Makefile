@@ -11,6 +11,10 @@ SANDBOX_PORT ?= 8001
 SANDBOX_RESPONSE_SHAPE ?= jsonapi
 RECEIVER_PORT ?= $(shell echo $$(( $(SANDBOX_PORT) + 1 )))
 SANDBOX := DJANGO_SETTINGS_MODULE=sandbox.settings $(PY) manage.py
+# `make run OIDC=1`: also a local OpenID Connect provider (idp/), and the console signs in with it.
+OIDC ?=
+IDP_PORT ?= 8003
+IDP := DJANGO_SETTINGS_MODULE=idp.settings $(PY) manage.py
 
 .PHONY: run test install lint typecheck format chromium lock
 
@@ -41,12 +45,25 @@ run: $(VENV)/.installed .env.local
 	export CONSOLE_AUDIT_STREAM=file:$(CURDIR)/audit-stream.jsonl; \
 	$(SANDBOX) migrate --noinput >/dev/null && $(SANDBOX) sandbox_demo_data && \
 	$(PY) manage.py migrate --noinput >/dev/null && $(PY) manage.py demo_setup || exit 1; \
+	idp_pid=; if [ -n "$(OIDC)" ]; then \
+	  idp_dir=$$(mktemp -d); secret=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(24))'); \
+	  export IDP_DATABASE=$$idp_dir/idp.sqlite3 IDP_RSA_KEY_FILE=$$idp_dir/signing-key.pem; \
+	  export CONSOLE_OIDC_ISSUER=http://127.0.0.1:$(IDP_PORT)/o CONSOLE_OIDC_CLIENT_ID=deployments-console; \
+	  export CONSOLE_OIDC_CLIENT_SECRET=$$secret CONSOLE_OIDC_SCOPES="openid email profile groups"; \
+	  export CONSOLE_OIDC_PROVIDER_NAME="the local identity provider"; \
+	  export CONSOLE_SSO_GROUP_ROLES=console-admins=Admin,console-editors=Editor,console-operators=Operator,console-viewers=Viewer; \
+	  $(IDP) migrate --noinput >/dev/null && \
+	  $(IDP) idp_setup --console-url http://127.0.0.1:$(CONSOLE_PORT) --client-id deployments-console --client-secret $$secret || exit 1; \
+	  $(VENV)/bin/gunicorn -c python:idp.gunicorn_conf idp.wsgi -b 127.0.0.1:$(IDP_PORT) & \
+	  idp_pid=$$!; \
+	  echo "  Identity provider:    http://127.0.0.1:$(IDP_PORT)/o   (the sign-in page's \"Sign in with the local identity provider\")"; \
+	fi; \
 	SANDBOX_RESPONSE_SHAPE=$(SANDBOX_RESPONSE_SHAPE) $(VENV)/bin/gunicorn -c python:sandbox.gunicorn_conf sandbox.wsgi -b 127.0.0.1:$(SANDBOX_PORT) & \
 	sandbox_pid=$$!; \
 	$(PY) manage.py run_huey & \
 	worker_pid=$$!; \
 	$(PY) manage.py webhook_receiver --port $(RECEIVER_PORT) & \
-	receiver_pid=$$!; trap 'kill $$sandbox_pid $$worker_pid $$receiver_pid 2>/dev/null' EXIT INT TERM; \
+	receiver_pid=$$!; trap 'kill $$sandbox_pid $$worker_pid $$receiver_pid $$idp_pid 2>/dev/null; rm -rf "$$idp_dir"' EXIT INT TERM; \
 	echo ""; \
 	echo "  Deployments Console:  http://127.0.0.1:$(CONSOLE_PORT)/   (sign in as viewer, operator, editor or admin; password demo-password)"; \
 	echo "  Patchworks sandbox:   http://127.0.0.1:$(SANDBOX_PORT)/api/v1/flow-version-deployments   (Authorization: sandbox-demo-key)"; \

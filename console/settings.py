@@ -117,12 +117,14 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "deployments_ui.accounts.sso.TrustedProxySsoMiddleware",
+    "deployments_ui.accounts.oidc.OidcSessionRefresh",
     "deployments_ui.middleware.SignedInNoStoreMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "deployments_ui.accounts.access.AccessMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "deployments_ui.accounts.oidc.SignOutFormAction",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -283,6 +285,31 @@ LOCAL_LOGIN_ENABLED = env_bool("CONSOLE_LOCAL_LOGIN", True)
 # Where sign-out sends SSO users, e.g. oauth2-proxy's /oauth2/sign_out (else the proxy signs
 # them straight back in).
 SSO_LOGOUT_URL = env_str("CONSOLE_SSO_LOGOUT_URL")
+
+# Sign-in with OpenID Connect (deployments_ui.accounts.oidc, docs/sign-in.md). Off unless a
+# client id and the provider (its issuer, for discovery, or its endpoints) are set.
+OIDC_ISSUER = env_str("CONSOLE_OIDC_ISSUER").strip().rstrip("/")
+OIDC_AUTHORIZATION_ENDPOINT = env_str("CONSOLE_OIDC_AUTHORIZATION_ENDPOINT").strip()
+OIDC_TOKEN_ENDPOINT = env_str("CONSOLE_OIDC_TOKEN_ENDPOINT").strip()
+OIDC_USERINFO_ENDPOINT = env_str("CONSOLE_OIDC_USERINFO_ENDPOINT").strip()
+OIDC_JWKS_URI = env_str("CONSOLE_OIDC_JWKS_URI").strip()
+OIDC_END_SESSION_ENDPOINT = env_str("CONSOLE_OIDC_END_SESSION_ENDPOINT").strip()
+OIDC_RP_CLIENT_ID = env_str("CONSOLE_OIDC_CLIENT_ID").strip()
+OIDC_RP_CLIENT_SECRET = env_str("CONSOLE_OIDC_CLIENT_SECRET").strip()
+OIDC_RP_SCOPES = env_str("CONSOLE_OIDC_SCOPES", "openid email profile")
+OIDC_GROUPS_CLAIM = env_str("CONSOLE_OIDC_GROUPS_CLAIM", "groups")
+OIDC_IDENTITY_CLAIM = env_str("CONSOLE_OIDC_IDENTITY_CLAIM", "email")
+# The button says "Sign in with <this>".
+OIDC_PROVIDER_NAME = env_str("CONSOLE_OIDC_PROVIDER_NAME", "single sign-on")
+OIDC_RP_SIGN_ALGO = env_str("CONSOLE_OIDC_SIGN_ALGO", "RS256")
+OIDC_TOKEN_USE_BASIC_AUTH = env_bool("CONSOLE_OIDC_TOKEN_BASIC_AUTH", False)
+# How often a signed-in person is re-checked at the provider (roles follow their groups).
+OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = env_int("CONSOLE_OIDC_RECHECK_SECONDS", 900)
+OIDC_TIMEOUT = env_float("CONSOLE_OIDC_TIMEOUT", 10.0)
+OIDC_USE_PKCE = True
+OIDC_STORE_ID_TOKEN = True  # in the server-side session, for the provider's sign-out
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc-callback"
+AUTHENTICATION_BACKENDS.append("deployments_ui.accounts.oidc.ConsoleOidcBackend")
 
 # Encryption of stored Patchworks API keys: Fernet keys, the first encrypts, all decrypt.
 CONSOLE_ENCRYPTION_KEYS = env_list("CONSOLE_ENCRYPTION_KEYS")

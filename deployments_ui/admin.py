@@ -87,6 +87,17 @@ class ConsoleUserAdmin(UserAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
+    def save_model(self, request: HttpRequest, obj: User, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data:
+            # Inside the admin's transaction: the cascade and the save stand or fall together.
+            if obj.is_active:
+                _record(request, AuditEvent.Action.REACTIVATED, obj.get_username(), "In the admin.")
+            else:
+                from deployments_ui.leavers.cascade import deactivate
+
+                deactivate(user=obj, actor=audit.Actor.from_request(request), via="the admin page")
+
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         before = role_names(form.instance) if change else []
         super().save_related(request, form, formsets, change)

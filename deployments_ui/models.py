@@ -7,6 +7,8 @@ the tests and the benchmarks do.
 from deployments_ui.accounts.models import (  # noqa: F401
     ApiCredential,
     ConsoleAccess,
+    ScimGroup,
+    ScimToken,
     ServiceCredential,
     SsoIdentity,
 )

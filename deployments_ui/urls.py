@@ -10,8 +10,10 @@ from deployments_ui.views import (
     deployment_changes,
     deployments,
     notifications,
+    oidc,
     saved_views,
     schedules,
+    scim,
     worker,
 )
 
@@ -20,6 +22,13 @@ register_converter(PatchworksIdConverter, "pwid")
 deployment = "flow-versions/<pwid:flow_version>/deployments/<pwid:deployment>/"
 
 urlpatterns = [
+    path("accounts/oidc/start/", oidc.start, name="oidc-start"),
+    path("accounts/oidc/callback/", oidc.callback, name="oidc-callback"),
+    path("scim/v2/Users", scim.users, name="scim-users"),
+    path("scim/v2/Users/<str:resource>", scim.user, name="scim-user"),
+    path("scim/v2/Groups", scim.groups, name="scim-groups"),
+    path("scim/v2/Groups/<str:resource>", scim.group, name="scim-group"),
+    path("scim/v2/ServiceProviderConfig", scim.service_provider_config, name="scim-config"),
     path("", RedirectView.as_view(pattern_name="deployment-list"), name="home"),
     path("deployments/", deployments.deployment_list, name="deployment-list"),
     path("deployments/bulk/", bulk.deployment_bulk, name="deployment-bulk"),

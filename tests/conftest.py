@@ -15,7 +15,7 @@ from django.core.cache import cache
 
 from tests.factories import ROLES, ensure_roles, make_user
 
-pytest_plugins = ["tests.sandbox_fixtures"]
+pytest_plugins = ["tests.sandbox_fixtures", "tests.idp_fixtures"]
 
 
 def _flush_past_the_audit_guard() -> None:

@@ -36,6 +36,15 @@ URL_ACCESS: dict[str, str] = {
     # Public so that signing out of an expired session does not bounce through the login page.
     "logout": PUBLIC,
     "healthz": PUBLIC,
+    # OpenID Connect: the way to the provider and back happens before anyone is signed in.
+    "oidc-start": PUBLIC,
+    "oidc-callback": PUBLIC,
+    # SCIM: the identity provider, with its bearer token (checked by the views), no session.
+    "scim-users": PUBLIC,
+    "scim-user": PUBLIC,
+    "scim-groups": PUBLIC,
+    "scim-group": PUBLIC,
+    "scim-config": PUBLIC,
     "readyz": PUBLIC,
     "home": AUTHENTICATED,
     "api-key": AUTHENTICATED,

@@ -71,3 +71,32 @@ class SsoIdentity(models.Model):
 
     def __str__(self) -> str:
         return self.identity
+
+
+class ScimToken(models.Model):
+    """The bearer token the identity provider provisions people with, stored only as a hash.
+
+    One row at most: `manage.py scim_token` replaces it and prints the new token once.
+    """
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Provisioning token made {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ScimGroup(models.Model):
+    """A group the identity provider pushes over SCIM; its name maps to a role as the groups
+    header's and the OIDC group claim's names do (CONSOLE_SSO_GROUP_ROLES)."""
+
+    display_name = models.CharField(max_length=255, unique=True)
+    external_id = models.CharField(max_length=255, blank=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "provisioned group"
+
+    def __str__(self) -> str:
+        return self.display_name

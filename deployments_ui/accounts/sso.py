@@ -33,6 +33,11 @@ control, format and invisible characters refused; an email address unless
 that single sign-on created or that an administrator linked (audited). A local account that
 merely has the same username is never taken over: the sign-in is refused with a plain page and
 an audit event.
+
+OpenID Connect (`accounts.oidc`) and SCIM (`accounts.scim`) share this module's rules:
+`normalise_identity`, `linked_user` (the one-person rule), `roles_from_groups` (the one
+group-to-role mapping) and `sync_roles`, under which losing every role runs the leavers'
+cascade (`deployments_ui.leavers`).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ import contextlib
 import logging
 import re
 import unicodedata
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib.auth import get_user_model, login, logout
@@ -53,6 +59,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from deployments_ui import audit
+from deployments_ui.accounts import leaving
 from deployments_ui.accounts.models import SsoIdentity
 from deployments_ui.audit.models import AuditEvent
 from deployments_ui.core.http import client_ip, is_trusted_proxy
@@ -111,15 +118,25 @@ def _groups_header(request: HttpRequest) -> str:
     return request.META.get(_meta_key(settings.SSO_GROUPS_HEADER), "")
 
 
-def _roles_from_groups_header(request: HttpRequest) -> list[str]:
-    raw = request.META.get(_meta_key(settings.SSO_GROUPS_HEADER), "")
+def roles_from_groups(groups: Iterable[str]) -> list[str]:
+    """The console roles the identity provider's group names map to (CONSOLE_SSO_GROUP_ROLES),
+    whether they came in the groups header, the OIDC group claim or a SCIM group."""
     mapping = {group.strip(): role.strip() for group, role in settings.SSO_GROUP_ROLES.items()}
     roles = []
-    for group in (item.strip() for item in raw.split(",")):
+    for group in (str(item).strip() for item in groups):
         role = mapping.get(group)
         if role in ROLE_NAMES and role not in roles:
             roles.append(role)
     return roles
+
+
+def _roles_from_groups_header(request: HttpRequest) -> list[str]:
+    return roles_from_groups(_groups_header(request).split(","))
+
+
+def roles_or_default(groups: Iterable[str]) -> list[str]:
+    """The roles the groups map to, else the default role (CONSOLE_SSO_DEFAULT_ROLE)."""
+    return roles_from_groups(groups) or _default_roles()
 
 
 def _default_roles() -> list[str]:
@@ -168,6 +185,17 @@ def _sso_actor(request: HttpRequest, identity: str) -> audit.Actor:
 
 
 def _sync_roles(request: HttpRequest, user: User, identity: str, roles: list[str]) -> None:
+    try:
+        sync_roles(_sso_actor(request, identity), user, roles)
+    except audit.AuditUnavailable:
+        # Only the leavers' cascade raises it (and rolled itself back): without a role the
+        # person can open nothing; the cascade runs again at their next request.
+        logger.exception("Could not deactivate user %s, who has no role left", user.pk)
+
+
+def sync_roles(actor: audit.Actor, user: User, roles: list[str]) -> None:
+    """Give the user exactly `roles` (audited). Losing every role a person had is leaving: the
+    leavers' cascade deactivates them (deployments_ui.leavers)."""
     before = role_names(user)
     was_superuser = user.is_superuser
     _set_roles(user, roles)
@@ -179,7 +207,7 @@ def _sync_roles(request: HttpRequest, user: User, identity: str, roles: list[str
         message += " Superuser status removed: single sign-on accounts never keep it."
     try:
         audit.record_account(
-            actor=_sso_actor(request, identity),
+            actor=actor,
             action=AuditEvent.Action.ROLES_CHANGED,
             account=user.get_username(),
             before={"roles": before},
@@ -188,6 +216,8 @@ def _sync_roles(request: HttpRequest, user: User, identity: str, roles: list[str
         )
     except audit.AuditUnavailable:
         logger.exception("Could not record the role change of user %s", user.pk)
+    if before and not after and user.is_active:
+        leaving.deactivate(user=user, actor=actor, via="the identity provider's groups")
 
 
 class SsoClash(Exception):
@@ -219,6 +249,16 @@ def _create_sso_user(identity: str) -> tuple[User, bool]:
     return user, True
 
 
+def linked_user(identity: str) -> tuple[User, bool]:
+    """The account `identity` signs in as, and whether it was made now (first sign-in).
+
+    Raises SsoClash when a local account (one single sign-on neither made nor was linked to)
+    has the identity's name. The trusted header, OpenID Connect and SCIM all come through here.
+    """
+    link = SsoIdentity.objects.select_related("user").filter(identity=identity).first()
+    return (link.user, False) if link else _create_sso_user(identity)
+
+
 @transaction.atomic
 def sso_user(request: HttpRequest, identity: str) -> User:
     """The person the proxy vouches for, created on first sign-in, roles synced from groups.
@@ -226,8 +266,7 @@ def sso_user(request: HttpRequest, identity: str) -> User:
     Raises SsoClash when a local account (one single sign-on neither made nor was linked to)
     has the identity's name.
     """
-    link = SsoIdentity.objects.select_related("user").filter(identity=identity).first()
-    user, created = (link.user, False) if link else _create_sso_user(identity)
+    user, created = linked_user(identity)
     if settings.SSO_GROUPS_HEADER:
         _sync_roles(request, user, identity, _roles_from_groups_header(request) or _default_roles())
     elif created:
@@ -295,6 +334,9 @@ def _follow_groups(request: HttpRequest, identity: str) -> None:
     roles = _roles_from_groups_header(request) or _default_roles()
     with transaction.atomic():
         _sync_roles(request, user, identity, roles)
+    if not user.is_active:  # every role gone: the leavers' cascade ended their sessions
+        logout(request)
+        return
     request.session[SSO_GROUPS] = groups
 
 

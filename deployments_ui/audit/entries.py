@@ -15,7 +15,9 @@ from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from deployments_ui.audit.models import AuditEvent
+from deployments_ui.audit.people import ACCOUNT_ACTIONS, account_sentence, actor_display
 from deployments_ui.audit.values import (
+    sentence_part,
     state_changes,
     state_lines,
     when_words,
@@ -26,7 +28,6 @@ from deployments_ui.core.vocabulary import GLOBAL_ENVIRONMENT_NAME
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
 
-UNKNOWN_ACTOR = "someone in Patchworks (unknown)"
 NO_OUTCOME = "no outcome recorded (the console stopped before Patchworks answered)"
 BASE_VERBS = {
     "create": "create",
@@ -54,23 +55,10 @@ CONTROL_ACTIONS = frozenset(
         "approve",
         "decline",
         "expire",
+        "withdraw",
         "break_glass",
         "freeze_override",
         "control_settings",
-    }
-)
-KEEP_CAPITALISED = {"Patchworks", "I"}
-# Events about people rather than deployments, and the details only Admins may see.
-ACCOUNT_ACTIONS = frozenset(
-    {
-        "sign_in_failed",
-        "locked_out",
-        "unlocked",
-        "sso_refused",
-        "sso_linked",
-        "roles_changed",
-        "api_key_saved",
-        "api_key_removed",
     }
 )
 PERSONAL_DETAILS = frozenset({"IP address", "Browser (user agent)"})
@@ -80,6 +68,8 @@ SIGN_IN_METHODS = {
     "system": "background job",
     "schedule": "a scheduled change, applied by the background worker",
     "bulk": "a bulk job, run by the background worker",
+    "oidc": "single sign-on (OpenID Connect)",
+    "scim": "provisioning (SCIM) from the identity provider",
 }
 
 
@@ -221,7 +211,7 @@ def entry_from_event(event: AuditEvent, *, personal: bool = True) -> AuditEntry:
     details = _details(event, result, entry_data)
     if not personal:
         details = [(label, value) for label, value in details if label not in PERSONAL_DETAILS]
-    return AuditEntry(**entry_data, details=details, summary=_account_sentence(event))
+    return AuditEntry(**entry_data, details=details, summary=account_sentence(event))
 
 
 def describe(entry: AuditEntry | AuditEvent) -> str:
@@ -298,6 +288,7 @@ def _describe_control(entry: AuditEntry) -> str:
         "approve": f"{entry.actor} approved {request}",
         "decline": f"{entry.actor} declined {request}",
         "expire": f"{request[:1].upper()}{request[1:]} expired",
+        "withdraw": f"{entry.actor} withdrew {request}",
         "break_glass": f"{entry.actor} applied {request} without approval (break glass)",
         "freeze_override": f"{entry.actor} overrode a freeze window to {change} {entry.place}"
         + (f" ({number})" if number else ""),
@@ -306,58 +297,10 @@ def _describe_control(entry: AuditEntry) -> str:
     parts = [sentences.get(entry.action, f"{entry.actor} {entry.verb} {entry.place}")]
     if entry.reason:
         parts.append(f"reason: {entry.reason}")
-    if entry.message and entry.action in ("control_settings", "approve", "expire"):
-        parts.append(_sentence_part(entry.message))
+    if entry.message and entry.action in ("control_settings", "approve", "expire", "withdraw"):
+        parts.append(sentence_part(entry.message))
     sentence = " — ".join(part for part in parts if part)
     return sentence[:1].upper() + sentence[1:]
-
-
-def _account_sentence(event: AuditEvent) -> str:
-    """The plain sentence for an event about a person's account; "" for other events."""
-    if event.action not in ACCOUNT_ACTIONS:
-        return ""
-    after = event.after if isinstance(event.after, dict) else {}
-    before = event.before if isinstance(event.before, dict) else {}
-    account = after.get("account") or "an unknown account"
-    actor = actor_display(event)
-    message = _sentence_part(event.message)
-    own = account == event.actor_username
-    if event.action == "sign_in_failed":
-        sentence = f"Failed sign-in as {account}"
-        return f"{sentence}: {message}" if message else sentence
-    if event.action == "locked_out":
-        return f"Sign-in as {account} paused: {message}"
-    if event.action == "unlocked":
-        if event.user_id:
-            return f"{actor} unlocked sign-in as {account}"
-        return f"Sign-in as {account} unlocked: {message}"
-    if event.action == "sso_refused":
-        return f"Single sign-on as {account} refused: {message}"
-    if event.action == "sso_linked":
-        return f"{actor} linked single sign-on identity {after.get('identity', '')} to {account}"
-    if event.action == "roles_changed":
-        old = ", ".join(before.get("roles") or []) or "no role"
-        new = ", ".join(after.get("roles") or []) or "no role"
-        sentence = f"{actor} changed the roles of {account} from {old} to {new}"
-        return f"{sentence} — {message}" if message else sentence
-    if after.get("key") == "service":
-        what = "the service key"
-    else:
-        what = "their Patchworks API key" if own else f"the Patchworks API key of {account}"
-    if event.action == "api_key_saved":
-        ending = f" (ending {after['ending']})" if after.get("ending") else ""
-        return f"{actor} saved {what}{ending}"
-    return f"{actor} removed {what}"
-
-
-def actor_display(event: AuditEvent) -> str:
-    """The person's name, else their SSO identity or username; 'unknown' for Patchworks."""
-    name = event.actor_name or event.sso_identity or event.actor_username
-    if event.sign_in_method == "schedule":
-        return f"the schedule of {name or 'an unnamed user'}"
-    if name:
-        return name
-    return UNKNOWN_ACTOR if event.source == AuditEvent.Source.PATCHWORKS else "an unnamed user"
 
 
 def _recorded_values(event: AuditEvent, final: AuditEvent) -> dict[str, Any]:
@@ -386,14 +329,14 @@ def _outcome_text(event: AuditEvent, result: AuditEvent | None, *, settled: bool
         text = "in Patchworks, outside the console"
         return f"{text} ({event.message})" if event.message else text
     if event.outcome == AuditEvent.Outcome.REFUSED:
-        return f"refused: {_sentence_part(event.message)}" if event.message else "refused"
+        return f"refused: {sentence_part(event.message)}" if event.message else "refused"
     if event.action in LOCAL_PHRASES and event.outcome == AuditEvent.Outcome.SUCCEEDED:
         return "done in the console"
     if event.action in CONTROL_ACTIONS:
         return "recorded"
     if result is None:
         return NO_OUTCOME
-    message = _sentence_part(result.message)
+    message = sentence_part(result.message)
     status = f" (Patchworks answered {result.upstream_status})" if result.upstream_status else ""
     if settled:
         return f"Patchworks did not answer in time; checked afterwards: {message}"
@@ -406,15 +349,6 @@ def _outcome_text(event: AuditEvent, result: AuditEvent | None, *, settled: bool
             f"Patchworks refused: {message}{status}" if message else f"Patchworks refused{status}"
         )
     return f"failed: {message}{status}" if message else f"failed{status}"
-
-
-def _sentence_part(message: str) -> str:
-    """A message as the tail of a sentence: no final full stop, a common first word lowered."""
-    message = message.strip().rstrip(".")
-    first = message.split(" ", 1)[0]
-    if first in KEEP_CAPITALISED or not first[1:].islower():
-        return message
-    return message[:1].lower() + message[1:]
 
 
 def _label(event: AuditEvent, state: Any, *, inline: bool) -> str:

@@ -48,6 +48,13 @@ class AuditEvent(DeploymentIdentity):
         API_KEY_SAVED = "api_key_saved", "saved an API key"
         API_KEY_REMOVED = "api_key_removed", "removed an API key"
         BULK = "bulk", "started a bulk change"
+        # People switched off (or on) and provisioned, by any route, and what that stopped.
+        DEACTIVATED = "deactivated", "deactivated an account"
+        REACTIVATED = "reactivated", "reactivated an account"
+        PROVISIONED = "provisioned", "provisioned an account"
+        SESSIONS_ENDED = "sessions_ended", "ended the sessions of an account"
+        BULK_STOPPED = "bulk_stopped", "stopped a bulk change"
+        SCIM_TOKEN = "scim_token", "replaced the provisioning token"
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "in progress"

@@ -10,6 +10,8 @@ from django.utils.formats import date_format
 
 from deployments_ui.core.vocabulary import INHERITED_PRIORITY
 
+KEEP_CAPITALISED = {"Patchworks", "I"}
+
 STATE_LABELS = {
     "enabled": "State",
     "enabled_at": "Enabled at",
@@ -79,3 +81,12 @@ def when_words(value: Any) -> str:
             value = value.replace(tzinfo=UTC)
         return date_format(timezone.localtime(value), "j M Y H:i:s T")
     return str(value)
+
+
+def sentence_part(message: str) -> str:
+    """A message as the tail of a sentence: no final full stop, a common first word lowered."""
+    message = message.strip().rstrip(".")
+    first = message.split(" ", 1)[0]
+    if first in KEEP_CAPITALISED or not first[1:].islower():
+        return message
+    return message[:1].lower() + message[1:]

@@ -13,8 +13,8 @@ from django.utils import timezone
 from deployments_ui import audit
 from deployments_ui.accounts.access import BREAK_GLASS_PERMISSION, still_may_act
 from deployments_ui.audit import Actor
-from deployments_ui.audit.entries import actor_display
 from deployments_ui.audit.models import AuditEvent
+from deployments_ui.audit.people import actor_display
 from deployments_ui.changes import requests
 from deployments_ui.changes.gate import (
     ChangeFrozen,

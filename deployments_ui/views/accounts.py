@@ -23,7 +23,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_http_methods, require_POST
 
 from deployments_ui import audit
-from deployments_ui.accounts import credentials, lockout
+from deployments_ui.accounts import credentials, lockout, oidc
 from deployments_ui.accounts.models import ApiCredential
 from deployments_ui.audit.models import AuditEvent
 from deployments_ui.drift import sync as drift
@@ -35,6 +35,7 @@ SSO_ONLY = (
     "Sign in through your company's single sign-on: open the console at its usual address "
     "and you will be signed in automatically. Signing in with a password is switched off."
 )
+OIDC_ONLY = "Sign in with the button above. Signing in with a password is switched off."
 
 
 class SignInForm(AuthenticationForm):
@@ -73,7 +74,9 @@ class ConsoleLoginView(auth_views.LoginView):
         context = super().get_context_data(**kwargs)
         context["local_login_enabled"] = settings.LOCAL_LOGIN_ENABLED
         context["sso_enabled"] = bool(settings.SSO_HEADER)
-        context["sso_only_message"] = SSO_ONLY
+        context["oidc_enabled"] = oidc.enabled()
+        context["sso_only_message"] = OIDC_ONLY if context["oidc_enabled"] else SSO_ONLY
+        context["oidc_provider_name"] = oidc.provider_name()
         if not settings.LOCAL_LOGIN_ENABLED:
             context["form"] = None
         return context
@@ -85,6 +88,12 @@ login = ConsoleLoginView.as_view()
 @require_POST
 def logout(request: HttpRequest) -> HttpResponse:
     was_sso = request.session.get("sign_in_method") == "sso"
+    if request.session.get("sign_in_method") == oidc.SIGN_IN_METHOD:
+        # Ends the session at the identity provider too, which sends the browser back here.
+        back_from_provider = oidc.logout_url(request)
+        auth_logout(request)
+        messages.success(request, "You have signed out.")
+        return redirect(back_from_provider)
     auth_logout(request)
     if was_sso and settings.SSO_LOGOUT_URL:
         # Otherwise the proxy would sign the person straight back in on the next page.

@@ -34,7 +34,6 @@ from django.views.decorators.vary import vary_on_headers
 
 from deployments_ui.audit import AuditUnavailable
 from deployments_ui.audit.entries import (
-    ACCOUNT_ACTIONS,
     AuditEntry,
     describe,
     entry_from_event,
@@ -42,6 +41,7 @@ from deployments_ui.audit.entries import (
     for_deployment,
 )
 from deployments_ui.audit.models import AuditEvent
+from deployments_ui.audit.people import ACCOUNT_ACTIONS
 from deployments_ui.audit.values import state_lines
 from deployments_ui.core.http import ConsoleRequest
 from deployments_ui.presenters import pager
@@ -68,6 +68,7 @@ ACTION_CHOICES = [
     ("approve", "Approve"),
     ("decline", "Decline"),
     ("expire", "Change request expired"),
+    ("withdraw", "Change request withdrawn"),
     ("break_glass", "Break glass"),
     ("freeze_override", "Override a freeze window"),
     ("control_settings", "Change control settings"),

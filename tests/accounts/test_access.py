@@ -18,7 +18,9 @@ from django_htmx.middleware import HtmxDetails
 from deployments_ui.accounts import access
 from deployments_ui.models import AuditEvent
 
-EVERYONE = {"login", "logout", "healthz", "readyz"}
+# OpenID Connect's way in and SCIM (which checks its own bearer token) need no session.
+OIDC_AND_SCIM = {"oidc-start", "oidc-callback", "scim-users", "scim-user", "scim-groups"}
+EVERYONE = {"login", "logout", "healthz", "readyz", "scim-group", "scim-config", *OIDC_AND_SCIM}
 SIGNED_IN = EVERYONE | {"home", "api-key"}
 VIEW = SIGNED_IN | {
     "deployment-list",
@@ -94,6 +96,7 @@ SAMPLE = {
     "job": "1",
     "subscription": "1",
     "webhook": "1",
+    "resource": "1",
 }
 
 
