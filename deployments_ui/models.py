@@ -94,6 +94,8 @@ class AuditEvent(models.Model):
         API_KEY_SAVED = "api_key_saved", "saved an API key"
         API_KEY_REMOVED = "api_key_removed", "removed an API key"
         BULK = "bulk", "started a bulk change"
+        FEED_MADE = "feed_made", "made a calendar feed link"
+        FEED_REVOKED = "feed_revoked", "revoked a calendar feed link"
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "in progress"
@@ -218,6 +220,7 @@ class SsoIdentity(models.Model):
 
 # Rooms keep their models in their own package; importing them here keeps the app label.
 from deployments_ui.bulk.models import BulkItem, BulkJob  # noqa: E402, F401
+from deployments_ui.change_calendar.models import CalendarFeed  # noqa: E402, F401
 from deployments_ui.changes.models import (  # noqa: E402, F401
     ChangeDecision,
     ChangeRequest,

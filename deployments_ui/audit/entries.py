@@ -82,6 +82,8 @@ ACCOUNT_ACTIONS = frozenset(
         "roles_changed",
         "api_key_saved",
         "api_key_removed",
+        "feed_made",
+        "feed_revoked",
     }
 )
 PERSONAL_DETAILS = frozenset({"IP address", "Browser (user agent)"})
@@ -313,6 +315,10 @@ def _account_sentence(event: AuditEvent) -> str:
         new = ", ".join(after.get("roles") or []) or "no role"
         sentence = f"{actor} changed the roles of {account} from {old} to {new}"
         return f"{sentence} — {message}" if message else sentence
+    if event.action in ("feed_made", "feed_revoked"):
+        made = event.action == "feed_made"
+        what = "made a calendar feed link" if made else "revoked the calendar feed link"
+        return f"{actor} {what}" + ("" if own else f" of {account}")
     if after.get("key") == "service":
         what = "the service key"
     else:
