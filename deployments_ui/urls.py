@@ -7,7 +7,7 @@ from deployments_ui.ids import PatchworksIdConverter
 from deployments_ui.notifications import views as notifications
 from deployments_ui.saved_views import views as saved_views
 from deployments_ui.schedules import views as schedules
-from deployments_ui.views import audit, deployment_changes, deployments
+from deployments_ui.views import audit, calendar, deployment_changes, deployments
 from deployments_ui.worker import views as worker
 
 register_converter(PatchworksIdConverter, "pwid")
@@ -70,6 +70,10 @@ urlpatterns = [
     path("settings/webhooks/<int:webhook>/test/", notifications.webhook_test, name="webhook-test"),
     path("audit/", audit.audit_log, name="audit-log"),
     path("audit/export.csv", audit.audit_export, name="audit-export"),
+    path("calendar/", calendar.calendar_page, name="calendar"),
+    path("calendar/feed/", calendar.calendar_feed_make, name="calendar-feed"),
+    path("calendar/feed/revoke/", calendar.calendar_feed_revoke, name="calendar-feed-revoke"),
+    path("calendar/feed/<slug:token>.ics", calendar.calendar_ics, name="calendar-ics"),
     path("saved-views/", saved_views.saved_view_create, name="saved-view-create"),
     path(
         "saved-views/<int:view>/rename/",

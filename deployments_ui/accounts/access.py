@@ -45,6 +45,12 @@ URL_ACCESS: dict[str, str] = {
     "picker-flow-versions": "view_deployments",
     "audit-log": "view_deployments",
     "audit-export": "view_deployments",
+    "calendar": "view_deployments",
+    "calendar-feed": "view_deployments",
+    "calendar-feed-revoke": "view_deployments",
+    # Calendar programs fetch the feed without a session: its secret link is the key, and the
+    # view answers a bare 404 to a link that is unknown, revoked or whose person may not see it.
+    "calendar-ics": PUBLIC,
     # Saved views belong to the lists they filter; the views check who owns each one.
     "saved-view-create": "view_deployments",
     "saved-view-rename": "view_deployments",

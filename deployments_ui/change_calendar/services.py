@@ -135,13 +135,22 @@ class Day:
     def others(self) -> list[DayItem]:
         return [item for item in self.items if item.entry.kind != FREEZE]
 
-    def hours(self) -> list[tuple[int, list[DayItem]]]:
-        """(hour, the day's changes starting in it) for each hour of the day, for the day view."""
-        by_hour: dict[int, list[DayItem]] = {hour: [] for hour in range(24)}
+    def hours(self) -> list[HourSlot]:
+        """Each hour of the day with the entries starting in it (freezes aside), for the day view."""
+        slots = [
+            HourSlot(hour, timezone.make_aware(datetime.combine(self.date, time(hour))))
+            for hour in range(24)
+        ]
         for item in self.others:
-            local = timezone.localtime(item.entry.starts_at)
-            by_hour[local.hour].append(item)
-        return list(by_hour.items())
+            slots[timezone.localtime(item.entry.starts_at).hour].items.append(item)
+        return slots
+
+
+@dataclass
+class HourSlot:
+    hour: int
+    starts_at: datetime
+    items: list[DayItem] = field(default_factory=list)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from django_htmx.middleware import HtmxDetails
 from deployments_ui.accounts import access
 from deployments_ui.models import AuditEvent
 
-EVERYONE = {"login", "logout", "healthz", "readyz"}
+EVERYONE = {"login", "logout", "healthz", "readyz", "calendar-ics"}
 SIGNED_IN = EVERYONE | {"home", "api-key"}
 VIEW = SIGNED_IN | {
     "deployment-list",
@@ -27,6 +27,9 @@ VIEW = SIGNED_IN | {
     "picker-flow-versions",
     "audit-log",
     "audit-export",
+    "calendar",
+    "calendar-feed",
+    "calendar-feed-revoke",
     "saved-view-create",
     "saved-view-rename",
     "saved-view-delete",
@@ -94,6 +97,7 @@ SAMPLE = {
     "job": "1",
     "subscription": "1",
     "webhook": "1",
+    "token": "cal_unknown",
 }
 
 
@@ -189,7 +193,7 @@ def test_a_url_missing_from_the_table_is_refused_even_to_a_superuser(admin_user)
 def url_for(pattern, route: str) -> str:
     url = "/" + route
     for name in pattern.pattern.converters:
-        for converter in ("str", "int", "pwid"):
+        for converter in ("str", "int", "pwid", "slug"):
             url = url.replace(f"<{converter}:{name}>", SAMPLE[name])
     return url
 
