@@ -3,7 +3,7 @@ them, and the audit events from tests.factories."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 
@@ -79,7 +79,8 @@ def once_freeze(
     return FreezeWindow.objects.create(
         kind=FreezeWindow.Kind.ONCE,
         starts_at=starts_at,
-        ends_at=starts_at + timedelta(hours=hours),
+        # In real time, not on the wall clock (which skips or repeats an hour when clocks change).
+        ends_at=starts_at.astimezone(UTC) + timedelta(hours=hours),
         time_zone=zone,
         scope=scope,
         description=description,
