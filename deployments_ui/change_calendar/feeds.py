@@ -75,9 +75,7 @@ def feed_revoke(*, user: User, actor: Actor) -> int:
 
 def _revoke_all(user: User, actor: Actor) -> int:
     revoked = 0
-    for feed in CalendarFeed.objects.select_for_update().filter(
-        user=user, revoked_at__isnull=True
-    ):
+    for feed in CalendarFeed.objects.select_for_update().filter(user=user, revoked_at__isnull=True):
         feed.revoked_at = timezone.now()
         feed.save(update_fields=["revoked_at"])
         audit.record_account(

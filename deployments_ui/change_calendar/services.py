@@ -225,7 +225,8 @@ def calendar_period(
         Day(
             date=first + timedelta(days=offset),
             is_today=first + timedelta(days=offset) == timezone.localdate(now),
-            in_period=view != "month" or (first + timedelta(days=offset)).timetuple()[:2] == in_month,
+            in_period=view != "month"
+            or (first + timedelta(days=offset)).timetuple()[:2] == in_month,
         )
         for offset in range((after - first).days)
     ]
@@ -552,6 +553,9 @@ def _note(seen: dict[str, Environment], key: object, name: object, target: dict)
     known = seen.get(key)
     seen[key] = Environment(
         id=key,
-        name=(known.name if known and known.name else "") or str(name or "") or f"Environment {key}",
-        type=(known.type if known and known.type else "") or str(target.get("environment_type") or ""),
+        name=(known.name if known and known.name else "")
+        or str(name or "")
+        or f"Environment {key}",
+        type=(known.type if known and known.type else "")
+        or str(target.get("environment_type") or ""),
     )

@@ -28,9 +28,7 @@ MONTH_CELL_LIMIT = 4
 @require_GET
 def calendar_page(request: SignedInRequest) -> TemplateResponse:
     form = CalendarForm(request.GET)
-    period = services.calendar_period(
-        view=form.view_name, anchor=form.day, filters=form.filters()
-    )
+    period = services.calendar_period(view=form.view_name, anchor=form.day, filters=form.filters())
     limit = MONTH_CELL_LIMIT if period.view == "month" else services.PAST_LIMIT * 2
     feed = feeds.active_feed(request.user)
     context = {

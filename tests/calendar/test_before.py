@@ -1,4 +1,4 @@
-""""What changed before…" on the audit log: `?before=<ISO datetime>` and `hours=`."""
+""" "What changed before…" on the audit log: `?before=<ISO datetime>` and `hours=`."""
 
 from __future__ import annotations
 

@@ -63,7 +63,9 @@ def test_the_feed_holds_scheduled_changes_and_freezes_with_their_time_zones(
     due = (timezone.now() + timedelta(days=2)).replace(microsecond=0)
     change = scheduled(due, user=ann, until=due + timedelta(hours=4), reason="supplier window")
     open_request(ann, action="disable")
-    weekly = weekly_freeze(start_day=4, start="18:00", end_day=0, end="06:00", zone="America/New_York")
+    weekly = weekly_freeze(
+        start_day=4, start="18:00", end_day=0, end="06:00", zone="America/New_York"
+    )
     once = once_freeze(datetime(2027, 3, 28, 0, 30, tzinfo=LONDON), hours=2, zone="Europe/London")
     url = make_link(signed_in)
     client.logout()

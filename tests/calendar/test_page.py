@@ -55,7 +55,9 @@ def test_a_week_shows_past_changes_scheduled_changes_and_freezes(signed_in, ann)
 
     assert response.status_code == 200
     page = text_of(response)
-    assert "Ann Smith disabled Orders → Shopify v3 in UK Live (live) — reason: supplier outage" in page
+    assert (
+        "Ann Smith disabled Orders → Shopify v3 in UK Live (live) — reason: supplier outage" in page
+    )
     assert "Dana Dashboard enabled Orders → Shopify" in page
     assert "Outside change" in page
     assert "Disable Orders → Shopify v3 in UK Live (live) — asked by Ann Smith" in page
@@ -80,7 +82,10 @@ def test_times_are_in_the_readers_time_zone_and_freezes_in_their_own_too(client,
 def test_a_scheduled_change_waiting_for_approval_says_so(signed_in, ann, operator):
     scheduled(timezone.now() + timedelta(hours=1), user=ann, action="disable")
     scheduled(
-        timezone.now() + timedelta(hours=2), user=ann, action="enable", deployment="202",
+        timezone.now() + timedelta(hours=2),
+        user=ann,
+        action="enable",
+        deployment="202",
         environment=UK_TEST,
     )
     open_request(operator, action="disable", deployment="101")
@@ -148,8 +153,12 @@ def test_navigation_is_plain_links_keeping_the_filters(signed_in):
     response = signed_in.get("/calendar/?view=week&date=2026-12-09&flow=orders&type=freeze")
     page = response.content.decode()
     assert "Week of 7 December 2026 to 13 December 2026" in page
-    assert 'href="?view=week&amp;date=2026-11-30&amp;flow=orders&amp;type=freeze" rel="prev"' in page
-    assert 'href="?view=week&amp;date=2026-12-14&amp;flow=orders&amp;type=freeze" rel="next"' in page
+    assert (
+        'href="?view=week&amp;date=2026-11-30&amp;flow=orders&amp;type=freeze" rel="prev"' in page
+    )
+    assert (
+        'href="?view=week&amp;date=2026-12-14&amp;flow=orders&amp;type=freeze" rel="next"' in page
+    )
     assert 'href="?view=month&amp;date=2026-12-09&amp;flow=orders&amp;type=freeze"' in page
     assert f'date={today_iso()}&amp;flow=orders&amp;type=freeze">Today</a>' in page
 
