@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+import datetime as dt
 from typing import cast
 from urllib.parse import urlencode
 
@@ -13,8 +13,8 @@ from django.utils import timezone
 from deployments_ui.change_calendar import services
 from deployments_ui.change_calendar.services import Filters
 
-EARLIEST_DAY = date(2000, 1, 1)
-LATEST_DAY = date(2999, 12, 1)
+EARLIEST_DAY = dt.date(2000, 1, 1)
+LATEST_DAY = dt.date(2999, 12, 1)
 VIEW_CHOICES = [("day", "Day"), ("week", "Week"), ("month", "Month")]
 FILTER_NAMES = ("environment", "flow", "person", "type")
 
@@ -63,7 +63,7 @@ class CalendarForm(forms.Form):
         return self._clean().get("view") or "week"
 
     @property
-    def day(self) -> date:
+    def day(self) -> dt.date:
         return self._clean().get("date") or timezone.localdate()
 
     def filters(self) -> Filters:

@@ -165,8 +165,8 @@ def grafana_annotation(data: dict[str, Any]) -> dict[str, Any]:
     moment instead, and an "off until" its whole planned span (`timeEnd`), tagged `planned`;
     cancelling it is marked in turn, when it happens.
     """
-    after = data.get("after") if isinstance(data.get("after"), dict) else {}
-    deployment = data.get("deployment") or {}
+    after: dict[str, Any] = data["after"] if isinstance(data.get("after"), dict) else {}
+    deployment: dict[str, Any] = data.get("deployment") or {}
     tags = [GRAFANA_TAG, str(data.get("action") or data.get("type") or "event")]
     if data.get("source") == AuditEvent.Source.PATCHWORKS:
         tags.append("outside-console")
