@@ -103,7 +103,9 @@ class CalendarForm(forms.Form):
     @property
     def active_count(self) -> int:
         data = self._clean()
-        return sum(1 for name in FILTER_NAMES if data.get(name))
+        # Each ticked kind counts, as console.js counts them while the form is changed.
+        values = [data.get(name) for name in FILTER_NAMES]
+        return sum(len(value) if isinstance(value, list) else 1 for value in values if value)
 
     @property
     def invalid(self) -> list[str]:
