@@ -7,6 +7,8 @@ who has its secret link, and answers a bare 404 to any other.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, QueryDict
 from django.shortcuts import redirect
@@ -65,7 +67,7 @@ def calendar_feed_make(request: SignedInRequest) -> HttpResponse:
         messages.error(request, "The link could not be made just now. Try again in a minute.")
         return redirect("calendar")
     base = feeds.console_base_url(request.build_absolute_uri("/"))
-    url = base + reverse("calendar-ics", kwargs={"token": token})
+    url = f"{base}{reverse('calendar-ics')}?{urlencode({'key': token})}"
     context = {
         "url": url,
         "webcal_url": "webcal://" + url.split("://", 1)[-1],
@@ -93,8 +95,8 @@ def calendar_feed_revoke(request: SignedInRequest) -> HttpResponse:
 
 
 @require_GET
-def calendar_ics(request: HttpRequest, token: str) -> HttpResponse:
-    feed = feeds.feed_for_token(token)
+def calendar_ics(request: HttpRequest) -> HttpResponse:
+    feed = feeds.feed_for_token(request.GET.get("key", ""))
     if feed is None:
         return HttpResponseNotFound(NOT_FOUND, content_type="text/plain; charset=utf-8")
     form = CalendarForm(QueryDict(feed.query))

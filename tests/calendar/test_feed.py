@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -25,7 +26,7 @@ def make_link(client, filters: str = "") -> str:
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
     page = response.content.decode()
-    found = re.search(r'value="(https?://[^/"]+)(/calendar/feed/cal_[\w-]+\.ics)"', page)
+    found = re.search(r'value="(https?://[^/"]+)(/calendar/feed\.ics\?key=cal_[\w-]+)"', page)
     assert found, "the page shows the link"
     assert f'href="webcal://{found.group(1).split("://")[1]}{found.group(2)}"' in page
     return found.group(1) + found.group(2)
@@ -44,7 +45,7 @@ def signed_in(client, viewer):
 
 def test_the_link_is_shown_once_and_only_its_hash_is_kept(signed_in, viewer):
     url = make_link(signed_in)
-    token = url.rsplit("/", 1)[1].removesuffix(".ics")
+    token = url.split("?key=")[1]
 
     feed = CalendarFeed.objects.get()
     assert feed.user == viewer and feed.token_hash == token_hash(token)
@@ -70,7 +71,7 @@ def test_the_feed_holds_scheduled_changes_and_freezes_with_their_time_zones(
     url = make_link(signed_in)
     client.logout()
 
-    assert url.startswith("https://console.example.com/calendar/feed/cal_")
+    assert url.startswith("https://console.example.com/calendar/feed.ics?key=cal_")
     response = client.get(url.removeprefix("https://console.example.com"))
 
     assert response.status_code == 200
@@ -125,7 +126,8 @@ def test_a_revoked_or_unknown_link_is_a_bare_404(client, signed_in, viewer):
     assert AuditEvent.objects.filter(action="feed_revoked", user_id=viewer.pk).count() == 1
     client.logout()
 
-    for address in (url, "/calendar/feed/cal_not-a-real-token.ics", "/calendar/feed/x.ics"):
+    unknown = ["?key=cal_not-a-real-token", "?key=x", "?key=", ""]
+    for address in [url, *(f"/calendar/feed.ics{query}" for query in unknown)]:
         gone = client.get(address)
         assert gone.status_code == 404
         assert gone.content == b"Not found.\n"
@@ -173,3 +175,14 @@ def test_the_trail_says_it_in_words(signed_in, viewer):
         "Vera Viewer made a calendar feed link",
         "Vera Viewer revoked the calendar feed link",
     ]
+
+
+def test_the_secret_stays_out_of_the_logs(client, signed_in, caplog):
+    url = make_link(signed_in).removeprefix("http://testserver")
+    token = url.split("?key=")[1]
+    with caplog.at_level(logging.DEBUG):
+        assert client.get(url).status_code == 200
+        signed_in.post("/calendar/feed/revoke/")
+        assert client.get(url).status_code == 404  # Django logs a 404 with its path
+    assert "Not Found: /calendar/feed.ics" in caplog.text
+    assert token not in caplog.text

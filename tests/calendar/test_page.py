@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import responses
 from django.utils import timezone
 
 from deployments_ui import audit
@@ -187,3 +188,13 @@ def test_nonsense_in_the_query_falls_back_to_defaults(signed_in):
 def test_the_menu_links_to_the_calendar(signed_in):
     page = signed_in.get("/deployments/", follow=True).content.decode()
     assert '<a href="/calendar/"' in page
+
+
+def test_the_page_asks_patchworks_nothing(signed_in, ann):
+    console_disable(actor_for(ann))
+    scheduled(timezone.now() + timedelta(hours=1), user=ann)
+    weekly_freeze()
+    with responses.RequestsMock() as upstream:  # any request would fail: none is registered
+        for view in ("day", "week", "month"):
+            assert signed_in.get(f"/calendar/?view={view}").status_code == 200
+        assert len(upstream.calls) == 0
