@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from deployments_ui.change_calendar.sources import (
     approval_states,
+    complete,
     freeze_entries,
     freeze_text,
     freeze_windows,
@@ -92,9 +93,15 @@ def start_of(day: date) -> datetime:
 
 
 def calendar_period(
-    *, view: str, anchor: date, filters: Filters, now: datetime | None = None
+    *,
+    view: str,
+    anchor: date,
+    filters: Filters,
+    per_day: int | None = None,
+    now: datetime | None = None,
 ) -> Period:
-    """The days of one view with their entries, in the reader's time zone."""
+    """The days of one view with their entries, in the reader's time zone; each day keeps its
+    first `per_day` entries (freeze windows first) and counts the rest in `hidden`."""
     now = now or timezone.now()
     first, after, previous, following, title = period_bounds(view, anchor)
     starts_at, ends_at = start_of(first), start_of(after)
@@ -115,6 +122,10 @@ def calendar_period(
         *freeze_entries(filters, starts_at, ends_at),
     ]
     _place(entries, days)
+    for day in days:
+        if per_day is not None and len(day.items) > per_day:
+            day.hidden, day.items = len(day.items) - per_day, day.items[:per_day]
+    complete(item.entry for day in days for item in day.items)
     return Period(
         view=view,
         anchor=anchor,
@@ -130,17 +141,24 @@ def calendar_period(
 
 def _place(entries: Iterable[Entry], days: list[Day]) -> None:
     """Put each entry on every day it touches (a freeze window may span several)."""
+    by_date = {day.date: day for day in days}
+    bounds = {
+        day.date: (start_of(day.date), start_of(day.date + timedelta(days=1))) for day in days
+    }
+    for entry in entries:
+        if entry.ends_at is None:
+            touched = [by_date.get(timezone.localdate(entry.starts_at))]
+        else:
+            touched = [
+                day
+                for day in days
+                if entry.starts_at < bounds[day.date][1] and entry.ends_at > bounds[day.date][0]
+            ]
+        for day in touched:
+            if day is not None:
+                start, end = bounds[day.date]
+                day.items.append(DayItem(entry, _time_text(entry, start, end), entry.starts_at))
     for day in days:
-        day_start, day_end = start_of(day.date), start_of(day.date + timedelta(days=1))
-        for entry in entries:
-            end = entry.ends_at or entry.starts_at
-            touches = entry.starts_at < day_end and (
-                end > day_start or (entry.ends_at is None and entry.starts_at >= day_start)
-            )
-            if touches:
-                day.items.append(
-                    DayItem(entry, _time_text(entry, day_start, day_end), entry.starts_at)
-                )
         day.items.sort(key=lambda item: (item.entry.kind != FREEZE, item.sort_key))
 
 

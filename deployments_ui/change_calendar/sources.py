@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
 from deployments_ui.audit.entries import describe, entry_from_event, entry_queryset
@@ -83,12 +83,12 @@ def _kind_condition(filters: Filters) -> Q:
 def past_entries(filters: Filters, starts_at: datetime, ends_at: datetime) -> list[Entry]:
     if not any(filters.wants(kind) for kind in PAST_KINDS):
         return []
-    events = past_events(filters, starts_at, ends_at)[:PAST_LIMIT]
+    # Outcome rows are fetched later, for the entries a page shows (`complete`).
+    events = past_events(filters, starts_at, ends_at).prefetch_related(None)[:PAST_LIMIT]
     return [_past_entry(event) for event in events]
 
 
 def _past_entry(event: AuditEvent) -> Entry:
-    entry = entry_from_event(event, personal=False)
     if event.source == AuditEvent.Source.PATCHWORKS:
         kind = OUTSIDE
     elif event.action in SCHEDULING_ACTIONS:
@@ -97,7 +97,8 @@ def _past_entry(event: AuditEvent) -> Entry:
         kind = APPROVAL
     else:
         kind = PAST_CHANGE
-    problem = entry.outcome in (
+    outcome = getattr(event, "final_outcome", event.outcome)
+    problem = outcome in (
         AuditEvent.Outcome.FAILED,
         AuditEvent.Outcome.UNKNOWN,
         AuditEvent.Outcome.PENDING,
@@ -105,14 +106,22 @@ def _past_entry(event: AuditEvent) -> Entry:
     return Entry(
         kind=kind,
         starts_at=event.occurred_at,
-        text=describe(entry),
+        text="",
+        told_by=lambda: describe(entry_from_event(event, personal=False)),
         problem=problem and kind == PAST_CHANGE,
-        reason=entry.reason,
+        reason=event.reason,
         environment_type=event.environment_type,
         flow_version_id=event.flow_version_id,
-        deployment_id=entry.deployment_id,
+        deployment_id=event.deployment_id,
         event_id=event.pk,
+        event=event,
     )
+
+
+def complete(entries: Iterable[Entry]) -> None:
+    """Fetch the outcome rows of these past changes in one query, for their sentences."""
+    events = [entry.event for entry in entries if entry.event is not None]
+    prefetch_related_objects(events, "results")
 
 
 # Scheduled changes

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from functools import cached_property
+from typing import Any
 
 from django.utils import timezone
 
@@ -79,6 +82,14 @@ class Entry:
     freeze_id: int | None = None
     # A freeze window's own time zone and its times there, e.g. "18:00–22:00 Europe/London".
     zone_note: str = ""
+    # A past change's sentence is worked out only if a page shows it (a month shows few).
+    told_by: Callable[[], str] | None = field(default=None, compare=False, repr=False)
+    # The audit row behind a past change, so that the shown ones are completed in one query.
+    event: Any = field(default=None, compare=False, repr=False)
+
+    @cached_property
+    def words(self) -> str:
+        return self.told_by() if self.told_by is not None else self.text
 
     @property
     def kind_label(self) -> str:
@@ -111,6 +122,8 @@ class Day:
     items: list[DayItem] = field(default_factory=list)
     is_today: bool = False
     in_period: bool = True
+    # How many more entries the day has than it shows (a month's day shows a few).
+    hidden: int = 0
 
     @property
     def freezes(self) -> list[DayItem]:
@@ -158,4 +171,4 @@ class Period:
 
     @property
     def entry_count(self) -> int:
-        return sum(len(day.items) for day in self.days if day.in_period)
+        return sum(len(day.items) + day.hidden for day in self.days if day.in_period)

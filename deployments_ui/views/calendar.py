@@ -23,22 +23,23 @@ from deployments_ui.change_calendar.forms import CalendarForm
 from deployments_ui.http import SignedInRequest
 
 NOT_FOUND = "Not found.\n"
-# A month's day shows its first few entries and links to the day for the rest.
-MONTH_CELL_LIMIT = 4
+# A day of a month or week shows its first few entries and links to the day for the rest.
+CELL_LIMITS = {"month": 4, "week": 12}
 
 
 @require_GET
 def calendar_page(request: SignedInRequest) -> TemplateResponse:
     form = CalendarForm(request.GET)
-    period = services.calendar_period(view=form.view_name, anchor=form.day, filters=form.filters())
-    limit = MONTH_CELL_LIMIT if period.view == "month" else services.PAST_LIMIT * 2
+    period = services.calendar_period(
+        view=form.view_name,
+        anchor=form.day,
+        filters=form.filters(),
+        per_day=CELL_LIMITS.get(form.view_name),
+    )
     feed = feeds.active_feed(request.user)
     context = {
         "form": form,
         "period": period,
-        "limit": f":{limit}",
-        "limit_count": limit,
-        "minus_limit": -limit,
         "past_limit": services.PAST_LIMIT,
         "active_count": form.active_count,
         "today": timezone.localdate(),
