@@ -83,3 +83,10 @@ def test_the_export_takes_the_same_window(signed_in, trail):
     response = signed_in.get(f"/audit/export.csv?before={quote(NOON.isoformat())}")
     body = b"".join(response.streaming_content).decode()
     assert "One Hour" in body and "Five Hours" in body and "Seven Hours" not in body
+
+
+def test_a_look_back_can_be_kept_as_a_saved_view():
+    from deployments_ui.saved_views.services import clean_query
+
+    query = clean_query("audit", "before=2026-11-30T12%3A00%3A00%2B00%3A00&hours=24&page=2")
+    assert query == "before=2026-11-30T12%3A00%3A00%2B00%3A00&hours=24"
