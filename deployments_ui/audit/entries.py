@@ -318,7 +318,9 @@ def _account_sentence(event: AuditEvent) -> str:
     if event.action in ("feed_made", "feed_revoked"):
         made = event.action == "feed_made"
         what = "made a calendar feed link" if made else "revoked the calendar feed link"
-        return f"{actor} {what}" + ("" if own else f" of {account}")
+        showing = after.get("filters") if made else ""
+        sentence = f"{actor} {what}" + ("" if own else f" of {account}")
+        return f"{sentence} showing {showing}" if showing and showing != "Everything" else sentence
     if after.get("key") == "service":
         what = "the service key"
     else:

@@ -15,7 +15,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from deployments_ui.audit import Actor, AuditUnavailable
 from deployments_ui.change_calendar import feeds, services
@@ -95,7 +95,7 @@ def calendar_feed_revoke(request: SignedInRequest) -> HttpResponse:
     return redirect("calendar")
 
 
-@require_GET
+@require_safe  # some calendar programs ask with HEAD before they GET
 def calendar_ics(request: HttpRequest) -> HttpResponse:
     feed = feeds.feed_for_token(request.GET.get("key", ""))
     if feed is None:

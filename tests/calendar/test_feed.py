@@ -160,6 +160,13 @@ def test_reading_the_feed_is_noted_for_its_owner(client, signed_in):
     assert "Your calendar last read it" in signed_in.get("/calendar/").content.decode()
 
 
+def test_a_calendar_may_ask_with_head_first(client, signed_in):
+    url = make_link(signed_in).removeprefix("http://testserver")
+    client.logout()
+    assert client.head(url).status_code == 200
+    assert client.post(url).status_code == 405
+
+
 def test_making_and_revoking_are_posts(signed_in):
     assert signed_in.get("/calendar/feed/").status_code == 405
     assert signed_in.get("/calendar/feed/revoke/").status_code == 405
@@ -167,12 +174,15 @@ def test_making_and_revoking_are_posts(signed_in):
 
 def test_the_trail_says_it_in_words(signed_in, viewer):
     make_link(signed_in)
+    make_link(signed_in, "environment=live&type=freeze")
     signed_in.post("/calendar/feed/revoke/")
     from deployments_ui.audit import describe
 
     sentences = [describe(event) for event in AuditEvent.objects.order_by("id")]
     assert sentences == [
         "Vera Viewer made a calendar feed link",
+        "Vera Viewer revoked the calendar feed link",
+        "Vera Viewer made a calendar feed link showing Freeze windows · Every live environment",
         "Vera Viewer revoked the calendar feed link",
     ]
 
