@@ -19,6 +19,7 @@ from deployments_ui.audit.models import (  # noqa: F401
     AuditStreamCursor,
 )
 from deployments_ui.bulk.models import BulkItem, BulkJob  # noqa: F401
+from deployments_ui.change_calendar.models import CalendarFeed  # noqa: F401
 from deployments_ui.changes.models import (  # noqa: F401
     ChangeDecision,
     ChangeRequest,

@@ -6,6 +6,7 @@ from deployments_ui.views import (
     audit,
     audit_event,
     bulk,
+    calendar,
     changes,
     deployment_changes,
     deployments,
@@ -86,6 +87,11 @@ urlpatterns = [
     path("audit/<int:pk>/", audit_event.audit_event, name="audit-event"),
     path("audit/<int:pk>/undo/", audit_event.audit_undo, name="audit-undo"),
     path("audit/export.csv", audit.audit_export, name="audit-export"),
+    path("calendar/", calendar.calendar_page, name="calendar"),
+    path("calendar/feed/", calendar.calendar_feed_make, name="calendar-feed"),
+    path("calendar/feed/revoke/", calendar.calendar_feed_revoke, name="calendar-feed-revoke"),
+    # The feed's secret travels in the query string (?key=), which no access log keeps.
+    path("calendar/feed.ics", calendar.calendar_ics, name="calendar-ics"),
     path("saved-views/", saved_views.saved_view_create, name="saved-view-create"),
     path(
         "saved-views/<int:view>/rename/",

@@ -74,6 +74,7 @@ LAYERS = {
     "bulk": 8,
     "worker": 9,
     "leavers": 9,
+    "change_calendar": 9,
     "forms": 10,
     "formats": 10,
     "rows": 10,

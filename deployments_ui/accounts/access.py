@@ -58,6 +58,12 @@ URL_ACCESS: dict[str, str] = {
     "audit-event": "view_deployments",
     # Undo is a change like any other: the write path checks the kind of change and its scope.
     "audit-undo": "toggle_deployments",
+    "calendar": "view_deployments",
+    "calendar-feed": "view_deployments",
+    "calendar-feed-revoke": "view_deployments",
+    # Calendar programs fetch the feed without a session: its secret link is the key, and the
+    # view answers a bare 404 to a link that is unknown, revoked or whose person may not see it.
+    "calendar-ics": PUBLIC,
     # Saved views belong to the lists they filter; the views check who owns each one.
     "saved-view-create": "view_deployments",
     "saved-view-rename": "view_deployments",

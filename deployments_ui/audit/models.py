@@ -55,6 +55,8 @@ class AuditEvent(DeploymentIdentity):
         SESSIONS_ENDED = "sessions_ended", "ended the sessions of an account"
         BULK_STOPPED = "bulk_stopped", "stopped a bulk change"
         SCIM_TOKEN = "scim_token", "replaced the provisioning token"
+        FEED_MADE = "feed_made", "made a calendar feed link"
+        FEED_REVOKED = "feed_revoked", "revoked a calendar feed link"
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "in progress"

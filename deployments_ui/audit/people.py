@@ -22,6 +22,8 @@ ACCOUNT_ACTIONS = frozenset(
         "roles_changed",
         "api_key_saved",
         "api_key_removed",
+        "feed_made",
+        "feed_revoked",
         "deactivated",
         "reactivated",
         "provisioned",
@@ -63,6 +65,12 @@ def account_sentence(event: AuditEvent) -> str:
     leaver = _leaver_sentence(event.action, actor, account, after)
     if leaver:
         return f"{leaver} — {message}" if message else leaver
+    if event.action in ("feed_made", "feed_revoked"):
+        made = event.action == "feed_made"
+        what = "made a calendar feed link" if made else "revoked the calendar feed link"
+        showing = after.get("filters") if made else ""
+        sentence = f"{actor} {what}" + ("" if own else f" of {account}")
+        return f"{sentence} showing {showing}" if showing and showing != "Everything" else sentence
     if after.get("key") == "service":
         what = "the service key"
     else:

@@ -8,6 +8,7 @@ from django import forms
 from django.conf import settings
 from django.db.models import Q
 
+from deployments_ui.accounts import crypto
 from deployments_ui.audit.models import AuditEvent
 from deployments_ui.drift.models import DeploymentSnapshot
 from deployments_ui.notifications import delivery, events
@@ -111,12 +112,38 @@ class WebhookForm(FilterForm):
     format = forms.ChoiceField(
         label="Format", choices=Webhook.Format.choices, widget=forms.RadioSelect
     )
+    token = forms.CharField(
+        label="Bearer token (optional)",
+        required=False,
+        max_length=500,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="For Grafana: a service account token that may write annotations. Sent as "
+        "“Authorization: Bearer …”, stored encrypted and never shown again. Leave empty to keep "
+        "the saved one.",
+    )
+    remove_token = forms.BooleanField(label="Remove the saved bearer token", required=False)
 
     class Meta:
         model = Webhook
-        fields = ["name", "url", "format", "is_active", *FILTER_FIELDS]
+        fields = ["name", "url", "format", "token", "remove_token", "is_active", *FILTER_FIELDS]
         labels = {"is_active": "Active"}
         help_texts = {"is_active": "Untick to stop sending without deleting the webhook."}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.instance.encrypted_token:
+            del self.fields["remove_token"]
+
+    def save(self, commit: bool = True) -> Webhook:
+        webhook = super().save(commit=False)
+        if self.cleaned_data.get("token"):
+            webhook.encrypted_token = crypto.encrypt(self.cleaned_data["token"])
+        elif self.cleaned_data.get("remove_token"):
+            webhook.encrypted_token = ""
+        if commit:
+            webhook.save()
+        return webhook
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]

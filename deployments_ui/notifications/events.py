@@ -9,6 +9,7 @@ waiting for someone's approval, where `audience` names the people asked to appro
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -32,6 +33,24 @@ PROBLEM_OUTCOMES = frozenset({AuditEvent.Outcome.FAILED, AuditEvent.Outcome.UNKN
 # An attempt is told once it has an outcome; refusals are the console saying no (403s included),
 # which the audit log shows but nobody is paged for.
 QUIET_OUTCOMES = frozenset({AuditEvent.Outcome.PENDING, AuditEvent.Outcome.REFUSED})
+GRAFANA = "grafana"
+GRAFANA_TAG = "deployments-console"
+# Dashboards mark changes to deployments, not people's sign-ins or the console's settings.
+NOT_ANNOTATED = frozenset(
+    {
+        "sign_in_failed",
+        "locked_out",
+        "unlocked",
+        "sso_refused",
+        "sso_linked",
+        "roles_changed",
+        "api_key_saved",
+        "api_key_removed",
+        "feed_made",
+        "feed_revoked",
+        "control_settings",
+    }
+)
 
 
 def kind_of(event: AuditEvent) -> str | None:
@@ -47,6 +66,8 @@ def matches(rule, event: AuditEvent, kind: str) -> bool:
         return False
     if not rule.kinds and kind in (KIND_REQUEST_FOR_ME, KIND_MY_REQUEST):
         return False  # asked for explicitly, never by "anything"
+    if getattr(rule, "format", "") == GRAFANA and event.action in NOT_ANNOTATED:
+        return False
     if rule.environment_types and event.environment_type not in rule.environment_types:
         return False
     if rule.environment_ids and event.environment_id not in rule.environment_ids:
@@ -116,6 +137,8 @@ def body_for(webhook_format: str, data: dict[str, Any]) -> bytes:
     """The bytes posted: Slack's text and blocks, or the generic JSON."""
     if webhook_format == "slack":
         data = slack_message(data)
+    elif webhook_format == GRAFANA:
+        data = grafana_annotation(data)
     return json.dumps(data, cls=DjangoJSONEncoder, sort_keys=True).encode()
 
 
@@ -135,6 +158,40 @@ def slack_message(data: dict[str, Any]) -> dict[str, Any]:
             {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]},
         ],
     }
+
+
+def grafana_annotation(data: dict[str, Any]) -> dict[str, Any]:
+    """A Grafana annotation (POST /api/annotations): `time` in epoch milliseconds, `tags`, `text`.
+
+    A change is marked when it happened. A schedule asked for (or moved) marks the planned
+    moment instead, and an "off until" its whole planned span (`timeEnd`), tagged `planned`;
+    cancelling it is marked in turn, when it happens.
+    """
+    after: dict[str, Any] = data["after"] if isinstance(data.get("after"), dict) else {}
+    deployment: dict[str, Any] = data.get("deployment") or {}
+    tags = [GRAFANA_TAG, str(data.get("action") or data.get("type") or "event")]
+    if data.get("source") == AuditEvent.Source.PATCHWORKS:
+        tags.append("outside-console")
+    for name in ("environment_type", "environment_name", "flow_name"):
+        if deployment.get(name):
+            tags.append(str(deployment[name]))
+    annotation: dict[str, Any] = {"time": _epoch_ms(data["occurred_at"])}
+    planned = data.get("action") in ("schedule", "reschedule") and after.get("due_at")
+    if planned:
+        annotation["time"] = _epoch_ms(after["due_at"])
+        tags.append("planned")
+        if after.get("until"):
+            annotation["timeEnd"] = _epoch_ms(after["until"])
+    text = ("Planned: " if planned else "") + str(data["summary"])
+    if data.get("link"):
+        text += f"\n{data['link']}"
+    annotation.update({"tags": tags, "text": text})
+    return annotation
+
+
+def _epoch_ms(value: str | datetime) -> int:
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return int(moment.timestamp() * 1000)
 
 
 def _slack_escape(text: str) -> str:

@@ -52,11 +52,14 @@ class Webhook(EventFilter):
     class Format(models.TextChoices):
         SLACK = "slack", "Slack-compatible (text and blocks)"
         JSON = "json", "Generic JSON"
+        GRAFANA = "grafana", "Grafana annotations (each change marked on dashboards)"
 
     name = models.CharField(max_length=100)
     url = models.URLField(max_length=500)
     format = models.CharField(max_length=10, choices=Format.choices, default=Format.JSON)
     encrypted_secret = models.TextField()
+    # Grafana's service account token, sent as "Authorization: Bearer …" (encrypted; optional).
+    encrypted_token = models.TextField(blank=True)
     is_active = models.BooleanField(default=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

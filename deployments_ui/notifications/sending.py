@@ -162,6 +162,9 @@ def _post(webhook: Webhook, data: dict, event_id: str, attempt: int) -> int:
     body = events.body_for(webhook.format, data)
     secret = crypto.decrypt(webhook.encrypted_secret)
     headers = http.signed_headers(secret, body, event_id=event_id, attempt=attempt)
+    if webhook.encrypted_token:
+        # Grafana (and other receivers that want one) authenticate the post with a bearer token.
+        headers["Authorization"] = f"Bearer {crypto.decrypt(webhook.encrypted_token)}"
     return http.post(webhook.url, body, headers)
 
 

@@ -43,6 +43,8 @@ PAGE_PARAMETERS: dict[str, tuple[str, ...]] = {
         "environment",
         "date_from",
         "date_to",
+        "before",
+        "hours",
     ),
 }
 DROPPED_PARAMETERS = ("page",)

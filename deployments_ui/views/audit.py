@@ -16,6 +16,7 @@ so, and a last row says when some were left out), and each person runs one expor
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -52,6 +53,9 @@ UNREADABLE = "The audit log cannot be read just now. Try again in a minute."
 EXPORT_CHUNK = 500
 # One export per person at a time; the lock expires on its own if a worker dies mid-export.
 EXPORT_LOCK_SECONDS = 600
+# "What changed before…": the hours looked back from `before` unless `hours` says otherwise.
+BEFORE_HOURS = 6
+MAX_BEFORE_HOURS = 24 * 14
 EARLIEST_DAY = date(2000, 1, 1)
 LATEST_DAY = date(2999, 12, 31)
 PERSONAL_COLUMNS = ("IP address", "User agent")
@@ -117,6 +121,15 @@ EXPORT_COLUMNS = [
 ]
 
 
+class IsoDateTimeField(forms.DateTimeField):
+    """A date and time in ISO 8601, also when a link's "+01:00" arrived as " 01:00"."""
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = re.sub(r" (\d\d:?\d\d)$", r"+\1", value.strip())
+        return super().to_python(value)
+
+
 class AuditFilterForm(forms.Form):
     """The audit log's filters; read from the query string so every view can be shared."""
 
@@ -140,6 +153,20 @@ class AuditFilterForm(forms.Form):
         label="To",
         widget=forms.DateInput(attrs={"type": "date"}),
         validators=[MinValueValidator(EARLIEST_DAY), MaxValueValidator(LATEST_DAY)],
+    )
+
+    before = IsoDateTimeField(
+        required=False,
+        label="Changes before",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="With “Hours before”: what changed in the hours before this moment",
+    )
+    hours = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_BEFORE_HOURS,
+        label="Hours before",
+        help_text=f"{BEFORE_HOURS} unless you say",
     )
 
     def filters(self) -> dict:
@@ -186,6 +213,9 @@ def filtered_events(filters: dict, *, accounts: bool = False) -> QuerySet[AuditE
         events = events.filter(occurred_at__gte=_start_of(day))
     if day := filters.get("date_to"):
         events = events.filter(occurred_at__lt=_start_of(day + timedelta(days=1)))
+    if before := filters.get("before"):
+        since = before - timedelta(hours=filters.get("hours") or BEFORE_HOURS)
+        events = events.filter(occurred_at__lte=before, occurred_at__gt=since)
     return events
 
 
@@ -200,6 +230,8 @@ def audit_log(request: ConsoleRequest) -> TemplateResponse:
         "export_max_rows": settings.CONSOLE_AUDIT_EXPORT_MAX_ROWS,
         "filtered": bool(filters),
         "invalid_filters": [form[name].label for name in form.errors],
+        "before": filters.get("before"),
+        "before_hours": filters.get("hours") or BEFORE_HOURS,
     }
     error = None
     try:

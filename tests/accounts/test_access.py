@@ -20,7 +20,16 @@ from deployments_ui.models import AuditEvent
 
 # OpenID Connect's way in and SCIM (which checks its own bearer token) need no session.
 OIDC_AND_SCIM = {"oidc-start", "oidc-callback", "scim-users", "scim-user", "scim-groups"}
-EVERYONE = {"login", "logout", "healthz", "readyz", "scim-group", "scim-config", *OIDC_AND_SCIM}
+EVERYONE = {
+    "login",
+    "logout",
+    "healthz",
+    "readyz",
+    "scim-group",
+    "scim-config",
+    "calendar-ics",
+    *OIDC_AND_SCIM,
+}
 SIGNED_IN = EVERYONE | {"home", "api-key"}
 VIEW = SIGNED_IN | {
     "deployment-list",
@@ -29,6 +38,9 @@ VIEW = SIGNED_IN | {
     "picker-flow-versions",
     "audit-log",
     "audit-export",
+    "calendar",
+    "calendar-feed",
+    "calendar-feed-revoke",
     "saved-view-create",
     "saved-view-rename",
     "saved-view-delete",
