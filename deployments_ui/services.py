@@ -540,7 +540,7 @@ def _client_or_refuse(actor, user, action, target, reason) -> PatchworksClient:
 def _read_for_write(actor, client, action, target, reason, flow_version_id, deployment_id):
     """Read the current state before a write; a failed read is recorded as a failed attempt."""
     try:
-        return client.get_deployment(flow_version_id, deployment_id)
+        return client.get_deployment(flow_version_id, deployment_id, for_change=True)
     except PatchworksError as error:
         attempt = audit.record_attempt(actor=actor, action=action, target=target, reason=reason)
         audit.record_outcome(

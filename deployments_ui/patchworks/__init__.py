@@ -4,6 +4,13 @@ This package alone speaks HTTP (it alone imports requests and urllib3); everythi
 console imports from here.
 """
 
+from deployments_ui.patchworks.budget import (
+    BudgetExhausted,
+    Waited,
+    for_change,
+    measure_waits,
+)
+from deployments_ui.patchworks.budget import degraded as shared_budget_degraded
 from deployments_ui.patchworks.client import (
     DEFAULT_INCLUDES,
     SORT_KEYS,
@@ -36,6 +43,7 @@ from deployments_ui.patchworks.errors import (
     malformed,
     parse_retry_after,
 )
+from deployments_ui.patchworks.shared import forget as forget_shared_reads
 from deployments_ui.patchworks.transport import reset_session
 from deployments_ui.patchworks.types import (
     GLOBAL_ENVIRONMENT_NAME,
@@ -70,6 +78,7 @@ __all__ = [
     "UNKNOWN_OUTCOME",
     "UPDATE_FIELDS",
     "BadRequest",
+    "BudgetExhausted",
     "Conflict",
     "ConnectionFailed",
     "Deployment",
@@ -91,11 +100,15 @@ __all__ = [
     "Unauthorized",
     "ValidationFailed",
     "VirtualEnvironment",
+    "Waited",
     "WrittenUnread",
     "clean",
     "error_for_status",
+    "for_change",
+    "forget_shared_reads",
     "is_resource",
     "malformed",
+    "measure_waits",
     "parse_deployment",
     "parse_flow",
     "parse_flow_version",
@@ -106,4 +119,5 @@ __all__ = [
     "parse_user",
     "parse_virtual_environment",
     "reset_session",
+    "shared_budget_degraded",
 ]
