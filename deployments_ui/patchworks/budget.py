@@ -190,8 +190,9 @@ class Shape:
 
     @property
     def change_reserve(self) -> int:
-        """Requests of the burst that page views leave for changes (a quarter, when it has 3)."""
-        return max(1, self.burst // 4) if self.burst >= 3 else 0
+        """Requests of the burst that page views leave for changes: a quarter, and at least the
+        two a change needs (its guarding read and its write), when the burst has room."""
+        return min(self.burst - 1, max(2, self.burst // 4)) if self.burst >= 3 else 0
 
     def tolerance(self, priority: str) -> float:
         """How far ahead of now TAT may be for a request of this priority to go. Background

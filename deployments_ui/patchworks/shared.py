@@ -15,7 +15,8 @@ otherwise; while Redis does not answer, nothing is shared (each read goes upstre
 - Only a key that Patchworks accepted within CONSOLE_SHARED_READ_TRUST_SECONDS is served what
   others' keys read (a 401 withdraws that at once); any other key reads for itself, and gets no
   older answer when the budget is spent.
-- The read that guards a change (`budget.for_change`) always goes upstream.
+- The read that guards a change (`budget.for_change`) and background work's reads (drift
+  detection, jobs) always go upstream; people's pages may use their answers.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -161,8 +163,9 @@ def _name(path: str, params: Mapping[str, Any]) -> str:
 
 def _read(store: _Store, key_name: str, digest: str, fetch: Callable[[], Any]) -> Answer:
     name = f"{store.generation()}:{digest}"
-    if budget.current_priority() == budget.CHANGE or not store.trusted(key_name):
-        # Read for oneself (and let others use the answer): no one else's answer is given.
+    if budget.current_priority() != budget.INTERACTIVE or not store.trusted(key_name):
+        # Changes, background work (drift, jobs) and keys not known to work read for
+        # themselves (and let people use the answer): no one else's answer is given.
         return _lead(store, name, fetch, fallback=None, claimed=False)
     entry = store.get(name)
     if entry is not None and entry.age < fresh_seconds():
@@ -213,7 +216,7 @@ def _lead(
     """Read upstream and share the answer; when the budget is spent, the older answer."""
     usable = fallback if fallback is not None and fallback.age <= fallback_seconds() else None
     try:
-        with budget.patience(PATIENCE_WITH_FALLBACK if usable else budget.INTERACTIVE_MAX_WAIT):
+        with budget.patience(PATIENCE_WITH_FALLBACK) if usable else nullcontext():
             body = fetch()
     except RateLimited:
         if usable is None:
