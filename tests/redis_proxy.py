@@ -1,8 +1,8 @@
 """A TCP proxy in front of Redis that a test can cut and restore: Redis "going away" for real.
 
-    with RedisProxy() as proxy:          # listens on 127.0.0.1:<proxy.port>
-        proxy.cut()                      # closes every connection; new ones are refused
-        proxy.restore()                  # accepts again
+with RedisProxy() as proxy:          # listens on 127.0.0.1:<proxy.port>
+    proxy.cut()                      # closes every connection; new ones are refused
+    proxy.restore()                  # accepts again
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ class RedisProxy:
 
     def restore(self) -> None:
         """Listen again (on the same port after the first time)."""
+        if self._listener is not None:
+            return
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
