@@ -7,6 +7,7 @@ with RedisProxy() as proxy:          # listens on 127.0.0.1:<proxy.port>
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from types import TracebackType
@@ -90,8 +91,6 @@ def _pipe(source: socket.socket, target: socket.socket) -> None:
 
 
 def _close(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     sock.close()
