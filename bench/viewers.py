@@ -34,7 +34,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.stack import (  # noqa: E402
+from bench.stack import (
     DEMO_PASSWORD,
     Stack,
     csrf_from_form,
@@ -42,7 +42,6 @@ from bench.stack import (  # noqa: E402
     median,
     percentile,
     stack_arguments,
-    timed,
 )
 
 # A few saved filters, as people keep them.
@@ -62,12 +61,17 @@ class Results:
     times: list[float] = field(default_factory=list)  # ms of each good page
     errors: dict[str, int] = field(default_factory=dict)
     dated: int = 0
+    retried: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def good(self, ms: float, dated: bool) -> None:
         with self.lock:
             self.times.append(ms)
             self.dated += dated
+
+    def retry(self) -> None:
+        with self.lock:
+            self.retried += 1
 
     def bad(self, why: str) -> None:
         with self.lock:
@@ -95,11 +99,22 @@ def sign_in(console_url: str, username: str) -> requests.Session:
 
 
 def load(session: requests.Session, console_url: str, query: str, results: Results) -> None:
+    url = f"{console_url}/deployments/?{query}"
+    started = time.perf_counter()
     try:
-        ms, answer = timed(lambda: session.get(f"{console_url}/deployments/?{query}", timeout=60))
+        try:
+            answer = session.get(url, timeout=60)
+        except requests.ConnectionError as exc:
+            # The server closed a kept-alive connection just as it was reused; a browser
+            # sends the page request again on a new connection, so this does too (counted).
+            print(f"retrying after {exc!r}", file=sys.stderr)
+            results.retry()
+            answer = session.get(url, timeout=60)
     except requests.RequestException as exc:
+        print(f"failed: {exc!r}", file=sys.stderr)
         results.bad(type(exc).__name__)
         return
+    ms = (time.perf_counter() - started) * 1000
     if answer.status_code != 200:
         results.bad(str(answer.status_code))
     elif "Patchworks is busy" in answer.text or 'id="deployment-table"' not in answer.text:
@@ -145,6 +160,10 @@ def clear_upstream_log(sandbox_url: str) -> None:
     requests.delete(f"{sandbox_url}/__sandbox__/requests", timeout=60).raise_for_status()
 
 
+def _moment(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
 def busiest_window(times: list[float], window: float = 60.0) -> int:
     times = sorted(times)
     most, start = 0, 0
@@ -165,9 +184,7 @@ def run(args: argparse.Namespace) -> str:
     results = Results()
     started = time.monotonic()
     until = started + args.duration
-    threads = [
-        threading.Thread(target=person, args=(session, args, until, results)) for session in sessions
-    ]
+    threads = [threading.Thread(target=person, args=(s, args, until, results)) for s in sessions]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -180,7 +197,7 @@ def run(args: argparse.Namespace) -> str:
 def summary(
     args: argparse.Namespace, results: Results, entries: list[dict], wall: float, quiet: float
 ) -> str:
-    moments = [datetime.fromisoformat(e["time"].replace("Z", "+00:00")).timestamp() for e in entries]
+    moments = [_moment(entry["time"]) for entry in entries]
     list_reads = sum(1 for e in entries if e["method"] == "GET" and e["path"] == LIST_PATH)
     per_minute = len(entries) / wall * 60
     views = len(results.times) + sum(results.errors.values())
@@ -194,7 +211,8 @@ def summary(
         f"viewers: {args.people} people, {rhythm}, {wall:.0f} s: {views} page views "
         f"({views / wall:.1f}/s), p50 {p50:.0f} ms, p95 {p95:.0f} ms "
         f"({p95 / quiet:.1f}× the quiet view's {quiet:.0f} ms); errors "
-        f"{sum(results.errors.values())}{f' ({errors})' if errors else ''}; pages saying their "
+        f"{sum(results.errors.values())}{f' ({errors})' if errors else ''}; sent again on a "
+        f"new connection {results.retried}; pages saying their "
         f"age {results.dated}; upstream {len(entries)} requests ({per_minute:.0f}/min, "
         f"{list_reads} list reads), busiest 60 s window {busiest_window(moments)} "
         f"(budget {BUDGET}); {machine()}"

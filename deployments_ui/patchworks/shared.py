@@ -44,6 +44,8 @@ PREFIX = "shared-read"
 POLL_SECONDS = 0.02
 # A claim on a read lapses after this long (its reader died): someone else reads then.
 CLAIM_SECONDS = 20.0
+# An answer this far into its few seconds is read again in the background while it serves.
+REFRESH_AT = 0.8
 # While an older answer can serve a page, a page waits at most this long for the budget.
 PATIENCE_WITH_FALLBACK = 1.0
 
@@ -169,7 +171,7 @@ def _read(store: _Store, key_name: str, digest: str, fetch: Callable[[], Any]) -
         return _lead(store, name, fetch, fallback=None, claimed=False)
     entry = store.get(name)
     if entry is not None and entry.age < fresh_seconds():
-        if entry.age >= fresh_seconds() / 2:
+        if entry.age >= fresh_seconds() * REFRESH_AT:
             _refresh_soon(store, name, fetch)
         return entry
     deadline = time.monotonic() + _longest_wait()
