@@ -361,3 +361,26 @@ def test_reloading_pages_cannot_spend_what_a_change_needs(small_budget, on_sandb
     changed = editor.enable_deployment(current.flow_version_id, current.id)  # ...changes have not
 
     assert changed.is_enabled
+
+
+def test_a_viewer_reloading_the_list_cannot_make_an_editors_change_fail(
+    small_budget, on_sandbox, client, viewer, operator
+):
+    from django.test import Client
+
+    from tests.deployments import deployment_url, find_deployment, read_back
+
+    item = find_deployment(on_sandbox, enabled=False)
+    client.force_login(viewer)
+    for size in (10, 15, 25, 50, 100) * 4:
+        if "Patchworks is busy" in client.get(f"/deployments/?per_page={size}").content.decode():
+            break
+    else:
+        pytest.fail("the viewer's reloading never spent the pages' share of the budget")
+    editor = Client()
+    editor.force_login(operator)
+
+    response = editor.post(deployment_url(item, "enable/"), {"reason": "now"})
+
+    assert response.status_code == 302
+    assert read_back(on_sandbox, item)["enabled_at"]
