@@ -197,18 +197,17 @@ def _longest_wait() -> float:
 def _answer_of_another(
     store: _Store, name: str, older: Answer | None, deadline: float
 ) -> Answer | None:
-    """Wait for the read someone else is making; None when they gave up without an answer."""
+    """Wait for the read someone else is making; None when they gave up without an answer.
+    (Only the small claim is polled; the answer is fetched once, when the claim is let go.)"""
     while time.monotonic() < deadline:
         time.sleep(POLL_SECONDS)
+        if store.claimed(name):
+            continue
         answer = store.get(name)
         if answer is not None and (older is None or answer.fetched_at > older.fetched_at):
             return answer
-        if not store.claimed(name):
-            answer = store.get(name)
-            if answer is not None and (older is None or answer.fetched_at > older.fetched_at):
-                return answer
-            # The reader gave up (most likely the budget is spent): the older answer, if any.
-            return older if older is not None and older.age <= fallback_seconds() else None
+        # The reader gave up (most likely the budget is spent): the older answer, if any.
+        return older if older is not None and older.age <= fallback_seconds() else None
     return None
 
 
@@ -219,7 +218,9 @@ def _lead(
     usable = fallback if fallback is not None and fallback.age <= fallback_seconds() else None
     try:
         with budget.patience(PATIENCE_WITH_FALLBACK) if usable else nullcontext():
-            body = fetch()
+            answer = Answer(fetch(), time.time())
+        store.put(name, answer, fallback_seconds())  # before the claim goes: others wait on it
+        return answer
     except RateLimited:
         if usable is None:
             raise
@@ -228,9 +229,6 @@ def _lead(
     finally:
         if claimed:
             store.release(name)
-    answer = Answer(body, time.time())
-    store.put(name, answer, fallback_seconds())
-    return answer
 
 
 def _refresh_soon(store: _Store, name: str, fetch: Callable[[], Any]) -> None:
