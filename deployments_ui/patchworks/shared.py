@@ -292,11 +292,13 @@ class _LocalStore:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._generation = 0
         self.clear()
 
     def clear(self) -> None:
         with self._lock:
-            self._generation = 0
+            # On, never back: a read still in flight cannot land in the new generation.
+            self._generation += 1
             self._answers: dict[str, tuple[Answer, float]] = {}
             self._claims: dict[str, float] = {}
             self._trusted: dict[str, float] = {}
