@@ -128,6 +128,14 @@ class _ResilientClient(RedisCacheClient):
     def has_key(self, key: Any) -> Any:
         return self._guarded("has_key", False, key)
 
+    def incr(self, key: Any, delta: Any) -> Any:
+        # Nothing to count from: as if the key had expired (callers start again at 1).
+        missing = object()
+        counted = self._guarded("incr", missing, key, delta)  # (ValueError passes through)
+        if counted is missing:
+            raise ValueError("Key not found (the cache is not answering).")
+        return counted
+
     def set_many(self, data: Any, timeout: Any) -> Any:
         return self._guarded("set_many", [], data, timeout)
 
@@ -141,7 +149,8 @@ class _ResilientClient(RedisCacheClient):
 class ResilientRedisCache(RedisCache):
     """The default cache when REDIS_URL is set: a page never fails because Redis is gone.
 
-    (`incr` still raises, as it must not pretend to count; nothing in the console uses it.)
+    While it is gone, `incr` says the key is missing (ValueError), as after an expiry: the
+    sign-in lockout then counts from 1 again (django-axes still counts in the database).
     """
 
     def __init__(self, server: str, params: dict[str, Any]) -> None:

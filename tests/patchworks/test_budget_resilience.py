@@ -194,3 +194,13 @@ def test_measure_waits_adds_up_the_waits_for_the_budget(settings, on_sandbox):
     assert waited.requests == 29
     assert waited.seconds > 0
     budget.reset()
+
+
+def test_a_wrong_password_while_redis_is_away_is_a_plain_refusal(proxy, client, operator):
+    proxy.cut()
+
+    response = client.post("/accounts/login/", {"username": "oscar", "password": "wrong"})
+
+    assert response.status_code == 200
+    assert "password" in response.content.decode().lower()
+    assert redis_health.degraded()
