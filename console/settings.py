@@ -174,8 +174,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
+    # Pages keep working while Redis is away (deployments_ui/patchworks/redis_health.py); a
+    # Redis that does not answer costs at most these timeouts, then is left alone a moment.
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "deployments_ui.patchworks.redis_health.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 2.0},
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -347,6 +353,13 @@ CONSOLE_READY_CACHE_SECONDS = env_float("CONSOLE_READY_CACHE_SECONDS", 15.0)
 # turns it on, so that tests do not wait for each other's requests.
 PATCHWORKS_REQUESTS_PER_MINUTE = env_int("PATCHWORKS_REQUESTS_PER_MINUTE", 0 if TESTING else 120)
 PATCHWORKS_BUDGET_WINDOW_SECONDS = env_float("PATCHWORKS_BUDGET_WINDOW_SECONDS", 60.0)
+# Shared reads (deployments_ui/patchworks/shared.py): an upstream answer serves everyone asking
+# the same for this long (0: off; off under tests unless a test turns it on), is kept this long
+# to serve pages while the budget is spent, and is given only to keys Patchworks accepted within
+# the last TRUST seconds.
+CONSOLE_SHARED_READ_SECONDS = env_float("CONSOLE_SHARED_READ_SECONDS", 0 if TESTING else 5.0)
+CONSOLE_SHARED_READ_FALLBACK_SECONDS = env_float("CONSOLE_SHARED_READ_FALLBACK_SECONDS", 300.0)
+CONSOLE_SHARED_READ_TRUST_SECONDS = env_float("CONSOLE_SHARED_READ_TRUST_SECONDS", 300.0)
 # Bulk enable and disable: the most deployments one job may change.
 CONSOLE_BULK_MAX_ITEMS = env_int("CONSOLE_BULK_MAX_ITEMS", 500)
 # Flow health beside deployments: one read of recent flow runs per page of deployments.

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 
 from console import __version__
 from deployments_ui.accounts import access
+from deployments_ui.patchworks import budget
 
 # The template flag, and the URL whose rule decides it.
 BUTTONS = {
@@ -27,4 +28,15 @@ def console(request: HttpRequest) -> dict:
         "csp_nonce": getattr(request, "csp_nonce", None),
         "console_version": __version__,
         **{flag: user is not None and access.may(user, url) for flag, url in BUTTONS.items()},
+        "budget_degraded": _budget_degraded(user),
     }
+
+
+def _budget_degraded(user) -> bool:
+    """Admins are told when the console runs without its shared store (Redis)."""
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.has_perm("deployments_ui.manage_console")
+        and budget.degraded()
+    )

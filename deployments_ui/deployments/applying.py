@@ -202,6 +202,7 @@ def _still_as_expected(actor, user, request: ChangeRequest):
             user=user,
             flow_version_id=request.flow_version_id,
             deployment_id=request.deployment_id,
+            for_change=True,
         )
     except NotFound:
         _stale(actor, request, "the deployment no longer exists", None)

@@ -80,9 +80,16 @@ def flow_version_deployment_list(
     return _named_page(user, result)
 
 
-def deployment_get(*, user, flow_version_id: str, deployment_id: str) -> Deployment:
-    """One deployment with its flow version, environment, package and who enabled it."""
-    return named(user, [client_for(user).get_deployment(flow_version_id, deployment_id)])[0]
+def deployment_get(
+    *, user, flow_version_id: str, deployment_id: str, for_change: bool = False
+) -> Deployment:
+    """One deployment with its flow version, environment, package and who enabled it.
+
+    `for_change`: the read that guards a write, made now (never a shared read) and within the
+    budget's reserve for changes, so that other people's page views cannot make it fail."""
+    client = client_for(user)
+    found = client.get_deployment(flow_version_id, deployment_id, for_change=for_change)
+    return named(user, [found])[0]
 
 
 def read_states(*, user, deployment_ids: list[str], filters=None) -> dict[str, Deployment]:

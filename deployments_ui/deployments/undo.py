@@ -51,7 +51,10 @@ def undo(
         raise CannotUndo(why_not)
     try:
         current = reads.deployment_get(
-            user=user, flow_version_id=event.flow_version_id, deployment_id=event.deployment_id
+            user=user,
+            flow_version_id=event.flow_version_id,
+            deployment_id=event.deployment_id,
+            for_change=True,
         )
     except NotFound as gone:
         raise CannotUndo("This deployment no longer exists, so nothing can be put back.") from gone

@@ -335,7 +335,10 @@ def _read_for_write(actor, user, action, ref: DeploymentRef, reason) -> Deployme
     _client_or_refuse(actor, user, action, ref, reason)
     try:
         return reads.deployment_get(
-            user=user, flow_version_id=ref.flow_version_id, deployment_id=ref.deployment_id
+            user=user,
+            flow_version_id=ref.flow_version_id,
+            deployment_id=ref.deployment_id,
+            for_change=True,
         )
     except PatchworksError as error:
         attempt = audit.record_attempt(actor=actor, action=action, target=ref, reason=reason)

@@ -29,7 +29,13 @@ from deployments_ui.audit.models import AuditEvent
 from deployments_ui.core import leases
 from deployments_ui.core.identity import DeploymentRef
 from deployments_ui.drift.models import DeploymentSnapshot
-from deployments_ui.patchworks import Deployment, NotFound, PatchworksClient, PatchworksError
+from deployments_ui.patchworks import (
+    Deployment,
+    NotFound,
+    PatchworksClient,
+    PatchworksError,
+    forget_shared_reads,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +157,9 @@ def _sync(client: PatchworksClient, pacer: _Pacer, holder: str) -> SyncResult:
             "The audit trail could not be written, so nothing was recorded; "
             "the next run will try again."
         ) from exc
+    if changes:
+        # Pages must not go on showing the state from before these outside changes.
+        forget_shared_reads()
     result.changes = len(changes)
     result.requests = pacer.requests
     return result

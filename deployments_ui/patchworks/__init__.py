@@ -5,6 +5,13 @@ console imports from here.
 """
 
 from deployments_ui.core.vocabulary import GLOBAL_ENVIRONMENT_NAME
+from deployments_ui.patchworks.budget import (
+    BudgetExhausted,
+    Waited,
+    for_change,
+    measure_waits,
+)
+from deployments_ui.patchworks.budget import degraded as shared_budget_degraded
 from deployments_ui.patchworks.client import (
     DEFAULT_INCLUDES,
     FAILED_STATUS,
@@ -43,6 +50,7 @@ from deployments_ui.patchworks.errors import (
     parse_retry_after,
 )
 from deployments_ui.patchworks.runs import FlowRun, FlowRunLog, parse_flow_run, parse_flow_run_log
+from deployments_ui.patchworks.shared import forget as forget_shared_reads
 from deployments_ui.patchworks.transport import reset_session
 from deployments_ui.patchworks.types import (
     Deployment,
@@ -81,6 +89,7 @@ __all__ = [
     "UPDATE_FIELDS",
     "AllowanceUsedUp",
     "BadRequest",
+    "BudgetExhausted",
     "Conflict",
     "ConnectionFailed",
     "Deployment",
@@ -104,11 +113,15 @@ __all__ = [
     "Unauthorized",
     "ValidationFailed",
     "VirtualEnvironment",
+    "Waited",
     "WrittenUnread",
     "clean",
     "error_for_status",
+    "for_change",
+    "forget_shared_reads",
     "is_resource",
     "malformed",
+    "measure_waits",
     "parse_deployment",
     "parse_flow",
     "parse_flow_run",
@@ -121,4 +134,5 @@ __all__ = [
     "parse_user",
     "parse_virtual_environment",
     "reset_session",
+    "shared_budget_degraded",
 ]

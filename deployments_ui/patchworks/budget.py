@@ -17,7 +17,16 @@ ever holds more than `rate` requests. People's page views go first: a background
 (bulk jobs, drift detection) may go only while the bucket is full enough that half the burst
 stays in reserve for people, so jobs wait whenever people are using the console.
 
+Changes go before page views: a person's write, and the read that guards it (`for_change`),
+may use the last quarter of the burst, which page views leave alone, so that one person's
+reloading never makes another person's change fail.
+
 A 429 pauses every request with that key for Patchworks' Retry-After (`pause`).
+
+When Redis is configured but does not answer, people's requests are counted in the database
+instead (seeded from the last count Redis gave, so the switch never lets a burst through), and
+background work waits until Redis answers again; `degraded()` says so. On the way back, Redis
+starts from the database's count.
 """
 
 from __future__ import annotations
@@ -29,15 +38,18 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from django.conf import settings
 from django.core.cache.backends.redis import RedisCache
+
+from deployments_ui.patchworks import redis_health
 
 logger = logging.getLogger(__name__)
 
 INTERACTIVE = "interactive"
 BACKGROUND = "background"
+CHANGE = "change"
 BUCKET = "patchworks-budget"
 # The longest a person's page waits for the budget before being told Patchworks is busy.
 INTERACTIVE_MAX_WAIT = 5.0
@@ -46,6 +58,10 @@ _priority: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "patchworks_priority", default=None
 )
 _process_default = [INTERACTIVE]
+# How long a person's request may wait for the budget (shorter when an older answer can serve).
+_patience: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "patchworks_patience", default=None
+)
 # Called now and then while background work waits for the budget (e.g. a job's heartbeat).
 _on_wait: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar(
     "patchworks_on_wait", default=None
@@ -59,6 +75,19 @@ class BudgetExhausted(Exception):
         super().__init__(f"upstream budget exhausted, retry after {retry_after:.1f} s")
         self.retry_after = retry_after
 
+
+@dataclass
+class Waited:
+    """The seconds the requests made inside `measure_waits()` waited for the budget."""
+
+    seconds: float = 0.0
+    requests: int = 0
+
+
+# The waits of the requests made inside `measure_waits()`.
+_waits: contextvars.ContextVar[Waited | None] = contextvars.ContextVar(
+    "patchworks_waits", default=None
+)
 
 # Priority ------------------------------------------------------------------------------------
 
@@ -77,6 +106,43 @@ def background(on_wait: Callable[[], None] | None = None) -> Iterator[None]:
     finally:
         _on_wait.reset(waiting)
         _priority.reset(token)
+
+
+@contextmanager
+def for_change() -> Iterator[None]:
+    """Requests made inside are part of a person's change (the read that guards a write, the
+    write): they may use the reserve page views leave, so reloading pages cannot starve them.
+    Background work stays background work."""
+    if current_priority() == BACKGROUND:
+        yield
+        return
+    token = _priority.set(CHANGE)
+    try:
+        yield
+    finally:
+        _priority.reset(token)
+
+
+@contextmanager
+def patience(seconds: float) -> Iterator[None]:
+    """A person's requests made inside wait at most `seconds` for the budget."""
+    token = _patience.set(max(0.0, seconds))
+    try:
+        yield
+    finally:
+        _patience.reset(token)
+
+
+@contextmanager
+def measure_waits() -> Iterator[Waited]:
+    """Add up how long the requests made inside waited for the budget (e.g. so that a scheduled
+    change records its true lateness): `with measure_waits() as waited: ...; waited.seconds`."""
+    waited = Waited()
+    token = _waits.set(waited)
+    try:
+        yield waited
+    finally:
+        _waits.reset(token)
 
 
 def use_background_by_default() -> None:
@@ -122,28 +188,47 @@ class Shape:
         """Requests of the burst that background work leaves for people (half, at least one)."""
         return max(1, self.burst // 2)
 
+    @property
+    def change_reserve(self) -> int:
+        """Requests of the burst that page views leave for changes: a quarter, and at least the
+        two a change needs (its guarding read and its write), when the burst has room."""
+        return min(self.burst - 1, max(2, self.burst // 4)) if self.burst >= 3 else 0
+
     def tolerance(self, priority: str) -> float:
         """How far ahead of now TAT may be for a request of this priority to go. Background
-        work may run a little ahead (to catch up after slow items) but never into the reserve."""
+        work may run a little ahead (to catch up after slow items) but never into the reserve;
+        page views never into the changes' reserve."""
+        return self._slots(priority) * self.interval
+
+    def _slots(self, priority: str) -> int:
+        if priority == CHANGE:
+            return self.burst - 1
+        views = self.burst - 1 - self.change_reserve
         if priority == BACKGROUND:
-            return max(0, self.burst - 1 - self.reserve) * self.interval
-        return (self.burst - 1) * self.interval
+            return max(0, min(self.burst - 1 - self.reserve, views - 1))
+        return views
 
 
 # Stores ----------------------------------------------------------------------------------------
 
+# Returns "<seconds to wait> <TAT>"; ARGV[4] is a floor for TAT (the database's count, on the
+# way back from an outage).
 _LUA_TAKE = """
 local now = tonumber(ARGV[1])
 local interval = tonumber(ARGV[2])
 local tolerance = tonumber(ARGV[3])
+local floor = tonumber(ARGV[4])
 local pause = tonumber(redis.call('GET', KEYS[2]) or '0')
-if pause > now then return string.format('%.17g', pause - now) end
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if pause > now then return string.format('%.17g %.17g', pause - now, tat) end
+if tat < floor then tat = floor end
 if tat < now then tat = now end
-if tat - now > tolerance + 1e-6 then return string.format('%.17g', tat - now - tolerance) end
+if tat - now > tolerance + 1e-6 then
+  return string.format('%.17g %.17g', tat - now - tolerance, tat)
+end
 local ttl = math.ceil((tat + interval - now) * 1000) + 1000
 redis.call('SET', KEYS[1], string.format('%.17g', tat + interval), 'PX', ttl)
-return '0'
+return string.format('0 %.17g', tat + interval)
 """
 _LUA_PAUSE = """
 local until_ = tonumber(ARGV[1])
@@ -154,36 +239,91 @@ if until_ > current then
 end
 return 1
 """
+# While Redis does not answer, background work asks again this often.
+BACKGROUND_RETRY = 1.0
+# The TAT Redis last reported to this process (seeds the database's count in an outage), and
+# the database's count when Redis answers again (its floor).
+_last_seen = {"redis": 0.0, "floor": 0.0}
 
 
 def _redis() -> tuple[RedisCache, Any] | None:
     """The Redis client behind Django's cache, when the cache is Redis; else None."""
+    return redis_health.redis_client()
+
+
+def degraded() -> bool:
+    """Whether the shared budget is degraded: Redis is configured but not answering, so
+    people's requests are counted in the database and background work waits."""
+    return _redis_configured() and redis_health.degraded()
+
+
+def _redis_configured() -> bool:
     from django.core.cache import caches
 
-    cache = caches["default"]
-    if isinstance(cache, RedisCache):
-        # Django's RedisCache keeps its client factory private (and untyped).
-        client = cast(Any, cache)._cache.get_client(write=True)
-        return cache, client
-    return None
+    return isinstance(caches["default"], RedisCache)
 
 
 def _try_take(shape: Shape, priority: str, key: str, now: float) -> float:
     """Take one request from the bucket: 0 if it may go now, else the seconds to wait."""
     redis = _redis()
-    if redis is not None:
-        cache, client = redis
-        waited = client.eval(
-            _LUA_TAKE,
-            2,
-            cache.make_and_validate_key(BUCKET),
-            cache.make_and_validate_key(f"{BUCKET}:pause:{key}"),
-            repr(now),
-            repr(shape.interval),
-            repr(shape.tolerance(priority)),
-        )
-        return float(waited)
+    if redis is None:
+        return _try_take_db(shape, priority, key, now)
+    if redis_health.available():
+        try:
+            return _try_take_redis(redis, shape, priority, key, now)
+        except redis_health.REDIS_ERRORS as exc:
+            if redis_health.failed(exc):
+                _seed_database(shape, now)
+    if priority == BACKGROUND:
+        return BACKGROUND_RETRY  # jobs pause until Redis answers again
     return _try_take_db(shape, priority, key, now)
+
+
+def _try_take_redis(
+    redis: tuple[RedisCache, Any], shape: Shape, priority: str, key: str, now: float
+) -> float:
+    cache, client = redis
+    answer = client.eval(
+        _LUA_TAKE,
+        2,
+        cache.make_and_validate_key(BUCKET),
+        cache.make_and_validate_key(f"{BUCKET}:pause:{key}"),
+        repr(now),
+        repr(shape.interval),
+        repr(shape.tolerance(priority)),
+        repr(_last_seen["floor"]),
+    )
+    if redis_health.answered():
+        # Back from an outage: go on from the database's count, then ask again.
+        _last_seen["floor"] = _database_tat() + shape.interval
+        return _try_take_redis(redis, shape, priority, key, now)
+    wait, tat = (
+        float(part)
+        for part in str(answer.decode() if isinstance(answer, bytes) else answer).split()
+    )
+    _last_seen["redis"] = max(_last_seen["redis"], tat)
+    return wait
+
+
+def _seed_database(shape: Shape, now: float) -> None:
+    """Redis just stopped answering: start the database's count where Redis's was last seen,
+    plus a full burst (requests this process did not see), and never below an empty bucket."""
+    from django.db.models import Value
+    from django.db.models.functions import Greatest
+
+    from deployments_ui.patchworks.models import UpstreamBudget
+
+    seed = max(_last_seen["redis"], now) + shape.burst * shape.interval
+    rows = UpstreamBudget.objects.using(_database())
+    if not rows.filter(name=BUCKET).update(tat=Greatest("tat", Value(seed))):
+        rows.get_or_create(name=BUCKET, defaults={"tat": seed})
+
+
+def _database_tat() -> float:
+    from deployments_ui.patchworks.models import UpstreamBudget
+
+    rows = UpstreamBudget.objects.using(_database())
+    return rows.filter(name=BUCKET).values_list("tat", flat=True).first() or 0.0
 
 
 def _try_take_db(shape: Shape, priority: str, key: str, now: float) -> float:
@@ -217,22 +357,31 @@ def _database() -> str:
 
 
 def take(api_key_name: str, priority: str | None = None) -> float:
-    """Wait until one request may be sent; returns the seconds waited.
+    """Wait until one request may be sent; returns the seconds waited (also added to any
+    `measure_waits()` around the call).
 
-    A person's request waits at most INTERACTIVE_MAX_WAIT, then BudgetExhausted; background
-    work waits as long as it takes.
+    A person's request (or change) waits at most INTERACTIVE_MAX_WAIT (or its `patience`), then
+    BudgetExhausted; background work waits as long as it takes, Redis outages included.
     """
     shape = Shape.from_settings()
     if shape is None:
         return 0.0
     priority = priority or current_priority()
     started = time.monotonic()
+    try:
+        _wait_for(shape, priority, api_key_name, started)
+    finally:
+        _note_wait(time.monotonic() - started)
+    return time.monotonic() - started
+
+
+def _wait_for(shape: Shape, priority: str, api_key_name: str, started: float) -> None:
     while True:
         wait = _try_take(shape, priority, api_key_name, time.time())
         if wait <= 0:
-            return time.monotonic() - started
+            return
         waited = time.monotonic() - started
-        if priority == INTERACTIVE and waited + wait > INTERACTIVE_MAX_WAIT:
+        if priority != BACKGROUND and waited + wait > _patience_now():
             raise BudgetExhausted(retry_after=wait)
         # Re-check at least every second: a background request can go as soon as the people's
         # reserve is back, and a pause may be lifted early by nobody, so sleep in small steps.
@@ -245,6 +394,18 @@ def take(api_key_name: str, priority: str | None = None) -> float:
                 logger.exception("A budget wait callback failed")
 
 
+def _patience_now() -> float:
+    patience = _patience.get()
+    return INTERACTIVE_MAX_WAIT if patience is None else patience
+
+
+def _note_wait(seconds: float) -> None:
+    waited = _waits.get()
+    if waited is not None:
+        waited.seconds += seconds
+        waited.requests += 1
+
+
 def pause(api_key_name: str, seconds: float) -> None:
     """Patchworks answered 429: send nothing more with this key for `seconds`."""
     if seconds <= 0 or Shape.from_settings() is None:
@@ -252,16 +413,19 @@ def pause(api_key_name: str, seconds: float) -> None:
     until = time.time() + seconds
     logger.warning("Patchworks asked the console to wait %.0f s; pausing requests", seconds)
     redis = _redis()
-    if redis is not None:
+    if redis is not None and redis_health.available():
         cache, client = redis
-        client.eval(
-            _LUA_PAUSE,
-            1,
-            cache.make_and_validate_key(f"{BUCKET}:pause:{api_key_name}"),
-            repr(until),
-            repr(seconds),
-        )
-        return
+        try:
+            client.eval(
+                _LUA_PAUSE,
+                1,
+                cache.make_and_validate_key(f"{BUCKET}:pause:{api_key_name}"),
+                repr(until),
+                repr(seconds),
+            )
+            return
+        except redis_health.REDIS_ERRORS as exc:
+            redis_health.failed(exc)
     from deployments_ui.patchworks.models import UpstreamBudget
 
     rows = UpstreamBudget.objects.using(_database())
@@ -280,3 +444,5 @@ def reset() -> None:
     from deployments_ui.patchworks.models import UpstreamBudget
 
     UpstreamBudget.objects.using(_database()).all().delete()
+    _last_seen.update(redis=0.0, floor=0.0)
+    redis_health.reset()

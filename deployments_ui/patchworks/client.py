@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
+from dataclasses import replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -20,7 +22,7 @@ from urllib.parse import quote
 
 from django.views.decorators.debug import sensitive_variables
 
-from deployments_ui.patchworks import transport
+from deployments_ui.patchworks import budget, shared, transport
 from deployments_ui.patchworks.errors import (
     GONE_DEPLOYMENT,
     GONE_FLOW,
@@ -157,8 +159,8 @@ class PatchworksClient:
                 raise ValueError(f"unknown sort: {sort!r}")
             params["sort"] = sort
         params.update(_page_params(page, per_page))
-        body = self._get("/flow-version-deployments", params, GONE_LIST)
-        return self._page(body, parse_deployment, page, per_page)
+        answer = self._read("/flow-version-deployments", params, GONE_LIST)
+        return self._page(answer, parse_deployment, page, per_page)
 
     def list_flow_version_deployments(
         self,
@@ -171,51 +173,62 @@ class PatchworksClient:
         """One page of the deployments of one flow version."""
         path = f"/flow-versions/{_path_id(flow_version_id, GONE_FLOW_VERSION)}/deployments"
         params = {**_include_param(include), **_page_params(page, per_page)}
-        body = self._get(path, params, GONE_FLOW_VERSION)
-        return self._page(body, parse_deployment, page, per_page)
+        answer = self._read(path, params, GONE_FLOW_VERSION)
+        return self._page(answer, parse_deployment, page, per_page)
 
     def get_deployment(
-        self, flow_version_id: str, deployment_id: str, *, include: Sequence[str] = DEFAULT_INCLUDES
+        self,
+        flow_version_id: str,
+        deployment_id: str,
+        *,
+        include: Sequence[str] = DEFAULT_INCLUDES,
+        for_change: bool = False,
     ) -> Deployment:
-        """One deployment, with the relations asked for."""
-        body = self._get(
-            self._deployment_path(flow_version_id, deployment_id),
-            _include_param(include),
-            GONE_DEPLOYMENT,
-        )
-        return self._one(body, parse_deployment, write=False)
+        """One deployment, with the relations asked for.
+
+        `for_change`: the read that guards a write. It is read from Patchworks now (never a
+        shared answer) and may use the budget's reserve for changes.
+        """
+        with budget.for_change() if for_change else nullcontext():
+            answer = self._read(
+                self._deployment_path(flow_version_id, deployment_id),
+                _include_param(include),
+                GONE_DEPLOYMENT,
+            )
+        deployment = self._one(answer.body, parse_deployment, write=False)
+        return replace(deployment, fetched_at=answer.fetched_at)
 
     def list_virtual_environments(
         self, *, name: str | None = None, page: int = 1, per_page: int = 100
     ) -> Page[VirtualEnvironment]:
         """Virtual environments that have at least one deployment (for pickers)."""
         params = {**_name_filter(name), **_page_params(page, per_page)}
-        body = self._get("/flow-version-deployments/virtual-environments", params, GONE_LIST)
-        return self._page(body, parse_virtual_environment, page, per_page)
+        answer = self._read("/flow-version-deployments/virtual-environments", params, GONE_LIST)
+        return self._page(answer, parse_virtual_environment, page, per_page)
 
     def list_packages(
         self, *, name: str | None = None, page: int = 1, per_page: int = 100
     ) -> Page[Package]:
         """Packages deployed to at least one virtual environment (for pickers)."""
         params = {**_name_filter(name), **_page_params(page, per_page)}
-        body = self._get("/flow-version-deployments/packages", params, GONE_LIST)
-        return self._page(body, parse_package, page, per_page)
+        answer = self._read("/flow-version-deployments/packages", params, GONE_LIST)
+        return self._page(answer, parse_package, page, per_page)
 
     def list_flows(
         self, *, name: str | None = None, page: int = 1, per_page: int = 100
     ) -> Page[Flow]:
         """Process flows (for pickers)."""
         params = {**_name_filter(name), **_page_params(page, per_page)}
-        body = self._get("/flows", params, GONE_LIST)
-        return self._page(body, parse_flow, page, per_page)
+        answer = self._read("/flows", params, GONE_LIST)
+        return self._page(answer, parse_flow, page, per_page)
 
     def list_flow_versions(
         self, flow_id: str, *, page: int = 1, per_page: int = 100
     ) -> Page[FlowVersion]:
         """One flow's versions (for pickers)."""
         path = f"/flows/{_path_id(flow_id, GONE_FLOW)}/versions"
-        body = self._get(path, _page_params(page, per_page), GONE_FLOW)
-        return self._page(body, parse_flow_version, page, per_page)
+        answer = self._read(path, _page_params(page, per_page), GONE_FLOW)
+        return self._page(answer, parse_flow_version, page, per_page)
 
     def list_flow_runs(
         self,
@@ -344,7 +357,8 @@ class PatchworksClient:
     @staticmethod
     def _read_back(read: Callable[[], Deployment]) -> Deployment:
         try:
-            return read()
+            with budget.for_change():
+                return read()
         except PatchworksError as error:
             raise WrittenUnread(
                 "Patchworks made the change, but did not send the deployment back and it could "
@@ -362,8 +376,18 @@ class PatchworksClient:
     def _get(self, path: str, params: dict[str, str], not_found: str) -> Any:
         return self._call("GET", path, params=params, payload=None, not_found=not_found)
 
+    def _read(self, path: str, params: dict[str, str], not_found: str) -> shared.Answer:
+        """A read that may be shared with everyone asking the same (see shared.py)."""
+        return shared.read(
+            budget.key_name(self._key), path, params, lambda: self._get(path, params, not_found)
+        )
+
     def _write(self, method: str, path: str, payload: dict[str, Any] | None, not_found: str) -> Any:
-        return self._call(method, path, params=None, payload=payload, not_found=not_found)
+        try:
+            return self._call(method, path, params=None, payload=payload, not_found=not_found)
+        finally:
+            # Whatever the answer, Patchworks may have changed: nobody may see the old state.
+            shared.forget()
 
     def _call(
         self,
@@ -384,11 +408,16 @@ class PatchworksClient:
         except ShapeError:
             raise malformed(write=write) from None
 
-    def _page(self, body: Any, parse: Callable[[Any], T], page: int, per_page: int) -> Page[T]:
+    def _page(
+        self, answer: shared.Answer, parse: Callable[[Any], T], page: int, per_page: int
+    ) -> Page[T]:
         try:
-            return parse_page(body, parse, page=max(1, page), per_page=min(max(1, per_page), 100))
+            result = parse_page(
+                answer.body, parse, page=max(1, page), per_page=min(max(1, per_page), 100)
+            )
         except ShapeError:
             raise malformed(write=False) from None
+        return replace(result, fetched_at=answer.fetched_at)
 
 
 def _optional_id(value: Any) -> str | None:

@@ -15,6 +15,7 @@ import logging
 import math
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
 from types import TracebackType
@@ -29,7 +30,7 @@ from urllib3.exceptions import InvalidHeader, MaxRetryError, NewConnectionError,
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
-from deployments_ui.patchworks import budget
+from deployments_ui.patchworks import budget, shared
 from deployments_ui.patchworks.errors import (
     UNKNOWN_OUTCOME,
     ConnectionFailed,
@@ -308,15 +309,49 @@ def send(
     if payload is not None:
         headers["Content-Type"] = "application/json"
     key_name = budget.key_name(key)
+    with budget.for_change() if write else nullcontext():
+        response = _request(session, method, path, key_name, params, payload, headers, write)
+    if response.status_code == 429:
+        _pause_for(response.headers.get("Retry-After"), key_name)
+    if response.status_code == 401:
+        shared.distrust(key_name)
+    if not 200 <= response.status_code < 300:
+        raise error_for_status(
+            response.status_code,
+            _json_object(response),
+            retry_after=response.headers.get("Retry-After"),
+            write=write,
+            not_found=not_found,
+            secret=key,
+        )
+    shared.trust(key_name)
+    return _decode(response, write=write)
+
+
+def _busy(exhausted: budget.BudgetExhausted) -> RateLimited:
+    """The console's own budget is spent: the same plain words as Patchworks' 429."""
+    seconds = math.ceil(exhausted.retry_after)
+    return RateLimited(
+        f"Patchworks is busy, try again in {seconds} seconds.", retry_after=seconds, status=None
+    )
+
+
+@sensitive_variables("headers")
+def _request(
+    session: requests.Session,
+    method: str,
+    path: str,
+    key_name: str,
+    params: dict[str, Any] | None,
+    payload: dict[str, Any] | None,
+    headers: dict[str, str],
+    write: bool,
+) -> requests.Response:
+    """Wait for the budget, then send; every failure to get an answer is a PatchworksError."""
     try:
         budget.take(key_name)
     except budget.BudgetExhausted as exhausted:
-        seconds = math.ceil(exhausted.retry_after)
-        raise RateLimited(
-            f"Patchworks is busy, try again in {seconds} seconds.",
-            retry_after=seconds,
-            status=None,
-        ) from None
+        raise _busy(exhausted) from None
     token = _sending_key.set(key_name)
     started = time.perf_counter()
     try:
@@ -329,6 +364,10 @@ def send(
             timeout=(settings.PATCHWORKS_CONNECT_TIMEOUT, settings.PATCHWORKS_READ_TIMEOUT),
             allow_redirects=False,
         )
+    except budget.BudgetExhausted as exhausted:
+        # A GET's retry waits for the budget too (`_GetRetry.sleep`), and may find it spent.
+        logger.warning("patchworks %s %s: budget spent before a retry", method, path)
+        raise _busy(exhausted) from None
     except (requests.RequestException, UnicodeError) as exc:
         error = _transport_error(exc, write=write)
         logger.warning(
@@ -344,18 +383,7 @@ def send(
     finally:
         _sending_key.reset(token)
     logger.info("patchworks %s %s %s in %.0f ms", method, path, response.status_code, _ms(started))
-    if response.status_code == 429:
-        _pause_for(response.headers.get("Retry-After"), key_name)
-    if not 200 <= response.status_code < 300:
-        raise error_for_status(
-            response.status_code,
-            _json_object(response),
-            retry_after=response.headers.get("Retry-After"),
-            write=write,
-            not_found=not_found,
-            secret=key,
-        )
-    return _decode(response, write=write)
+    return response
 
 
 def mask(api_key: str) -> _Hidden:

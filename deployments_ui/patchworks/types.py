@@ -12,8 +12,9 @@ an object at all, or an item without an id, counts as a shape error.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -22,6 +23,8 @@ from deployments_ui.core.vocabulary import GLOBAL_ENVIRONMENT_NAME
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# An answer at least this old says its age on the page.
+DATED_SECONDS = 10
 
 
 class ShapeError(ValueError):
@@ -88,6 +91,18 @@ class Deployment:
     package: Package | None
     enabled_by: PatchworksUser | None
     user: PatchworksUser | None
+    # When Patchworks gave this answer (seconds since the epoch); it may have served others too.
+    fetched_at: float | None = field(default=None, compare=False)
+
+    @property
+    def age_seconds(self) -> int:
+        """How old the answer is, in whole seconds (0 when not known)."""
+        return _age_seconds(self.fetched_at)
+
+    @property
+    def is_dated(self) -> bool:
+        """Old enough that a page should say so ("as of 12 seconds ago")."""
+        return self.age_seconds >= DATED_SECONDS
 
     @property
     def is_enabled(self) -> bool:
@@ -136,6 +151,18 @@ class Page(Generic[T]):
     per_page: int
     from_index: int | None
     to_index: int | None
+    # When Patchworks gave this answer (seconds since the epoch); it may have served others too.
+    fetched_at: float | None = field(default=None, compare=False)
+
+    @property
+    def age_seconds(self) -> int:
+        """How old the answer is, in whole seconds (0 when not known)."""
+        return _age_seconds(self.fetched_at)
+
+    @property
+    def is_dated(self) -> bool:
+        """Old enough that a page should say so ("as of 12 seconds ago")."""
+        return self.age_seconds >= DATED_SECONDS
 
     @property
     def has_next(self) -> bool:
@@ -144,6 +171,10 @@ class Page(Generic[T]):
     @property
     def has_previous(self) -> bool:
         return self.current_page > 1
+
+
+def _age_seconds(fetched_at: float | None) -> int:
+    return max(0, int(time.time() - fetched_at)) if fetched_at is not None else 0
 
 
 # Scalars -------------------------------------------------------------------------------------
