@@ -6,7 +6,8 @@ from django.db import migrations
 
 def drop_permission(apps, schema_editor):
     Permission = apps.get_model("auth", "Permission")
-    Permission.objects.filter(
+    # On the database being migrated (`manage.py release` migrates as the owner's alias).
+    Permission.objects.using(schema_editor.connection.alias).filter(
         content_type__app_label="deployments_ui", codename="view_all_audit"
     ).delete()
 
