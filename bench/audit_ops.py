@@ -69,7 +69,7 @@ def summary(events: int, received: Path, work: Path) -> str:
 
     call_command("migrate", verbosity=0)
     actor = audit.Actor(name="Bench", username="bench")
-    target = audit.AuditTarget(deployment_id="101", flow_name="Orders", environment_type="live")
+    target = audit.DeploymentRef(deployment_id="101", flow_name="Orders", environment_type="live")
     started = time.perf_counter()
     for number in range(events // 2):
         attempt = audit.record_attempt(actor=actor, action="disable", target=target)

@@ -54,14 +54,14 @@ def fill(events: int) -> None:
     from django.contrib.auth.models import Group, User
 
     from deployments_ui import audit
-    from deployments_ui.audit import AuditTarget
     from deployments_ui.changes.models import ChangeRequest, FreezeWindow
+    from deployments_ui.core.identity import DeploymentRef
     from deployments_ui.schedules.models import ScheduledChange
 
     user = User.objects.create_user("vera", password="x", first_name="Vera", last_name="Viewer")
     user.groups.add(Group.objects.get(name="Viewer"))
     for number in range(events):
-        target = AuditTarget(
+        target = DeploymentRef(
             deployment_id=str(100 + number % 50),
             flow_version_id="11",
             flow_name=f"Flow {number % 17}",

@@ -11,14 +11,14 @@ import responses
 from django.utils import timezone
 
 from deployments_ui import audit
-from deployments_ui.audit import AuditTarget
+from deployments_ui.core.identity import DeploymentRef
 from tests.calendar.helpers import UK_TEST, once_freeze, open_request, scheduled, weekly_freeze
 from tests.factories import TARGET, actor_for, console_disable
 
 pytestmark = pytest.mark.django_db
 
 PARIS = ZoneInfo("Europe/Paris")
-TEST_TARGET = AuditTarget(
+TEST_TARGET = DeploymentRef(
     deployment_id="202",
     flow_version_id="12",
     flow_id="4",

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from deployments_ui.audit import drift
+from deployments_ui.drift import sync as drift
 from deployments_ui.patchworks import (
     PatchworksClient,
     RateLimited,
