@@ -304,6 +304,21 @@ def test_a_console_enable_with_unknown_outcome_is_not_recorded_again(patchworks,
     assert sync().changes == 0
 
 
+def test_a_console_write_still_without_an_outcome_explains_the_change(patchworks, ann):
+    """Its worker stopped, or it waited long for the budget: whatever its age, an attempt with
+    no outcome yet may have been made, so the change is not blamed on someone outside."""
+    deployment = one(enabled=True)
+    sync()
+    attempt = console_write(ann, "disable", deployment, {"enabled": False})
+    AuditEvent.objects.filter(pk=attempt.pk).update(
+        occurred_at=timezone.now() - timezone.timedelta(hours=2)
+    )
+    outside(patchworks, "POST", path(deployment, "/disable"), key=OPERATOR_KEY)
+
+    assert sync().changes == 0
+    assert external_events() == []
+
+
 def test_a_console_enable_then_an_outside_re_enable_is_recorded(patchworks, ann):
     deployment = one(enabled=False)
     sync()

@@ -9,6 +9,7 @@ from deployments_ui import audit
 from deployments_ui.bulk import running
 from deployments_ui.changes.models import ChangeRequest
 from deployments_ui.models import AuditEvent, BulkItem, BulkJob
+from deployments_ui.notifications import events
 from tests.bulk.test_bulk import ids, pick
 from tests.changes.helpers import protect
 from tests.deployments import read_back
@@ -50,6 +51,8 @@ def test_bulk_names_the_flow_and_environment_in_every_shape(
     [write] = AuditEvent.objects.filter(action="disable", completes__isnull=True)
     assert (write.flow_name, write.environment_name) == (name, environment)
     assert f"disabled {name}" in audit.describe(write)
+    payload = events.event_data(write, events.KIND_CHANGE)["deployment"]
+    assert (payload["flow_name"], payload["environment_name"]) == (name, environment)
 
 
 def test_protected_names_are_typed_once_in_the_preview(client, operator, on_sandbox):
