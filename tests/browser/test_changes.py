@@ -137,6 +137,7 @@ def test_editing_a_request_resets_approvals_and_a_decline_closes_it(
         oscar.goto(detail_url(item))
         oscar.get_by_role("button", name=re.compile(r"^Disable ")).click()
         expect(oscar.get_by_text("need 2 approvals from another person")).to_be_visible()
+        oscar.get_by_label("Reason", exact=True).fill("supplier outage")
         oscar.get_by_role("button", name="Yes, disable it").click()
         expect(oscar.get_by_role("status").filter(has_text="needs approval")).to_be_visible()
     change = ChangeRequest.objects.get()
@@ -170,6 +171,7 @@ def test_a_stale_request_is_refused_and_nothing_is_sent(browser, live_server, pe
     with desk(browser, live_server, people["oscar"]) as oscar:
         oscar.goto(detail_url(item))
         oscar.get_by_role("button", name=re.compile(r"^Disable ")).click()
+        oscar.get_by_role("dialog").get_by_label(re.compile(r"^Reason")).fill("supplier outage")
         oscar.get_by_role("dialog").get_by_role("button", name="Yes, disable it").click()
         expect(oscar.locator("#toasts")).to_contain_text("This change needs approval")
     change = ChangeRequest.objects.get()
@@ -196,6 +198,7 @@ def test_a_freeze_refuses_and_an_admin_override_is_audited(
         # A frozen row asks on its own page, which explains the freeze.
         oscar.get_by_role("button", name=re.compile(r"^Disable ")).click()
         expect(oscar.get_by_text("Changes here are refused")).to_be_visible()
+        oscar.get_by_label("Reason", exact=True).fill("supplier outage")
         oscar.get_by_role("button", name="Yes, disable it").click()
         expect(oscar.get_by_role("alert").filter(has_text="are refused")).to_be_visible()
     assert is_enabled(on_sandbox, item)
@@ -204,6 +207,7 @@ def test_a_freeze_refuses_and_an_admin_override_is_audited(
         adam.goto(detail_url(item))
         adam.get_by_role("button", name=re.compile(r"^Disable ")).click()
         adam.get_by_label("Reason to override the freeze window (Admins)").fill("incident 12")
+        adam.get_by_label("Reason", exact=True).fill("supplier outage")
         adam.get_by_role("button", name="Yes, disable it").click()
         expect(adam.get_by_role("status").filter(has_text="is now disabled")).to_be_visible()
         adam.goto("/audit/")
@@ -221,6 +225,7 @@ def test_a_wrong_name_is_refused_by_the_server(browser, live_server, people, on_
         field = oscar.get_by_label(re.compile(r"^To confirm, type its name"))
         # The browser would refuse an empty field; a wrong name reaches the server.
         field.fill("Not the name")
+        oscar.get_by_label("Reason", exact=True).fill("supplier outage")
         oscar.get_by_role("button", name="Yes, disable it").click()
         expect(oscar.locator("#id_confirm_name_error")).to_contain_text(
             f"Type the environment's name, {item['environment']['name']}, to confirm."

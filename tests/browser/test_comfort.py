@@ -125,6 +125,7 @@ def test_enabling_a_row_changes_no_column_width(page, operator, on_sandbox):
     before = header_widths(page)
     row = page.locator(f"#deployment-row-{item['id']}")
     row.get_by_role("button", name=re.compile(r"^Enable ")).click()
+    page.get_by_role("dialog").get_by_label(re.compile(r"^Reason")).fill("back on")
     page.get_by_role("dialog").get_by_role("button", name="Yes, enable it").click()
     expect(row).to_contain_text("● Enabled")
     expect(page.locator("#toasts")).to_contain_text("is now enabled")
