@@ -259,14 +259,14 @@ class PatchworksClient:
             if started_after.tzinfo is None:
                 raise ValueError("started_after must be an aware datetime")
             params["filter[started_after]"] = str(int(started_after.timestamp() * 1000))
-        body = self._get("/flow-runs", params, GONE_RUNS)
-        return self._page(body, parse_flow_run, page, per_page)
+        answer = self._read("/flow-runs", params, GONE_RUNS)
+        return self._page(answer, parse_flow_run, page, per_page)
 
     def flow_run_logs(self, run_id: str, *, page: int = 1, per_page: int = 100) -> Page[FlowRunLog]:
         """One page of what a run wrote, oldest first (gone after 7 days: NotFound)."""
         path = f"/flow-runs/{_path_id(run_id, GONE_RUN)}/flow-run-logs"
-        body = self._get(path, _page_params(page, per_page), GONE_RUN)
-        return self._page(body, parse_flow_run_log, page, per_page)
+        answer = self._read(path, _page_params(page, per_page), GONE_RUN)
+        return self._page(answer, parse_flow_run_log, page, per_page)
 
     def raw_get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         """The decoded body of one GET under /api/v1, unparsed (check_patchworks looks at the
