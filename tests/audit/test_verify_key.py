@@ -129,7 +129,7 @@ def test_a_trail_rewritten_with_another_key_and_its_fingerprint_is_not_passed(an
     settings.CONSOLE_AUDIT_KEY = "an-attackers-key"  # the attacker seals the head with it
     head = AuditChainHead.objects.get()
     head.key_fingerprint = chain.key_fingerprint()
-    head.seal = chain._seal_of(head)
+    head.seal = chain.seal_of(head)
     head.save()
     settings.CONSOLE_AUDIT_KEY = KEY
 

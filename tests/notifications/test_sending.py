@@ -34,7 +34,7 @@ def test_a_json_webhook_gets_the_signed_event_with_its_id(receiver, adam):
     body = got.json()
     assert body["id"] == event.pk and body["type"] == "deployment.disable"
     assert body["outcome"] == "failed" and body["deployment"]["environment_name"] == "UK Live"
-    assert body["summary"].startswith("Adam Admin disabled Orders → Shopify")
+    assert body["summary"].startswith("Adam Admin tried to disable Orders → Shopify")
     item = Delivery.objects.get()
     assert (item.status, item.attempts, item.last_status_code) == ("delivered", 1, 200)
     assert sending.deliver_due() == sending.Result()  # nothing twice

@@ -27,7 +27,7 @@ from tests.factories import (
 )
 
 SENTENCE = (
-    "Ann Smith disabled Orders → Shopify v3 in UK Live (live) — reason: supplier outage — "
+    "Ann Smith tried to disable Orders → Shopify v3 in UK Live (live) — reason: supplier outage — "
     "failed: Patchworks did not answer"
 )
 BILLING = DeploymentRef(

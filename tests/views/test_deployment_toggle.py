@@ -172,11 +172,13 @@ def test_a_required_reason_is_required_in_the_dialog_and_on_the_ask_page(
     settings.CONSOLE_REQUIRE_REASON = True
     item = find_deployment(on_sandbox, enabled=False)
     dialog = signed_in.get(deployment_url(item)).content.decode()
-    assert '<label for="confirm-toggle-reason">Reason</label>' in dialog
-    assert 'id="confirm-toggle-reason" maxlength="500" autocomplete="off" required>' in dialog
+    assert '<label for="confirm-toggle-reason" id="confirm-toggle-reason-label">Reason</label>' in (
+        dialog
+    )
+    assert 'autocomplete="off" required data-always-required>' in dialog
     page = signed_in.post(deployment_url(item, "enable/"), {"ask": "1"}).content.decode()
     assert '<label for="id_reason">Reason</label>' in page
-    assert 'name="reason" maxlength="500" autocomplete="off" required>' in page
+    assert 'name="reason" maxlength="500" autocomplete="off" value="" required>' in page
     assert api_writes(on_sandbox) == []
 
 

@@ -194,10 +194,12 @@ def test_enable_and_disable_warn_about_live_and_report_the_true_outcome(
     asked = as_editor.post(deployment_url(item, "disable/"), {"ask": "1"}).content.decode()
     assert ("This is a live environment." in asked) is live
     assert f"Disable {item['name']} v{item['flow_version_iteration']} in" in asked
-    off = as_editor.post(deployment_url(item, "disable/"), HTTP_HX_REQUEST="true")
+    off = as_editor.post(
+        deployment_url(item, "disable/"), {"reason": "outage"}, HTTP_HX_REQUEST="true"
+    )
     assert off.status_code == 200
     assert "is now disabled" in toast_of(off)["message"]
-    on = as_editor.post(deployment_url(item, "enable/"), HTTP_HX_REQUEST="true")
+    on = as_editor.post(deployment_url(item, "enable/"), {"reason": "back"}, HTTP_HX_REQUEST="true")
     assert "is now enabled" in toast_of(on)["message"]
     assert len(api_writes(on_sandbox)) == 2
     assert state_of(on_sandbox, item).is_enabled
@@ -228,7 +230,7 @@ def test_delete_succeeds_and_names_what_was_deleted(as_editor, on_sandbox, shape
 def test_the_audit_log_names_what_was_done(as_editor, on_sandbox, shape):
     item = find_deployment(on_sandbox, enabled=True, live=True)
     answer_in(on_sandbox, shape)
-    as_editor.post(deployment_url(item, "disable/"), HTTP_HX_REQUEST="true")
+    as_editor.post(deployment_url(item, "disable/"), {"reason": "outage"}, HTTP_HX_REQUEST="true")
     html = as_editor.get("/audit/").content.decode()
     assert f"disabled {item['name']} v{item['flow_version_iteration']} in" in html
     assert item["virtualEnvironment"]["name"] in html
