@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import itertools
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime
 from unittest import mock
 
