@@ -106,11 +106,14 @@ def _controlled(request, context, controlled: ApprovalNeeded | NameNotConfirmed)
 
 def _form_failure(request, context, error: ConsoleError) -> HttpResponse:
     """Show why a form's write failed, keeping everything the person typed."""
+    form = context["form"]
     if isinstance(error, ValidationFailed):
-        form = context["form"]
         form.add_upstream_errors(error.field_errors)
         if not error.field_errors:
             form.add_error(None, error.message)
+        return TemplateResponse(request, FORM, context, status=error.http_status)
+    if getattr(error, "field", "") in form.fields:
+        form.add_error(error.field, error.message)  # type: ignore[attr-defined]
         return TemplateResponse(request, FORM, context, status=error.http_status)
     return respond(request, FORM, context, error=error)
 

@@ -518,6 +518,7 @@ def test_every_page_passes_axe(page, editor, on_sandbox):
     assert_accessible(page, "create form")
     # The flow version is already deployed there: Patchworks' errors show against the fields.
     page.get_by_label("Environment").select_option(str(item["virtual_environment_id"]))
+    page.get_by_label(re.compile(r"^Reason")).fill("axe check")
     page.get_by_role("button", name="Create deployment").click()
     expect(
         page.locator(".field", has=page.get_by_label("Environment")).locator(".errorlist")

@@ -13,8 +13,6 @@ from datetime import timedelta
 
 import django
 
-from deployments_ui.deployments import reads
-
 
 def main(argv: list[str]) -> None:
     django.setup()
@@ -23,6 +21,7 @@ def main(argv: list[str]) -> None:
 
     from deployments_ui import audit
     from deployments_ui.accounts.credentials import store_api_key
+    from deployments_ui.deployments import reads
     from deployments_ui.models import AuditEvent, ScheduledChange
     from deployments_ui.schedules import services as schedules
 
