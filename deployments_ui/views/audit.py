@@ -190,7 +190,13 @@ def filtered_events(filters: dict, *, accounts: bool = False) -> QuerySet[AuditE
     """
     events = entry_queryset()
     if not accounts:
-        events = events.exclude(action__in=[*ACCOUNT_ACTIONS, AuditEvent.Action.CONTROL_SETTINGS])
+        events = events.exclude(
+            action__in=[
+                *ACCOUNT_ACTIONS,
+                AuditEvent.Action.CONTROL_SETTINGS,
+                AuditEvent.Action.WEBHOOK,
+            ]
+        )
     if person := filters.get("person"):
         events = events.filter(
             Q(actor_name__icontains=person)
