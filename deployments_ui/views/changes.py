@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -259,6 +260,7 @@ def change_control_settings(request: HttpRequest) -> HttpResponse:
         "environment_rows": [(env, saved.get(("", env.id))) for env in environments],
         "environments_error": environments_error,
     }
+    context["global_follows"] = settings.CONSOLE_GLOBAL_FOLLOWS_EVERY_TYPE
     return TemplateResponse(request, "changes/change_control_settings.html", context)
 
 

@@ -149,6 +149,11 @@ def test_a_window_that_does_not_make_sense_is_refused_with_field_errors(signed_i
     assert not FreezeWindow.objects.exists()
 
 
+def test_the_settings_page_says_what_global_deployments_follow(signed_in, settings):
+    page = signed_in.get("/settings/change-control/").content.decode()
+    assert "rules and freeze windows of both live and test apply to them" in page
+
+
 def test_demo_setup_protects_live_environments(settings):
     settings.DEBUG = True
     call_command("demo_setup", stdout=io.StringIO())
