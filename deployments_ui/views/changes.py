@@ -259,8 +259,8 @@ def change_control_settings(request: HttpRequest) -> HttpResponse:
         "type_rows": [(kind, saved.get((kind, ""))) for kind in ("live", "test")],
         "environment_rows": [(env, saved.get(("", env.id))) for env in environments],
         "environments_error": environments_error,
+        "global_follows": settings.CONSOLE_GLOBAL_FOLLOWS_EVERY_TYPE,
     }
-    context["global_follows"] = settings.CONSOLE_GLOBAL_FOLLOWS_EVERY_TYPE
     return TemplateResponse(request, "changes/change_control_settings.html", context)
 
 
