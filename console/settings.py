@@ -331,6 +331,9 @@ CONSOLE_AUDIT_STREAM = env_list("CONSOLE_AUDIT_STREAM")
 CONSOLE_AUDIT_STREAM_BATCH = env_int("CONSOLE_AUDIT_STREAM_BATCH", 500)
 CONSOLE_AUDIT_STREAM_SECONDS = env_float("CONSOLE_AUDIT_STREAM_SECONDS", 20.0)
 CONSOLE_REQUIRE_REASON = env_bool("CONSOLE_REQUIRE_REASON", False)
+# The global deployment (no environment) runs in every environment: by default the rules and
+# freeze windows of every environment type apply to it (live's included).
+CONSOLE_GLOBAL_FOLLOWS_EVERY_TYPE = env_bool("CONSOLE_GLOBAL_FOLLOWS_EVERY_TYPE", True)
 # Change requests not applied within this many days expire.
 CONSOLE_CHANGE_REQUEST_DAYS = env_int("CONSOLE_CHANGE_REQUEST_DAYS", 7)
 # Drift detection pauses this long between upstream pages (240 requests a minute is the limit).

@@ -59,6 +59,7 @@ CONTROL_ACTIONS = frozenset(
         "break_glass",
         "freeze_override",
         "control_settings",
+        "webhook",
     }
 )
 PERSONAL_DETAILS = frozenset({"IP address", "Browser (user agent)"})
@@ -293,6 +294,7 @@ def _describe_control(entry: AuditEntry) -> str:
         "freeze_override": f"{entry.actor} overrode a freeze window to {change} {entry.place}"
         + (f" ({number})" if number else ""),
         "control_settings": f"{entry.actor} changed change control",
+        "webhook": f"{entry.actor} changed a webhook",
     }
     parts = [sentences.get(entry.action, f"{entry.actor} {entry.verb} {entry.place}")]
     if entry.reason:

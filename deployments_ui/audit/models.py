@@ -57,6 +57,7 @@ class AuditEvent(DeploymentIdentity):
         SCIM_TOKEN = "scim_token", "replaced the provisioning token"
         FEED_MADE = "feed_made", "made a calendar feed link"
         FEED_REVOKED = "feed_revoked", "revoked a calendar feed link"
+        WEBHOOK = "webhook", "changed a webhook"
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "in progress"

@@ -30,6 +30,7 @@ from deployments_ui.changes.rules import (
     name_to_confirm,
     names_match,
     rule_for,
+    types_of,
 )
 from deployments_ui.core.errors import ActionRefused
 from deployments_ui.core.identity import DeploymentRef, EnvironmentRef
@@ -170,8 +171,9 @@ def gate(*, actor: Actor, user, change: Change, controls: Controls | None = None
 
 
 def needs_reason(environment: Any) -> bool:
-    """A reason is asked for everywhere by setting, and always in live environments."""
-    return settings.CONSOLE_REQUIRE_REASON or EnvironmentRef.of(environment).type == "live"
+    """A reason is asked for everywhere by setting, and always in live environments (the
+    global deployment runs in live ones too)."""
+    return settings.CONSOLE_REQUIRE_REASON or "live" in types_of(environment)
 
 
 def _check_reason(actor, change: Change) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from deployments_ui import audit
@@ -78,19 +79,31 @@ def _windows() -> list[FreezeWindow]:
     return _snapshot("windows", lambda: list(FreezeWindow.objects.all()))
 
 
+def types_of(environment: Any) -> tuple[str, ...]:
+    """The environment types whose rules and freeze windows apply: its own type; for the global
+    deployment (no environment), which runs in every environment, every type (by setting)."""
+    ref = EnvironmentRef.of(environment)
+    if ref.type:
+        return (ref.type,)
+    if not ref.id and settings.CONSOLE_GLOBAL_FOLLOWS_EVERY_TYPE:
+        return ("live", "test")
+    return ()
+
+
 def rule_for(environment: Any) -> Rule:
-    """The rule for one environment: its own, else its type's, else none (global: none)."""
+    """The rule for one environment: its own, else its type's (the strictest of its types' for
+    the global deployment), else none."""
     ref = EnvironmentRef.of(environment)
     rules = _rules()
     row = rules.get(("", ref.id)) if ref.id else None
-    if row is None and ref.type:
-        row = rules.get((ref.type, ""))
-    if row is None:
+    rows = [row] if row else [rules[(kind, "")] for kind in types_of(ref) if (kind, "") in rules]
+    if not rows:
         return Rule()
+    approving = [r for r in rows if r.needs_approval]
     return Rule(
-        needs_approval=row.needs_approval,
-        approvals_required=max(1, row.approvals_required) if row.needs_approval else 0,
-        confirm_name=row.confirm_name,
+        needs_approval=bool(approving),
+        approvals_required=max((max(1, r.approvals_required) for r in approving), default=0),
+        confirm_name=any(r.confirm_name for r in rows),
     )
 
 
@@ -120,8 +133,9 @@ def freeze_in_force(environment: Any, at: datetime | None = None) -> Freeze | No
     ref = EnvironmentRef.of(environment)
     at = at or timezone.now()
     found = []
+    kinds = types_of(ref) or (ref.type,)
     for window in _windows():
-        if window.covers(ref.id, ref.type):
+        if any(window.covers(ref.id, kind) for kind in kinds):
             occurrence = window.occurrence_at(at)
             if occurrence:
                 found.append(Freeze(window, *occurrence))

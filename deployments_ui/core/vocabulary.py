@@ -32,3 +32,9 @@ def zone_named(name: str | None) -> zoneinfo.ZoneInfo | None:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return None
+
+
+# Times people type are refused past this year: a far-future time in a zone behind UTC would
+# overflow when converted for storage.
+LATEST_YEAR = 2100
+TOO_LATE = f"Choose a time before {LATEST_YEAR}."

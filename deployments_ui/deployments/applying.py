@@ -53,12 +53,8 @@ def approve(*, actor: Actor, user, request_id: int, revision: int | None = None)
         return request, None
     if request.bulk_job_id is not None:
         return request, None  # the bulk job's worker sends its items
-    requester = request.requested_by
-    return request, apply(
-        actor=Actor.on_behalf_of(requester, request_id=actor.request_id),
-        user=requester,
-        request_id=request.pk,
-    )
+    # The approval applies it: the approver acts, with the key of the person who asked.
+    return request, apply(actor=actor, user=request.requested_by, request_id=request.pk)
 
 
 def apply(

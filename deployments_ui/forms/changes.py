@@ -10,6 +10,7 @@ from django import forms
 from django.conf import settings
 
 from deployments_ui.changes.models import WEEKDAYS, FreezeWindow
+from deployments_ui.core.vocabulary import LATEST_YEAR, TOO_LATE
 
 
 class FreezeWindowForm(forms.Form):
@@ -85,6 +86,9 @@ class FreezeWindowForm(forms.Form):
             for name in ("starts_at", "ends_at"):
                 if not data.get(name):
                     self.add_error(name, "Give the date and time.")
+                elif data[name].year >= LATEST_YEAR:
+                    self.add_error(name, TOO_LATE)
+                    data[name] = None
                 else:
                     data[name] = _in_zone(data[name], zone)
             if (

@@ -134,6 +134,13 @@ class WebhookForm(FilterForm):
         super().__init__(*args, **kwargs)
         if not self.instance.encrypted_token:
             del self.fields["remove_token"]
+        if self.instance.pk:
+            # The saved address may carry a secret (Slack's do): never sent back to the page.
+            self.initial["url"] = ""
+            self.fields["url"].required = False
+            self.fields[
+                "url"
+            ].help_text = f"Leave empty to keep the saved address ({self.instance.shown_url})."
 
     def save(self, commit: bool = True) -> Webhook:
         webhook = super().save(commit=False)
@@ -147,6 +154,8 @@ class WebhookForm(FilterForm):
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]
+        if not url and self.instance.pk:
+            return self.instance.url
         try:
             target = delivery.check_url(url)
         except delivery.DeliveryRefused as exc:

@@ -9,7 +9,7 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
-from deployments_ui.core.vocabulary import zone_named
+from deployments_ui.core.vocabulary import LATEST_YEAR, TOO_LATE, zone_named
 from deployments_ui.schedules.models import ScheduledChange
 
 LOCAL_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -40,6 +40,8 @@ class _ZonedForm(forms.Form):
             raise forms.ValidationError(
                 "Enter a date and time such as 2026-12-01 18:00.", code="invalid"
             ) from None
+        if value.year >= LATEST_YEAR:
+            raise forms.ValidationError(TOO_LATE, code="invalid")
         if timezone.is_naive(value):
             value = timezone.make_aware(value, self.zone())
         return value

@@ -46,9 +46,10 @@ class Target:
     path: str
 
 
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    """`sha256=<hex>` of HMAC-SHA256 over `timestamp + "." + body`, keyed with the secret."""
-    message = timestamp.encode() + b"." + body
+def signature(secret: str, timestamp: str, body: bytes, event_id: str = "") -> str:
+    """`sha256=<hex>` of HMAC-SHA256 over `timestamp + "." + event id + "." + body`, keyed
+    with the secret: the event id a receiver de-duplicates by is signed too."""
+    message = timestamp.encode() + b"." + event_id.encode() + b"." + body
     return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
@@ -59,7 +60,7 @@ def signed_headers(secret: str, body: bytes, *, event_id: str, attempt: int = 1)
         "User-Agent": USER_AGENT,
         "X-Console-Event-Id": event_id,
         "X-Console-Timestamp": timestamp,
-        "X-Console-Signature": signature(secret, timestamp, body),
+        "X-Console-Signature": signature(secret, timestamp, body, event_id),
         "X-Console-Attempt": str(attempt),
     }
 

@@ -152,7 +152,7 @@ def slack_message(data: dict[str, Any]) -> dict[str, Any]:
     if data.get("link"):
         context.append(f"<{data['link']}|open in the audit log>")
     return {
-        "text": data["summary"],
+        "text": summary,
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": summary}},
             {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]},
@@ -195,6 +195,8 @@ def _epoch_ms(value: str | datetime) -> int:
 
 
 def _slack_escape(text: str) -> str:
+    """Slack's control characters escaped, so that names and reasons can never become links or
+    mentions (`<!channel>`, `<@U123>`)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

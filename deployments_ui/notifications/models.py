@@ -72,6 +72,14 @@ class Webhook(EventFilter):
     def __str__(self) -> str:
         return f"Webhook {self.name}"
 
+    @property
+    def shown_url(self) -> str:
+        """The address as pages show it: its host and the end of its path only (a Slack
+        address carries its secret in the path)."""
+        scheme, _, rest = self.url.partition("://")
+        host, _, path = rest.partition("/")
+        return f"{scheme}://{host}/…{path[-4:]}" if path else f"{scheme}://{host}/"
+
 
 class Delivery(models.Model):
     """One event to send to one webhook or one subscriber: written in the audit event's

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from deployments_ui.audit.models import AuditEvent
+from deployments_ui.audit.people import ACCOUNT_ACTIONS
 from deployments_ui.notifications import events
 from deployments_ui.notifications.models import Delivery, Subscription, Webhook
 
@@ -24,11 +25,19 @@ logger = logging.getLogger(__name__)
 DIGEST_HOUR = 7  # daily digests go out at 07:00 in the console's time zone
 
 
+# Events about people and the console's settings: told only to those who may see them in the
+# audit log (Admins); and never told at all when nobody signed in caused them (a failed
+# sign-in must not let a stranger send mail).
+ADMIN_ONLY = frozenset({*ACCOUNT_ACTIONS, "control_settings", "webhook"})
+SEES_EVERYTHING = "deployments_ui.manage_console"
+
+
 def fan_out(event: AuditEvent) -> None:
     """Called by the audit trail for each appended event, inside its transaction."""
     kind = events.kind_of(event)
-    if kind is not None:
-        notify(event, kind=kind)
+    if kind is None or (event.action in ADMIN_ONLY and event.user_id is None):
+        return
+    notify(event, kind=kind)
 
 
 def notify(event: AuditEvent, *, kind: str, audience: Iterable | None = None) -> list[Delivery]:
@@ -51,6 +60,8 @@ def notify(event: AuditEvent, *, kind: str, audience: Iterable | None = None) ->
         if not events.matches(subscription, event, kind):
             continue
         if not subscription.user.has_perm("deployments_ui.view_deployments"):
+            continue
+        if event.action in ADMIN_ONLY and not subscription.user.has_perm(SEES_EVERYTHING):
             continue
         deliveries.append(
             Delivery(

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import secrets
 
+from django.db import transaction
 from django.db.models import Count, Max, Q
 
+from deployments_ui import audit
 from deployments_ui.accounts import crypto
+from deployments_ui.audit import Actor
+from deployments_ui.audit.models import AuditEvent
+from deployments_ui.core.identity import DeploymentRef
 from deployments_ui.notifications import sending
 from deployments_ui.notifications.models import Delivery, Subscription, Webhook
 
@@ -26,14 +31,53 @@ def new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
 
-def webhook_create(*, form, owner) -> tuple[Webhook, str]:
+def webhook_create(*, form, owner, actor: Actor) -> tuple[Webhook, str]:
     """Save a valid WebhookForm with a new secret; returns it with the secret, shown once."""
     secret = new_secret()
     webhook = form.save(commit=False)
     webhook.owner = owner
     webhook.encrypted_secret = crypto.encrypt(secret)
-    webhook.save()
+    with transaction.atomic():
+        webhook.save()
+        _record(actor, f"Added the webhook “{webhook.name}”", None, _described(webhook))
     return webhook, secret
+
+
+def webhook_save(*, form, actor: Actor) -> Webhook:
+    """Save an edited webhook; audited with what it was and what it is now."""
+    before = _described(Webhook.objects.get(pk=form.instance.pk))
+    with transaction.atomic():
+        webhook = form.save()
+        _record(actor, f"Changed the webhook “{webhook.name}”", before, _described(webhook))
+    return webhook
+
+
+def webhook_delete(*, webhook: Webhook, actor: Actor) -> None:
+    with transaction.atomic():
+        before = _described(webhook)
+        webhook.delete()
+        _record(actor, f"Deleted the webhook “{before['name']}”", before, None)
+
+
+def _described(webhook: Webhook) -> dict:
+    """What the trail keeps of a webhook: never its secret, token or full address."""
+    return {
+        "name": webhook.name,
+        "address": webhook.shown_url,
+        "format": webhook.get_format_display(),
+        "active": webhook.is_active,
+    }
+
+
+def _record(actor: Actor, message: str, before: dict | None, after: dict | None) -> None:
+    audit.record_local(
+        actor=actor,
+        action=AuditEvent.Action.WEBHOOK,
+        target=DeploymentRef(),
+        message=message,
+        before=before,
+        after=after,
+    )
 
 
 def webhook_list() -> list[Webhook]:

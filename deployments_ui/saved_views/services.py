@@ -48,6 +48,10 @@ PAGE_PARAMETERS: dict[str, tuple[str, ...]] = {
     ),
 }
 DROPPED_PARAMETERS = ("page",)
+# Shared views reach everyone's menu: a bound on each person's and on all of them keeps the
+# page small.
+MAX_SHARED_PER_PERSON = 20
+MAX_SHARED = 200
 MAX_VALUE_LENGTH = 255
 # Both are CharFields, whose max_length is always set.
 MAX_NAME_LENGTH = cast(int, SavedView._meta.get_field("name").max_length)
@@ -123,6 +127,8 @@ def saved_views_visible(*, user: User, page: str) -> QuerySet[SavedView]:
 def saved_view_create(*, owner: User, name: str, page: str, query: str, shared: bool) -> SavedView:
     """Save the page's current filters and sort under a name, private or shared."""
     page = clean_page(page)
+    if shared:
+        _check_room_to_share(owner)
     view = SavedView(
         owner=owner,
         name=clean_name(name),
@@ -147,6 +153,20 @@ def saved_view_delete(*, owner: User, view_id: int) -> SavedView:
     view = SavedView.objects.get(pk=view_id, owner=owner)
     view.delete()
     return view
+
+
+def _check_room_to_share(owner: User) -> None:
+    shared = SavedView.objects.filter(shared=True)
+    if shared.filter(owner=owner).count() >= MAX_SHARED_PER_PERSON:
+        raise SavedViewInvalid(
+            f"You already share {MAX_SHARED_PER_PERSON} views: stop sharing one, or save this "
+            "one for yourself only."
+        )
+    if shared.count() >= MAX_SHARED:
+        raise SavedViewInvalid(
+            f"The console already holds {MAX_SHARED} shared views: save this one for yourself "
+            "only, or ask an Admin to tidy the shared ones."
+        )
 
 
 def _save_unique(view: SavedView) -> None:

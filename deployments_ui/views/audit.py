@@ -60,6 +60,7 @@ EARLIEST_DAY = date(2000, 1, 1)
 LATEST_DAY = date(2999, 12, 31)
 PERSONAL_COLUMNS = ("IP address", "User agent")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+ACCOUNTS = "accounts"
 ACTION_CHOICES = [
     ("", "Any action"),
     ("enable", "Enable"),
@@ -75,7 +76,10 @@ ACTION_CHOICES = [
     ("withdraw", "Change request withdrawn"),
     ("break_glass", "Break glass"),
     ("freeze_override", "Override a freeze window"),
+    ("miss", "Change request missed its time"),
     ("control_settings", "Change control settings"),
+    ("webhook", "Webhook changes"),
+    (ACCOUNTS, "Anything about people's accounts (sign-ins, roles, keys, leaving)"),
 ]
 OUTCOME_CHOICES = [
     ("", "Any outcome"),
@@ -190,15 +194,24 @@ def filtered_events(filters: dict, *, accounts: bool = False) -> QuerySet[AuditE
     """
     events = entry_queryset()
     if not accounts:
-        events = events.exclude(action__in=[*ACCOUNT_ACTIONS, AuditEvent.Action.CONTROL_SETTINGS])
+        events = events.exclude(
+            action__in=[
+                *ACCOUNT_ACTIONS,
+                AuditEvent.Action.CONTROL_SETTINGS,
+                AuditEvent.Action.WEBHOOK,
+            ]
+        )
     if person := filters.get("person"):
+        # Who acted, and who asked for or approved a change made through a request.
         events = events.filter(
             Q(actor_name__icontains=person)
             | Q(actor_username__icontains=person)
             | Q(sso_identity__icontains=person)
+            | Q(after__requested_by__icontains=person)
+            | Q(after__approved_by__icontains=person)
         )
     if action := filters.get("action"):
-        events = events.filter(action=action)
+        events = events.filter(action__in=ACCOUNT_ACTIONS if action == ACCOUNTS else [action])
     if outcome := filters.get("outcome"):
         events = events.filter(final_outcome=outcome)
     if source := filters.get("source"):

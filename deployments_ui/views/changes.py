@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -258,6 +259,7 @@ def change_control_settings(request: HttpRequest) -> HttpResponse:
         "type_rows": [(kind, saved.get((kind, ""))) for kind in ("live", "test")],
         "environment_rows": [(env, saved.get(("", env.id))) for env in environments],
         "environments_error": environments_error,
+        "global_follows": settings.CONSOLE_GLOBAL_FOLLOWS_EVERY_TYPE,
     }
     return TemplateResponse(request, "changes/change_control_settings.html", context)
 

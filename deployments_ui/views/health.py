@@ -24,17 +24,23 @@ from deployments_ui.patchworks import PatchworksClient, PatchworksError, RateLim
 
 
 def cached_check(check: Callable[[], bool]) -> Callable[[], bool]:
-    """`check`, answered from its last result while that is younger than the interval."""
+    """`check`, answered from its last result while that is younger than the interval. While
+    one thread asks again, every other probe answers at once from the last result (ready, when
+    there is none yet) instead of queueing behind a Patchworks that may hang."""
     lock = threading.Lock()
     last: list[tuple[float, bool]] = []
 
     def cached() -> bool:
-        with lock:
-            if last and time.monotonic() - last[0][0] < settings.CONSOLE_READY_CACHE_SECONDS:
-                return last[0][1]
+        if last and time.monotonic() - last[0][0] < settings.CONSOLE_READY_CACHE_SECONDS:
+            return last[0][1]
+        if not lock.acquire(blocking=False):
+            return last[0][1] if last else True
+        try:
             result = check()
             last[:] = [(time.monotonic(), result)]
             return result
+        finally:
+            lock.release()
 
     cached.forget = last.clear  # type: ignore[attr-defined]
     return cached

@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from deployments_ui.audit import Actor
 from deployments_ui.core.http import SignedInRequest
 from deployments_ui.forms.notifications import SubscriptionForm, WebhookForm
 from deployments_ui.notifications import services
@@ -71,7 +72,9 @@ def webhook_create(request: SignedInRequest) -> HttpResponse:
     """The form; on success, the one page that ever shows the secret (never stored in clear)."""
     form = WebhookForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        webhook, secret = services.webhook_create(form=form, owner=request.user)
+        webhook, secret = services.webhook_create(
+            form=form, owner=request.user, actor=Actor.from_request(request)
+        )
         context = {"webhook": webhook, "secret": secret}
         response = TemplateResponse(request, "notifications/webhook_created.html", context)
         response["Cache-Control"] = "no-store"
@@ -93,7 +96,7 @@ def webhook_edit(request: SignedInRequest, webhook: int) -> HttpResponse:
     found = get_object_or_404(Webhook, pk=webhook)
     form = WebhookForm(request.POST or None, instance=found)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        services.webhook_save(form=form, actor=Actor.from_request(request))
         messages.success(request, f"Saved the webhook “{found.name}”.")
         return redirect("webhook-detail", webhook=found.pk)
     status = 400 if request.method == "POST" else 200
@@ -104,7 +107,7 @@ def webhook_edit(request: SignedInRequest, webhook: int) -> HttpResponse:
 @require_POST
 def webhook_delete(request: SignedInRequest, webhook: int) -> HttpResponse:
     found = get_object_or_404(Webhook, pk=webhook)
-    found.delete()
+    services.webhook_delete(webhook=found, actor=Actor.from_request(request))
     messages.success(request, f"Deleted the webhook “{found.name}” and its delivery log.")
     return redirect("webhook-list")
 

@@ -165,3 +165,16 @@ def test_each_step_reads_as_one_plain_sentence(action, sentence):
         reason=reason,
     )
     assert audit.describe(event) == sentence
+
+
+def test_the_global_deployment_follows_live_rules_and_freezes(operator, settings):
+    protect("live")
+    global_deployment = change("disable", environments=(EnvironmentRef(),))
+    with pytest.raises(ApprovalNeeded):
+        gate(actor=Actor(user=operator), user=operator, change=global_deployment)
+    settings.CONSOLE_GLOBAL_FOLLOWS_EVERY_TYPE = False
+    gate(actor=Actor(user=operator), user=operator, change=global_deployment)
+    settings.CONSOLE_GLOBAL_FOLLOWS_EVERY_TYPE = True
+    freeze_now("live")
+    with pytest.raises(ChangeFrozen):
+        gate(actor=Actor(user=operator), user=operator, change=global_deployment)

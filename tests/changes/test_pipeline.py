@@ -312,3 +312,29 @@ def test_a_test_environment_change_is_not_held(client, on_sandbox):
     )
     assert response.status_code == 200
     assert not read_back(on_sandbox, item)["enabled_at"]
+
+
+def test_the_person_filter_finds_who_asked_and_who_approved(client, operator, editor, live_item):
+    client.force_login(operator)
+    client.post(
+        deployment_url(live_item, "disable/"),
+        {
+            "ask": "1",
+            "confirmed": "1",
+            "reason": "outage",
+            "confirm_name": live_name(live_item),
+            "apply_when_approved": "1",
+        },
+    )
+    request = ChangeRequest.objects.get()
+    approve(client, editor, request)
+    assert not read_back_enabled(live_item, client)
+    client.force_login(operator)
+    page = client.get("/audit/?person=Oscar&action=disable").content.decode()
+    assert "Edie Editor disabled" in page and "at the request of Oscar Operator" in page
+    page = client.get("/audit/?person=Edie&action=disable").content.decode()
+    assert "approved by Edie Editor" in page
+
+
+def read_back_enabled(item, client) -> bool:
+    return "Enabled — runs on its schedule" in client.get(deployment_url(item)).content.decode()

@@ -277,7 +277,10 @@ def test_it_applies_itself_when_approved_if_the_requester_chose_so(
     assert "Approved and applied" in response.content.decode()
     assert not read_back(on_sandbox, item)["enabled_at"]
     write = AuditEvent.objects.get(action="disable", outcome="succeeded")
-    assert write.actor_name == "Oscar Operator"  # on the requester's behalf, with their key
+    # The approval applied it: the approver acted, at the request of (and with the key of) the
+    # person who asked.
+    assert write.actor_name == "Olga Other"
+    assert "at the request of Oscar Operator" in audit.describe(write.completes)
     assert read_back(on_sandbox, item) and ChangeRequest.objects.get().status == "applied"
 
 

@@ -130,6 +130,15 @@ def test_a_one_off_window_is_read_in_its_own_time_zone(signed_in):
         ({"kind": "weekly", "start_day": "4"}, "Give the day and time."),
         ({"kind": "once", "time_zone": "Mars/Olympus"}, "Not a time zone the console knows"),
         ({"kind": "once", "scope": "chosen"}, "Choose at least one environment."),
+        (
+            {
+                "kind": "once",
+                "starts_at": "9999-12-31T22:00",
+                "ends_at": "9999-12-31T23:59",
+                "time_zone": "America/Los_Angeles",
+            },
+            "Choose a time before 2100.",
+        ),
     ],
 )
 def test_a_window_that_does_not_make_sense_is_refused_with_field_errors(signed_in, fields, error):
@@ -138,6 +147,11 @@ def test_a_window_that_does_not_make_sense_is_refused_with_field_errors(signed_i
     assert response.status_code == 400
     assert error in response.content.decode()
     assert not FreezeWindow.objects.exists()
+
+
+def test_the_settings_page_says_what_global_deployments_follow(signed_in, settings):
+    page = signed_in.get("/settings/change-control/").content.decode()
+    assert "rules and freeze windows of both live and test apply to them" in page
 
 
 def test_demo_setup_protects_live_environments(settings):

@@ -33,11 +33,16 @@ verify = _readme_recipe()
 
 def test_the_recipe_agrees_with_a_plain_hmac():
     body, timestamp = b"{}", "1700000000"
-    mac = hmac.new(b"k", b"1700000000.{}", hashlib.sha256).hexdigest()
-    assert verify(
-        "k", {"X-Console-Timestamp": timestamp, "X-Console-Signature": f"sha256={mac}"}, body
-    )
-    assert delivery.signature("k", timestamp, body) == f"sha256={mac}"
+    mac = hmac.new(b"k", b"1700000000.42.{}", hashlib.sha256).hexdigest()
+    headers = {
+        "X-Console-Timestamp": timestamp,
+        "X-Console-Event-Id": "42",
+        "X-Console-Signature": f"sha256={mac}",
+    }
+    assert verify("k", headers, body)
+    assert delivery.signature("k", timestamp, body, "42") == f"sha256={mac}"
+    # The event id is signed: a post replayed under another id does not verify.
+    assert not verify("k", {**headers, "X-Console-Event-Id": "43"}, body)
 
 
 def test_the_signature_is_verifiable_with_the_documented_recipe(receiver):

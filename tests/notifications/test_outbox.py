@@ -7,10 +7,11 @@ from unittest import mock
 import pytest
 from django.db import DatabaseError, transaction
 
+from deployments_ui import audit
 from deployments_ui.audit import AuditUnavailable, chain
 from deployments_ui.models import AuditEvent
 from deployments_ui.notifications import events, outbox
-from deployments_ui.notifications.models import Delivery, Subscription
+from deployments_ui.notifications.models import Delivery, Subscription, Webhook
 from tests.factories import make_user
 from tests.notifications.conftest import LIVE, TEST_ENV, change, drift, make_webhook
 
@@ -128,3 +129,26 @@ def test_digest_subscriptions_are_due_at_the_end_of_their_period(ann, settings):
     assert outbox.send_at("daily", now) == datetime(2026, 6, 2, 6, 0, tzinfo=UTC)  # 07:00 BST
     early = datetime(2026, 6, 1, 5, 0, tzinfo=UTC)
     assert outbox.send_at("daily", early) == datetime(2026, 6, 1, 6, 0, tzinfo=UTC)
+
+
+def test_account_events_reach_only_those_who_see_them_and_never_from_strangers(db, admin_user):
+    viewer = make_user("vic", "Viewer", full_name="Vic Viewer")
+    Subscription.objects.create(user=viewer, name="Everything")
+    Subscription.objects.create(user=admin_user, name="Everything")
+    Webhook.objects.create(name="SIEM", url="https://siem.example.com/", encrypted_secret="x")
+
+    role_change = audit.record_account(
+        actor=audit.Actor(user=admin_user, name="Adam Admin"),
+        action="roles_changed",
+        account="vic",
+        before={"roles": []},
+        after={"roles": ["Viewer"]},
+    )
+    told = Delivery.objects.filter(event_id=role_change.pk)
+    assert {d.subscription.user for d in told if d.subscription} == {admin_user}
+    assert told.filter(webhook__isnull=False).count() == 1
+
+    stranger = audit.record_account(
+        actor=audit.Actor(name=""), action="sign_in_failed", account="adam", outcome="failed"
+    )
+    assert not Delivery.objects.filter(event_id=stranger.pk).exists()

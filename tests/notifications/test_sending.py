@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from deployments_ui.notifications import sending
+from deployments_ui.notifications import events, sending
 from deployments_ui.notifications.models import Delivery, Subscription, Webhook
 from tests.factories import make_user
 from tests.notifications.conftest import SECRET, TEST_ENV, change, drift, make_webhook
@@ -46,8 +46,21 @@ def test_a_slack_webhook_gets_text_and_blocks(receiver, adam):
     sending.deliver_due()
     body = receiver.received[0].json()
     assert body["text"].startswith("Dana Dashboard disabled Orders → Shopify")
-    assert body["blocks"][0]["text"]["text"] == body["text"].replace(">", "&gt;")
+    assert body["blocks"][0]["text"]["text"] == body["text"]
+    assert "<" not in body["text"] and ">" not in body["text"]
     assert body["blocks"][1]["type"] == "context"
+
+
+def test_slack_text_cannot_mention_or_link(receiver, adam):
+    make_webhook(receiver.url, format=Webhook.Format.SLACK)
+    event = change(adam)
+    data = events.event_data(event, events.KIND_CHANGE)
+    data["summary"] = "Disabled <!channel> & <@U123> <https://evil.example|click>"
+    message = events.slack_message(data)
+    assert message["text"] == (
+        "Disabled &lt;!channel&gt; &amp; &lt;@U123&gt; &lt;https://evil.example|click&gt;"
+    )
+    assert message["blocks"][0]["text"]["text"] == message["text"]
 
 
 def test_failures_are_retried_with_exponential_backoff(receiver, adam):

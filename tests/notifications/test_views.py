@@ -7,7 +7,9 @@ import logging
 import pytest
 from django.test import Client
 
+from deployments_ui import audit
 from deployments_ui.accounts import crypto
+from deployments_ui.models import AuditEvent
 from deployments_ui.notifications.models import Delivery, Subscription, Webhook
 from tests.notifications.conftest import make_webhook
 
@@ -112,6 +114,41 @@ def test_an_admin_adds_a_webhook_and_sees_the_secret_once(admin_user, caplog):
         assert secret not in client.get(page).content.decode()
     edit = client.get(f"/settings/webhooks/{webhook.pk}/edit/").content.decode()
     assert secret not in edit and webhook.encrypted_secret not in edit
+
+
+def test_webhook_changes_are_audited_and_the_address_is_never_shown_whole(admin_user, settings):
+    settings.CONSOLE_WEBHOOK_ALLOW_PRIVATE = True
+    client = client_for(admin_user)
+    address = "https://hooks.slack.example.com/services/T000/B000/SECRETPART"
+    client.post(
+        "/settings/webhooks/new/",
+        {"name": "Ops channel", "url": address, "format": "slack", "is_active": "on"},
+    )
+    webhook = Webhook.objects.get()
+    for page in (
+        "/settings/webhooks/",
+        f"/settings/webhooks/{webhook.pk}/",
+        f"/settings/webhooks/{webhook.pk}/edit/",
+    ):
+        html = client.get(page).content.decode()
+        assert "SECRETPART" not in html and "hooks.slack.example.com/…PART" in html
+    # Saving the edit form with the address left empty keeps the saved one.
+    client.post(
+        f"/settings/webhooks/{webhook.pk}/edit/",
+        {"name": "Ops alerts", "url": "", "format": "slack", "is_active": "on"},
+    )
+    webhook.refresh_from_db()
+    assert (webhook.name, webhook.url) == ("Ops alerts", address)
+    client.post(f"/settings/webhooks/{webhook.pk}/delete/")
+    events = AuditEvent.objects.filter(action="webhook").order_by("id")
+    assert [event.message for event in events] == [
+        "Added the webhook “Ops channel”",
+        "Changed the webhook “Ops alerts”",
+        "Deleted the webhook “Ops alerts”",
+    ]
+    assert events[1].before["name"] == "Ops channel" and events[1].after["name"] == "Ops alerts"
+    assert all("SECRETPART" not in str(event.after) + str(event.before) for event in events)
+    assert "Adam Admin changed a webhook" in audit.describe(events[0])
 
 
 @pytest.mark.parametrize(

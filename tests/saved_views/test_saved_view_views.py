@@ -188,3 +188,24 @@ def test_the_deployments_list_shows_the_menu_and_counts_filters(client, viewer, 
     # Rows per page is not a filter.
     assert "Filters <span data-filter-count>(2 active)</span>" in html
     assert 'name="page" value="deployments"' in html
+
+
+def test_sharing_is_bounded_per_person_and_in_all(client, viewer, bob):
+    SavedView.objects.bulk_create(
+        SavedView(owner=viewer, name=f"Mine {n}", page="audit", shared=True) for n in range(20)
+    )
+    client.force_login(viewer)
+    refused = save(client, name="One more", page="audit", query="", shared="1")
+    assert any("You already share 20 views" in text for text in messages_of(refused))
+    assert SavedView.objects.filter(owner=viewer).count() == 20
+    save(client, name="Just for me", page="audit", query="")
+    assert SavedView.objects.filter(owner=viewer, shared=False).count() == 1
+
+    carol = make_user("carol", "Viewer", full_name="Carol Many")
+    SavedView.objects.bulk_create(
+        SavedView(owner=carol, name=f"Carol {n}", page="deployments", shared=True)
+        for n in range(180)
+    )
+    client.force_login(bob)
+    refused = save(client, name="Bob's next", page="audit", query="", shared="1")
+    assert any("already holds 200 shared views" in text for text in messages_of(refused))

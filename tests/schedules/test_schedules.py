@@ -102,6 +102,14 @@ def test_a_time_in_the_past_is_refused(signed_in, on_sandbox):
     assert not ScheduledChange.objects.exists()
 
 
+def test_a_far_future_time_behind_utc_is_a_field_error_not_a_crash(signed_in, on_sandbox):
+    item = find_deployment(on_sandbox, enabled=True)
+    response = ask(signed_in, item, at="9999-12-31T23:59", time_zone="America/Los_Angeles")
+    assert response.status_code == 400
+    assert "Choose a time before 2100." in response.content.decode()
+    assert not ScheduledChange.objects.exists()
+
+
 def test_off_until_disables_now_and_schedules_the_enable(signed_in, on_sandbox):
     item = find_deployment(on_sandbox, enabled=True)
     on_sandbox.clear_requests()

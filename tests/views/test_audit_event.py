@@ -103,3 +103,14 @@ def test_only_changes_of_deployments_can_be_undone(client, operator, on_sandbox)
     scheduled = AuditEvent.objects.get(action="schedule")
     page = client.get(f"/audit/{scheduled.pk}/").content.decode()
     assert "Only an enable, a disable or a change of a deployment can be undone." in page
+
+
+def test_the_row_and_the_detail_page_say_who_last_changed_it_and_why(client, operator, on_sandbox):
+    item = find_deployment(on_sandbox, enabled=True, live=False)
+    event = disable(client, operator, item, reason="supplier outage")
+    listing = client.get("/deployments/?per_page=100").content.decode()
+    row = listing.split(f'id="deployment-row-{item["id"]}"', 1)[1].split("</tr>", 1)[0]
+    assert f'href="/audit/{event.pk}/"' in row
+    assert "Disabled by Oscar Operator" in row and ": supplier outage" in row
+    detail = client.get(deployment_url(item)).content.decode()
+    assert "Last change:" in detail and "Disabled by Oscar Operator" in detail

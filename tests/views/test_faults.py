@@ -84,7 +84,8 @@ def post_action(client, sandbox, action: str, item: dict):
         )
         return client.post(deployment_url(item, "edit/"), data)
     return client.post(
-        f"/flow-versions/{item['flow_version_id']}/deployments/new/", {"environment": "global"}
+        f"/flow-versions/{item['flow_version_id']}/deployments/new/",
+        {"environment": "global", "reason": "fault check"},
     )
 
 
@@ -142,7 +143,9 @@ def test_an_unreachable_patchworks_sends_nothing_and_records_the_failure(
     settings.PATCHWORKS_BASE_URL = "http://127.0.0.1:9"
     on_sandbox.clear_requests()
     url = deployment_url(item, "edit/" if action == "update" else f"{action}/")
-    response = as_editor.post(url, {"priority": "1", "environment": "global"}, follow=True)
+    response = as_editor.post(
+        url, {"priority": "1", "environment": "global", "reason": "fault check"}, follow=True
+    )
     assert response.status_code != 500
     assert "could not be reached" in response.content.decode()
     assert api_writes(on_sandbox) == []

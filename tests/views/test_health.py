@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import PackageNotFoundError
@@ -115,6 +116,28 @@ def test_concurrent_probes_still_spend_one_call(patchworks):
         results = list(pool.map(lambda _: check(), range(16)))
     assert results == [True] * 16
     assert len(patchworks.calls) == 1
+
+
+def test_probes_never_queue_behind_a_check_in_progress():
+    """While one thread waits on a hanging Patchworks, other probes answer at once."""
+    from deployments_ui.views.health import cached_check
+
+    started, release = threading.Event(), threading.Event()
+    answers = iter([False])
+
+    def slow() -> bool:
+        started.set()
+        release.wait(timeout=10)
+        return next(answers)
+
+    check = cached_check(slow)
+    first = threading.Thread(target=check)
+    first.start()
+    assert started.wait(timeout=10)
+    assert check() is True  # no result yet: answered at once, not queued
+    release.set()
+    first.join(timeout=10)
+    check.forget()  # type: ignore[attr-defined]
 
 
 @pytest.mark.django_db

@@ -165,7 +165,9 @@ def test_create_succeeds_and_shows_what_was_created(as_editor, on_sandbox, shape
     answer_in(on_sandbox, shape)
     form = as_editor.get(url).content.decode()
     assert f"New deployment of {item['name']}," in form
-    response = as_editor.post(url, {"environment": "global", "deploy_disabled": "on"})
+    response = as_editor.post(
+        url, {"environment": "global", "deploy_disabled": "on", "reason": "new version"}
+    )
     assert response.status_code == 302
     assert len(api_writes(on_sandbox)) == 1
     page = as_editor.get(response["Location"]).content.decode()
