@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from deployments_ui.audit.models import AuditEvent
+from deployments_ui.audit.people import ACCOUNT_ACTIONS
 
 KIND_CHANGE = "change"
 KIND_DRIFT = "drift"
@@ -35,22 +36,9 @@ PROBLEM_OUTCOMES = frozenset({AuditEvent.Outcome.FAILED, AuditEvent.Outcome.UNKN
 QUIET_OUTCOMES = frozenset({AuditEvent.Outcome.PENDING, AuditEvent.Outcome.REFUSED})
 GRAFANA = "grafana"
 GRAFANA_TAG = "deployments-console"
-# Dashboards mark changes to deployments, not people's sign-ins or the console's settings.
-NOT_ANNOTATED = frozenset(
-    {
-        "sign_in_failed",
-        "locked_out",
-        "unlocked",
-        "sso_refused",
-        "sso_linked",
-        "roles_changed",
-        "api_key_saved",
-        "api_key_removed",
-        "feed_made",
-        "feed_revoked",
-        "control_settings",
-    }
-)
+# Events about people and the console's settings, not deployments: dashboards do not mark
+# them, and only those who may see them in the audit log are told of them.
+ABOUT_PEOPLE_AND_SETTINGS = frozenset({*ACCOUNT_ACTIONS, "control_settings", "webhook"})
 
 
 def kind_of(event: AuditEvent) -> str | None:
@@ -66,7 +54,7 @@ def matches(rule, event: AuditEvent, kind: str) -> bool:
         return False
     if not rule.kinds and kind in (KIND_REQUEST_FOR_ME, KIND_MY_REQUEST):
         return False  # asked for explicitly, never by "anything"
-    if getattr(rule, "format", "") == GRAFANA and event.action in NOT_ANNOTATED:
+    if getattr(rule, "format", "") == GRAFANA and event.action in ABOUT_PEOPLE_AND_SETTINGS:
         return False
     if rule.environment_types and event.environment_type not in rule.environment_types:
         return False

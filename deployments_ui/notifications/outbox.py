@@ -17,7 +17,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from deployments_ui.audit.models import AuditEvent
-from deployments_ui.audit.people import ACCOUNT_ACTIONS
 from deployments_ui.notifications import events
 from deployments_ui.notifications.models import Delivery, Subscription, Webhook
 
@@ -25,10 +24,9 @@ logger = logging.getLogger(__name__)
 DIGEST_HOUR = 7  # daily digests go out at 07:00 in the console's time zone
 
 
-# Events about people and the console's settings: told only to those who may see them in the
-# audit log (Admins); and never told at all when nobody signed in caused them (a failed
-# sign-in must not let a stranger send mail).
-ADMIN_ONLY = frozenset({*ACCOUNT_ACTIONS, "control_settings", "webhook"})
+# Events about people and settings are told only to those who may see them (Admins), and never
+# when nobody signed in caused them: a failed sign-in must not let a stranger send mail.
+ADMIN_ONLY = events.ABOUT_PEOPLE_AND_SETTINGS
 SEES_EVERYTHING = "deployments_ui.manage_console"
 
 
