@@ -220,3 +220,27 @@ def test_release_with_two_urls_leaves_a_runtime_login_that_cannot_touch_the_trai
         with connection.cursor() as cursor:
             cursor.execute(f'DROP OWNED BY "{role}"')
             cursor.execute(f'DROP ROLE "{role}"')
+
+
+@on_postgres
+@pytest.mark.django_db(transaction=True)
+def test_release_migrates_a_fresh_database_with_the_two_roles():
+    """A first deploy: `release` on an empty database, as its owner, granting a runtime login
+    (every data migration must write through the owner's connection, not the default one)."""
+    role, database = _role_name(), f"release_fresh_{uuid.uuid4().hex[:10]}"
+    owner = connection.settings_dict["USER"]
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE ROLE "{role}" LOGIN')
+        cursor.execute(f'CREATE DATABASE "{database}" OWNER "{owner}"')
+    try:
+        host = _url(owner).rsplit("/", 1)[0].split("@", 1)[1]
+        result = _release(
+            f"postgres://{role}@{host}/{database}", f"postgres://{owner}@{host}/{database}"
+        )
+        assert result.returncode == 0, result.stderr
+        assert f"Runtime role {role} granted" in result.stdout
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            cursor.execute(f'DROP OWNED BY "{role}"')
+            cursor.execute(f'DROP ROLE "{role}"')
