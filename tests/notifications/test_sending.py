@@ -148,7 +148,11 @@ def test_an_immediate_subscription_is_one_email(adam):
     assert "your notification 'Live' (at once)" in mail.outbox[0].body
 
 
-def test_digests_group_a_periods_events_into_one_email(adam):
+def test_digests_group_a_periods_events_into_one_email(adam, settings):
+    # Daily digests go out at 07:00 in the console's zone: pick a zone where it is about noon
+    # now, so that the next hour never reaches 07:00 whatever time the test runs.
+    offset = (12 - timezone.now().hour + 12) % 24 - 12
+    settings.TIME_ZONE = f"Etc/GMT{-offset:+d}" if offset else "UTC"
     ops = make_user("oscar", "Operator", full_name="Oscar Operator")
     Subscription.objects.create(user=adam, name="Hourly", frequency="hourly")
     Subscription.objects.create(user=ops, name="Daily", frequency="daily")
