@@ -121,7 +121,7 @@ def test_a_live_disable_scheduled_for_later_is_approved_then_applied_at_its_time
     protect("live", confirm_name=True)
     item = live_enabled(on_sandbox)
     name = item["environment"]["name"]
-    at = timezone.localtime(timezone.now() + timedelta(minutes=1), timezone.get_fixed_timezone(60))
+    at = timezone.localtime(timezone.now() + timedelta(minutes=2), timezone.get_fixed_timezone(60))
     with desk(browser, live_server, people["oscar"]) as page:
         dialog = open_disable_dialog(page, item)
         dialog.get_by_label("At…").check()

@@ -33,7 +33,7 @@ def live_name(item: dict) -> str:
 
 
 def in_a_minute() -> str:
-    return timezone.localtime(timezone.now() + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
+    return timezone.localtime(timezone.now() + timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M")
 
 
 def make_due(change: ScheduledChange) -> None:
