@@ -17,10 +17,7 @@ from tests.calendar.helpers import open_request, scheduled, weekly_freeze
 from tests.factories import actor_for, console_disable, make_user
 
 expect.set_options(timeout=10_000)
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1280, "height": 800}
