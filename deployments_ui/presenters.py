@@ -15,9 +15,20 @@ from deployments_ui.changes.gate import needs_reason
 from deployments_ui.changes.models import ChangeRequest
 from deployments_ui.changes.rules import freeze_in_force, name_to_confirm, rule_for
 from deployments_ui.core.identity import DeploymentRef, EnvironmentRef
+from deployments_ui.flow_health import (
+    Health,
+    HealthBoard,
+    Kind,
+    LastChange,
+    OneDeployment,
+    after_change,
+    explain,
+    recall,
+    span,
+)
 from deployments_ui.formats import deployment_url, flow_version_url, page_clock, toggle_url, when
 from deployments_ui.forms.deployments import LIST_FILTER_PARAMETERS, ToggleForm
-from deployments_ui.patchworks import SORT_KEYS, Deployment
+from deployments_ui.patchworks import SORT_KEYS, Deployment, FlowRun
 from deployments_ui.schedules.services import badges_for
 
 PAGE_WINDOW = 2
@@ -163,13 +174,62 @@ def last_changes(deployment_ids: list[str]) -> dict[str, dict]:
             continue
         verb = event.get_action_display().capitalize()
         where = " in Patchworks" if event.source == AuditEvent.Source.PATCHWORKS else ""
+        who = actor_display(event)
         found[event.deployment_id] = {
             "url": reverse("audit-event", args=(event.pk,)),
-            "text": f"{verb}{where} by {actor_display(event)}",
+            "text": f"{verb}{where} by {who}",
             "when": when(event.occurred_at),
             "reason": event.reason,
+            "change": LastChange(who, _change_verb(event), event.occurred_at, event.reason),
         }
     return found
+
+
+def _change_verb(event: AuditEvent) -> str:
+    """What they did, worded to follow their name: "disabled it", "changed its priority"."""
+    if event.action != "update":
+        return CHANGE_VERBS.get(event.action, "changed it")
+    before = event.before if isinstance(event.before, dict) else {}
+    after = event.after if isinstance(event.after, dict) else {}
+    if before.get("virtual_environment_id") != after.get("virtual_environment_id"):
+        return "moved it to another environment"
+    if before.get("priority") != after.get("priority"):
+        return "changed its priority"
+    return "changed it"
+
+
+# Flow health beside each row ------------------------------------------------------------------
+
+CHANGE_VERBS = {"enable": "enabled it", "disable": "disabled it", "create": "created it"}
+# The mark's symbol (beside its words, never instead of them).
+HEALTH_SYMBOLS = {Kind.FINE: "✓", Kind.FAILING: "✕", Kind.NOT_RUN: "■", Kind.UNKNOWN: "?"}
+
+
+def health_mark(health: Health | None, last_change: dict | None) -> dict | None:
+    """A row's health mark: its kind (for the style), symbol and sentence; None: no mark."""
+    if health is None:
+        return None
+    change = last_change.get("change") if last_change else None
+    return {
+        "kind": str(health.kind).replace("_", "-"),
+        "symbol": HEALTH_SYMBOLS[health.kind],
+        "text": explain(health, change),
+    }
+
+
+def with_health(rows: list[dict], board: HealthBoard | None) -> list[dict]:
+    """Each row's health mark from the page's one runs read (`with_schedule_badges` first)."""
+    for row in rows:
+        health = board.get(str(row["id"])) if board else None
+        row["health"] = health_mark(health, row.get("last_change"))
+    return rows
+
+
+def health_after_change(row: dict, deployment: Deployment) -> dict:
+    """A row swapped in after a change: its mark from what was read before, no new request."""
+    health = after_change(deployment, recall(deployment.id))
+    row["health"] = health_mark(health, row.get("last_change"))
+    return row
 
 
 def waiting_requests(deployment_ids: list[str]) -> dict[str, dict]:
@@ -227,6 +287,48 @@ def table_columns(current: str | None, *, sortable: bool = True) -> list[dict[st
     return columns
 
 
+RUN_OUTCOMES = {
+    "succeeded": "Succeeded",
+    "failed": "Failed",
+    "running": "Still running",
+    "unknown": "Outcome not known",
+}
+
+
+def health_context(request: HttpRequest, one: OneDeployment, row: dict) -> dict:
+    """The detail page's flow health: the sentence, the latest runs, the failing step's words."""
+    health = one.health
+    failure = health.last_failure if health else None
+    return {
+        "health": health_mark(health, row.get("last_change")),
+        "health_shared": bool(health and health.shared),
+        "health_runs": [_run_line(run, failure, health) for run in one.runs],
+        "health_failure": health.failure_message if health else "",
+        "health_notice": health_notice(request, one),
+        "health_readable": one.readable,
+    }
+
+
+def _run_line(run: FlowRun, failure: FlowRun | None, health: Health | None) -> dict:
+    ended = run.finished_at if run.is_finished else None
+    took = span(ended - run.started_at) if ended and run.started_at else ""
+    first_failure = failure is not None and run.id == failure.id and health is not None
+    return {
+        "outcome": RUN_OUTCOMES.get(run.status, RUN_OUTCOMES["unknown"]),
+        "failed": run.is_failed,
+        "started": when(run.started_at),
+        "duration": took or "—",
+        "message": health.failure_message if first_failure and health else "",
+    }
+
+
+def health_notice(request: HttpRequest, board: HealthBoard | OneDeployment | None) -> str:
+    """The one sentence about unreadable runs, for Admins only (others simply see no marks)."""
+    if board is None or not board.notice:
+        return ""
+    return board.notice if request.user.has_perm("deployments_ui.manage_console") else ""
+
+
 def pager(
     current: int, last: int, *, previous_label: str = "‹ Previous", next_label: str = "Next ›"
 ) -> dict | None:
@@ -252,14 +354,18 @@ def pager(
     }
 
 
-def list_context(request: HttpRequest, *, form, page, flow_version: str = "") -> dict:
+def list_context(
+    request: HttpRequest, *, form, page, flow_version: str = "", board: HealthBoard | None = None
+) -> dict:
     query = form.to_query()
     filtered = bool(query.filters)
     items, clock = (page.items if page else []), page_clock()
+    rows = with_schedule_badges([deployment_row(item, clock) for item in items])
     return {
         "form": form,
         "page": page,
-        "rows": with_schedule_badges([deployment_row(item, clock) for item in items]),
+        "rows": with_health(rows, board),
+        "health_notice": health_notice(request, board),
         "flow_version": flow_version,
         "filtered": filtered,
         "sort": query.sort or "",

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from deployments_ui.accounts.credentials import api_key_for
+from deployments_ui.flow_health import HealthBoard, OneDeployment, read_board, runs_of_one
 from deployments_ui.patchworks import (
     Deployment,
     Flow,
@@ -90,6 +91,18 @@ def deployment_get(
     client = client_for(user)
     found = client.get_deployment(flow_version_id, deployment_id, for_change=for_change)
     return named(user, [found])[0]
+
+
+def health_board(*, user, deployments: list[Deployment]) -> HealthBoard:
+    """The flow health of a page of deployments: one runs request for them all, shared with
+    everyone viewing a page within the same minute."""
+    return read_board(client_for(user), deployments)
+
+
+def deployment_runs(*, user, deployment: Deployment) -> OneDeployment:
+    """One deployment's health and latest runs: the list's runs request (shared), plus its
+    failing step's message when it is failing."""
+    return runs_of_one(client_for(user), deployment)
 
 
 def read_states(*, user, deployment_ids: list[str], filters=None) -> dict[str, Deployment]:

@@ -8,18 +8,29 @@ No views, no templates: pages and drift detection call these.
   when runs cannot be read, for one Admin notice instead of marks.
 - `health_of_one(client, deployment)`: one deployment, with its failing step's message.
 - `explain(health, LastChange(who, verb, when, reason))`: the sentence tying health to a change.
-- `run_summary(health)`: a small JSON-safe dict for an audit event's context.
+- `run_summary(health)`: a small JSON-safe dict for an audit event's context; `recall(id)` the
+  one a page read lately (no request); `summary_lines(summary)` it in words again.
 """
 
-from deployments_ui.flow_health.health import Health, Kind, RunCounts, Window, assess, window_of
+from deployments_ui.flow_health.health import (
+    Health,
+    Kind,
+    RunCounts,
+    Window,
+    after_change,
+    assess,
+    window_of,
+)
 from deployments_ui.flow_health.reading import (
     NOT_READABLE,
     HealthBoard,
+    OneDeployment,
     health_of_one,
     read_board,
+    runs_of_one,
     with_failure_message,
 )
-from deployments_ui.flow_health.summary import run_summary
+from deployments_ui.flow_health.summary import recall, remember, run_summary, summary_lines
 from deployments_ui.flow_health.words import LastChange, ago, clock, describe, explain, span
 
 __all__ = [
@@ -28,8 +39,10 @@ __all__ = [
     "HealthBoard",
     "Kind",
     "LastChange",
+    "OneDeployment",
     "RunCounts",
     "Window",
+    "after_change",
     "ago",
     "assess",
     "clock",
@@ -37,8 +50,12 @@ __all__ = [
     "explain",
     "health_of_one",
     "read_board",
+    "recall",
+    "remember",
     "run_summary",
+    "runs_of_one",
     "span",
+    "summary_lines",
     "window_of",
     "with_failure_message",
 ]

@@ -179,3 +179,16 @@ def _stalled_since(runs: Sequence[FlowRun], now: datetime) -> datetime | None:
     if now - starts[0] > usual * MISSED_GAPS + SLACK:
         return starts[0]
     return None
+
+
+def after_change(deployment: Deployment, summary: dict | None) -> Health | None:
+    """A deployment's health just after the console disabled it, from what was read before
+    (`summary.run_summary`), without reading again: not running, since its last run. None for
+    an enabled one (its runs tell once it has run)."""
+    if deployment.is_enabled:
+        return None
+    summary = summary or {}
+    last = summary.get("last_run") if not summary.get("shared") else None
+    started = last.get("started_at") if isinstance(last, dict) else None
+    since = datetime.fromisoformat(started) if isinstance(started, str) else None
+    return Health(deployment.id, Kind.NOT_RUN, since, RunCounts(), None, None, enabled=False)

@@ -18,8 +18,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from deployments_ui.flow_health.health import Health, Kind, Window, assess, window_of
+from deployments_ui.flow_health.summary import remember
 from deployments_ui.patchworks import (
     Deployment,
+    FlowRun,
     Forbidden,
     NotFound,
     PatchworksClient,
@@ -47,6 +49,7 @@ class HealthBoard:
     readable: bool = True
     notice: str = ""
     window: Window | None = None
+    runs: tuple[FlowRun, ...] = ()
 
     def get(self, deployment_id: str) -> Health | None:
         return self.rows.get(deployment_id)
@@ -60,7 +63,9 @@ def read_board(
         return HealthBoard(readable=False)
     moment = now or timezone.now()
     hours = min(max(settings.CONSOLE_FLOW_HEALTH_HOURS, 1), 7 * 24)
-    since = moment - timedelta(hours=hours)
+    # Whole minutes, so that everyone viewing a page within the same minute asks the same
+    # question and shares one answer (patchworks/shared.py).
+    since = (moment - timedelta(hours=hours)).replace(second=0, microsecond=0)
     try:
         page = client.list_flow_runs(
             started_after=since, per_page=settings.CONSOLE_FLOW_HEALTH_RUNS
@@ -71,7 +76,11 @@ def read_board(
         logger.info("flow health: runs could not be read (status %s)", error.status)
         return HealthBoard(notice=UNAVAILABLE.format(message=error.message))
     window = window_of(page.items, since=since, has_more=page.has_next, now=moment)
-    return HealthBoard(rows=assess(deployments, page.items, window), window=window)
+    listed = list(deployments)
+    rows = assess(listed, page.items, window)
+    board = HealthBoard(rows=rows, window=window, runs=tuple(page.items))
+    remember(board.rows, read_at=moment)
+    return board
 
 
 def health_of_one(
@@ -97,4 +106,36 @@ def with_failure_message(client: PatchworksClient, health: Health) -> Health:
     error = next((line for line in logs if line.is_error), None)
     if error is None:
         return health
-    return replace(health, failure_message=error.message, failure_step_id=error.flow_step_id)
+    found = replace(health, failure_message=error.message, failure_step_id=error.flow_step_id)
+    remember({found.deployment_id: found})
+    return found
+
+
+@dataclass(frozen=True)
+class OneDeployment:
+    """One deployment's health and its latest runs (newest first), for its own page."""
+
+    health: Health | None
+    runs: tuple[FlowRun, ...]
+    readable: bool
+    notice: str
+
+
+def runs_of_one(
+    client: PatchworksClient, deployment: Deployment, *, now: datetime | None = None, last: int = 10
+) -> OneDeployment:
+    """The same one read as a list page (so a page just seen shares it), narrowed to this
+    deployment's runs, plus its failing step's message when it is failing."""
+    board = read_board(client, [deployment], now=now)
+    health = board.get(deployment.id)
+    if health is not None and health.kind == Kind.FAILING:
+        health = with_failure_message(client, health)
+    runs = tuple(run for run in board.runs if _is_of(run, deployment))[:last]
+    return OneDeployment(health, runs, board.readable, board.notice)
+
+
+def _is_of(run: FlowRun, deployment: Deployment) -> bool:
+    if run.flow_version_id != deployment.flow_version_id:
+        return False
+    environment = str(deployment.virtual_environment_id or "") or None
+    return not run.names_environment or run.virtual_environment_id == environment

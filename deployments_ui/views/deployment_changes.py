@@ -34,6 +34,7 @@ from deployments_ui.patchworks import NotFound, ValidationFailed
 from deployments_ui.presenters import (
     deployment_label,
     deployment_row,
+    health_after_change,
     toggle_context,
     toggle_question,
     with_schedule_badges,
@@ -344,7 +345,8 @@ def _toggle_answer(
         context["ids"] = ids
         template = "deployments_ui/_feedback.html"
     else:
-        context["row"] = with_schedule_badges([deployment_row(deployment)])[0]
+        row = with_schedule_badges([deployment_row(deployment)])[0]
+        context["row"] = health_after_change(row, deployment)
         template = f"deployments_ui/_deployment_{fragment}.html"
     response = TemplateResponse(request, template, context, status=status)
     toast = {"message": message, "level": level}

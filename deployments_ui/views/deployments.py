@@ -12,11 +12,13 @@ from deployments_ui import audit
 from deployments_ui.core.http import ConsoleRequest
 from deployments_ui.core.ids import is_patchworks_id
 from deployments_ui.deployments import reads
+from deployments_ui.flow_health import HealthBoard
 from deployments_ui.forms.deployments import DeploymentFilterForm
 from deployments_ui.patchworks import PatchworksError
 from deployments_ui.presenters import (
     console_enabler,
     deployment_row,
+    health_context,
     list_context,
     toggle_context,
     with_schedule_badges,
@@ -42,7 +44,7 @@ def deployment_list(request: ConsoleRequest) -> HttpResponse:
             page = reads.deployment_list(user=request.user, query=form.to_query())
         except PatchworksError as failure:
             error = failure
-    context = list_context(request, form=form, page=page)
+    context = list_context(request, form=form, page=page, board=_board(request, page))
     template = "deployments_ui/deployment_list.html"
     return respond(request, template, context, fragment=LIST_TABLE, error=error)
 
@@ -64,9 +66,17 @@ def flow_version_deployment_list(request: ConsoleRequest, flow_version: str) -> 
         )
     except PatchworksError as failure:
         error = failure
-    context = list_context(request, form=form, page=page, flow_version=flow_version)
+    board = _board(request, page)
+    context = list_context(request, form=form, page=page, flow_version=flow_version, board=board)
     template = "deployments_ui/flow_version_deployment_list.html"
     return respond(request, template, context, fragment=LIST_TABLE, error=error)
+
+
+def _board(request: ConsoleRequest, page) -> HealthBoard | None:
+    """The rows' flow health: one runs request for the page (none when the list failed)."""
+    if page is None or not page.items:
+        return None
+    return reads.health_board(user=request.user, deployments=page.items)
 
 
 @require_GET
@@ -106,11 +116,13 @@ def deployment_detail(request: ConsoleRequest, flow_version: str, deployment: st
     history = audit.deployment_history(
         deployment, personal=request.user.has_perm("deployments_ui.manage_console")
     )
+    row = with_schedule_badges([deployment_row(found)])[0]
     context = {
         "deployment": found,
         "history": history,
-        "row": with_schedule_badges([deployment_row(found)])[0],
+        "row": row,
         "console_enabler": console_enabler(found, history),
+        **health_context(request, reads.deployment_runs(user=request.user, deployment=found), row),
         **toggle_context(),
     }
     return TemplateResponse(request, "deployments_ui/deployment_detail.html", context)
