@@ -12,7 +12,7 @@ from django.http import HttpRequest, JsonResponse
 
 from sandbox import allowance as plan
 from sandbox import faults, loading, shapes
-from sandbox.models import Deployment, FlowVersion, RequestLogEntry
+from sandbox.models import Deployment, FlowVersion, RequestLogEntry, SandboxState
 from sandbox.queries import iso
 from sandbox.web import ApiError, api_view, json_body, not_found, parse_id
 
@@ -121,3 +121,19 @@ def allowance(request: HttpRequest) -> JsonResponse:
             raise ApiError(400, "max_enabled must be at least 0.")
         plan.store(value)
     return JsonResponse({"data": plan.as_json()})
+
+
+@api_view("GET", "PUT", "DELETE", auth=False)
+def clock(request: HttpRequest) -> JsonResponse:
+    """GET how many days ahead the runs' clock is, PUT {"days_ahead": N} to move it (runs older
+    than 7 days by that clock are gone, as in Patchworks), DELETE to go back. A reset goes back."""
+    days = 0
+    if request.method == "PUT":
+        days = json_body(request).get("days_ahead")
+        if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 365:
+            raise ApiError(400, "days_ahead must be a whole number from 0 to 365.")
+    if request.method != "GET":
+        loading.mark_changed()
+        SandboxState.objects.update_or_create(pk=1, defaults={"runs_days_ahead": days})
+    ahead = SandboxState.objects.filter(pk=1).values_list("runs_days_ahead", flat=True).first()
+    return JsonResponse({"data": {"days_ahead": ahead or 0}})

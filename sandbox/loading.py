@@ -115,7 +115,13 @@ def load_demo_data() -> Loaded:
         _reset_sequences()
         _take_snapshot()
         SandboxState.objects.update_or_create(
-            pk=1, defaults={"changed": False, "loaded_at": now, "max_enabled": None}
+            pk=1,
+            defaults={
+                "changed": False,
+                "loaded_at": now,
+                "max_enabled": None,
+                "runs_days_ahead": 0,
+            },
         )
     return Loaded(len(data.flows), len(data.versions), len(data.deployments), restored=False)
 
@@ -130,7 +136,9 @@ def reset_demo_data(full: bool = False) -> Loaded:
                 _wipe()
                 _restore_snapshot()
                 _reset_sequences()
-                SandboxState.objects.filter(pk=1).update(changed=False, max_enabled=None)
+                SandboxState.objects.filter(pk=1).update(
+                    changed=False, max_enabled=None, runs_days_ahead=0
+                )
         except DatabaseError:
             pass  # no snapshot, or one from an older schema: build the data again
         else:

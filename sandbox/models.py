@@ -149,6 +149,9 @@ class SandboxState(models.Model):
     # The company's allowance of enabled deployments (set through /__sandbox__/allowance);
     # None: SANDBOX_MAX_ENABLED, and when that is unset too, no limit.
     max_enabled = models.PositiveIntegerField(null=True, blank=True)
+    # How far ahead of the real time the runs' clock is (set through /__sandbox__/clock), so
+    # that a test can see runs pass Patchworks' 7 days; a reset puts it back to 0.
+    runs_days_ahead = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return "changed" if self.changed else "as loaded"

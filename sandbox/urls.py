@@ -35,5 +35,6 @@ if settings.SANDBOX_CONTROL_ENABLED:
         path("__sandbox__/requests", control.request_log),
         path("__sandbox__/shape", control.response_shape),
         path("__sandbox__/allowance", control.allowance),
+        path("__sandbox__/clock", control.clock),
         path("__sandbox__/flow-versions/<str:flow_version>/delete", control.delete_flow_version),
     ]

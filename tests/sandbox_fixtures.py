@@ -65,6 +65,10 @@ class SandboxServer:
     def clear_requests(self) -> None:
         self._control("DELETE", "requests")
 
+    def set_runs_clock(self, days_ahead: int) -> None:
+        """Move the runs' clock this many days ahead (0: back); a reset puts it back."""
+        self._control("PUT", "clock", json={"days_ahead": days_ahead})
+
     def set_shape(self, shape: str | None) -> str:
         """Answer in this response shape (flat-camel, flat-snake, jsonapi, bodyless-writes);
         None: back to the default, SANDBOX_RESPONSE_SHAPE."""

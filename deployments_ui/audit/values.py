@@ -31,6 +31,8 @@ STATE_LABELS = {
     "schedule_id": "Scheduled change",
     "undoes": "Undoes event",
 }
+# Recorded with a change but shown on their own (the flow's health when it was made).
+OWN_SECTION = frozenset({"flow_health"})
 
 
 def state_changes(before: Any, after: Any) -> list[tuple[str, str, str]]:
@@ -38,7 +40,7 @@ def state_changes(before: Any, after: Any) -> list[tuple[str, str, str]]:
     before = before if isinstance(before, dict) else {}
     after = after if isinstance(after, dict) else {}
     keys = [key for key in STATE_LABELS if key in before or key in after]
-    keys += sorted((set(before) | set(after)) - set(STATE_LABELS))
+    keys += sorted((set(before) | set(after)) - set(STATE_LABELS) - OWN_SECTION)
     return [
         (
             STATE_LABELS.get(key, key.replace("_", " ").capitalize()),

@@ -27,6 +27,7 @@ from deployments_ui.core.errors import ActionRefused, ConsoleError
 from deployments_ui.core.identity import DeploymentRef, EnvironmentRef
 from deployments_ui.core.vocabulary import EDITABLE_FIELDS
 from deployments_ui.deployments import reads
+from deployments_ui.flow_health import recall
 from deployments_ui.patchworks import Deployment, PatchworksClient, PatchworksError
 
 logger = logging.getLogger(__name__)
@@ -379,6 +380,7 @@ def _send_write(
 ) -> Any:
     """Record the attempt (and the caller's claim, together), make the one remote write, record
     how it ended."""
+    context = {**(context or {}), **_flow_health(ref)}
     if context:
         after = {**(after or {}), **context}
     with transaction.atomic():
@@ -417,6 +419,14 @@ def _send_write(
     else:
         _record_outcome(attempt, outcome=AuditEvent.Outcome.SUCCEEDED)
     return result
+
+
+def _flow_health(ref: DeploymentRef) -> dict[str, Any]:
+    """How the deployment's flow was running, as a page, the worker or drift detection read it
+    within the last minutes: kept with the change, long after Patchworks drops the runs. Never
+    a request of its own (nothing at hand: nothing kept)."""
+    summary = recall(ref.deployment_id) if ref.deployment_id else None
+    return {"flow_health": summary} if summary else {}
 
 
 def _record_outcome(attempt, **outcome) -> None:

@@ -28,6 +28,7 @@ from deployments_ui.audit.entries import entry_queryset
 from deployments_ui.audit.models import AuditEvent
 from deployments_ui.core import leases
 from deployments_ui.core.identity import DeploymentRef
+from deployments_ui.drift.health import with_run_summaries
 from deployments_ui.drift.models import DeploymentSnapshot
 from deployments_ui.patchworks import (
     Deployment,
@@ -144,6 +145,7 @@ def _sync(client: PatchworksClient, pacer: _Pacer, holder: str) -> SyncResult:
         assert since is not None  # not a baseline: there were rows, or a finished run
         changes = detect_changes(previous, current, deleted, since=since, now=run_at)
         changes = unexplained(changes, since=since - CLOCK_MARGIN)
+        changes = with_run_summaries(changes, current, client, pacer.call)
     try:
         with transaction.atomic():
             if not leases.renew(LEASE_NAME, holder, LEASE_SECONDS):

@@ -17,6 +17,7 @@ from deployments_ui.changes.gate import ApprovalNeeded
 from deployments_ui.core.errors import ActionRefused, ConsoleError
 from deployments_ui.core.http import SignedInRequest
 from deployments_ui.deployments import undo
+from deployments_ui.flow_health import summary_lines
 from deployments_ui.views.audit import sees_everything
 from deployments_ui.views.controls import control_context, controls_from
 from deployments_ui.views.pages import needs_api_key
@@ -43,6 +44,7 @@ def _context(request: SignedInRequest, event: AuditEvent, refused=None) -> dict:
         "change_request": recorded.get("change_request"),
         "bulk_job": recorded.get("bulk_job_id"),
         "undoes": recorded.get("undoes"),
+        "flow_health": summary_lines(recorded.get("flow_health")),
         "undone_by": AuditEvent.objects.filter(
             after__undoes=event.pk, completes__isnull=True
         ).first(),
