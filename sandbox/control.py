@@ -129,9 +129,10 @@ def clock(request: HttpRequest) -> JsonResponse:
     than 7 days by that clock are gone, as in Patchworks), DELETE to go back. A reset goes back."""
     days = 0
     if request.method == "PUT":
-        days = json_body(request).get("days_ahead")
-        if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 365:
+        value = json_body(request).get("days_ahead")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 365:
             raise ApiError(400, "days_ahead must be a whole number from 0 to 365.")
+        days = value
     if request.method != "GET":
         loading.mark_changed()
         SandboxState.objects.update_or_create(pk=1, defaults={"runs_days_ahead": days})
