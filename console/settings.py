@@ -372,6 +372,8 @@ CONSOLE_FLOW_HEALTH_HOURS = env_int("CONSOLE_FLOW_HEALTH_HOURS", 24)
 CONSOLE_FLOW_HEALTH_RUNS = env_int("CONSOLE_FLOW_HEALTH_RUNS", 100)
 # How close a change must come before failures (or a return to health) to be named with them.
 CONSOLE_FLOW_HEALTH_RELATED_MINUTES = env_int("CONSOLE_FLOW_HEALTH_RELATED_MINUTES", 120)
+# How often the worker reads the live deployments' health to tell subscribers (0: never).
+CONSOLE_FLOW_HEALTH_WATCH_MINUTES = env_int("CONSOLE_FLOW_HEALTH_WATCH_MINUTES", 5)
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env_str("CONSOLE_TIME_ZONE", "Europe/London")

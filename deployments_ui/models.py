@@ -28,7 +28,12 @@ from deployments_ui.changes.models import (  # noqa: F401
 )
 from deployments_ui.core.models import SyncLease  # noqa: F401
 from deployments_ui.drift.models import DeploymentSnapshot  # noqa: F401
-from deployments_ui.notifications.models import Delivery, Subscription, Webhook  # noqa: F401
+from deployments_ui.notifications.models import (  # noqa: F401
+    Delivery,
+    HealthSeen,
+    Subscription,
+    Webhook,
+)
 from deployments_ui.patchworks.models import UpstreamBudget  # noqa: F401
 from deployments_ui.saved_views.models import SavedView  # noqa: F401
 from deployments_ui.schedules.models import ScheduledChange  # noqa: F401

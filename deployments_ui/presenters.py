@@ -22,6 +22,7 @@ from deployments_ui.flow_health import (
     LastChange,
     OneDeployment,
     after_change,
+    change_verb,
     explain,
     recall,
     span,
@@ -180,27 +181,18 @@ def last_changes(deployment_ids: list[str]) -> dict[str, dict]:
             "text": f"{verb}{where} by {who}",
             "when": when(event.occurred_at),
             "reason": event.reason,
-            "change": LastChange(who, _change_verb(event), event.occurred_at, event.reason),
+            "change": LastChange(
+                who,
+                change_verb(event.action, event.before, event.after),
+                event.occurred_at,
+                event.reason,
+            ),
         }
     return found
 
 
-def _change_verb(event: AuditEvent) -> str:
-    """What they did, worded to follow their name: "disabled it", "changed its priority"."""
-    if event.action != "update":
-        return CHANGE_VERBS.get(event.action, "changed it")
-    before = event.before if isinstance(event.before, dict) else {}
-    after = event.after if isinstance(event.after, dict) else {}
-    if before.get("virtual_environment_id") != after.get("virtual_environment_id"):
-        return "moved it to another environment"
-    if before.get("priority") != after.get("priority"):
-        return "changed its priority"
-    return "changed it"
-
-
 # Flow health beside each row ------------------------------------------------------------------
 
-CHANGE_VERBS = {"enable": "enabled it", "disable": "disabled it", "create": "created it"}
 # The mark's symbol (beside its words, never instead of them).
 HEALTH_SYMBOLS = {Kind.FINE: "✓", Kind.FAILING: "✕", Kind.NOT_RUN: "■", Kind.UNKNOWN: "?"}
 

@@ -66,6 +66,7 @@ class SyncResult:
     seconds: float = 0.0
     baseline: bool = False
     skipped: bool = False
+    deployments: list[Deployment] = field(default_factory=list, repr=False)  # every one seen
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ def _sync(client: PatchworksClient, pacer: _Pacer, holder: str) -> SyncResult:
     # An empty snapshot after a finished run is an account that had no deployments then.
     baseline = not previous and last_run is None
     result = SyncResult(pages=pages, seen=len(current), baseline=baseline)
+    result.deployments = list(current.values())
     changes: list[Change] = []
     if not baseline:
         since = min((row.seen_at for row in previous.values()), default=last_run)

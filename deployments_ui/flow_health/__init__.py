@@ -31,7 +31,15 @@ from deployments_ui.flow_health.reading import (
     with_failure_message,
 )
 from deployments_ui.flow_health.summary import recall, remember, run_summary, summary_lines
-from deployments_ui.flow_health.words import LastChange, ago, clock, describe, explain, span
+from deployments_ui.flow_health.words import (
+    LastChange,
+    ago,
+    change_verb,
+    clock,
+    describe,
+    explain,
+    span,
+)
 
 __all__ = [
     "NOT_READABLE",
@@ -45,6 +53,7 @@ __all__ = [
     "after_change",
     "ago",
     "assess",
+    "change_verb",
     "clock",
     "describe",
     "explain",

@@ -27,6 +27,23 @@ class LastChange:
     reason: str = ""
 
 
+CHANGE_VERBS = {"enable": "enabled it", "disable": "disabled it", "create": "created it"}
+
+
+def change_verb(action: str, before: object = None, after: object = None) -> str:
+    """A recorded change worded to follow its author's name: "disabled it", "changed its
+    priority" (`before` and `after`: the recorded values, for an update)."""
+    if action != "update":
+        return CHANGE_VERBS.get(action, "changed it")
+    old = before if isinstance(before, dict) else {}
+    new = after if isinstance(after, dict) else {}
+    if old.get("virtual_environment_id") != new.get("virtual_environment_id"):
+        return "moved it to another environment"
+    if old.get("priority") != new.get("priority"):
+        return "changed its priority"
+    return "changed it"
+
+
 # Times ----------------------------------------------------------------------------------------
 
 

@@ -24,12 +24,20 @@ KIND_CHANGE = "change"
 KIND_DRIFT = "drift"
 KIND_REQUEST_FOR_ME = "request-for-me"
 KIND_MY_REQUEST = "my-request"
+KIND_STARTED_FAILING = "started-failing"
+KIND_STOPPED_RUNNING = "stopped-running"
 KINDS = {
     KIND_CHANGE: "Changes made in the console (and by its schedules)",
     KIND_DRIFT: "Changes made outside the console (drift)",
     KIND_REQUEST_FOR_ME: "Change requests waiting for my approval",
     KIND_MY_REQUEST: "My change requests that missed their time",
+    KIND_STARTED_FAILING: "A live deployment started failing",
+    KIND_STOPPED_RUNNING: "A live deployment stopped running",
 }
+# Told only to those who ask for them by name, never to "anything".
+ASKED_BY_NAME = frozenset(
+    {KIND_REQUEST_FOR_ME, KIND_MY_REQUEST, KIND_STARTED_FAILING, KIND_STOPPED_RUNNING}
+)
 PROBLEM_OUTCOMES = frozenset({AuditEvent.Outcome.FAILED, AuditEvent.Outcome.UNKNOWN})
 # An attempt is told once it has an outcome; refusals are the console saying no (403s included),
 # which the audit log shows but nobody is paged for.
@@ -52,7 +60,7 @@ def matches(rule, event: AuditEvent, kind: str) -> bool:
     """Whether a Subscription or Webhook's filters let this event through."""
     if rule.kinds and kind not in rule.kinds:
         return False
-    if not rule.kinds and kind in (KIND_REQUEST_FOR_ME, KIND_MY_REQUEST):
+    if not rule.kinds and kind in ASKED_BY_NAME:
         return False  # asked for explicitly, never by "anything"
     if getattr(rule, "format", "") == GRAFANA and event.action in ABOUT_PEOPLE_AND_SETTINGS:
         return False
@@ -108,6 +116,22 @@ def event_data(event: AuditEvent, kind: str) -> dict[str, Any]:
         "before": event.before,
         "after": event.after,
         "link": audit_link(event) or None,
+    }
+
+
+def health_data(message: str, kind: str, event: AuditEvent | None, at: datetime) -> dict[str, Any]:
+    """The JSON payload of a flow-health message: its words, and the last change it names (the
+    deployment's audit event, when the trail has one)."""
+    data = event_data(event, kind) if event else {"id": None, "type": "", "deployment": None}
+    return {
+        "id": None,
+        "type": f"deployment.{kind}",
+        "kind": kind,
+        "occurred_at": at.isoformat(),
+        "summary": message,
+        "deployment": data["deployment"],
+        "last_change": data if event else None,
+        "link": data.get("link"),
     }
 
 

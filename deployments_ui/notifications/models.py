@@ -107,6 +107,9 @@ class Delivery(models.Model):
         Subscription, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
     )
     kind = models.CharField(max_length=30, blank=True)
+    # What to say, for kinds that are not an audit event's own sentence (flow health): `event`
+    # is then the deployment's last change, which the message names, or none.
+    message = models.TextField(blank=True)
     is_test = models.BooleanField(default=False)
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
@@ -126,3 +129,15 @@ class Delivery(models.Model):
     def __str__(self) -> str:
         to = self.webhook or self.subscription
         return f"Event {self.event_id} to {to} ({self.status})"
+
+
+class HealthSeen(models.Model):
+    """How a live deployment's flow was last seen running (flow_health's kind), so that a
+    change of it is told once: "started failing", "stopped running"."""
+
+    deployment_id = models.CharField(max_length=64, primary_key=True)
+    kind = models.CharField(max_length=20)
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Deployment {self.deployment_id}: {self.kind}"

@@ -73,7 +73,7 @@ def notify(event: AuditEvent, *, kind: str, audience: Iterable | None = None) ->
     if deliveries:
         Delivery.objects.bulk_create(deliveries)
         if any(delivery.next_attempt_at <= now for delivery in deliveries):
-            transaction.on_commit(_nudge)
+            transaction.on_commit(nudge)
     return deliveries
 
 
@@ -90,7 +90,7 @@ def send_at(frequency: str, now: datetime) -> datetime:
     return now
 
 
-def _nudge() -> None:
+def nudge() -> None:
     # The periodic task finds the deliveries anyway; this only saves waiting for it.
     from deployments_ui.notifications.tasks import deliver_due
 

@@ -127,12 +127,12 @@ def _send_one(item: Delivery, now: datetime) -> str:
     event = None
     if item.event_id is not None:
         event = AuditEvent.objects.filter(pk=item.event_id).first()
-    if event is None:
+    if event is None and not item.message:
         return _finish(item, Delivery.Status.SKIPPED, error="The audit event no longer exists.")
     try:
         if item.webhook is not None:
-            data = events.event_data(event, item.kind)
-            status = _post(item.webhook, data, str(event.pk), item.attempts)
+            data = _data_of(item, event)
+            status = _post(item.webhook, data, _delivery_id(item, event), item.attempts)
             return _finish(item, Delivery.Status.DELIVERED, code=status)
         subscription = item.subscription
         if subscription is None:  # a delivery goes to a webhook or to a subscription
@@ -142,13 +142,8 @@ def _send_one(item: Delivery, now: datetime) -> str:
         user = subscription.user
         if not (user.is_active and user.email):
             return _finish(item, Delivery.Status.SKIPPED, error="The person has no email address.")
-        sentence = events.sentence(event)
-        send_mail(
-            _subject(sentence),
-            _email_text([event], subscription),
-            None,
-            [user.email],
-        )
+        line = _line_of(item, event)
+        send_mail(_subject(line[1]), _email_text([line], subscription), None, [user.email])
         return _finish(item, Delivery.Status.DELIVERED)
     except http.DeliveryRefused as exc:
         _finish(item, Delivery.Status.FAILED, error=_error_text(exc))
@@ -238,14 +233,18 @@ def _send_digest(items: list[Delivery], now: datetime) -> str:
         for item in items:
             _finish(item, Delivery.Status.SKIPPED, error="The person has no email address.")
         return "sent"
-    found = AuditEvent.objects.in_bulk([item.event_id for item in items])
-    event_list = [found[item.event_id] for item in items if item.event_id in found]
-    event_list.sort(key=lambda event: (event.occurred_at, event.pk))
+    found = AuditEvent.objects.in_bulk([item.event_id for item in items if item.event_id])
+    lines = [
+        _line_of(item, found.get(item.event_id) if item.event_id else None)
+        for item in items
+        if item.message or item.event_id in found
+    ]
+    lines.sort(key=lambda line: line[0])
     period = "hour" if subscription.frequency == Subscription.Frequency.HOURLY else "day"
-    count = len(event_list)
+    count = len(lines)
     subject = f"[Deployments] {count} {'event' if count == 1 else 'events'} in the last {period}"
     try:
-        send_mail(subject, _email_text(event_list, subscription), None, [user.email])
+        send_mail(subject, _email_text(lines, subscription), None, [user.email])
     except Exception as exc:
         outcomes = [_retry_or_fail(item, now, exc) for item in items]
         return "failed" if "failed" in outcomes else "retrying"
@@ -259,13 +258,33 @@ def _subject(sentence: str) -> str:
     return f"[Deployments] {sentence[:120]}{'…' if len(sentence) > 120 else ''}"
 
 
-def _email_text(event_list: list[AuditEvent], subscription: Subscription) -> str:
+# One line of an email: when, what (the event's sentence, or a flow-health message), the link.
+Line = tuple[datetime, str, str]
+
+
+def _line_of(item: Delivery, event: AuditEvent | None) -> Line:
+    if item.message:
+        return (item.created_at, item.message, events.audit_link(event) if event else "")
+    assert event is not None, "a delivery without a message tells an event"
+    return (event.occurred_at, events.sentence(event), events.audit_link(event))
+
+
+def _data_of(item: Delivery, event: AuditEvent | None) -> dict:
+    if item.message:
+        return events.health_data(item.message, item.kind, event, item.created_at)
+    assert event is not None, "a delivery without a message tells an event"
+    return events.event_data(event, item.kind)
+
+
+def _delivery_id(item: Delivery, event: AuditEvent | None) -> str:
+    return f"{item.kind}-{item.pk}" if item.message or event is None else str(event.pk)
+
+
+def _email_text(event_lines: list[Line], subscription: Subscription) -> str:
     zone = ZoneInfo(settings.TIME_ZONE)
     lines = []
-    for event in event_list:
-        when = event.occurred_at.astimezone(zone).strftime("%d %b %Y %H:%M")
-        lines.append(f"{when}  {events.sentence(event)}")
-        link = events.audit_link(event)
+    for moment, sentence, link in event_lines:
+        lines.append(f"{moment.astimezone(zone).strftime('%d %b %Y %H:%M')}  {sentence}")
         if link:
             lines.append(f"    {link}")
     lines += [

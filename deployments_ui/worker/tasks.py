@@ -15,12 +15,15 @@ from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 
+from deployments_ui.accounts import credentials
 from deployments_ui.audit import stream
 from deployments_ui.core import leases
 from deployments_ui.core.leases import HOLDER
 from deployments_ui.deployments import settling
 from deployments_ui.drift import sync as drift
-from deployments_ui.patchworks import budget
+from deployments_ui.flow_health import read_board
+from deployments_ui.notifications import health as flow_notices
+from deployments_ui.patchworks import PatchworksClient, budget
 from deployments_ui.schedules import applying
 from deployments_ui.schedules.tasks import apply_due_changes
 from deployments_ui.worker import status
@@ -73,6 +76,22 @@ def detect_drift() -> None:
         return
     if not result.skipped:
         logger.info("Drift detection: %s deployments seen, %s changes", result.seen, result.changes)
+        watch_flow_health(result.deployments)
+
+
+def watch_flow_health(deployments: list) -> int:
+    """Every few minutes, from the deployments drift detection just read: one runs request for
+    the live, enabled ones, and a message to whoever asked when one started failing or stopped
+    running (told once). Returns how many deliveries were written."""
+    live = flow_notices.watched(deployments)
+    every = settings.CONSOLE_FLOW_HEALTH_WATCH_MINUTES * 60
+    if not live or every <= 0 or not settings.CONSOLE_FLOW_HEALTH_ENABLED:
+        return 0
+    if not leases.claim_run("periodic:flow-health", every):
+        return 0
+    with budget.background():
+        board = read_board(PatchworksClient(credentials.service_api_key()), live)
+    return flow_notices.tell_changes(board, live)
 
 
 @db_periodic_task(crontab(minute="17"))
