@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -15,6 +16,7 @@ from deployments_ui.changes.gate import needs_reason
 from deployments_ui.changes.models import ChangeRequest
 from deployments_ui.changes.rules import freeze_in_force, name_to_confirm, rule_for
 from deployments_ui.core.identity import DeploymentRef, EnvironmentRef
+from deployments_ui.drift.counts import enabled_seen
 from deployments_ui.flow_health import (
     Health,
     HealthBoard,
@@ -22,6 +24,7 @@ from deployments_ui.flow_health import (
     LastChange,
     OneDeployment,
     after_change,
+    ago,
     change_verb,
     explain,
     recall,
@@ -29,7 +32,7 @@ from deployments_ui.flow_health import (
 )
 from deployments_ui.formats import deployment_url, flow_version_url, page_clock, toggle_url, when
 from deployments_ui.forms.deployments import LIST_FILTER_PARAMETERS, ToggleForm
-from deployments_ui.patchworks import SORT_KEYS, Deployment, FlowRun
+from deployments_ui.patchworks import SORT_KEYS, Deployment, FlowRun, allowance_told
 from deployments_ui.schedules.services import badges_for
 
 PAGE_WINDOW = 2
@@ -298,7 +301,25 @@ def health_context(request: HttpRequest, one: OneDeployment, row: dict) -> dict:
         "health_failure": health.failure_message if health else "",
         "health_notice": health_notice(request, one),
         "health_readable": one.readable,
+        "allowance": allowance_words(),
     }
+
+
+def allowance_words() -> str:
+    """The plan's headroom, when a refusal of Patchworks named its number ("" otherwise)."""
+    plan = allowance_told()
+    if plan is None:
+        return ""
+    flows = "flow" if plan.limit == 1 else "flows"
+    said = datetime.fromtimestamp(plan.said_at, tz=UTC)
+    text = f"Your plan allows {plan.limit} running {flows} (Patchworks said so {ago(said)})."
+    seen = enabled_seen()
+    if seen is None:
+        return text
+    enabled, _ = seen
+    room = plan.limit - enabled
+    left = f"room for {room} more" if room > 0 else "no room for another"
+    return f"{text} {enabled} are enabled as the console last saw them: {left}."
 
 
 def _run_line(run: FlowRun, failure: FlowRun | None, health: Health | None) -> dict:

@@ -5,6 +5,8 @@ console imports from here.
 """
 
 from deployments_ui.core.vocabulary import GLOBAL_ENVIRONMENT_NAME
+from deployments_ui.patchworks.allowance import Allowance
+from deployments_ui.patchworks.allowance import told as allowance_told
 from deployments_ui.patchworks.budget import (
     BudgetExhausted,
     Waited,
@@ -87,6 +89,7 @@ __all__ = [
     "SORT_KEYS",
     "UNKNOWN_OUTCOME",
     "UPDATE_FIELDS",
+    "Allowance",
     "AllowanceUsedUp",
     "BadRequest",
     "BudgetExhausted",
@@ -115,6 +118,7 @@ __all__ = [
     "VirtualEnvironment",
     "Waited",
     "WrittenUnread",
+    "allowance_told",
     "clean",
     "error_for_status",
     "for_change",

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from django.views.decorators.debug import sensitive_variables
 
-from deployments_ui.patchworks import budget, shared, transport
+from deployments_ui.patchworks import allowance, budget, shared, transport
 from deployments_ui.patchworks.errors import (
     GONE_DEPLOYMENT,
     GONE_FLOW,
@@ -30,6 +30,7 @@ from deployments_ui.patchworks.errors import (
     GONE_LIST,
     GONE_RUN,
     GONE_RUNS,
+    AllowanceUsedUp,
     NotFound,
     PatchworksError,
     WrittenUnread,
@@ -385,6 +386,9 @@ class PatchworksClient:
     def _write(self, method: str, path: str, payload: dict[str, Any] | None, not_found: str) -> Any:
         try:
             return self._call(method, path, params=None, payload=payload, not_found=not_found)
+        except AllowanceUsedUp as refusal:
+            allowance.heard(refusal)
+            raise
         finally:
             # Whatever the answer, Patchworks may have changed: nobody may see the old state.
             shared.forget()

@@ -101,7 +101,10 @@ class MalformedResponse(PatchworksError):
 
 class AllowanceUsedUp(PatchworksError):
     """A write refused, by the look of it, because the company's plan allows no more enabled
-    flows. Patchworks does not publish this refusal: see ALLOWANCE_WORDS."""
+    flows. Patchworks does not publish this refusal: see ALLOWANCE_WORDS. `limit` is how many
+    the plan allows when its words said ("Your plan allows 5 active flows"), else None."""
+
+    limit: int | None = None
 
 
 class WrittenUnread(PatchworksError):
@@ -287,13 +290,25 @@ def _looks_like_allowance(status: int, body: Mapping[str, Any], upstream: str, s
     return any(ALLOWANCE_WORDS.search(text) for text in texts)
 
 
+# "allows 5 active flows", "limit of 5 flows", "5 active flows": the plan's number, if said.
+ALLOWANCE_NUMBER = re.compile(
+    r"\b(?:allows?|limit of|up to)\s+(\d{1,6})\b"
+    r"|\b(\d{1,6})\s+(?:active|running|enabled)\s+flows?\b",
+    re.IGNORECASE,
+)
+
+
 def _allowance(status: int, upstream: str) -> AllowanceUsedUp:
     said = f" Patchworks said: “{upstream}”" if upstream else ""
-    return AllowanceUsedUp(
+    refusal = AllowanceUsedUp(
         f"{ALLOWANCE} Nothing was changed. Disable a flow that is no longer needed, or ask "
         f"whoever manages your Patchworks account about the plan.{said}",
         status=status,
     )
+    number = ALLOWANCE_NUMBER.search(upstream)
+    if number:
+        refusal.limit = int(number.group(1) or number.group(2))
+    return refusal
 
 
 def _rate_limited(wait: int | None) -> RateLimited:

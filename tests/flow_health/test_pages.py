@@ -181,3 +181,25 @@ def test_drift_detection_keeps_the_flows_health_with_an_outside_change(db, on_sa
     assert [e["path"] for e in on_sandbox.requests()].count(RUNS) == 1
     event = AuditEvent.objects.get(source="patchworks", action="disable")
     assert event.after["flow_health"]["readable"] and "kind" in event.after["flow_health"]
+
+
+# The plan's allowance
+
+
+def test_the_detail_page_shows_the_headroom_patchworks_named(as_operator, on_sandbox, settings):
+    from deployments_ui.drift import sync as drift
+
+    enabled = on_sandbox._control("GET", "allowance")["data"]["enabled"]
+    on_sandbox._control("PUT", "allowance", json={"max_enabled": enabled})
+    item = find_deployment(on_sandbox, enabled=False, live=False)
+    assert "Your plan allows" not in as_operator.get(deployment_url(item)).content.decode()
+
+    refused = as_operator.post(deployment_url(item, "enable/"), {"reason": "go live"})
+    assert refused.status_code == 302
+    html = as_operator.get(deployment_url(item)).content.decode()
+    assert f"Your plan allows {enabled} running flows (Patchworks said so just now)." in html
+
+    settings.CONSOLE_SYNC_MIN_INTERVAL = 0
+    drift.sync_deployments(api_key="sandbox-demo-key")
+    html = as_operator.get(deployment_url(item)).content.decode()
+    assert f"{enabled} are enabled as the console last saw them: no room for another." in html
