@@ -164,6 +164,7 @@ def test_a_change_keeps_the_flows_health_after_the_runs_are_gone(as_operator, on
     assert "How its flow was running at the time" in html
     assert "<dt>Recent runs</dt><dd>" in html and "<dt>Last run</dt><dd>" in html
     assert "{" not in html.split("How its flow was running at the time")[1].split("</section>")[0]
+    assert "Flow health</th>" not in html  # not among the values before and after
 
 
 def test_drift_detection_keeps_the_flows_health_with_an_outside_change(db, on_sandbox, settings):
