@@ -222,7 +222,8 @@ def with_health(rows: list[dict], board: HealthBoard | None) -> list[dict]:
 
 def health_after_change(row: dict, deployment: Deployment) -> dict:
     """A row swapped in after a change: its mark from what was read before, no new request."""
-    health = after_change(deployment, recall(deployment.id))
+    summary = recall(deployment.id)  # none: runs were not read lately (or cannot be)
+    health = after_change(deployment, summary) if summary else None
     row["health"] = health_mark(health, row.get("last_change"))
     return row
 

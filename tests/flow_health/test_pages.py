@@ -86,6 +86,19 @@ def test_the_swapped_row_after_a_disable_says_it_without_another_read(as_operato
     )
 
 
+def test_a_row_swapped_in_without_runs_read_has_no_mark(as_operator, on_sandbox):
+    on_sandbox.set_faults(error_status=404, path_contains="/flow-runs")
+    item = find_deployment(on_sandbox, enabled=True, live=False)
+    as_operator.get("/deployments/?per_page=100")
+    response = as_operator.post(
+        deployment_url(item, "disable/"),
+        {"reason": "supplier outage", "fragment": "row", "confirmed": "1"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200 and "○ Disabled" in response.content.decode()
+    assert 'class="health' not in response.content.decode()
+
+
 def test_runs_not_readable_mean_no_marks_and_one_notice_for_admins(
     client, operator, admin_user, on_sandbox
 ):
