@@ -251,3 +251,21 @@ def test_the_allowance_also_holds_for_updates_and_is_undone_by_a_reset(sandbox):
     sandbox.reset(if_changed=True)
     assert set_allowance(sandbox, None)["data"]["max_enabled"] is None
     assert sandbox.api("POST", deployment_url(deployment, "/enable")).status_code == 200
+
+
+def test_the_runs_clock_moves_ahead_and_a_reset_puts_it_back(sandbox):
+    newest = run_page(sandbox, per_page=1)["data"][0]
+    assert sandbox.api("GET", logs_url(newest["id"])).status_code == 200
+    sandbox.set_runs_clock(8)
+    assert sandbox.api("GET", logs_url(newest["id"])).status_code == 404
+    oldest = run_page(sandbox, sort="started_at", per_page=1)["data"][0]
+    assert parse_time(oldest["started_at"]) > datetime.now(UTC) + timedelta(days=1)
+    assert sandbox.api("GET", "/__sandbox__/clock").json()["data"] == {"days_ahead": 8}
+    sandbox.reset()
+    assert sandbox.api("GET", logs_url(newest["id"])).status_code == 200
+
+
+@pytest.mark.parametrize("days", [-1, 366, "8", True, None])
+def test_the_runs_clock_refuses_what_is_not_a_number_of_days(sandbox, days):
+    response = sandbox.api("PUT", "/__sandbox__/clock", json={"days_ahead": days})
+    assert response.status_code == 400
