@@ -133,6 +133,14 @@ PERMISSION_FOR_ACTION = {
 TOGGLE_PERMISSION = f"{APP}.toggle_deployments"
 ANYONES_PERMISSION = f"{APP}.change_deployments"
 BREAK_GLASS_PERMISSION = f"{APP}.break_glass"
+# Admins and Auditors: account and settings events, people's addresses and browsers.
+AUDIT_EVERYTHING = f"{APP}.audit_everything"
+
+
+def sees_everything(user) -> bool:
+    """Whether the person may see the whole audit trail: events about accounts and settings,
+    and people's IP addresses and browsers (Admins and Auditors)."""
+    return bool(user is not None and user.is_active and user.has_perm(AUDIT_EVERYTHING))
 
 
 def may_act(user: Any, action: str) -> bool:

@@ -19,6 +19,10 @@ class ConsoleAccess(models.Model):
             ("change_deployments", "Create, edit and delete deployments"),
             ("manage_console", "Manage users, roles, the service key and settings"),
             ("break_glass", "Apply changes without approval or during a freeze, with a reason"),
+            (
+                "audit_everything",
+                "See the whole audit trail (account events, addresses, browsers) and export it",
+            ),
         ]
 
     def __str__(self) -> str:

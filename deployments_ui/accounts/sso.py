@@ -66,7 +66,7 @@ from deployments_ui.core.http import client_ip, is_trusted_proxy
 
 logger = logging.getLogger(__name__)
 
-ROLE_NAMES = ("Viewer", "Operator", "Editor", "Admin")
+ROLE_NAMES = ("Viewer", "Operator", "Editor", "Admin", "Auditor")
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 SIGN_IN_METHOD = "sign_in_method"
 SSO_IDENTITY = "sso_identity"

@@ -8,7 +8,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_POST
 
-from deployments_ui.accounts.access import may_act
+from deployments_ui.accounts.access import may_act, sees_everything
 from deployments_ui.audit import Actor
 from deployments_ui.audit.entries import entry_from_event
 from deployments_ui.audit.models import AuditEvent
@@ -17,7 +17,6 @@ from deployments_ui.changes.gate import ApprovalNeeded
 from deployments_ui.core.errors import ActionRefused, ConsoleError
 from deployments_ui.core.http import SignedInRequest
 from deployments_ui.deployments import undo
-from deployments_ui.views.audit import sees_everything
 from deployments_ui.views.controls import control_context, controls_from
 from deployments_ui.views.pages import needs_api_key
 

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from deployments_ui import audit
+from deployments_ui.accounts import access
 from deployments_ui.core.http import ConsoleRequest
 from deployments_ui.core.ids import is_patchworks_id
 from deployments_ui.deployments import reads
@@ -103,9 +104,7 @@ def deployment_detail(request: ConsoleRequest, flow_version: str, deployment: st
     found = reads.deployment_get(
         user=request.user, flow_version_id=flow_version, deployment_id=deployment
     )
-    history = audit.deployment_history(
-        deployment, personal=request.user.has_perm("deployments_ui.manage_console")
-    )
+    history = audit.deployment_history(deployment, personal=access.sees_everything(request.user))
     context = {
         "deployment": found,
         "history": history,

@@ -1,7 +1,7 @@
 """Demo sign-ins for local trials: one user per role, each with its sandbox API key.
 
 Refuses to run unless DEBUG is on or --force-demo is given, so that production settings never
-get users with a published password. Safe to run again: it resets the same four users.
+get users with a published password. Safe to run again: it resets the same users.
 """
 
 from __future__ import annotations
@@ -28,11 +28,13 @@ DEMO_USERS = [
     ("operator", "Oscar", "Operator", "Operator", "sandbox-key-operator"),
     ("editor", "Edie", "Editor", "Editor", "sandbox-key-editor"),
     ("admin", "Adam", "Admin", "Admin", "sandbox-key-admin"),
+    # Reads the whole trail and changes nothing: the sandbox's read-only key is enough.
+    ("auditor", "Audrey", "Auditor", "Auditor", "sandbox-key-readonly"),
 ]
 
 
 class Command(BaseCommand):
-    help = "Create demo users viewer, operator, editor and admin (password demo-password)."
+    help = "Create the demo users, one per role (password demo-password)."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
