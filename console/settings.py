@@ -287,6 +287,11 @@ SSO_DEFAULT_ROLE = env_str("CONSOLE_SSO_DEFAULT_ROLE", "Viewer")
 SSO_GROUP_ROLES = dict(
     item.split("=", 1) for item in env_list("CONSOLE_SSO_GROUP_ROLES") if "=" in item
 )
+# Groups that give a role in one place only (docs/roles.md): "ops-test=Operator@test,
+# uk-live-editors=Editor@env:12"; several for one group separated by ";".
+SSO_GROUP_SCOPES = dict(
+    item.split("=", 1) for item in env_list("CONSOLE_SSO_GROUP_SCOPES") if "=" in item
+)
 LOCAL_LOGIN_ENABLED = env_bool("CONSOLE_LOCAL_LOGIN", True)
 # Where sign-out sends SSO users, e.g. oauth2-proxy's /oauth2/sign_out (else the proxy signs
 # them straight back in).

@@ -104,3 +104,56 @@ class ScimGroup(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
+
+
+class RoleScope(models.Model):
+    """One person's role in one place: an environment type, one environment, or a flow in
+    either (accounts.scopes says which scope decides). Outside every scope their role group
+    applies. Scopes from the identity provider's groups are replaced at each sign-in; scopes
+    an Admin gave are left alone by it."""
+
+    class PlaceType(models.TextChoices):
+        TEST = "test", "test environments"
+        LIVE = "live", "live environments"
+        GLOBAL = "global", "global deployments (no environment)"
+
+    class Source(models.TextChoices):
+        CONSOLE = "console", "given in the console"
+        SSO = "sso", "from the identity provider's groups"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_scopes"
+    )
+    role = models.CharField(max_length=20)
+    environment_type = models.CharField(max_length=10, blank=True, choices=PlaceType.choices)
+    environment_id = models.CharField(max_length=40, blank=True)
+    environment_name = models.CharField(max_length=255, blank=True)
+    flow_id = models.CharField(max_length=40, blank=True)
+    flow_name = models.CharField(max_length=255, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.CONSOLE)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "scoped role"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "environment_type", "environment_id", "flow_id"],
+                name="one_role_per_place",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} in {self.place}"
+
+    @property
+    def place(self) -> str:
+        """Where it applies, in words: 'live environments', 'UK Live', 'Orders in UK Live'."""
+        if self.environment_id:
+            where = self.environment_name or f"environment {self.environment_id}"
+        elif self.environment_type:
+            where = self.get_environment_type_display()
+        else:
+            where = "every environment"
+        if self.flow_id:
+            return f"{self.flow_name or 'flow ' + self.flow_id} in {where}"
+        return where

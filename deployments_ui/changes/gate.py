@@ -393,5 +393,6 @@ def record_control(
 
 
 def may_decide(user, request: ChangeRequest) -> bool:
-    """Whether `user`'s role allows the change itself (and so approving or declining it)."""
-    return may_act(user, request.action)
+    """Whether `user`'s role allows the change itself where it is made (and so approving or
+    declining it): an approver must hold the scope of the change."""
+    return may_act(user, request.action, request.ref)

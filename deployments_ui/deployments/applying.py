@@ -115,7 +115,7 @@ def _check_may_apply(actor, user, request: ChangeRequest, break_glass: str, due:
         request.requested_by,
         *(d.user for d in request.approvals().select_related("user")),
     ]:
-        problem = still_may_act(person, request.action, _name(person))
+        problem = still_may_act(person, request.action, _name(person), request.ref)
         if problem:
             audit.record_refusal(
                 actor=actor,

@@ -45,7 +45,7 @@ def _context(request: SignedInRequest, event: AuditEvent, refused=None) -> dict:
         "undone_by": AuditEvent.objects.filter(
             after__undoes=event.pk, completes__isnull=True
         ).first(),
-        "may_undo": not why_not and may_act(request.user, event.action),
+        "may_undo": not why_not and may_act(request.user, event.action, event),
         "why_not": why_not,
         "refusal": refused.message if refused and field not in ("reason", "confirm_name") else "",
         "reason_error": refused.message if field == "reason" else "",

@@ -22,7 +22,13 @@ from deployments_ui.presenters import (
     toggle_context,
     with_schedule_badges,
 )
-from deployments_ui.views.pages import needs_api_key, respond, shows_errors, wants_fragment
+from deployments_ui.views.pages import (
+    buttons_at,
+    needs_api_key,
+    respond,
+    shows_errors,
+    wants_fragment,
+)
 
 LIST_TABLE = "deployments_ui/deployment_list.html#deployment-table"
 
@@ -111,5 +117,6 @@ def deployment_detail(request: ConsoleRequest, flow_version: str, deployment: st
         "row": with_schedule_badges([deployment_row(found)])[0],
         "console_enabler": console_enabler(found, history),
         **toggle_context(),
+        **buttons_at(request.user, found),
     }
     return TemplateResponse(request, "deployments_ui/deployment_detail.html", context)

@@ -82,6 +82,8 @@ MANAGE = CHANGE | {
     "webhook-edit",
     "webhook-delete",
     "webhook-test",
+    "people-list",
+    "person-roles",
 }
 ALL_NAMED = MANAGE
 WRITES = {
@@ -114,6 +116,7 @@ SAMPLE = {
     "subscription": "1",
     "webhook": "1",
     "resource": "1",
+    "person": "1",
 }
 
 

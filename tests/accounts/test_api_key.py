@@ -384,6 +384,7 @@ def test_demo_setup_creates_one_user_per_role_with_sandbox_keys(settings):
         ("editor", "Editor", "sandbox-key-editor"),
         ("admin", "Admin", "sandbox-key-admin"),
         ("auditor", "Auditor", "sandbox-key-readonly"),
+        ("tester", "Viewer", "sandbox-key-tester"),
     ]:
         user = User.objects.get(username=username)
         assert list(user.groups.values_list("name", flat=True)) == [role]
