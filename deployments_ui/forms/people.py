@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 
 from deployments_ui.accounts.models import RoleScope
@@ -24,11 +26,13 @@ class ScopeForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.environment_names = {str(e.id): e.name for e in environments}
         self.flow_names = {str(f.id): f.name for f in flows}
-        self.fields["environment"].choices = [("", "—"), *self.environment_names.items()]
-        self.fields["flow"].choices = [("", "Every flow"), *self.flow_names.items()]
+        environment = cast(forms.ChoiceField, self.fields["environment"])
+        environment.choices = [("", "—"), *self.environment_names.items()]
+        flow = cast(forms.ChoiceField, self.fields["flow"])
+        flow.choices = [("", "Every flow"), *self.flow_names.items()]
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("place") == ONE_ENVIRONMENT and not data.get("environment"):
             self.add_error("environment", "Choose the environment.")
         return data

@@ -226,8 +226,8 @@ def deployment_delete(request: HttpRequest, flow_version: str, deployment: str) 
     found = reads.deployment_get(
         user=request.user, flow_version_id=flow_version, deployment_id=deployment
     )
-    if refused := not_yours(request, "delete", found):
-        return refused
+    if forbidden := not_yours(request, "delete", found):
+        return forbidden
     return TemplateResponse(
         request, DELETE_PAGE, {"deployment": found, **control_context(request.user, found)}
     )
