@@ -157,3 +157,42 @@ class RoleScope(models.Model):
         if self.flow_id:
             return f"{self.flow_name or 'flow ' + self.flow_id} in {where}"
         return where
+
+
+class PersonLink(models.Model):
+    """Two accounts of one person (a local account and a single sign-on identity, or an identity
+    renamed at the provider), linked by an Admin (audited). Accounts with the same email address
+    are one person without a link (accounts.same_person)."""
+
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="person_links"
+    )
+    same_as = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    linked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "account of the same person"
+        constraints = [
+            models.UniqueConstraint(fields=["account", "same_as"], name="one_link_per_pair")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} is the same person as {self.same_as}"
+
+
+class AdminSetPassword(models.Model):
+    """A password an Admin set for someone else's account: that account may not approve changes
+    for a day after (accounts.same_person.approval_pause)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="admin_set_passwords"
+    )
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    set_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Password of {self.user} set by an Admin at {self.set_at:%Y-%m-%d %H:%M}"

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 
 from deployments_ui import audit
-from deployments_ui.accounts import scopes
+from deployments_ui.accounts import leaving, scopes
 from deployments_ui.accounts.models import RoleScope
 from deployments_ui.audit.models import AuditEvent
 
@@ -54,6 +54,7 @@ def _record(actor: audit.Actor, person, before: list[str], message: str) -> None
         after={"roles": after},
         message=message,
     )
+    leaving.roles_changed(user=person, actor=actor)
 
 
 @transaction.atomic

@@ -224,6 +224,8 @@ def sync_roles(
         logger.exception("Could not record the role change of user %s", user.pk)
     if before and not after and user.is_active:
         leaving.deactivate(user=user, actor=actor, via="the identity provider's groups")
+    elif user.is_active:
+        leaving.roles_changed(user=user, actor=actor)
 
 
 class SsoClash(Exception):

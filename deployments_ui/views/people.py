@@ -9,7 +9,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from deployments_ui.accounts import scope_changes, scopes
+from deployments_ui.accounts import same_person, scope_changes, scopes, sso
 from deployments_ui.accounts.credentials import MissingApiKey
 from deployments_ui.audit import Actor, AuditUnavailable
 from deployments_ui.deployments import reads
@@ -47,6 +47,9 @@ def person_roles(request: HttpRequest, person: int) -> HttpResponse:
     )
     if request.method == "POST":
         try:
+            if "link_account" in request.POST or "link_identity" in request.POST:
+                _link(request, found)
+                return redirect("person-roles", person=found.pk)
             if "remove" in request.POST:
                 scope_id = int(request.POST["remove"]) if request.POST["remove"].isdigit() else 0
                 scope_changes.remove_scope(
@@ -63,7 +66,7 @@ def person_roles(request: HttpRequest, person: int) -> HttpResponse:
                 )
                 messages.success(request, f"{found.get_username()} is now {given}.")
                 return redirect("person-roles", person=found.pk)
-        except scope_changes.ScopeRefused as refused:
+        except (scope_changes.ScopeRefused, same_person.LinkRefused) as refused:
             messages.error(request, refused.message)
         except AuditUnavailable:
             messages.error(request, AUDIT_DOWN)
@@ -73,6 +76,28 @@ def person_roles(request: HttpRequest, person: int) -> HttpResponse:
         "scopes": sorted(scopes.scopes_of(found), key=lambda s: s.place),
         "form": form,
         "pickers_error": pickers_error,
+        "other_accounts": get_user_model()
+        .objects.filter(pk__in=same_person.accounts_of(found) - {found.pk})
+        .order_by("username"),
+        "identity": getattr(found, "sso_identity", None),
     }
     status = 400 if form.errors else 200
     return TemplateResponse(request, "people/person_roles.html", context, status=status)
+
+
+def _link(request: HttpRequest, found) -> None:
+    """Link another account, or a single sign-on identity, to this person (audited)."""
+    actor = Actor.from_request(request)
+    if "link_account" in request.POST:
+        username = request.POST.get("username", "").strip()[:150]
+        other = get_user_model().objects.filter(username__iexact=username).first()
+        if other is None or other.pk == found.pk:
+            raise same_person.LinkRefused("Choose another account by its username.")
+        same_person.link_accounts(actor=actor, account=found, other=other)
+        messages.success(request, f"{other.get_username()} is now the same person.")
+        return
+    identity = sso.normalise_identity(request.POST.get("identity", "")[:254])
+    if identity is None:
+        raise same_person.LinkRefused("Type the identity as the identity provider sends it.")
+    same_person.link_identity(actor=actor, account=found, identity=identity)
+    messages.success(request, f"Single sign-on as {identity} now signs in to this account.")
