@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from deployments_ui import audit
-from deployments_ui.accounts.same_person import approval_pause, same_person
+from deployments_ui.accounts.same_person import accounts_of, approval_pause, same_person
 from deployments_ui.audit import Actor
 from deployments_ui.audit.models import AuditEvent
 from deployments_ui.changes.gate import RequestRefused, may_decide, record_control, summary
@@ -246,7 +246,8 @@ def open_requests():
 def waiting_for(user) -> list[ChangeRequest]:
     """Open requests this person may approve and has not decided on yet."""
     waiting = []
-    for request in open_requests().filter(status=Status.OPEN).exclude(requested_by=user):
+    mine = accounts_of(user)
+    for request in open_requests().filter(status=Status.OPEN).exclude(requested_by__in=mine):
         if may_decide(user, request) and not request.current_decisions().filter(user=user):
             waiting.append(request)
     return waiting

@@ -223,3 +223,16 @@ def test_taking_a_scope_away_cancels_schedules_and_withdraws_requests_there(
     assert schedule.status == ScheduledChange.Status.CANCELLED
     assert "no longer allows it" in schedule.result_message
     assert request.status == ChangeRequest.Status.OPEN  # live is still theirs
+
+
+def test_the_askers_other_account_is_not_offered_or_told_to_approve(
+    client, operator, on_sandbox
+):
+    from deployments_ui.changes import requests
+
+    request = ask_live_disable(client, operator, on_sandbox)
+    same = sso_account("oscar@example.com", "Editor")
+    client.force_login(same)
+    page = client.get(f"/changes/{request.pk}/").content.decode()
+    assert "/approve/" not in page
+    assert requests.waiting_for(same) == []
