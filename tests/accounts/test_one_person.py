@@ -225,9 +225,7 @@ def test_taking_a_scope_away_cancels_schedules_and_withdraws_requests_there(
     assert request.status == ChangeRequest.Status.OPEN  # live is still theirs
 
 
-def test_the_askers_other_account_is_not_offered_or_told_to_approve(
-    client, operator, on_sandbox
-):
+def test_the_askers_other_account_is_not_offered_or_told_to_approve(client, operator, on_sandbox):
     from deployments_ui.changes import requests
 
     request = ask_live_disable(client, operator, on_sandbox)
