@@ -334,3 +334,26 @@ def test_sso_groups_replace_their_own_scopes_and_keep_an_admins(settings, viewer
     assert changes.count() == 2
     assert "Operator in test environments" in changes[0].after["roles"]
     assert "Operator in test environments" in changes[1].before["roles"]
+
+
+def test_the_groups_header_gives_and_takes_scopes_at_sign_in(client, settings):
+    import ipaddress
+
+    settings.SSO_HEADER = "X-Forwarded-Email"
+    settings.SSO_GROUPS_HEADER = "X-Forwarded-Groups"
+    settings.SSO_TRUSTED_PROXIES = [ipaddress.ip_network("10.0.0.0/24")]
+    settings.SSO_GROUP_ROLES = {"viewers": "Viewer"}
+    settings.SSO_GROUP_SCOPES = {"ops-test": "Operator@test"}
+
+    def visit(groups: str) -> None:
+        headers = {"X-Forwarded-Email": "tess@example.com", "X-Forwarded-Groups": groups}
+        client.get("/schedules/", REMOTE_ADDR="10.0.0.5", headers=headers)
+
+    visit("viewers,ops-test")
+    tess = User.objects.get(username="tess@example.com")
+    assert [g.name for g in tess.groups.all()] == ["Viewer"]
+    assert access.may_act(tess, "enable", TEST) and not access.may_act(tess, "enable", LIVE)
+    visit("viewers")
+    tess = User.objects.get(pk=tess.pk)
+    assert not RoleScope.objects.filter(user=tess).exists()
+    assert not access.may_act(tess, "enable", TEST)
