@@ -234,3 +234,29 @@ def test_the_askers_other_account_is_not_offered_or_told_to_approve(client, oper
     page = client.get(f"/changes/{request.pk}/").content.decode()
     assert "/approve/" not in page
     assert requests.waiting_for(same) == []
+
+
+def test_taking_a_scope_away_skips_the_bulk_items_not_yet_sent_there(
+    admin_user, on_sandbox, monkeypatch
+):
+    from deployments_ui.accounts import scope_changes
+    from deployments_ui.bulk import services as bulk
+    from deployments_ui.models import BulkItem
+    from tests.factories import actor_for
+
+    monkeypatch.setattr(bulk, "enqueue", lambda job: None)  # the worker has not started it yet
+    tess = make_user("tess", "Viewer", full_name="Tess Tester", api_key="sandbox-key-tester")
+    test_scope = RoleScope.objects.create(user=tess, role="Operator", environment_type="test")
+    RoleScope.objects.create(user=tess, role="Operator", environment_type="global")
+    item = find_deployment(on_sandbox, enabled=True, live=False)
+    preview = bulk.preview_ids(
+        user=tess, action="disable", pairs=[(str(item["flow_version_id"]), str(item["id"]))]
+    )
+    job = bulk.start_job(actor=actor_for(tess), user=tess, preview=preview, reason="x")
+    assert job.items.get().status == BulkItem.Status.PENDING
+
+    scope_changes.remove_scope(actor=actor_for(admin_user), person=tess, scope_id=test_scope.pk)
+
+    skipped = job.items.get()
+    assert skipped.status == BulkItem.Status.SKIPPED
+    assert skipped.message.startswith("Not yours to change")
