@@ -260,3 +260,17 @@ def test_taking_a_scope_away_skips_the_bulk_items_not_yet_sent_there(
     skipped = job.items.get()
     assert skipped.status == BulkItem.Status.SKIPPED
     assert skipped.message.startswith("Not yours to change")
+
+
+def test_a_password_given_to_a_new_account_is_audited_and_pauses_its_approvals(client, admin_user):
+    client.force_login(admin_user)
+    secret = "N3w-long-passw0rd!"
+    response = client.post(
+        "/admin/auth/user/add/",
+        {"username": "newbie", "usable_password": "true", "password1": secret, "password2": secret},
+    )
+    assert response.status_code == 302
+    newbie = User.objects.get(username="newbie")
+    assert AdminSetPassword.objects.filter(user=newbie, set_by=admin_user).exists()
+    assert AuditEvent.objects.get(action="password_set").after["account"] == "newbie"
+    assert same_person.approval_pause(newbie)
