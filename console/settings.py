@@ -287,7 +287,15 @@ SSO_DEFAULT_ROLE = env_str("CONSOLE_SSO_DEFAULT_ROLE", "Viewer")
 SSO_GROUP_ROLES = dict(
     item.split("=", 1) for item in env_list("CONSOLE_SSO_GROUP_ROLES") if "=" in item
 )
+# Groups that give a role in one place only (docs/roles.md): "ops-test=Operator@test,
+# uk-live-editors=Editor@env:12"; several for one group separated by ";".
+SSO_GROUP_SCOPES = dict(
+    item.split("=", 1) for item in env_list("CONSOLE_SSO_GROUP_SCOPES") if "=" in item
+)
 LOCAL_LOGIN_ENABLED = env_bool("CONSOLE_LOCAL_LOGIN", True)
+# Where single sign-on is on, the only accounts that may still sign in with a password (the
+# break-glass ones), e.g. "breakglass,ops-admin"; empty: every local account may.
+LOCAL_LOGIN_ACCOUNTS = env_list("CONSOLE_LOCAL_LOGIN_ACCOUNTS")
 # Where sign-out sends SSO users, e.g. oauth2-proxy's /oauth2/sign_out (else the proxy signs
 # them straight back in).
 SSO_LOGOUT_URL = env_str("CONSOLE_SSO_LOGOUT_URL")

@@ -7,18 +7,26 @@ Admins (staff with the people permissions) manage people and their roles, but ne
 superuser status, individual permissions, or superusers themselves: for anyone but a
 superuser, superusers are not listed (their pages, the password page included, answer 404),
 and `is_superuser` and `user_permissions` are read-only. Role changes are audited.
+
+No impersonation: an Admin cannot set another person's password here (people change their own
+through Django's usual flow, or the identity provider owns it). A superuser (a break-glass
+account) may, for an account allowed to sign in with a password; that, and a password given
+to a new account, is audited and the account cannot approve changes for a day.
 """
 
 from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 from deployments_ui import audit
+from deployments_ui.accounts import leaving, oidc, same_person
 from deployments_ui.accounts.models import ApiCredential, SsoIdentity
 from deployments_ui.accounts.sso import ROLE_NAMES, role_names
 from deployments_ui.audit.models import AuditEvent
@@ -87,8 +95,20 @@ class ConsoleUserAdmin(UserAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = ""):
+        target = self.get_object(request, id)
+        if target is not None and target.pk != request.user.pk:
+            _refuse_password(request, target)
+        response = super().user_change_password(request, id, form_url)
+        changed = request.method == "POST" and response.status_code == 302
+        if changed and target is not None and target.pk != request.user.pk:
+            _admin_set_password(request, target)
+        return response
+
     def save_model(self, request: HttpRequest, obj: User, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
+        if not change and obj.has_usable_password():
+            _admin_set_password(request, obj)
         if change and "is_active" in form.changed_data:
             # Inside the admin's transaction: the cascade and the save stand or fall together.
             if obj.is_active:
@@ -111,6 +131,26 @@ class ConsoleUserAdmin(UserAdmin):
                 before={"roles": before},
                 after={"roles": after},
             )
+            leaving.roles_changed(user=form.instance, actor=audit.Actor.from_request(request))
+
+
+def _refuse_password(request: HttpRequest, target: User) -> None:
+    """Only a superuser sets someone else's password, and only where password sign-in is
+    allowed for that account."""
+    if not request.user.is_superuser:
+        raise PermissionDenied(
+            "Admins cannot set other people's passwords: people change their own, or the "
+            "identity provider owns them."
+        )
+    sso_on = bool(settings.SSO_HEADER) or oidc.enabled()
+    if not same_person.may_sign_in_locally(target.get_username(), sso_on=sso_on):
+        raise PermissionDenied("This account signs in through single sign-on only.")
+
+
+def _admin_set_password(request: HttpRequest, target: User) -> None:
+    same_person.record_admin_password(
+        actor=audit.Actor.from_request(request), account=target, admin=request.user
+    )
 
 
 class ConsoleGroupAdmin(GroupAdmin):

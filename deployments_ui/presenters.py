@@ -141,6 +141,8 @@ def deployment_row(deployment: Deployment, clock: tuple | None = None) -> dict:
         "enabled_by": deployment.enabled_by.name if deployment.enabled_by else "",
         "created_at": when(deployment.created_at, clock=clock),
         "toggle_url": toggle_url(deployment),
+        # Where it is, for the person's scope (accounts.scopes): the tag decides the button.
+        "place": DeploymentRef.of(deployment),
         "schedule_url": deployment_url(deployment, "deployment-schedule"),
         # Change control: the name the confirmation asks for; a frozen row asks on its own page.
         **row_controls(deployment),

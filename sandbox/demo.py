@@ -35,6 +35,8 @@ USERS = [
     ("Tom Becker", "tom@example.com", None),
     # A key Patchworks lets read but not write: its writes are answered with 403.
     ("Rita Readonly", "rita@example.com", "sandbox-key-readonly"),
+    # The console's demo tester: an Operator in test environments, a Viewer in live ones.
+    ("Tess Tester", "tess@example.com", "sandbox-key-tester"),
 ]
 READ_ONLY_KEYS = frozenset({"sandbox-key-readonly"})
 # Who enables and deploys in the demo history (indexes into USERS): mostly dashboard people.

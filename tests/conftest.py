@@ -116,6 +116,13 @@ def admin_user(db) -> User:
 
 
 @pytest.fixture
+def auditor(db) -> User:
+    return make_user(
+        "audrey", "Auditor", full_name="Audrey Auditor", api_key="sandbox-key-readonly"
+    )
+
+
+@pytest.fixture
 def no_role_user(db) -> User:
     return make_user("nora", None, full_name="Nora Norole")
 

@@ -22,17 +22,22 @@ PASSWORD = "correct-horse-battery"
 
 # People ----------------------------------------------------------------------------------------
 
-ROLES: dict[str, list[str]] = importlib.import_module("deployments_ui.migrations.0002_roles").ROLES
+_AUDITOR = importlib.import_module("deployments_ui.migrations.0020_auditor_role")
+ROLES: dict[str, list[str]] = {
+    **importlib.import_module("deployments_ui.migrations.0002_roles").ROLES,
+    **_AUDITOR.ROLES,
+}
 PEOPLE_PERMISSIONS: list[str] = importlib.import_module(
     "deployments_ui.migrations.0004_admins_manage_people"
 ).PEOPLE_PERMISSIONS
 CHANGE_CONTROL_GRANTS: dict[str, list[str]] = importlib.import_module(
     "deployments_ui.migrations.0010_change_control"
 ).ROLE_GRANTS
+ROLE_GRANTS = [CHANGE_CONTROL_GRANTS, _AUDITOR.ROLE_GRANTS]
 
 
 def ensure_roles() -> None:
-    """Create the four role groups with their permissions, as the migrations do, if missing.
+    """Create the role groups with their permissions, as the migrations do, if missing.
 
     The role groups come from a data migration, and a transactional test (live server, browser,
     real servers) ends by flushing every table, so the transactional tests after it find no
@@ -50,12 +55,13 @@ def ensure_roles() -> None:
     Group.objects.get(name="Admin").permissions.add(
         *Permission.objects.filter(content_type__app_label="auth", codename__in=PEOPLE_PERMISSIONS)
     )
-    for role, codenames in CHANGE_CONTROL_GRANTS.items():
-        Group.objects.get(name=role).permissions.add(
-            *Permission.objects.filter(
-                content_type__app_label="deployments_ui", codename__in=codenames
+    for grants in ROLE_GRANTS:
+        for role, codenames in grants.items():
+            Group.objects.get(name=role).permissions.add(
+                *Permission.objects.filter(
+                    content_type__app_label="deployments_ui", codename__in=codenames
+                )
             )
-        )
 
 
 def make_user(

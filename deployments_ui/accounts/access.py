@@ -20,6 +20,7 @@ from django.shortcuts import resolve_url
 from django.template.response import TemplateResponse
 from django_htmx.http import HttpResponseClientRedirect
 
+from deployments_ui.accounts import scopes
 from deployments_ui.audit import Actor, AuditUnavailable, record_refusal
 from deployments_ui.core.http import ConsoleRequest
 from deployments_ui.core.identity import DeploymentRef
@@ -100,6 +101,9 @@ URL_ACCESS: dict[str, str] = {
     "notification-settings": "view_deployments",
     "notification-edit": "view_deployments",
     "notification-delete": "view_deployments",
+    # Who has which role where (scoped roles): Admins only.
+    "people-list": "manage_console",
+    "person-roles": "manage_console",
     "webhook-list": "manage_console",
     "webhook-create": "manage_console",
     "webhook-detail": "manage_console",
@@ -133,32 +137,46 @@ PERMISSION_FOR_ACTION = {
 TOGGLE_PERMISSION = f"{APP}.toggle_deployments"
 ANYONES_PERMISSION = f"{APP}.change_deployments"
 BREAK_GLASS_PERMISSION = f"{APP}.break_glass"
+# Admins and Auditors: account and settings events, people's addresses and browsers.
+AUDIT_EVERYTHING = f"{APP}.audit_everything"
 
 
-def may_act(user: Any, action: str) -> bool:
-    """Whether `user` (active) holds the permission for this kind of change now."""
+def sees_everything(user) -> bool:
+    """Whether the person may see the whole audit trail: events about accounts and settings,
+    and people's IP addresses and browsers (Admins and Auditors)."""
+    return bool(user is not None and user.is_active and user.has_perm(AUDIT_EVERYTHING))
+
+
+def may_act(user: Any, action: str, where: Any = None) -> bool:
+    """Whether `user` (active) holds the permission for this kind of change now: at `where` (a
+    deployment, a DeploymentRef or an EnvironmentRef; accounts.scopes), or somewhere if None."""
     if user is None or not getattr(user, "is_active", False):
         return False
-    return user.has_perm(PERMISSION_FOR_ACTION.get(action, f"{APP}.nothing"))
+    permission = PERMISSION_FOR_ACTION.get(action, f"{APP}.nothing")
+    return scopes.has_permission_at(user, permission, where)
 
 
-def still_may_act(user: Any, action: str, name: str) -> str:
-    """'' when the person who asked may still make this change, else why not (plain words)."""
+def still_may_act(user: Any, action: str, name: str, where: Any = None) -> str:
+    """'' when the person may still make this change (at `where`), else why not (plain words)."""
     if user is None or not user.is_active:
         return f"{name} no longer has a console account."
+    verb = "enable or disable" if action in ("enable", "disable") else "change"
     if not may_act(user, action):
-        verb = "enable or disable" if action in ("enable", "disable") else "change"
         return f"{name} may no longer {verb} deployments."
+    if where is not None and not may_act(user, action, where):
+        where_words = scopes.place_words(where)
+        return f"Not yours to change: {name} may not {verb} deployments {where_words}."
     return ""
 
 
-def may_manage(user: Any, owner_id: int | None) -> bool:
-    """Operators may move, cancel or retry what they asked for themselves, Editors anyone's."""
+def may_manage(user: Any, owner_id: int | None, where: Any = None) -> bool:
+    """Operators may move, cancel or retry what they asked for themselves, Editors anyone's
+    (where they hold that role: `where`, see may_act)."""
     if not user.is_authenticated or not user.is_active:
         return False
-    if user.has_perm(ANYONES_PERMISSION):
+    if scopes.has_permission_at(user, ANYONES_PERMISSION, where):
         return True
-    return owner_id == user.pk and user.has_perm(TOGGLE_PERMISSION)
+    return owner_id == user.pk and scopes.has_permission_at(user, TOGGLE_PERMISSION, where)
 
 
 def rule_for(url_name: str | None, namespaces: list[str] | None = None) -> str | None:
@@ -179,7 +197,8 @@ def _allowed(user: User | AnonymousUser, rule: str | None) -> bool:
         return True
     if rule == STAFF:
         return user.is_staff
-    return user.has_perm(f"{APP}.{rule}")
+    # A permission held in some scope opens the page; the change itself is checked at its place.
+    return scopes.has_permission_at(user, f"{APP}.{rule}")
 
 
 def may(user: User | AnonymousUser, url_name: str) -> bool:

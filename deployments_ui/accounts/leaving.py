@@ -24,3 +24,17 @@ def deactivate(*, user: Any, actor: Any, via: str) -> Any:
     if not _cascade:
         raise RuntimeError("The leavers' cascade is not registered (deployments_ui.apps).")
     return _cascade[0](user=user, actor=actor, via=via)
+
+
+_recheck: list[Callable[..., Any]] = []
+
+
+def use_recheck(recheck: Callable[..., Any]) -> None:
+    """Register what a change of someone's roles runs (the app does this once, when it starts)."""
+    _recheck[:] = [recheck]
+
+
+def roles_changed(*, user: Any, actor: Any) -> Any:
+    """Someone's roles (or scoped roles) changed: what waits in their name and their role no
+    longer allows stops now, rather than at its time (deployments_ui.leavers.recheck)."""
+    return _recheck[0](user=user, actor=actor) if _recheck else None

@@ -19,6 +19,10 @@ class ConsoleAccess(models.Model):
             ("change_deployments", "Create, edit and delete deployments"),
             ("manage_console", "Manage users, roles, the service key and settings"),
             ("break_glass", "Apply changes without approval or during a freeze, with a reason"),
+            (
+                "audit_everything",
+                "See the whole audit trail (account events, addresses, browsers) and export it",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -100,3 +104,95 @@ class ScimGroup(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
+
+
+class RoleScope(models.Model):
+    """One person's role in one place: an environment type, one environment, or a flow in
+    either (accounts.scopes says which scope decides). Outside every scope their role group
+    applies. Scopes from the identity provider's groups are replaced at each sign-in; scopes
+    an Admin gave are left alone by it."""
+
+    class PlaceType(models.TextChoices):
+        TEST = "test", "test environments"
+        LIVE = "live", "live environments"
+        GLOBAL = "global", "global deployments (no environment)"
+
+    class Source(models.TextChoices):
+        CONSOLE = "console", "given in the console"
+        SSO = "sso", "from the identity provider's groups"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_scopes"
+    )
+    role = models.CharField(max_length=20)
+    environment_type = models.CharField(max_length=10, blank=True, choices=PlaceType.choices)
+    environment_id = models.CharField(max_length=40, blank=True)
+    environment_name = models.CharField(max_length=255, blank=True)
+    flow_id = models.CharField(max_length=40, blank=True)
+    flow_name = models.CharField(max_length=255, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.CONSOLE)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "scoped role"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "environment_type", "environment_id", "flow_id"],
+                name="one_role_per_place",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} in {self.place}"
+
+    @property
+    def place(self) -> str:
+        """Where it applies, in words: 'live environments', 'UK Live', 'Orders in UK Live'."""
+        if self.environment_id:
+            where = self.environment_name or f"environment {self.environment_id}"
+        elif self.environment_type:
+            where = self.get_environment_type_display()
+        else:
+            where = "every environment"
+        if self.flow_id:
+            return f"{self.flow_name or 'flow ' + self.flow_id} in {where}"
+        return where
+
+
+class PersonLink(models.Model):
+    """Two accounts of one person (a local account and a single sign-on identity, or an identity
+    renamed at the provider), linked by an Admin (audited). Accounts with the same email address
+    are one person without a link (accounts.same_person)."""
+
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="person_links"
+    )
+    same_as = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    linked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "account of the same person"
+        constraints = [
+            models.UniqueConstraint(fields=["account", "same_as"], name="one_link_per_pair")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} is the same person as {self.same_as}"
+
+
+class AdminSetPassword(models.Model):
+    """A password an Admin set for someone else's account: that account may not approve changes
+    for a day after (accounts.same_person.approval_pause)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="admin_set_passwords"
+    )
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    set_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Password of {self.user} set by an Admin at {self.set_at:%Y-%m-%d %H:%M}"

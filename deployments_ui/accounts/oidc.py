@@ -261,7 +261,7 @@ class ConsoleOidcBackend(OIDCAuthenticationBackend):
                     return self._refuse(SWITCHED_OFF)
                 if settings.OIDC_GROUPS_CLAIM or created:
                     # Without a group claim (Google), roles are the admin's after the first.
-                    sso.sync_roles(actor, user, sso.roles_or_default(groups))
+                    sso.sync_roles(actor, user, sso.roles_or_default(groups), groups=groups)
         except sso.SsoClash:
             _record_clash(actor, identity)
             return self._refuse(sso.CLASH_MESSAGE.format(identity=identity))

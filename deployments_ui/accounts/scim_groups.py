@@ -158,5 +158,5 @@ def delete_group(group: ScimGroup, actor: audit.Actor) -> None:
 def _resync(user_ids: set[int], actor: audit.Actor) -> None:
     """Give each person the roles their provisioned groups map to now."""
     for user in User.objects.filter(pk__in=user_ids, is_active=True):
-        names = ScimGroup.objects.filter(members=user).values_list("display_name", flat=True)
-        sso.sync_roles(actor, user, sso.roles_or_default(names))
+        names = list(ScimGroup.objects.filter(members=user).values_list("display_name", flat=True))
+        sso.sync_roles(actor, user, sso.roles_or_default(names), groups=names)

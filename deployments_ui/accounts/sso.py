@@ -59,14 +59,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from deployments_ui import audit
-from deployments_ui.accounts import leaving
+from deployments_ui.accounts import leaving, scope_changes
 from deployments_ui.accounts.models import SsoIdentity
 from deployments_ui.audit.models import AuditEvent
 from deployments_ui.core.http import client_ip, is_trusted_proxy
 
 logger = logging.getLogger(__name__)
 
-ROLE_NAMES = ("Viewer", "Operator", "Editor", "Admin")
+ROLE_NAMES = ("Viewer", "Operator", "Editor", "Admin", "Auditor")
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 SIGN_IN_METHOD = "sign_in_method"
 SSO_IDENTITY = "sso_identity"
@@ -185,17 +185,23 @@ def _sso_actor(request: HttpRequest, identity: str) -> audit.Actor:
 
 
 def _sync_roles(request: HttpRequest, user: User, identity: str, roles: list[str]) -> None:
+    groups = _groups_header(request).split(",") if settings.SSO_GROUPS_HEADER else None
     try:
-        sync_roles(_sso_actor(request, identity), user, roles)
+        sync_roles(_sso_actor(request, identity), user, roles, groups=groups)
     except audit.AuditUnavailable:
         # Only the leavers' cascade raises it (and rolled itself back): without a role the
         # person can open nothing; the cascade runs again at their next request.
         logger.exception("Could not deactivate user %s, who has no role left", user.pk)
 
 
-def sync_roles(actor: audit.Actor, user: User, roles: list[str]) -> None:
-    """Give the user exactly `roles` (audited). Losing every role a person had is leaving: the
-    leavers' cascade deactivates them (deployments_ui.leavers)."""
+def sync_roles(
+    actor: audit.Actor, user: User, roles: list[str], groups: Iterable[str] | None = None
+) -> None:
+    """Give the user exactly `roles` (audited), and the scoped roles `groups` map to
+    (CONSOLE_SSO_GROUP_SCOPES) when the groups are known. Losing every role a person had is
+    leaving: the leavers' cascade deactivates them (deployments_ui.leavers)."""
+    if groups is not None:
+        scope_changes.sync_sso_scopes(actor, user, scope_changes.scopes_from_groups(groups))
     before = role_names(user)
     was_superuser = user.is_superuser
     _set_roles(user, roles)
@@ -218,6 +224,8 @@ def sync_roles(actor: audit.Actor, user: User, roles: list[str]) -> None:
         logger.exception("Could not record the role change of user %s", user.pk)
     if before and not after and user.is_active:
         leaving.deactivate(user=user, actor=actor, via="the identity provider's groups")
+    elif user.is_active:
+        leaving.roles_changed(user=user, actor=actor)
 
 
 class SsoClash(Exception):

@@ -58,6 +58,7 @@ class AuditEvent(DeploymentIdentity):
         FEED_MADE = "feed_made", "made a calendar feed link"
         FEED_REVOKED = "feed_revoked", "revoked a calendar feed link"
         WEBHOOK = "webhook", "changed a webhook"
+        PASSWORD_SET = "password_set", "set the password of an account"
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "in progress"

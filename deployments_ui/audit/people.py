@@ -30,6 +30,7 @@ ACCOUNT_ACTIONS = frozenset(
         "sessions_ended",
         "bulk_stopped",
         "scim_token",
+        "password_set",
     }
 )
 
@@ -57,6 +58,9 @@ def account_sentence(event: AuditEvent) -> str:
         return f"Single sign-on as {account} refused: {message}"
     if event.action == "sso_linked":
         return f"{actor} linked single sign-on identity {after.get('identity', '')} to {account}"
+    if event.action == "password_set":
+        sentence = f"{actor} set the password of {account}"
+        return f"{sentence} — {message}" if message else sentence
     if event.action == "roles_changed":
         old = ", ".join(before.get("roles") or []) or "no role"
         new = ", ".join(after.get("roles") or []) or "no role"

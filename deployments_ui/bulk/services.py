@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
@@ -72,6 +73,9 @@ class Preview:
     already: list[Selected] = field(default_factory=list)
     missing: list[Selected] = field(default_factory=list)
     live: list[Selected] = field(default_factory=list)
+    # The person the preview is for: items outside their scope are not theirs to change.
+    user: Any = None
+    not_yours: list[Selected] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         wanted = self.action == BulkJob.Action.ENABLE
@@ -79,6 +83,8 @@ class Preview:
             found = item.deployment
             if found is None:
                 self.missing.append(item)
+            elif self.user is not None and not access.may_act(self.user, self.action, found):
+                self.not_yours.append(item)
             elif found.is_enabled == wanted:
                 self.already.append(item)
             else:
@@ -114,6 +120,9 @@ class Preview:
             parts.append(f"{len(self.already)} {are} already {self.verb} and will be skipped")
         if self.missing:
             parts.append(f"{len(self.missing)} no longer exist")
+        if self.not_yours:
+            are = "is" if len(self.not_yours) == 1 else "are"
+            parts.append(f"{len(self.not_yours)} {are} not yours to change and will be skipped")
         if self.live:
             are = "is" if len(self.live) == 1 else "are"
             parts.append(f"{len(self.live)} {are} in live environments")
@@ -150,7 +159,7 @@ def preview_ids(*, user, action: str, pairs: list[tuple[str, str]], filters=None
         Selected(flow_version, deployment, found.get(deployment))
         for flow_version, deployment in pairs
     ]
-    return Preview(action=action, selected=selected)
+    return Preview(action=action, selected=selected, user=user)
 
 
 def preview_filter(*, user, action: str, filters: dict[str, str], sort: str | None) -> Preview:
@@ -174,7 +183,7 @@ def preview_filter(*, user, action: str, filters: dict[str, str], sort: str | No
         page += 1
     if not selected:
         raise BulkRefused("No deployments match this filter.")
-    return Preview(action=action, selected=selected, over_cap=over)
+    return Preview(action=action, selected=selected, over_cap=over, user=user)
 
 
 def _check_action(action: str) -> None:
@@ -203,6 +212,8 @@ def start_job(
     items = [item for item in preview.selected if item.deployment is not None]
     if not items:
         raise BulkRefused("None of the chosen deployments exist any more.")
+    if len(preview.not_yours) == len(items):
+        raise BulkRefused("None of the chosen deployments are yours to change. Nothing was sent.")
     if preview.reason_required and not reason.strip():
         raise BulkRefused("Please say why: changes in live environments need a reason.")
     typed = typed_names or []
@@ -212,9 +223,20 @@ def start_job(
     with transaction.atomic():
         job = _create(actor, user, preview.action, reason, selection, retry_of, items)
         BulkJob.objects.filter(pk=job.pk).update(confirmed_names=preview.names_to_type)
+        _skip_not_yours(user, job, preview)
         _ask_for_approval(actor, user, job, preview)
     enqueue(job)
     return job
+
+
+def _skip_not_yours(user: User, job: BulkJob, preview: Preview) -> None:
+    """Items outside the person's scope are skipped at once, each saying why."""
+    for selected in preview.not_yours:
+        ref = DeploymentRef.of(selected.deployment)
+        words = access.still_may_act(user, job.action, "you", ref) or "Not yours to change."
+        job.items.filter(deployment_id=ref.deployment_id).update(
+            status=ItemStatus.SKIPPED, message=words
+        )
 
 
 def _ask_for_approval(actor: Actor, user: User, job: BulkJob, preview: Preview) -> None:

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from deployments_ui import audit
 from deployments_ui.accounts.access import BREAK_GLASS_PERMISSION, may_act
+from deployments_ui.accounts.same_person import accounts_of
 from deployments_ui.audit import Actor
 from deployments_ui.audit.models import AuditEvent
 from deployments_ui.audit.values import state_changes
@@ -344,7 +345,8 @@ def open_request_for_many(
 def _tell_approvers(asked: AuditEvent, request: ChangeRequest) -> None:
     """Those who may approve the request hear that it waits for them (if they subscribed to
     that), in the transaction that records it."""
-    people = get_user_model().objects.filter(is_active=True).exclude(pk=request.requested_by_id)
+    asker = accounts_of(request.requested_by)
+    people = get_user_model().objects.filter(is_active=True).exclude(pk__in=asker)
     approvers = [person for person in people if may_decide(person, request)]
     outbox.notify(asked, kind=events.KIND_REQUEST_FOR_ME, audience=approvers)
 
@@ -393,5 +395,6 @@ def record_control(
 
 
 def may_decide(user, request: ChangeRequest) -> bool:
-    """Whether `user`'s role allows the change itself (and so approving or declining it)."""
-    return may_act(user, request.action)
+    """Whether `user`'s role allows the change itself where it is made (and so approving or
+    declining it): an approver must hold the scope of the change."""
+    return may_act(user, request.action, request.ref)

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from deployments_ui import audit
+from deployments_ui.accounts.same_person import accounts_of, approval_pause, same_person
 from deployments_ui.audit import Actor
 from deployments_ui.audit.models import AuditEvent
 from deployments_ui.changes.gate import RequestRefused, may_decide, record_control, summary
@@ -74,14 +75,23 @@ def approve(*, actor: Actor, user, request_id: int, revision: int | None = None)
         raise RequestRefused(
             f"This request is not waiting for approval: it is {request.get_status_display()}."
         )
-    if request.requested_by_id == user.pk:
+    if request.requested_by_id == user.pk or same_person(request.requested_by, user):
         audit.record_refusal(
             actor=actor,
             action=Action.APPROVE,
             target=request.ref,
-            message="The person who asked for a change cannot approve it.",
+            message="The person who asked for a change cannot approve it, under any account.",
         )
-        raise RequestRefused("You asked for this change, so another person must approve it.")
+        raise RequestRefused(
+            "You asked for this change (under this account or another of yours), so another "
+            "person must approve it."
+        )
+    if pause := approval_pause(user):
+        audit.record_refusal(actor=actor, action=Action.APPROVE, target=request.ref, message=pause)
+        raise RequestRefused(pause)
+    approvals = request.approvals().select_related("user")
+    if any(d.user_id != user.pk and same_person(d.user, user) for d in approvals):
+        raise RequestRefused("You have already approved this request under another account.")
     if not may_decide(user, request):
         raise RequestRefused(
             "Your role does not allow this kind of change, so you cannot approve it."
@@ -236,7 +246,8 @@ def open_requests():
 def waiting_for(user) -> list[ChangeRequest]:
     """Open requests this person may approve and has not decided on yet."""
     waiting = []
-    for request in open_requests().filter(status=Status.OPEN).exclude(requested_by=user):
+    mine = accounts_of(user)
+    for request in open_requests().filter(status=Status.OPEN).exclude(requested_by__in=mine):
         if may_decide(user, request) and not request.current_decisions().filter(user=user):
             waiting.append(request)
     return waiting

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from deployments_ui import audit
 from deployments_ui.accounts.access import BREAK_GLASS_PERMISSION, still_may_act
+from deployments_ui.accounts.same_person import same_person
 from deployments_ui.audit import Actor
 from deployments_ui.audit.models import AuditEvent
 from deployments_ui.audit.people import actor_display
@@ -111,11 +112,11 @@ def _check_may_apply(actor, user, request: ChangeRequest, break_glass: str, due:
     approver = request.approvals().filter(user=user).exists()
     if request.requested_by_id != user.pk and not approver:
         raise RequestRefused("Only the person who asked, or an approver, can apply it.")
-    for person in [
-        request.requested_by,
-        *(d.user for d in request.approvals().select_related("user")),
-    ]:
-        problem = still_may_act(person, request.action, _name(person))
+    approvers = [d.user for d in request.approvals().select_related("user")]
+    for person in [request.requested_by, *approvers]:
+        problem = still_may_act(person, request.action, _name(person), request.ref)
+        if person in approvers and same_person(person, request.requested_by):
+            problem = f"{_name(person)} approved it but is the person who asked (another account)."
         if problem:
             audit.record_refusal(
                 actor=actor,

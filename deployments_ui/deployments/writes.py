@@ -54,6 +54,11 @@ class NotAllowed(ActionRefused):
     http_status = 403
 
 
+class OutOfScope(NotAllowed):
+    """The person may make this kind of change, but not here: not theirs to change (their role
+    in this environment or flow does not allow it; accounts.scopes)."""
+
+
 class Withdrawn(ActionRefused):
     """The caller's claim failed inside the attempt's transaction: nothing was sent."""
 
@@ -72,7 +77,7 @@ class Outcome:
 def outcome_of(error: Exception) -> Outcome:
     """How a write that raised ended, in the one vocabulary (done, skipped, waiting, failed,
     unknown), with the sentence to show."""
-    if isinstance(error, AlreadyInState):
+    if isinstance(error, (AlreadyInState, OutOfScope)):
         return Outcome(SKIPPED, error.message)
     if isinstance(error, ApprovalNeeded):
         return Outcome(WAITING, error.message)
@@ -115,6 +120,7 @@ def set_enabled(
     if current is None:
         current = _read_for_write(actor, user, action, ref, reason)
     ref = DeploymentRef.of(current)
+    _may_or_refuse(actor, user, action, ref, reason, where=ref)
     before = audit.deployment_state(current)
     if current.is_enabled == enabled:
         refusal = AlreadyInState(already_words(current), current)
@@ -161,7 +167,7 @@ def create(
         environment_name=environment.name if environment else "",
         environment_type=environment.type if environment else "",
     )
-    _may_or_refuse(actor, user, Action.CREATE, ref, reason)
+    _may_or_refuse(actor, user, Action.CREATE, ref, reason, where=ref)
     client = _client_or_refuse(actor, user, Action.CREATE, ref, reason)
     after = {
         "virtual_environment_id": virtual_environment_id,
@@ -210,7 +216,7 @@ def update(
     `current` is the deployment as read from Patchworks in this same request.
     """
     ref = DeploymentRef.of(current)
-    _may_or_refuse(actor, user, Action.UPDATE, ref, reason)
+    _may_or_refuse(actor, user, Action.UPDATE, ref, reason, where=ref)
     client = _client_or_refuse(actor, user, Action.UPDATE, ref, reason)
     before = audit.deployment_state(current)
     differences = changed_fields(opened_values, editable_values(current))
@@ -224,6 +230,8 @@ def update(
     if (moved_to or None) != (current.virtual_environment_id or None):
         found = reads.environment_or_none(user, moved_to)
         places += (EnvironmentRef.of(found) if found else EnvironmentRef(id=str(moved_to or "")),)
+        # Moving a deployment changes the place it leaves and the one it joins.
+        _may_or_refuse(actor, user, Action.UPDATE, ref, reason, where=places[-1])
     change = Change(
         Action.UPDATE, ref, places, before, after, {"changes": _jsonable(changes)}, reason
     )
@@ -255,6 +263,7 @@ def delete(
     current = _read_for_write(actor, user, Action.DELETE, ref, reason)
     before = audit.deployment_state(current)
     ref = DeploymentRef.of(current)
+    _may_or_refuse(actor, user, Action.DELETE, ref, reason, where=ref)
     change = Change(Action.DELETE, ref, (EnvironmentRef.of(current),), before, None, {}, reason)
     _control(actor, user, change, controls, current)
     client = reads.client_for(user)
@@ -299,12 +308,17 @@ def already_words(deployment: Deployment) -> str:
 # The steps
 
 
-def _may_or_refuse(actor: Actor, user, action: str, ref: DeploymentRef, reason: str) -> None:
-    """The person who asked must still be active and hold the right for this change."""
+def _may_or_refuse(
+    actor: Actor, user, action: str, ref: DeploymentRef, reason: str, where: Any = None
+) -> None:
+    """The person who asked must still be active and hold the right for this change: somewhere
+    before the deployment is read, then at its place (`where`: its environment and flow)."""
     name = actor.name or (user.get_username() if user is not None else "Someone")
     problem = still_may_act(user, action, name)
     if problem:
         _refuse(actor, action, ref, reason, NotAllowed(problem))
+    if where is not None and (problem := still_may_act(user, action, name, where)):
+        _refuse(actor, action, ref, reason, OutOfScope(problem))
 
 
 def _control(actor: Actor, user, change: Change, controls: Controls | None, current=None) -> None:

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from deployments_ui.accounts.access import sees_everything
 from deployments_ui.audit.models import AuditEvent
 from deployments_ui.notifications import events
 from deployments_ui.notifications.models import Delivery, Subscription, Webhook
@@ -24,10 +25,10 @@ logger = logging.getLogger(__name__)
 DIGEST_HOUR = 7  # daily digests go out at 07:00 in the console's time zone
 
 
-# Events about people and settings are told only to those who may see them (Admins), and never
-# when nobody signed in caused them: a failed sign-in must not let a stranger send mail.
+# Events about people and settings are told only to those who may see them (Admins and
+# Auditors), and never when nobody signed in caused them: a failed sign-in must not let a
+# stranger send mail.
 ADMIN_ONLY = events.ABOUT_PEOPLE_AND_SETTINGS
-SEES_EVERYTHING = "deployments_ui.manage_console"
 
 
 def fan_out(event: AuditEvent) -> None:
@@ -59,7 +60,7 @@ def notify(event: AuditEvent, *, kind: str, audience: Iterable | None = None) ->
             continue
         if not subscription.user.has_perm("deployments_ui.view_deployments"):
             continue
-        if event.action in ADMIN_ONLY and not subscription.user.has_perm(SEES_EVERYTHING):
+        if event.action in ADMIN_ONLY and not sees_everything(subscription.user):
             continue
         deliveries.append(
             Delivery(

@@ -76,7 +76,9 @@ def apply_change(change_id: int, *, holder: str = "") -> ScheduledChange | None:
     change = ScheduledChange.objects.select_related("requested_by", "change_request").get(
         pk=change_id
     )
-    refusal = still_may_act(change.requested_by, change.action, change.requested_by_name)
+    refusal = still_may_act(
+        change.requested_by, change.action, change.requested_by_name, change.ref
+    )
     if refusal:
         _record_refused_apply(change, refusal)
         return _finish(change, Status.FAILED, refusal)

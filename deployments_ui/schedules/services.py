@@ -41,6 +41,12 @@ class ScheduleRefused(ActionRefused):
     http_status = 400
 
 
+class ScheduleNotYours(ScheduleRefused):
+    """The person may not make this change where the deployment is (their scope)."""
+
+    http_status = 403
+
+
 # Time zones and wording
 
 
@@ -109,7 +115,7 @@ def pending_for(deployment_id: str) -> QuerySet[ScheduledChange]:
 
 def may_manage(user: User | AnonymousUser, change: ScheduledChange) -> bool:
     """Operators may move or cancel their own pending changes, Editors anyone's."""
-    return access.may_manage(user, change.requested_by_id)
+    return access.may_manage(user, change.requested_by_id, change.ref)
 
 
 # Asking, moving, cancelling
@@ -146,6 +152,7 @@ def schedule_change(
     re-enable). `deployment` is the deployment as read from Patchworks in this same request.
     """
     _check_times(action, at, until)
+    _check_may_act(actor, user, deployment, action, reason)
     controls = controls or Controls()
     changed_now, request = None, None
     if at is None:
@@ -180,6 +187,21 @@ def schedule_change(
         for change in made:
             _record(actor, change, AuditEvent.Action.SCHEDULE, _asked_words(change), reason)
     return Asked(changes=made, changed_now=changed_now, change_request=request)
+
+
+def _check_may_act(actor, user, deployment: Deployment, action: str, reason: str) -> None:
+    """The person must hold this kind of change where the deployment is (their scope)."""
+    name = actor.name or user.get_username()
+    problem = access.still_may_act(user, action, name, deployment)
+    if problem:
+        audit.record_refusal(
+            actor=actor,
+            action=AuditEvent.Action.SCHEDULE,
+            target=DeploymentRef.of(deployment),
+            message=problem,
+            reason=reason,
+        )
+        raise ScheduleNotYours(problem)
 
 
 def _check_times(action: str, at: datetime | None, until: datetime | None) -> None:

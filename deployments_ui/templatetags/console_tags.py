@@ -7,6 +7,7 @@ from django import template
 from django.utils.safestring import SafeString
 
 from deployments_ui import formats, presenters
+from deployments_ui.accounts import access
 from deployments_ui.rows import render_rows
 
 register = template.Library()
@@ -32,9 +33,15 @@ def active_filters(form) -> int:
 @register.simple_tag(takes_context=True)
 def deployment_rows(context, rows) -> SafeString:
     """The list's rows (one row dict, or a list of them) from the Jinja2 row template."""
+    rows = [rows] if isinstance(rows, dict) else rows
+    can_toggle = bool(context.get("can_toggle"))
+    request = context.get("request")
+    if can_toggle and request is not None:
+        for row in rows:
+            row["may_toggle"] = access.may_act(request.user, row["action"], row.get("place"))
     return render_rows(
-        [rows] if isinstance(rows, dict) else rows,
-        can_toggle=bool(context.get("can_toggle")),
+        rows,
+        can_toggle=can_toggle,
         csrf_token=str(context.get("csrf_token") or ""),
         next_url=context.get("next") or "",
         feedback=context.get("feedback") or "",

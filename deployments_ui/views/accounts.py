@@ -23,7 +23,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_http_methods, require_POST
 
 from deployments_ui import audit
-from deployments_ui.accounts import credentials, lockout, oidc
+from deployments_ui.accounts import credentials, lockout, oidc, same_person
 from deployments_ui.accounts.models import ApiCredential
 from deployments_ui.audit.models import AuditEvent
 from deployments_ui.drift import sync as drift
@@ -43,7 +43,19 @@ class SignInForm(AuthenticationForm):
         **AuthenticationForm.error_messages,
         "invalid_login": "That username and password do not match. Check them and try again.",
         "inactive": "This account has been switched off. Ask a console administrator.",
+        "single_sign_on": (
+            "Sign in through your company's single sign-on. Signing in with a password is "
+            "kept for the console's break-glass accounts."
+        ),
     }
+
+    def confirm_login_allowed(self, user) -> None:
+        super().confirm_login_allowed(user)
+        sso_on = bool(settings.SSO_HEADER) or oidc.enabled()
+        if not same_person.may_sign_in_locally(user.get_username(), sso_on=sso_on):
+            raise forms.ValidationError(
+                self.error_messages["single_sign_on"], code="single_sign_on"
+            )
 
 
 class ConsoleLoginView(auth_views.LoginView):

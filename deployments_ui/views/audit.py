@@ -4,7 +4,8 @@ Who sees what: every role with `view_deployments` (Viewer, Operator, Editor, Adm
 deployment event, console and external alike. Patchworks keys belong to the company, so every
 person with a key can already see every deployment; hiding other people's events would hide
 nothing about the deployments themselves and would make "who changed this?" unanswerable.
-Admins (`manage_console`) also see what is about people or the console rather than deployments:
+Admins and Auditors (`audit_everything`) also see what is about people or the console rather
+than deployments:
 events about accounts (failed sign-ins, lockouts, roles, API keys), changes to change control's
 rules and freeze windows, and people's IP addresses and browsers.
 Access is checked by the access middleware (URL names audit-log and audit-export).
@@ -33,6 +34,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from deployments_ui.accounts.access import sees_everything
 from deployments_ui.audit import AuditUnavailable
 from deployments_ui.audit.entries import (
     AuditEntry,
@@ -178,12 +180,6 @@ class AuditFilterForm(forms.Form):
         self.is_valid()
         data = getattr(self, "cleaned_data", {})
         return {name: value for name, value in data.items() if value not in ("", None)}
-
-
-def sees_everything(user) -> bool:
-    """Whether the person may see account and settings events, and people's addresses and
-    browsers."""
-    return user.has_perm("deployments_ui.manage_console")
 
 
 def filtered_events(filters: dict, *, accounts: bool = False) -> QuerySet[AuditEvent]:

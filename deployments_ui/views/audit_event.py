@@ -8,7 +8,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_POST
 
-from deployments_ui.accounts.access import may_act
+from deployments_ui.accounts.access import may_act, sees_everything
 from deployments_ui.audit import Actor
 from deployments_ui.audit.entries import entry_from_event
 from deployments_ui.audit.models import AuditEvent
@@ -18,7 +18,6 @@ from deployments_ui.core.errors import ActionRefused, ConsoleError
 from deployments_ui.core.http import SignedInRequest
 from deployments_ui.deployments import undo
 from deployments_ui.flow_health import summary_lines
-from deployments_ui.views.audit import sees_everything
 from deployments_ui.views.controls import control_context, controls_from
 from deployments_ui.views.pages import needs_api_key
 
@@ -48,7 +47,7 @@ def _context(request: SignedInRequest, event: AuditEvent, refused=None) -> dict:
         "undone_by": AuditEvent.objects.filter(
             after__undoes=event.pk, completes__isnull=True
         ).first(),
-        "may_undo": not why_not and may_act(request.user, event.action),
+        "may_undo": not why_not and may_act(request.user, event.action, event),
         "why_not": why_not,
         "refusal": refused.message if refused and field not in ("reason", "confirm_name") else "",
         "reason_error": refused.message if field == "reason" else "",

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from deployments_ui import audit
 from deployments_ui.accounts import access
 from deployments_ui.accounts.credentials import MissingApiKey
+from deployments_ui.accounts.same_person import same_person
 from deployments_ui.audit import Actor, AuditUnavailable
 from deployments_ui.audit.values import state_changes, state_lines
 from deployments_ui.changes import gate, requests, rules
@@ -44,7 +45,9 @@ def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     decided = change.current_decisions().filter(user=user).exists()
     is_requester = change.requested_by_id == user.pk
-    may_decide = gate.may_decide(user, change) and not is_requester and not decided
+    # Nobody approves what they asked for, under any of their accounts.
+    asked_it = is_requester or same_person(change.requested_by, user)
+    may_decide = gate.may_decide(user, change) and not asked_it and not decided
     approver = change.approvals().filter(user=user).exists()
     context = {
         "change": change,

@@ -41,8 +41,10 @@ from deployments_ui.presenters import (
 )
 from deployments_ui.views.controls import control_context, controls_from
 from deployments_ui.views.pages import (
+    buttons_at,
     mark_fragment,
     needs_api_key,
+    not_yours,
     refusal,
     respond,
     safe_next,
@@ -126,6 +128,8 @@ def deployment_edit(request: HttpRequest, flow_version: str, deployment: str) ->
     found = reads.deployment_get(
         user=request.user, flow_version_id=flow_version, deployment_id=deployment
     )
+    if refused := not_yours(request, "update", found):
+        return refused
     environments = reads.pickers_get(user=request.user).environments
     form = DeploymentEditForm(
         request.POST or None, initial=_edit_initial(found), environments=environments
@@ -223,6 +227,8 @@ def deployment_delete(request: HttpRequest, flow_version: str, deployment: str) 
     found = reads.deployment_get(
         user=request.user, flow_version_id=flow_version, deployment_id=deployment
     )
+    if forbidden := not_yours(request, "delete", found):
+        return forbidden
     return TemplateResponse(
         request, DELETE_PAGE, {"deployment": found, **control_context(request.user, found)}
     )
@@ -290,6 +296,8 @@ def _toggle_confirmation(request, ids, enabled: bool, next_url: str, refused=Non
     """The button asks before it acts; with JavaScript a dialog does, without it this page,
     which shows a refusal beside the field it is about."""
     found = reads.deployment_get(user=request.user, flow_version_id=ids[0], deployment_id=ids[1])
+    if refused is None and (forbidden := not_yours(request, "enable", found)):
+        return forbidden
     field = getattr(refused, "field", "") if refused else ""
     context = {
         "deployment": found,
@@ -347,6 +355,7 @@ def _toggle_answer(
     else:
         row = with_schedule_badges([deployment_row(deployment)])[0]
         context["row"] = health_after_change(row, deployment)
+        context.update(buttons_at(request.user, deployment))
         template = f"deployments_ui/_deployment_{fragment}.html"
     response = TemplateResponse(request, template, context, status=status)
     toast = {"message": message, "level": level}

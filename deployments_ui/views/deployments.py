@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from deployments_ui import audit
+from deployments_ui.accounts import access
 from deployments_ui.core.http import ConsoleRequest
 from deployments_ui.core.ids import is_patchworks_id
 from deployments_ui.deployments import reads
@@ -23,7 +24,13 @@ from deployments_ui.presenters import (
     toggle_context,
     with_schedule_badges,
 )
-from deployments_ui.views.pages import needs_api_key, respond, shows_errors, wants_fragment
+from deployments_ui.views.pages import (
+    buttons_at,
+    needs_api_key,
+    respond,
+    shows_errors,
+    wants_fragment,
+)
 
 LIST_TABLE = "deployments_ui/deployment_list.html#deployment-table"
 
@@ -113,9 +120,7 @@ def deployment_detail(request: ConsoleRequest, flow_version: str, deployment: st
     found = reads.deployment_get(
         user=request.user, flow_version_id=flow_version, deployment_id=deployment
     )
-    history = audit.deployment_history(
-        deployment, personal=request.user.has_perm("deployments_ui.manage_console")
-    )
+    history = audit.deployment_history(deployment, personal=access.sees_everything(request.user))
     row = with_schedule_badges([deployment_row(found)])[0]
     context = {
         "deployment": found,
@@ -124,5 +129,6 @@ def deployment_detail(request: ConsoleRequest, flow_version: str, deployment: st
         "console_enabler": console_enabler(found, history),
         **health_context(request, reads.deployment_runs(user=request.user, deployment=found), row),
         **toggle_context(),
+        **buttons_at(request.user, found),
     }
     return TemplateResponse(request, "deployments_ui/deployment_detail.html", context)

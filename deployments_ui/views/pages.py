@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
+from deployments_ui.accounts import access
 from deployments_ui.accounts.credentials import MissingApiKey
 from deployments_ui.core.errors import ConsoleError
 from deployments_ui.core.http import ConsoleRequest
@@ -123,3 +124,19 @@ def safe_next(request: HttpRequest, fallback: str = "") -> str:
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )
     return target if allowed else fallback
+
+
+def not_yours(request: HttpRequest, action: str, place) -> HttpResponse | None:
+    """The 403 page when the person's role where `place` is (their scope) does not allow this
+    kind of change; None when it does."""
+    problem = access.still_may_act(request.user, action, "you", place)
+    return access.forbidden(request, problem) if problem else None
+
+
+def buttons_at(user, place) -> dict[str, bool]:
+    """Which change buttons a page shows for one deployment: its own place decides (the
+    person's scope), not only their role anywhere."""
+    return {
+        "can_toggle": access.may_act(user, "enable", place),
+        "can_change": access.may_act(user, "update", place),
+    }

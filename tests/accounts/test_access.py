@@ -82,6 +82,8 @@ MANAGE = CHANGE | {
     "webhook-edit",
     "webhook-delete",
     "webhook-test",
+    "people-list",
+    "person-roles",
 }
 ALL_NAMED = MANAGE
 WRITES = {
@@ -101,6 +103,8 @@ ROLES = {
     "operator": (TOGGLE, False),
     "editor": (CHANGE, False),
     "admin_user": (MANAGE, True),
+    # Sees the whole trail and exports it; changes nothing.
+    "auditor": (VIEW, False),
 }
 SAMPLE = {
     "flow_version": "11",
@@ -112,6 +116,7 @@ SAMPLE = {
     "subscription": "1",
     "webhook": "1",
     "resource": "1",
+    "person": "1",
 }
 
 
@@ -313,7 +318,7 @@ def test_an_expired_session_on_a_post_signs_in_without_coming_back_to_the_post(c
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "who", ["anonymous", "no_role_user", "viewer", "operator", "editor", "admin_user"]
+    "who", ["anonymous", "no_role_user", "viewer", "operator", "editor", "admin_user", "auditor"]
 )
 def test_pages_show_the_buttons_the_access_table_allows(rf, request, who):
     from deployments_ui.context_processors import BUTTONS, console
@@ -340,4 +345,5 @@ def test_no_role_holds_a_permission_for_events_that_do_not_exist():
         "change_deployments",
         "manage_console",
         "break_glass",
+        "audit_everything",
     }

@@ -24,6 +24,7 @@ from deployments_ui.accounts.credentials import (
     save_api_key,
     store_api_key,
 )
+from deployments_ui.management.commands.demo_setup import DEMO_USERS
 from deployments_ui.models import ApiCredential
 from deployments_ui.patchworks import PatchworksClient
 from tests.accounts.test_access import APP_URLS
@@ -376,17 +377,19 @@ def test_demo_setup_creates_one_user_per_role_with_sandbox_keys(settings):
     settings.DEBUG = True
     call_command("demo_setup", stdout=io.StringIO())
     call_command("demo_setup", stdout=io.StringIO())  # again: same users
-    assert User.objects.count() == 4
-    for username, role in [
-        ("viewer", "Viewer"),
-        ("operator", "Operator"),
-        ("editor", "Editor"),
-        ("admin", "Admin"),
+    assert User.objects.count() == len(DEMO_USERS)
+    for username, role, key in [
+        ("viewer", "Viewer", "sandbox-key-viewer"),
+        ("operator", "Operator", "sandbox-key-operator"),
+        ("editor", "Editor", "sandbox-key-editor"),
+        ("admin", "Admin", "sandbox-key-admin"),
+        ("auditor", "Auditor", "sandbox-key-readonly"),
+        ("tester", "Viewer", "sandbox-key-tester"),
     ]:
         user = User.objects.get(username=username)
         assert list(user.groups.values_list("name", flat=True)) == [role]
         assert user.check_password("demo-password")
-        assert api_key_for(user) == f"sandbox-key-{username}"
+        assert api_key_for(user) == key
     admin = User.objects.get(username="admin")
     assert admin.is_staff and admin.is_superuser
     assert User.objects.get(username="viewer").get_full_name() == "Vera Viewer"
@@ -396,7 +399,7 @@ def test_demo_setup_creates_one_user_per_role_with_sandbox_keys(settings):
 def test_demo_setup_can_be_forced(settings):
     settings.DEBUG = False
     call_command("demo_setup", "--force-demo", stdout=io.StringIO())
-    assert User.objects.count() == 4
+    assert User.objects.count() == len(DEMO_USERS)
 
 
 # Saving and removing a key are audit events (never with the key itself)

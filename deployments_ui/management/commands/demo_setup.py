@@ -1,7 +1,7 @@
 """Demo sign-ins for local trials: one user per role, each with its sandbox API key.
 
 Refuses to run unless DEBUG is on or --force-demo is given, so that production settings never
-get users with a published password. Safe to run again: it resets the same four users.
+get users with a published password. Safe to run again: it resets the same users.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from django.db import transaction
 
 from deployments_ui.accounts import crypto
 from deployments_ui.accounts.credentials import store_api_key
+from deployments_ui.accounts.models import RoleScope
 from deployments_ui.accounts.sso import ROLE_NAMES
 from deployments_ui.changes.models import ChangeRule
 from deployments_ui.notifications import services as notifications
@@ -28,11 +29,17 @@ DEMO_USERS = [
     ("operator", "Oscar", "Operator", "Operator", "sandbox-key-operator"),
     ("editor", "Edie", "Editor", "Editor", "sandbox-key-editor"),
     ("admin", "Adam", "Admin", "Admin", "sandbox-key-admin"),
+    # Reads the whole trail and changes nothing: the sandbox's read-only key is enough.
+    ("auditor", "Audrey", "Auditor", "Auditor", "sandbox-key-readonly"),
+    # A Viewer everywhere but an Operator in test environments (scoped roles, docs/roles.md).
+    ("tester", "Tess", "Tester", "Viewer", "sandbox-key-tester"),
 ]
+# Scoped roles of the demo users: username -> [(role, environment type)].
+DEMO_SCOPES = {"tester": [("Operator", "test"), ("Viewer", "live")]}
 
 
 class Command(BaseCommand):
-    help = "Create demo users viewer, operator, editor and admin (password demo-password)."
+    help = "Create the demo users, one per role (password demo-password)."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
@@ -70,7 +77,8 @@ class Command(BaseCommand):
             raise CommandError("The role groups are missing: run `manage.py migrate` first.")
         for username, first, last, role, key in DEMO_USERS:
             self._demo_user(username, first, last, role, key)
-            self.stdout.write(f"{username} ({role}) is ready, with key ending {key[-4:]}.")
+            scoped = "".join(f", {r} in {t}" for r, t in DEMO_SCOPES.get(username, []))
+            self.stdout.write(f"{username} ({role}{scoped}) is ready, with key ending {key[-4:]}.")
         self.stdout.write(f"Sign in as any of them with the password {DEMO_PASSWORD!r}.")
         if not no_change_control:
             self._protect_live_environments()
@@ -97,6 +105,9 @@ class Command(BaseCommand):
         user.set_password(DEMO_PASSWORD)
         user.save()
         user.groups.set([Group.objects.get(name=role)])
+        RoleScope.objects.filter(user=user).delete()
+        for scoped_role, environment_type in DEMO_SCOPES.get(username, []):
+            RoleScope.objects.create(user=user, role=scoped_role, environment_type=environment_type)
         # Not checked with Patchworks: the sandbox may not be running yet.
         store_api_key(user, key)
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('deployments_ui', '0019_webhook_audit_action'),
+        ('deployments_ui', '0022_one_person'),
     ]
 
     operations = [
