@@ -58,6 +58,8 @@ class AuditEvent(DeploymentIdentity):
         FEED_MADE = "feed_made", "made a calendar feed link"
         FEED_REVOKED = "feed_revoked", "revoked a calendar feed link"
         WEBHOOK = "webhook", "changed a webhook"
+        SUBSCRIPTION = "subscription", "changed a notification"
+        SAVED_VIEW = "saved_view", "changed a saved view"
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "in progress"
