@@ -174,7 +174,7 @@ def saved_view_delete(*, owner: User, actor: Actor, view_id: int) -> SavedView:
 
 def view_words(view: SavedView) -> dict[str, str]:
     """A saved view as the audit trail keeps it, in plain words."""
-    filters = ", ".join(f"{key} {value}" for key, value in parse_qsl(view.query))
+    filters = "; ".join(f"{key}: {value}" for key, value in parse_qsl(view.query))
     return {
         "Name": view.name,
         "Page": view.get_page_display(),
