@@ -353,6 +353,8 @@ def _outcome_text(event: AuditEvent, result: AuditEvent | None, *, settled: bool
         return "done in the console"
     if event.action in CONTROL_ACTIONS or event.action in SETTINGS_ACTIONS:
         return "recorded"
+    if event.action in ACCOUNT_ACTIONS:
+        return "failed" if event.outcome == AuditEvent.Outcome.FAILED else "recorded"
     if result is None:
         return NO_OUTCOME
     message = sentence_part(result.message)

@@ -190,3 +190,14 @@ def test_the_account_filter_finds_sign_in_events_and_nothing_else(client, viewer
 
     assert "Failed sign-in as vera" in page
     assert "saved the view" not in page
+
+
+def test_a_strangers_failed_sign_in_reads_plainly_on_its_page(client, viewer, admin_user):
+    client.post("/accounts/login/", {"username": "vera", "password": "wrong"})
+    [failed] = events("sign_in_failed")
+
+    details = dict(entry_from_event(failed).details)
+
+    assert details["Who"] == "someone not signed in"
+    assert details["Outcome"] == "failed"
+    assert "Patchworks" not in signed_in(admin_user).get(f"/audit/{failed.pk}/").content.decode()
