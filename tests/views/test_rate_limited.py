@@ -93,3 +93,26 @@ def test_the_health_of_runs_meets_a_429_without_a_500(rate_limited, on_sandbox):
     response = client.get(f"/audit/{event.pk}/")
 
     assert response.status_code == 200
+
+
+def test_an_undo_or_a_schedule_that_meets_a_429_says_so_and_changes_nothing(
+    rate_limited, on_sandbox
+):
+    client, item = rate_limited
+    on_sandbox.clear_faults()
+    client.post(deployment_url(item, "disable/"), {"reason": "test"}, HTTP_HX_REQUEST="true")
+    event = AuditEvent.objects.filter(action="disable", completes__isnull=True).latest("id")
+    on_sandbox.set_faults(error_status=429, retry_after=3)
+    on_sandbox.clear_requests()
+
+    undo = client.post(f"/audit/{event.pk}/undo/", {"reason": "back on", "confirmed": "1"})
+    schedule = client.post(
+        deployment_url(item, "schedule/"),
+        {"action": "enable", "at": "2099-01-01T10:00", "reason": "later"},
+    )
+
+    assert undo.status_code == 429
+    assert "try again in 3 seconds" in undo.content.decode()
+    assert "Nothing was changed" in undo.content.decode()
+    assert schedule.status_code != 500 and schedule.status_code < 500
+    assert not api_writes(on_sandbox)
