@@ -138,3 +138,22 @@ def test_an_undo_applied_after_approval_is_recorded_as_the_undo_of_its_event(
     assert f"(undoing the change of event {event.pk})" in audit.describe(enabled)
     page = client.get(f"/audit/{event.pk}/").content.decode()
     assert f"This change was undone later (event {enabled.pk})" in page
+
+
+def test_the_last_change_is_the_newest_that_succeeded(db):
+    from deployments_ui.audit.trail import Actor, record_attempt, record_outcome
+    from deployments_ui.core.identity import DeploymentRef
+    from deployments_ui.presenters import last_changes
+
+    ref = DeploymentRef(flow_version_id="7", deployment_id="70")
+    actor = Actor(username="ann", name="Ann Smith")
+    outcomes = [("disable", "succeeded"), ("enable", "succeeded"), ("disable", "failed")]
+    events = []
+    for action, outcome in outcomes:
+        attempt = record_attempt(actor=actor, action=action, target=ref, reason=action)
+        record_outcome(attempt, outcome=outcome)
+        events.append(attempt)
+    found = last_changes(["70", "71"])
+    assert list(found) == ["70"]
+    assert found["70"]["text"] == "Enabled by Ann Smith"
+    assert found["70"]["url"] == f"/audit/{events[1].pk}/"
