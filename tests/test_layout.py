@@ -62,10 +62,10 @@ def test_outside_the_room_nothing_imports_its_modules(path):
 LAYERS = {
     "core": 1,
     "patchworks": 2,
-    "saved_views": 2,
     "audit": 3,
     "flow_health": 3,
     "accounts": 4,
+    "saved_views": 4,
     "notifications": 5,
     "drift": 5,
     "changes": 6,

@@ -58,10 +58,13 @@ CONTROL_ACTIONS = frozenset(
         "withdraw",
         "break_glass",
         "freeze_override",
-        "control_settings",
-        "webhook",
     }
 )
+# Changes to the console's own settings: one row each, before → after in plain words, told as
+# "Adam Admin added the webhook “Ops”" (the message is the verb and what it acted on). Shown,
+# like account events, only to those who see the whole trail.
+SETTINGS_ACTIONS = frozenset({"control_settings", "webhook", "subscription", "saved_view"})
+OLD_SETTINGS_MESSAGES = ("Change control for",)
 PERSONAL_DETAILS = frozenset({"IP address", "Browser (user agent)"})
 SIGN_IN_METHODS = {
     "password": "password",
@@ -110,7 +113,7 @@ class AuditEntry:
 
     @property
     def is_control(self) -> bool:
-        return self.action in CONTROL_ACTIONS
+        return self.action in CONTROL_ACTIONS or self.action in SETTINGS_ACTIONS
 
     @property
     def is_break_glass(self) -> bool:
@@ -232,6 +235,8 @@ def describe(entry: AuditEntry | AuditEvent) -> str:
         if entry.reason:
             sentence += f" — reason: {entry.reason}"
         return sentence[:1].upper() + sentence[1:]
+    if entry.action in SETTINGS_ACTIONS and entry.outcome != AuditEvent.Outcome.REFUSED:
+        return _describe_setting(entry)
     if entry.action in CONTROL_ACTIONS and entry.outcome != AuditEvent.Outcome.REFUSED:
         return _describe_control(entry)
     doing = _doing(entry)
@@ -293,15 +298,27 @@ def _describe_control(entry: AuditEntry) -> str:
         "break_glass": f"{entry.actor} applied {request} without approval (break glass)",
         "freeze_override": f"{entry.actor} overrode a freeze window to {change} {entry.place}"
         + (f" ({number})" if number else ""),
-        "control_settings": f"{entry.actor} changed change control",
-        "webhook": f"{entry.actor} changed a webhook",
     }
     parts = [sentences.get(entry.action, f"{entry.actor} {entry.verb} {entry.place}")]
     if entry.reason:
         parts.append(f"reason: {entry.reason}")
-    if entry.message and entry.action in ("control_settings", "approve", "expire", "withdraw"):
+    if entry.message and entry.action in ("approve", "expire", "withdraw"):
         parts.append(sentence_part(entry.message))
     sentence = " — ".join(part for part in parts if part)
+    return sentence[:1].upper() + sentence[1:]
+
+
+def _describe_setting(entry: AuditEntry) -> str:
+    """'Adam Admin added the webhook “Ops channel”'; events written before settings messages
+    began with their verb read 'Adam Admin changed change control — change control for …'."""
+    message = entry.message.strip()
+    if message and not message.startswith(OLD_SETTINGS_MESSAGES):
+        sentence = f"{entry.actor} {sentence_part(message)}"
+    else:
+        what = f"{entry.actor} {entry.verb}"
+        sentence = f"{what} — {sentence_part(message)}" if message else what
+    if entry.reason:
+        sentence += f" — reason: {entry.reason}"
     return sentence[:1].upper() + sentence[1:]
 
 
@@ -334,8 +351,10 @@ def _outcome_text(event: AuditEvent, result: AuditEvent | None, *, settled: bool
         return f"refused: {sentence_part(event.message)}" if event.message else "refused"
     if event.action in LOCAL_PHRASES and event.outcome == AuditEvent.Outcome.SUCCEEDED:
         return "done in the console"
-    if event.action in CONTROL_ACTIONS:
+    if event.action in CONTROL_ACTIONS or event.action in SETTINGS_ACTIONS:
         return "recorded"
+    if event.action in ACCOUNT_ACTIONS:
+        return "failed" if event.outcome == AuditEvent.Outcome.FAILED else "recorded"
     if result is None:
         return NO_OUTCOME
     message = sentence_part(result.message)

@@ -59,6 +59,8 @@ class AuditEvent(DeploymentIdentity):
         FEED_REVOKED = "feed_revoked", "revoked a calendar feed link"
         WEBHOOK = "webhook", "changed a webhook"
         PASSWORD_SET = "password_set", "set the password of an account"
+        SUBSCRIPTION = "subscription", "changed a notification"
+        SAVED_VIEW = "saved_view", "changed a saved view"
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "in progress"

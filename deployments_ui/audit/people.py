@@ -92,7 +92,9 @@ def actor_display(event: AuditEvent) -> str:
         return f"the schedule of {name or 'an unnamed user'}"
     if name:
         return name
-    return UNKNOWN_ACTOR if event.source == AuditEvent.Source.PATCHWORKS else "an unnamed user"
+    if event.source == AuditEvent.Source.PATCHWORKS:
+        return UNKNOWN_ACTOR
+    return "someone not signed in" if event.user_id is None else "an unnamed user"
 
 
 def _leaver_sentence(action: str, actor: str, account: str, after: dict[str, Any]) -> str:

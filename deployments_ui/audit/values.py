@@ -40,7 +40,12 @@ def state_changes(before: Any, after: Any) -> list[tuple[str, str, str]]:
     before = before if isinstance(before, dict) else {}
     after = after if isinstance(after, dict) else {}
     keys = [key for key in STATE_LABELS if key in before or key in after]
-    keys += sorted((set(before) | set(after)) - set(STATE_LABELS) - OWN_SECTION)
+    # Other values keep the order they were recorded in (a settings event lists its own).
+    keys += [
+        key
+        for key in dict.fromkeys([*before, *after])
+        if key not in STATE_LABELS and key not in OWN_SECTION
+    ]
     return [
         (
             STATE_LABELS.get(key, key.replace("_", " ").capitalize()),

@@ -182,7 +182,7 @@ def save_rule(
     """Set (or, for an environment back to its type's rule, remove) one rule; audited."""
     scope = dict(environment_type=environment_type, environment_id=environment_id)
     existing = ChangeRule.objects.filter(**scope).first()
-    old = _rule_text(existing)
+    old = rule_words(existing)
     if environment_id and not (needs_approval or confirm_name) and existing is None:
         return None
     rule = existing or ChangeRule(**scope)
@@ -191,7 +191,7 @@ def save_rule(
     rule.approvals_required = max(1, approvals_required)
     rule.confirm_name = confirm_name
     rule.updated_at, rule.updated_by = timezone.now(), user
-    new = _rule_text(rule)
+    new = rule_words(rule)
     if new == old:
         return existing
     rule.save()
@@ -205,7 +205,9 @@ def save_rule(
             environment_name=environment_name,
             environment_type=environment_type,
         ),
-        message=f"Change control for {where}: {new} (was: {old}).",
+        message=f"Set change control for {where}: {_rule_text(new)} (was: {_rule_text(old)})",
+        before=old,
+        after=new,
     )
     return rule
 
@@ -217,28 +219,52 @@ def clear_rule(*, actor: Actor, environment_id: str) -> None:
         return
     rule.delete()
     forget_snapshots()
+    old = rule_words(rule)
     audit.record_local(
         actor=actor,
         action=Action.CONTROL_SETTINGS,
         target=DeploymentRef(environment_id=environment_id, environment_name=rule.environment_name),
         message=(
-            f"Change control for {rule.environment_name or environment_id}: "
-            f"back to its type's rule (was: {_rule_text(rule)})."
+            f"Put change control for {rule.environment_name or environment_id} back to its "
+            f"type's rule (was: {_rule_text(old)})"
         ),
+        before=old,
+        after={"Rule": "its environment type's"},
     )
 
 
-def _rule_text(rule: ChangeRule | None) -> str:
+def rule_words(rule: ChangeRule | None) -> dict[str, str]:
+    """A rule as the audit trail keeps it: each setting in plain words."""
     if rule is None or not (rule.needs_approval or rule.confirm_name):
-        return "no approval, no name to type"
-    parts = []
-    if rule.needs_approval:
-        count = max(1, rule.approvals_required)
-        parts.append(f"needs {count} approval{'s' if count > 1 else ''}")
-    else:
-        parts.append("no approval")
-    parts.append("type the name to confirm" if rule.confirm_name else "no name to type")
-    return ", ".join(parts)
+        return {"Approval": "not needed", "Typed name": "not asked for"}
+    count = max(1, rule.approvals_required)
+    return {
+        "Approval": (
+            f"{count} approval{'s' if count > 1 else ''} needed"
+            if rule.needs_approval
+            else "not needed"
+        ),
+        "Typed name": "asked for" if rule.confirm_name else "not asked for",
+    }
+
+
+def _rule_text(words: dict[str, str]) -> str:
+    """'needs 2 approvals, type the name to confirm', 'no approval, no name to type'."""
+    if "Approval" not in words:
+        return "its type's rule"
+    approval = words["Approval"].removesuffix(" needed")
+    approval = "no approval" if approval == "not" else f"needs {approval}"
+    name = "type the name to confirm" if words["Typed name"] == "asked for" else "no name to type"
+    return f"{approval}, {name}"
+
+
+def window_words(window: FreezeWindow) -> dict[str, str]:
+    """A freeze window as the audit trail keeps it."""
+    return {
+        "When": window.when_text,
+        "Applies to": window.scope_text,
+        "Description": window.description or "—",
+    }
 
 
 def save_window(*, actor: Actor, user, window: FreezeWindow) -> FreezeWindow:
@@ -252,8 +278,8 @@ def save_window(*, actor: Actor, user, window: FreezeWindow) -> FreezeWindow:
         message=(
             f"Added a freeze window {window.when_text} for {window.scope_text}"
             + (f": {window.description}" if window.description else "")
-            + "."
         ),
+        after=window_words(window),
     )
     return window
 
@@ -262,12 +288,13 @@ def delete_window(*, actor: Actor, window_id: int) -> None:
     window = FreezeWindow.objects.filter(pk=window_id).first()
     if window is None:
         return
-    text = f"{window.when_text} for {window.scope_text}"
+    before = window_words(window)
     window.delete()
     forget_snapshots()
     audit.record_local(
         actor=actor,
         action=Action.CONTROL_SETTINGS,
         target=DeploymentRef(),
-        message=f"Removed the freeze window {text}.",
+        message=f"Removed the freeze window {before['When']} for {before['Applies to']}",
+        before=before,
     )

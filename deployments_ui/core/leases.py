@@ -113,3 +113,16 @@ def beat(name: str, holder: str, now: datetime | None = None) -> None:
 
 # This process's name as a lease holder (host and process id).
 HOLDER = holder_name()
+
+
+# When this process started consuming background tasks (None outside a worker): a change that
+# ran late can then say whether no worker ran at its time or the worker was busy.
+_consumer_started: list[datetime] = []
+
+
+def mark_consumer_started(at: datetime | None = None) -> None:
+    _consumer_started[:] = [at or timezone.now()]
+
+
+def consumer_started() -> datetime | None:
+    return _consumer_started[0] if _consumer_started else None

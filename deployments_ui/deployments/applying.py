@@ -134,15 +134,20 @@ def _name(user) -> str:
 
 
 def context_of(request: ChangeRequest) -> dict[str, Any]:
-    """What an applied request adds to its write's audit record: who asked, who approved."""
+    """What an applied request adds to its write's audit record: who asked, who approved, and
+    the event it undoes (an undo that needed approval)."""
     approvers = [_name(d.user) for d in request.approvals().select_related("user")]
-    return {
+    context = {
         "change_request": request.pk,
         "requested_by": _name(request.requested_by),
         "requested_by_id": request.requested_by_id,
         "approved_by": approvers,
         "break_glass": request.break_glass_reason or None,
     }
+    proposed = request.proposed if isinstance(request.proposed, dict) else {}
+    if proposed.get("undoes"):
+        context["undoes"] = proposed["undoes"]
+    return context
 
 
 def _send(actor, user, request: ChangeRequest, current, controls: Controls):

@@ -126,7 +126,8 @@ def set_enabled(
         refusal = AlreadyInState(already_words(current), current)
         _refuse(actor, action, ref, reason, refusal, before, context)
     after = {**before, "enabled": enabled}
-    change = Change(action, ref, (EnvironmentRef.of(current),), before, after, {}, reason)
+    proposed = _carried(context)
+    change = Change(action, ref, (EnvironmentRef.of(current),), before, after, proposed, reason)
     _control(actor, user, change, controls, current)
     client = reads.client_for(user)
     send = client.enable_deployment if enabled else client.disable_deployment
@@ -232,9 +233,8 @@ def update(
         places += (EnvironmentRef.of(found) if found else EnvironmentRef(id=str(moved_to or "")),)
         # Moving a deployment changes the place it leaves and the one it joins.
         _may_or_refuse(actor, user, Action.UPDATE, ref, reason, where=places[-1])
-    change = Change(
-        Action.UPDATE, ref, places, before, after, {"changes": _jsonable(changes)}, reason
-    )
+    proposed = {"changes": _jsonable(changes), **_carried(context)}
+    change = Change(Action.UPDATE, ref, places, before, after, proposed, reason)
     _control(actor, user, change, controls, current)
     return _send_write(
         actor,
@@ -319,6 +319,11 @@ def _may_or_refuse(
         _refuse(actor, action, ref, reason, NotAllowed(problem))
     if where is not None and (problem := still_may_act(user, action, name, where)):
         _refuse(actor, action, ref, reason, OutOfScope(problem))
+
+
+def _carried(context: dict[str, Any] | None) -> dict[str, Any]:
+    """What a change that waits for approval keeps for when it is applied: the event it undoes."""
+    return {"undoes": context["undoes"]} if context and context.get("undoes") else {}
 
 
 def _control(actor: Actor, user, change: Change, controls: Controls | None, current=None) -> None:

@@ -6,16 +6,21 @@ connection is made to that checked address, with the URL's host name kept for th
 TLS SNI and certificate checks: a DNS answer that changes between the check and the connection
 (rebinding) cannot redirect the post. Redirects are never followed; bodies are read only for a
 short error note.
+
+The timeout is a deadline for the whole post (connecting, sending, the answer), not for each
+read: a receiver that trickles its answer a byte at a time is cut off when it passes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -131,8 +136,23 @@ def resolve(target: Target, *, allow_private: bool | None = None) -> str:
     return addresses[0]
 
 
+def _too_slow(timeout: float) -> str:
+    return f"No answer within {timeout:g} seconds (the whole answer must arrive by then)."
+
+
+def _cut_off(connection: http.client.HTTPConnection, cut_off: threading.Event) -> None:
+    """At the deadline: end the connection, which wakes a read or write blocked on it."""
+    cut_off.set()
+    sock = connection.sock
+    if sock is None:
+        return
+    with contextlib.suppress(OSError):  # already closed
+        sock.shutdown(socket.SHUT_RDWR)
+
+
 def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float | None = None) -> int:
-    """POST the body; the 2xx status, or DeliveryRefused / DeliveryFailed."""
+    """POST the body, all done within `timeout` seconds (CONSOLE_WEBHOOK_TIMEOUT); the 2xx
+    status, or DeliveryRefused / DeliveryFailed."""
     timeout = settings.CONSOLE_WEBHOOK_TIMEOUT if timeout is None else timeout
     target = check_url(url)
     address = resolve(target)
@@ -142,24 +162,39 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float | Non
         )
     else:
         connection = http.client.HTTPConnection(target.host, target.port, timeout=timeout)
+    cut_off = threading.Event()
 
     def connect_to_checked(_address, timeout=timeout, source_address=None):
-        return socket.create_connection((address, target.port), timeout, source_address)
+        sock = socket.create_connection((address, target.port), timeout, source_address)
+        if cut_off.is_set():
+            sock.close()
+            raise TimeoutError("deadline passed while connecting")
+        return sock
 
     # http.client connects through this hook; TLS still verifies the URL's host name.
     connection._create_connection = connect_to_checked  # type: ignore[attr-defined]
+    deadline = threading.Timer(timeout, _cut_off, args=(connection, cut_off))
+    deadline.daemon = True
+    deadline.start()
     try:
         connection.request("POST", target.path, body=body, headers=headers)
         response = connection.getresponse()
         note = response.read(2048).decode("utf-8", "replace")
-    except TimeoutError as exc:
-        raise DeliveryFailed(f"No answer within {timeout:g} seconds.") from exc
     except ssl.SSLError as exc:
+        if cut_off.is_set():
+            raise DeliveryFailed(_too_slow(timeout)) from exc
         raise DeliveryFailed(f"The secure connection failed: {exc.reason or exc}.") from exc
+    except TimeoutError as exc:
+        raise DeliveryFailed(_too_slow(timeout)) from exc
     except (OSError, http.client.HTTPException) as exc:
+        if cut_off.is_set():
+            raise DeliveryFailed(_too_slow(timeout)) from exc
         raise DeliveryFailed(f"Could not connect: {exc.__class__.__name__}: {exc}") from exc
     finally:
+        deadline.cancel()
         connection.close()
+    if cut_off.is_set():  # the answer was read, but only after the deadline
+        raise DeliveryFailed(_too_slow(timeout))
     status = response.status
     if 300 <= status < 400:
         location = response.getheader("Location", "")[:100]

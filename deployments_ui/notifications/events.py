@@ -17,6 +17,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.urls import reverse
 from django.utils import timezone
 
+from deployments_ui.audit.entries import SETTINGS_ACTIONS
 from deployments_ui.audit.models import AuditEvent
 from deployments_ui.audit.people import ACCOUNT_ACTIONS
 
@@ -46,7 +47,7 @@ GRAFANA = "grafana"
 GRAFANA_TAG = "deployments-console"
 # Events about people and the console's settings, not deployments: dashboards do not mark
 # them, and only those who may see them in the audit log are told of them.
-ABOUT_PEOPLE_AND_SETTINGS = frozenset({*ACCOUNT_ACTIONS, "control_settings", "webhook"})
+ABOUT_PEOPLE_AND_SETTINGS = frozenset({*ACCOUNT_ACTIONS, *SETTINGS_ACTIONS})
 
 
 def kind_of(event: AuditEvent) -> str | None:

@@ -12,7 +12,7 @@ from deployments_ui.accounts import crypto
 from deployments_ui.audit import Actor
 from deployments_ui.audit.models import AuditEvent
 from deployments_ui.core.identity import DeploymentRef
-from deployments_ui.notifications import sending
+from deployments_ui.notifications import events, sending
 from deployments_ui.notifications.models import Delivery, Subscription, Webhook
 
 LOG_LENGTH = 50
@@ -27,6 +27,65 @@ def subscription_get(*, user, subscription_id: int) -> Subscription | None:
     return Subscription.objects.filter(user=user, pk=subscription_id).first()
 
 
+def subscription_create(*, form, user, actor: Actor) -> Subscription:
+    """Save a valid SubscriptionForm as the person's own; audited with what it sends."""
+    subscription = form.save(commit=False)
+    subscription.user = user
+    with transaction.atomic():
+        subscription.save()
+        _record(
+            actor,
+            AuditEvent.Action.SUBSCRIPTION,
+            f"Added the notification “{subscription.name}”",
+            None,
+            _subscription_words(subscription),
+        )
+    return subscription
+
+
+def subscription_save(*, form, actor: Actor) -> Subscription:
+    """Save an edited subscription; audited with what it was and what it is now."""
+    before = _subscription_words(Subscription.objects.get(pk=form.instance.pk))
+    with transaction.atomic():
+        subscription = form.save()
+        after = _subscription_words(subscription)
+        if after != before:
+            message = f"Changed the notification “{subscription.name}”"
+            _record(actor, AuditEvent.Action.SUBSCRIPTION, message, before, after)
+    return subscription
+
+
+def subscription_delete(*, subscription: Subscription, actor: Actor) -> None:
+    with transaction.atomic():
+        before = _subscription_words(subscription)
+        subscription.delete()
+        message = f"Removed the notification “{before['Name']}”"
+        _record(actor, AuditEvent.Action.SUBSCRIPTION, message, before, None)
+
+
+def _subscription_words(subscription: Subscription) -> dict:
+    """What the trail keeps of a subscription, in plain words (never its address)."""
+    return {
+        "Name": subscription.name,
+        "For": subscription.user.get_username(),
+        "How often": subscription.get_frequency_display(),
+        **filter_words(subscription),
+    }
+
+
+def filter_words(rule) -> dict:
+    """A subscription's or webhook's filters in plain words ("any" where none is chosen)."""
+    actions = dict(AuditEvent.Action.choices)
+    return {
+        "Kinds of event": ", ".join(events.KINDS.get(kind, kind) for kind in rule.kinds) or "any",
+        "Environment types": ", ".join(rule.environment_types) or "any",
+        "Environments": ", ".join(str(item) for item in rule.environment_ids) or "any",
+        "Actions": ", ".join(actions.get(item, item) for item in rule.actions) or "any",
+        "Flow name contains": rule.flow_name_contains or "—",
+        "Only problems": "yes" if rule.only_problems else "no",
+    }
+
+
 def new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
@@ -39,7 +98,8 @@ def webhook_create(*, form, owner, actor: Actor) -> tuple[Webhook, str]:
     webhook.encrypted_secret = crypto.encrypt(secret)
     with transaction.atomic():
         webhook.save()
-        _record(actor, f"Added the webhook “{webhook.name}”", None, _described(webhook))
+        message = f"Added the webhook “{webhook.name}”"
+        _record(actor, AuditEvent.Action.WEBHOOK, message, None, _described(webhook))
     return webhook, secret
 
 
@@ -48,7 +108,8 @@ def webhook_save(*, form, actor: Actor) -> Webhook:
     before = _described(Webhook.objects.get(pk=form.instance.pk))
     with transaction.atomic():
         webhook = form.save()
-        _record(actor, f"Changed the webhook “{webhook.name}”", before, _described(webhook))
+        message = f"Changed the webhook “{webhook.name}”"
+        _record(actor, AuditEvent.Action.WEBHOOK, message, before, _described(webhook))
     return webhook
 
 
@@ -56,7 +117,8 @@ def webhook_delete(*, webhook: Webhook, actor: Actor) -> None:
     with transaction.atomic():
         before = _described(webhook)
         webhook.delete()
-        _record(actor, f"Deleted the webhook “{before['name']}”", before, None)
+        message = f"Deleted the webhook “{before['name']}”"
+        _record(actor, AuditEvent.Action.WEBHOOK, message, before, None)
 
 
 def _described(webhook: Webhook) -> dict:
@@ -66,13 +128,16 @@ def _described(webhook: Webhook) -> dict:
         "address": webhook.shown_url,
         "format": webhook.get_format_display(),
         "active": webhook.is_active,
+        **filter_words(webhook),
     }
 
 
-def _record(actor: Actor, message: str, before: dict | None, after: dict | None) -> None:
+def _record(
+    actor: Actor, action: str, message: str, before: dict | None, after: dict | None
+) -> None:
     audit.record_local(
         actor=actor,
-        action=AuditEvent.Action.WEBHOOK,
+        action=action,
         target=DeploymentRef(),
         message=message,
         before=before,

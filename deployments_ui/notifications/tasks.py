@@ -1,48 +1,39 @@
 """The worker's notification tasks: a nudge after each commit, and a poll that never forgets.
 
 Huey tasks are only nudges: the deliveries are rows in the database, so a worker that was down
-sends everything that waited when it comes back (the periodic poll finds them).
+sends everything that waited when it comes back (the periodic poll finds them). In a consumer
+they only wake its sender thread (`sender`), so that no delivery ever holds a consumer.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 
 from deployments_ui.core import leases
-from deployments_ui.notifications import sending
+from deployments_ui.notifications import sender, sending
 
 logger = logging.getLogger(__name__)
-POLL_EVERY = 15  # seconds between looks for due retries and digests within a minute
-MAX_BATCHES = 20
-_start_lock = threading.Lock()
-_started: list[bool] = []
 
 
 @db_task()
 def deliver_due() -> int:
-    """Send every delivery that is due; returns how many were attempted."""
-    attempted = 0
-    for _ in range(MAX_BATCHES):
-        result = sending.deliver_due()
-        count = result.sent + result.retrying + result.failed
-        attempted += count
-        if count < sending.BATCH:
-            break
-    return attempted
+    """Wake the sender thread (in a consumer: returns at once, 0), or, where none runs, send
+    every delivery that is due here; returns how many were attempted."""
+    if sender.running():
+        sender.wake()
+        return 0
+    return sender.send_all()
 
 
 @db_periodic_task(crontab(minute="*"))
 def poll_deliveries() -> None:
-    """Every minute (one consumer claims it): look now and every POLL_EVERY seconds after."""
-    if not leases.claim_run("periodic:notifications", 60):
-        return
-    deliver_due()
-    for delay in range(POLL_EVERY, 60, POLL_EVERY):
-        deliver_due.schedule(delay=delay)
+    """Every minute: a consumer whose sender thread stopped gets a new one."""
+    if sender.start():
+        logger.warning("The notification sender thread was not running; started it again")
+    sender.wake()
 
 
 @db_periodic_task(crontab(minute="23"))
@@ -54,10 +45,7 @@ def prune_deliveries() -> None:
 
 @on_startup()
 def send_what_waited() -> None:
-    """A consumer that starts sends what waited while none ran, without waiting for the minute
-    to turn (even if the nudges queued meanwhile were lost). Once per process."""
-    with _start_lock:
-        if _started:
-            return
-        _started.append(True)
-    deliver_due()
+    """A consumer that starts its sender thread, which first sends what waited while none ran
+    (even if the nudges queued meanwhile were lost). Once per process: the hook runs in every
+    worker thread."""
+    sender.start()

@@ -2,6 +2,7 @@
 
 A saved view stores only a query string, checked against the parameters its page knows and
 re-encoded, and opens as that page's own URL plus the query: it can never point anywhere else.
+Saving, renaming and deleting one are audited with its before and after.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 
+from deployments_ui import audit
+from deployments_ui.audit import Actor
+from deployments_ui.audit.models import AuditEvent
+from deployments_ui.core.identity import DeploymentRef
 from deployments_ui.saved_views.models import SavedView
 
 PAGE_URL_NAMES: dict[str, str] = {
@@ -124,8 +129,10 @@ def saved_views_visible(*, user: User, page: str) -> QuerySet[SavedView]:
     )
 
 
-def saved_view_create(*, owner: User, name: str, page: str, query: str, shared: bool) -> SavedView:
-    """Save the page's current filters and sort under a name, private or shared."""
+def saved_view_create(
+    *, owner: User, actor: Actor, name: str, page: str, query: str, shared: bool
+) -> SavedView:
+    """Save the page's current filters and sort under a name, private or shared; audited."""
     page = clean_page(page)
     if shared:
         _check_room_to_share(owner)
@@ -136,23 +143,56 @@ def saved_view_create(*, owner: User, name: str, page: str, query: str, shared: 
         query=clean_query(page, query),
         shared=shared,
     )
-    _save_unique(view)
+    with transaction.atomic():
+        _save_unique(view)
+        _record(actor, f"Saved the view “{view.name}”", None, view_words(view))
     return view
 
 
-def saved_view_rename(*, owner: User, view_id: int, name: str) -> SavedView:
-    """Rename one of the owner's views (SavedView.DoesNotExist for anyone else's)."""
+def saved_view_rename(*, owner: User, actor: Actor, view_id: int, name: str) -> SavedView:
+    """Rename one of the owner's views (SavedView.DoesNotExist for anyone else's); audited."""
     view = SavedView.objects.get(pk=view_id, owner=owner)
+    before = view_words(view)
     view.name = clean_name(name)
-    _save_unique(view)
+    with transaction.atomic():
+        _save_unique(view)
+        if view.name != before["Name"]:
+            message = f"Renamed the view “{before['Name']}” to “{view.name}”"
+            _record(actor, message, before, view_words(view))
     return view
 
 
-def saved_view_delete(*, owner: User, view_id: int) -> SavedView:
-    """Delete one of the owner's views (SavedView.DoesNotExist for anyone else's)."""
+def saved_view_delete(*, owner: User, actor: Actor, view_id: int) -> SavedView:
+    """Delete one of the owner's views (SavedView.DoesNotExist for anyone else's); audited."""
     view = SavedView.objects.get(pk=view_id, owner=owner)
-    view.delete()
+    before = view_words(view)
+    with transaction.atomic():
+        view.delete()
+        _record(actor, f"Deleted the view “{before['Name']}”", before, None)
     return view
+
+
+def view_words(view: SavedView) -> dict[str, str]:
+    """A saved view as the audit trail keeps it, in plain words."""
+    filters = "; ".join(f"{key}: {value}" for key, value in parse_qsl(view.query))
+    return {
+        "Name": view.name,
+        "Page": view.get_page_display(),
+        "Filters": filters or "none",
+        "Shared": "with everyone" if view.shared else "no, only its owner sees it",
+        "Owner": view.owner.get_username() if view.owner_id else "",
+    }
+
+
+def _record(actor: Actor, message: str, before: dict | None, after: dict | None) -> None:
+    audit.record_local(
+        actor=actor,
+        action=AuditEvent.Action.SAVED_VIEW,
+        target=DeploymentRef(),
+        message=message,
+        before=before,
+        after=after,
+    )
 
 
 def _check_room_to_share(owner: User) -> None:

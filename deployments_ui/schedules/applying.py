@@ -22,6 +22,7 @@ from deployments_ui.changes import requests
 from deployments_ui.changes.gate import Controls
 from deployments_ui.changes.models import ChangeRequest
 from deployments_ui.changes.rules import freeze_in_force
+from deployments_ui.core import leases
 from deployments_ui.core.errors import ConsoleError
 from deployments_ui.deployments import applying, reads, settling, writes
 from deployments_ui.deployments.settling import interrupted_after
@@ -40,7 +41,7 @@ STATUS_FOR = {
     writes.FAILED: Status.FAILED,
     writes.UNKNOWN: Status.FAILED,
 }
-# A change that ran this much after its time is reported as late (no worker was running).
+# A change that ran this much after its time is reported as late, with why when it is known.
 LATE_AFTER = timedelta(seconds=60)
 
 
@@ -162,9 +163,15 @@ def _words(change: ScheduledChange, outcome: writes.Outcome) -> str:
 
 
 def _lateness(change: ScheduledChange) -> str:
+    """'4 s late'; past LATE_AFTER, why, as it was: the worker that applied it started after its
+    time, or was already running (busy with other work)."""
     seconds = max(0.0, (timezone.now() - change.due_at).total_seconds())
-    late = " (no worker was running at its time)" if seconds > LATE_AFTER.total_seconds() else ""
-    return f"{lateness_words(seconds)}{late}"
+    started = leases.consumer_started()
+    if seconds <= LATE_AFTER.total_seconds() or started is None:
+        return lateness_words(seconds)
+    if started > change.due_at:
+        return f"{lateness_words(seconds)} (no worker was running at its time)"
+    return f"{lateness_words(seconds)} (the worker was running but busy at its time)"
 
 
 def _waits_for_a_freeze(change_id: int, now: datetime) -> bool:

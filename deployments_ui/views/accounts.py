@@ -80,6 +80,7 @@ class ConsoleLoginView(auth_views.LoginView):
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)  # Django's login() gives the session a new key.
         self.request.session["sign_in_method"] = "password"
+        lockout.remember_browser(self.request, response, form.get_user().get_username())
         return response
 
     def get_context_data(self, **kwargs) -> dict:

@@ -37,6 +37,7 @@ from django.views.decorators.vary import vary_on_headers
 from deployments_ui.accounts.access import sees_everything
 from deployments_ui.audit import AuditUnavailable
 from deployments_ui.audit.entries import (
+    SETTINGS_ACTIONS,
     AuditEntry,
     describe,
     entry_from_event,
@@ -81,6 +82,8 @@ ACTION_CHOICES = [
     ("miss", "Change request missed its time"),
     ("control_settings", "Change control settings"),
     ("webhook", "Webhook changes"),
+    ("subscription", "Notification changes"),
+    ("saved_view", "Saved view changes"),
     (ACCOUNTS, "Anything about people's accounts (sign-ins, roles, keys, leaving)"),
 ]
 OUTCOME_CHOICES = [
@@ -190,13 +193,7 @@ def filtered_events(filters: dict, *, accounts: bool = False) -> QuerySet[AuditE
     """
     events = entry_queryset()
     if not accounts:
-        events = events.exclude(
-            action__in=[
-                *ACCOUNT_ACTIONS,
-                AuditEvent.Action.CONTROL_SETTINGS,
-                AuditEvent.Action.WEBHOOK,
-            ]
-        )
+        events = events.exclude(action__in=[*ACCOUNT_ACTIONS, *SETTINGS_ACTIONS])
     if person := filters.get("person"):
         # Who acted, and who asked for or approved a change made through a request.
         events = events.filter(

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from deployments_ui.accounts.access import may_act, sees_everything
 from deployments_ui.audit import Actor
-from deployments_ui.audit.entries import entry_from_event
+from deployments_ui.audit.entries import SETTINGS_ACTIONS, entry_from_event
 from deployments_ui.audit.models import AuditEvent
 from deployments_ui.audit.people import ACCOUNT_ACTIONS
 from deployments_ui.changes.gate import ApprovalNeeded
@@ -22,6 +22,7 @@ from deployments_ui.views.controls import control_context, controls_from
 from deployments_ui.views.pages import needs_api_key
 
 TEMPLATE = "deployments_ui/audit_event.html"
+ABOUT_SETTINGS_OR_PEOPLE = frozenset({*ACCOUNT_ACTIONS, *SETTINGS_ACTIONS})
 
 
 def _event(pk: int) -> AuditEvent:
@@ -63,7 +64,7 @@ def _context(request: SignedInRequest, event: AuditEvent, refused=None) -> dict:
 @require_GET
 def audit_event(request: SignedInRequest, pk: int) -> TemplateResponse:
     event = _event(pk)
-    if event.action in ACCOUNT_ACTIONS and not sees_everything(request.user):
+    if event.action in ABOUT_SETTINGS_OR_PEOPLE and not sees_everything(request.user):
         raise Http404("No such audit event")
     return TemplateResponse(request, TEMPLATE, _context(request, event))
 

@@ -20,9 +20,9 @@ def notification_settings(request: SignedInRequest) -> HttpResponse:
     """The person's subscriptions, and a form to add one."""
     form = SubscriptionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        subscription = form.save(commit=False)
-        subscription.user = request.user
-        subscription.save()
+        subscription = services.subscription_create(
+            form=form, user=request.user, actor=Actor.from_request(request)
+        )
         messages.success(request, f"Saved “{subscription.name}”. {_email_note(request)}")
         return redirect("notification-settings")
     context = {
@@ -43,7 +43,7 @@ def notification_edit(request: SignedInRequest, subscription: int) -> HttpRespon
         raise Http404("No such notification of yours.")
     form = SubscriptionForm(request.POST or None, instance=found)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        services.subscription_save(form=form, actor=Actor.from_request(request))
         messages.success(request, f"Saved “{found.name}”.")
         return redirect("notification-settings")
     status = 400 if request.method == "POST" else 200
@@ -56,7 +56,7 @@ def notification_delete(request: SignedInRequest, subscription: int) -> HttpResp
     found = services.subscription_get(user=request.user, subscription_id=subscription)
     if found is None:
         raise Http404("No such notification of yours.")
-    found.delete()
+    services.subscription_delete(subscription=found, actor=Actor.from_request(request))
     messages.success(request, f"Removed “{found.name}”: you will not be emailed about it again.")
     return redirect("notification-settings")
 

@@ -8,6 +8,7 @@ from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from deployments_ui.audit import Actor
 from deployments_ui.core.http import SignedInRequest
 from deployments_ui.saved_views import services
 from deployments_ui.saved_views.models import SavedView
@@ -20,6 +21,7 @@ def saved_view_create(request: SignedInRequest) -> HttpResponse:
     try:
         view = services.saved_view_create(
             owner=request.user,
+            actor=Actor.from_request(request),
             name=request.POST.get("name", ""),
             page=page,
             query=query,
@@ -37,7 +39,10 @@ def saved_view_create(request: SignedInRequest) -> HttpResponse:
 def saved_view_rename(request: SignedInRequest, view: int) -> HttpResponse:
     try:
         renamed = services.saved_view_rename(
-            owner=request.user, view_id=view, name=request.POST.get("name", "")
+            owner=request.user,
+            actor=Actor.from_request(request),
+            view_id=view,
+            name=request.POST.get("name", ""),
         )
     except SavedView.DoesNotExist:
         return _not_yours(request, view)
@@ -51,7 +56,9 @@ def saved_view_rename(request: SignedInRequest, view: int) -> HttpResponse:
 @require_POST
 def saved_view_delete(request: SignedInRequest, view: int) -> HttpResponse:
     try:
-        deleted = services.saved_view_delete(owner=request.user, view_id=view)
+        deleted = services.saved_view_delete(
+            owner=request.user, actor=Actor.from_request(request), view_id=view
+        )
     except SavedView.DoesNotExist:
         return _not_yours(request, view)
     messages.success(request, f"Deleted the view “{deleted.name}”.")

@@ -122,5 +122,6 @@ def catch_up() -> None:
         if _started:
             return
         _started.append(True)
+    leases.mark_consumer_started()
     status.beat(HOLDER)
     _poll_for(61 - timezone.now().second)

@@ -108,3 +108,50 @@ def test_unlocking_with_the_command_is_recorded_and_clears_the_account_limit(
     [unlocked] = events("unlocked")
     assert unlocked.sign_in_method == "system"
     assert sign_in(client, "vera", addr="192.0.2.50").status_code == 302
+
+
+def pause_from_many_addresses(username: str, settings, count: int = 4) -> None:
+    settings.AXES_FAILURE_LIMIT = 3
+    settings.LOGIN_ACCOUNT_FAILURE_LIMIT = count
+    for n in range(count):
+        sign_in(Client(), username, "guess", addr=f"203.0.113.{n + 1}")
+
+
+def test_a_stranger_cannot_keep_the_owner_of_an_account_out(client, viewer, settings):
+    assert sign_in(client, "vera").status_code == 302  # the owner's own browser, earlier
+    client.post("/accounts/logout/")
+
+    pause_from_many_addresses("vera", settings)
+
+    assert sign_in(Client(), "vera", addr="198.51.100.99").status_code == 429  # a new browser
+    assert sign_in(client, "vera").status_code == 302  # the owner's browser still gets in
+    assert client.session[SESSION_KEY] == str(viewer.pk)
+
+
+def test_a_known_browser_is_still_held_by_its_own_address_limit(client, viewer, settings):
+    assert sign_in(client, "vera").status_code == 302
+    client.post("/accounts/logout/")
+    settings.AXES_FAILURE_LIMIT = 2
+    for _ in range(2):
+        sign_in(client, "vera", "guess")
+
+    assert sign_in(client, "vera").status_code == 429
+
+
+def test_a_forged_known_browser_cookie_does_not_count(client, viewer, settings):
+    pause_from_many_addresses("vera", settings)
+    client.cookies["console_known_browser"] = "anything"
+
+    assert sign_in(client, "vera").status_code == 429
+
+
+def test_the_command_lifts_a_pause_from_many_addresses(client, viewer, settings):
+    pause_from_many_addresses("vera", settings)
+    assert sign_in(client, "vera", addr="192.0.2.50").status_code == 429
+    assert not AccessAttempt.objects.filter(failures_since_start__gte=3).exists()
+
+    call_command("axes_reset_username", "vera")
+
+    assert sign_in(client, "vera", addr="192.0.2.50").status_code == 302
+    [unlocked] = events("unlocked")
+    assert describe(unlocked).startswith("Sign-in as vera unlocked")

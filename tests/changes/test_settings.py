@@ -165,7 +165,7 @@ def test_demo_setup_protects_live_environments(settings):
 def test_rule_changes_show_in_the_audit_log_only_to_admins(signed_in, client, viewer):
     signed_in.post("/settings/change-control/", {"type-live-needs_approval": "1"})
     page = signed_in.get("/audit/?action=control_settings").content.decode()
-    assert "Adam Admin changed change control" in page
+    assert "Adam Admin set change control for every live environment" in page
     client.force_login(viewer)
-    assert "changed change control" not in client.get("/audit/").content.decode()
-    assert "changed change control" not in client.get("/audit/export.csv").getvalue().decode()
+    assert "set change control" not in client.get("/audit/").content.decode()
+    assert "set change control" not in client.get("/audit/export.csv").getvalue().decode()

@@ -265,16 +265,33 @@ def test_a_due_change_is_applied_once_with_the_requesters_key(signed_in, on_sand
 
 
 def test_a_change_that_fell_due_while_no_worker_ran_is_applied_and_marked_late(
-    signed_in, on_sandbox
+    signed_in, on_sandbox, monkeypatch
 ):
     item = find_deployment(on_sandbox, enabled=True)
     ask(signed_in, item)
     change = ScheduledChange.objects.get()
     make_due(change, seconds_ago=600)
+    monkeypatch.setattr(leases, "_consumer_started", [timezone.now()])  # a worker started now
     apply_due_changes()
     change.refresh_from_db()
     assert change.status == Status.APPLIED
     assert "10 min late (no worker was running at its time)" in change.result_message
+
+
+def test_a_change_late_behind_a_busy_worker_says_so_not_that_none_ran(
+    signed_in, on_sandbox, monkeypatch
+):
+    item = find_deployment(on_sandbox, enabled=True)
+    ask(signed_in, item)
+    change = ScheduledChange.objects.get()
+    make_due(change, seconds_ago=199)
+    started = timezone.now() - timedelta(hours=1)  # the worker ran all along
+    monkeypatch.setattr(leases, "_consumer_started", [started])
+    apply_due_changes()
+    change.refresh_from_db()
+    assert change.status == Status.APPLIED
+    assert "3 min late (the worker was running but busy at its time)" in change.result_message
+    assert "no worker" not in change.result_message
 
 
 def test_already_in_the_wanted_state_is_skipped_without_a_write(signed_in, on_sandbox):

@@ -116,6 +116,30 @@ def test_the_row_and_the_detail_page_say_who_last_changed_it_and_why(client, ope
     assert "Last change:" in detail and "Disabled by Oscar Operator" in detail
 
 
+def test_an_undo_applied_after_approval_is_recorded_as_the_undo_of_its_event(
+    client, operator, on_sandbox
+):
+    item = find_deployment(on_sandbox, enabled=True, live=True)
+    event = disable(client, operator, item)
+    protect("live")
+    client.post(
+        f"/audit/{event.pk}/undo/",
+        {"reason": "back on", "confirmed": "1", "apply_when_approved": "1"},
+    )
+    request = ChangeRequest.objects.get()
+    approver = make_user("eve", "Editor", full_name="Eve Approver", api_key="sandbox-key-editor")
+    client.force_login(approver)
+
+    client.post(f"/changes/{request.pk}/approve/", {"revision": request.revision})
+
+    assert read_back(on_sandbox, item)["enabled_at"]
+    enabled = AuditEvent.objects.get(action="enable", completes__isnull=True)
+    assert enabled.after["undoes"] == event.pk
+    assert f"(undoing the change of event {event.pk})" in audit.describe(enabled)
+    page = client.get(f"/audit/{event.pk}/").content.decode()
+    assert f"This change was undone later (event {enabled.pk})" in page
+
+
 def test_the_last_change_is_the_newest_that_succeeded(db):
     from deployments_ui.audit.trail import Actor, record_attempt, record_outcome
     from deployments_ui.core.identity import DeploymentRef
