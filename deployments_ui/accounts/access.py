@@ -107,7 +107,9 @@ URL_ACCESS: dict[str, str] = {
     "webhook-delete": "manage_console",
     "webhook-test": "manage_console",
 }
-NAMESPACE_ACCESS: dict[str, str] = {"admin": STAFF}
+# The REST API (deployments_ui/api/): scripts, with a personal API token the API checks itself
+# (no session); each route then asks the person's role, as the pages do.
+NAMESPACE_ACCESS: dict[str, str] = {"admin": STAFF, "api": PUBLIC}
 
 # Write URLs: a refused POST to one of these is recorded in the audit trail.
 WRITE_ACTIONS: dict[str, tuple[str, str]] = {
