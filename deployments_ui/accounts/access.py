@@ -49,6 +49,11 @@ URL_ACCESS: dict[str, str] = {
     "home": AUTHENTICATED,
     "api-key": AUTHENTICATED,
     "service-key": "manage_console",
+    # Personal API tokens: for those who may see deployments (the API needs that much); the
+    # view lets an owner revoke their own, an Admin anyone's. Admins list everyone's.
+    "api-tokens": "view_deployments",
+    "api-token-revoke": "view_deployments",
+    "api-token-list": "manage_console",
     "deployment-list": "view_deployments",
     "flow-version-deployment-list": "view_deployments",
     "deployment-detail": "view_deployments",
