@@ -8,7 +8,7 @@ from typing import Any
 
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from ninja.decorators import decorate_view
 
 from deployments_ui import audit
@@ -159,28 +159,37 @@ def _toggle(request: HttpRequest, ref: DeploymentRef, payload: ChangeIn, *, enab
         )
     except AlreadyInState as refused:
         found = refused.deployment
-        return 200, {
-            "outcome": "skipped",
-            "message": refused.message,
-            "deployment": deployment_out(request, found) if found else None,
-        }
+        return Status(
+            200,
+            {
+                "outcome": "skipped",
+                "message": refused.message,
+                "deployment": deployment_out(request, found) if found else None,
+            },
+        )
     except ApprovalNeeded as asked:
         return _waiting(request, asked)
     verb = "enabled" if enabled else "disabled"
     label = deployment_label(changed)
-    return 200, {
-        "outcome": "done",
-        "message": f"{label[:1].upper()}{label[1:]} is now {verb}.",
-        "deployment": deployment_out(request, changed),
-    }
+    return Status(
+        200,
+        {
+            "outcome": "done",
+            "message": f"{label[:1].upper()}{label[1:]} is now {verb}.",
+            "deployment": deployment_out(request, changed),
+        },
+    )
 
 
-def _waiting(request: HttpRequest, asked: ApprovalNeeded) -> tuple[int, dict[str, Any]]:
-    return 202, {
-        "outcome": "waiting",
-        "message": asked.message,
-        "change_request": change_request_out(request, asked.change_request),
-    }
+def _waiting(request: HttpRequest, asked: ApprovalNeeded) -> Status:
+    return Status(
+        202,
+        {
+            "outcome": "waiting",
+            "message": asked.message,
+            "change_request": change_request_out(request, asked.change_request),
+        },
+    )
 
 
 @router.post(
@@ -224,8 +233,8 @@ def deployment_schedule(
         body.update(
             outcome="waiting", change_request=change_request_out(request, asked.change_request)
         )
-        return 202, body
-    return 201, body
+        return Status(202, body)
+    return Status(201, body)
 
 
 def _scheduled_words(asked: schedules.Asked, found: Any) -> str:

@@ -13,6 +13,7 @@ from deployments_ui.api.auth import NotPermitted, TooManyRequests
 from deployments_ui.core.errors import ConsoleError
 
 UNREADABLE_INPUT = "Some of what was sent is not right: see field_errors."
+UNPARSABLE = 'The body is not valid JSON: send an object such as {"reason": "…"}.'
 
 
 def problem(message: str, field_errors: dict[str, list[str]] | None = None) -> dict[str, Any]:
@@ -96,6 +97,8 @@ def install(api: NinjaAPI) -> None:
 
     @api.exception_handler(HttpError)
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        if exc.status_code == 400:  # the only one the library raises: a body it cannot parse
+            return respond(request, 400, problem(UNPARSABLE, {"request": [UNPARSABLE]}))
         return respond(request, exc.status_code, problem(exc.message))
 
 
