@@ -11,6 +11,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from deployments_ui.accounts.credentials import MissingApiKey
 from deployments_ui.api.auth import NotPermitted, TooManyRequests
 from deployments_ui.core.errors import ConsoleError
+from deployments_ui.patchworks import RateLimited
 
 UNREADABLE_INPUT = "Some of what was sent is not right: see field_errors."
 UNPARSABLE = 'The body is not valid JSON: send an object such as {"reason": "…"}.'
@@ -85,7 +86,9 @@ def install(api: NinjaAPI) -> None:
     @api.exception_handler(ConsoleError)
     def refused(request: HttpRequest, exc: ConsoleError) -> HttpResponse:
         field = str(getattr(exc, "field", "") or "")
-        response = respond(request, exc.http_status, problem(exc.message, _one(field, exc)))
+        # Patchworks' 429, or the console's budget spent (people first): come back later.
+        status = 429 if isinstance(exc, RateLimited) else exc.http_status
+        response = respond(request, status, problem(exc.message, _one(field, exc)))
         retry_after = getattr(exc, "retry_after", None)
         if retry_after:
             response["Retry-After"] = str(max(1, int(retry_after)))

@@ -102,6 +102,16 @@ def test_a_script_waits_only_as_long_as_a_page_then_is_told_to_come_back(setting
         budget.take("key")
 
 
+def test_when_the_budget_is_spent_the_script_is_told_to_come_back(
+    client, operator, settings, monkeypatch, on_sandbox
+):
+    settings.PATCHWORKS_REQUESTS_PER_MINUTE = 240
+    monkeypatch.setattr(budget, "_try_take", lambda *args: 30.0)
+    response = Api(client, token_for(operator)).get("/deployments")
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) >= 1 and response.json()["message"]
+
+
 def test_a_scripts_read_shares_the_peoples_answer(client, operator, settings, on_sandbox):
     settings.CONSOLE_SHARED_READ_SECONDS = 5
     shared.reset()

@@ -79,9 +79,12 @@ def test_an_admin_sees_and_revokes_everyones_tokens(client, operator, admin_user
     assert AuditEvent.objects.filter(action="token_revoked").exists()
 
 
-def test_only_admins_see_everyones_tokens(client, operator):
+def test_only_admins_see_everyones_tokens(client, operator, admin_user):
     client.force_login(operator)
     assert client.get("/settings/tokens/").status_code == 403
+    assert "/settings/tokens/" not in client.get("/account/tokens/").content.decode()
+    client.force_login(admin_user)
+    assert "/settings/tokens/" in client.get("/account/tokens/").content.decode()
 
 
 def make_for(person):
