@@ -30,6 +30,7 @@ STATE_LABELS = {
     "bulk_job_id": "Bulk job",
     "schedule_id": "Scheduled change",
     "undoes": "Undoes event",
+    "token": "Through the API token",
 }
 
 

@@ -19,6 +19,7 @@ from deployments_ui.tokens.models import ApiToken
 logger = logging.getLogger(__name__)
 WINDOW_SECONDS = 60
 PREFIX = "api-token-rate"
+clock = time.time
 
 
 def seconds_to_wait(token: ApiToken, now: float | None = None) -> int:
@@ -26,7 +27,7 @@ def seconds_to_wait(token: ApiToken, now: float | None = None) -> int:
     limit = int(settings.CONSOLE_API_TOKEN_REQUESTS_PER_MINUTE)
     if limit <= 0:
         return 0
-    now = time.time() if now is None else now
+    now = clock() if now is None else now
     window = int(now // WINDOW_SECONDS)
     key = f"{PREFIX}:{token.pk}:{window}"
     try:
