@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from ninja import NinjaAPI
+from django.http import Http404, HttpRequest
+from ninja import NinjaAPI, Router
 
 from deployments_ui.api import audit, deployments, errors
 from deployments_ui.api.auth import TokenAuth
+
+fallback = Router()
+
+
+@fallback.api_operation(
+    ["GET", "POST", "PUT", "PATCH", "DELETE"], "/{path:rest}", auth=None, include_in_schema=False
+)
+def unknown_route(request: HttpRequest, rest: str) -> None:
+    """Anything else under /api/v1/ is a JSON 404, like every other failure."""
+    raise Http404("There is no such route: the routes are listed in /api/v1/openapi.json.")
+
 
 api = NinjaAPI(
     title="Deployments Console API",
@@ -21,3 +33,4 @@ api = NinjaAPI(
 errors.install(api)
 api.add_router("/", deployments.router)
 api.add_router("/", audit.router)
+api.add_router("/", fallback)  # last: it matches any path

@@ -164,3 +164,10 @@ def test_events_about_people_are_for_admins_only(client, operator, admin_user):
     assert Api(client, token_for(operator)).get(f"/audit/{event.pk}").status_code == 404
     assert Api(client, token_for(admin_user)).get(f"/audit/{event.pk}").status_code == 200
     assert Api(client, token_for(operator, name="x")).get("/audit/999999").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/nothing", "/deployments/1/2/3/4", "/audit/x/y"])
+def test_a_route_that_does_not_exist_is_a_json_404(client, path, db):
+    response = client.get(f"/api/v1{path}")
+    assert response.status_code == 404
+    assert "openapi.json" in response.json()["message"]
