@@ -22,7 +22,7 @@ class TokenForm(forms.Form):
     )
     expires_on = forms.DateField(
         label="Expires on",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         help_text="The token stops working at the start of this day.",
         error_messages={"required": "Choose when the token stops working."},
     )
