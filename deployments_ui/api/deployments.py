@@ -205,7 +205,7 @@ def deployment_schedule(
     ref = _ref(flow_version, deployment)
     actor, user = caller(request)
     _may_or_refuse(request, ref, "schedule", payload.action, payload.reason)
-    form = ScheduleForm(payload.dict())
+    form = ScheduleForm(payload.model_dump())
     if not form.is_valid():
         raise invalid_form(form)
     found = reads.deployment_get(

@@ -171,3 +171,11 @@ def test_a_route_that_does_not_exist_is_a_json_404(client, path, db):
     response = client.get(f"/api/v1{path}")
     assert response.status_code == 404
     assert "openapi.json" in response.json()["message"]
+
+
+def test_a_token_sent_the_wrong_way_never_reaches_the_log(client, operator, settings, caplog):
+    settings.DEBUG = True
+    secret = token_for(operator)
+    response = client.get("/api/v1/audit", HTTP_AUTHORIZATION=f"Token {secret}")
+    assert response.status_code == 401
+    assert secret not in caplog.text
