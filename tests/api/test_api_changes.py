@@ -134,6 +134,16 @@ def test_a_test_only_token_changes_test_environments_and_nothing_else(client, op
     assert api.post(path_of(test, "/disable"), {"reason": "r"}).status_code == 200
 
 
+def test_a_test_only_token_cannot_schedule_or_ask_for_live_changes(client, operator, on_sandbox):
+    api = Api(client, token_for(operator, ApiToken.Scope.TEST_ONLY))
+    live = find_deployment(on_sandbox, enabled=True, live=True)
+    body = {"action": "disable", "at": later(), "reason": "r"}
+    assert api.post(path_of(live, "/schedule"), body).status_code == 403
+    asked = api.post(path_of(live, "/approval-requests"), {"action": "disable", "reason": "r"})
+    assert asked.status_code == 403
+    assert not ScheduledChange.objects.exists() and not ChangeRequest.objects.exists()
+
+
 def test_a_token_never_allows_more_than_the_role(client, viewer, on_sandbox):
     api = Api(client, token_for(viewer))
     item = find_deployment(on_sandbox, enabled=True, live=False)
