@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from deployments_ui.api.site import api
+from console.lazy_urls import LazyInclude
 from deployments_ui.views import accounts as account
 from deployments_ui.views import health, tokens
 
@@ -14,7 +14,10 @@ urlpatterns = [
     path("account/tokens/", tokens.api_tokens, name="api-tokens"),
     path("account/tokens/<int:token>/revoke/", tokens.api_token_revoke, name="api-token-revoke"),
     path("settings/tokens/", tokens.api_token_list, name="api-token-list"),
-    path("api/v1/", api.urls),
+    # The REST API for scripts, loaded by the first request that needs it: its libraries
+    # (django-ninja, pydantic) would add about 14 MB to every worker, also to the many that only
+    # ever serve people's pages.
+    LazyInclude("api/v1/", "deployments_ui.api.urls", namespace="api"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
