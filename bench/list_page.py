@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.stack import (
     LIST_INCLUDE,
     Stack,
+    budget_words,
     machine,
     median,
     percentile,
@@ -103,16 +104,25 @@ def describe(result: dict) -> str:
 
 
 def main() -> None:
-    parser = stack_arguments(argparse.ArgumentParser(description=__doc__.split("\n")[0]))
+    parser = stack_arguments(
+        argparse.ArgumentParser(description=__doc__.split("\n")[0]), budget_default=0
+    )
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--latencies", default="0,50", help="comma list of added ms")
     parser.add_argument(
         "--htmx", action="store_true", help="time the htmx table fragment instead of the page"
     )
+    parser.add_argument(
+        "--shared-reads",
+        type=float,
+        default=0,
+        help="CONSOLE_SHARED_READ_SECONDS (default 0: every view makes its own upstream read)",
+    )
     args = parser.parse_args()
     latencies = [int(value) for value in args.latencies.split(",")]
     results = []
-    with Stack.from_args(args) as stack:
+    shared = {"CONSOLE_SHARED_READ_SECONDS": str(args.shared_reads)}
+    with Stack.from_args(args, extra_env=shared) as stack:
         for latency in latencies:
             result = measure(stack, latency_ms=latency, iterations=args.iterations, htmx=args.htmx)
             results.append(result)
@@ -127,7 +137,8 @@ def main() -> None:
         stack.clear_fault()
     what = "htmx table fragment" if args.htmx else "full page"
     print(
-        f"list_page ({PER_PAGE} rows, {what}, {args.iterations} runs, {machine()}): "
+        f"list_page ({PER_PAGE} rows, {what}, {args.iterations} runs, "
+        f"{budget_words(args.budget)}, shared reads {args.shared_reads:g} s, {machine()}): "
         + "; ".join(describe(result) for result in results)
     )
 

@@ -289,6 +289,11 @@ def main() -> None:
     parser.add_argument("--queries", action="store_true", help="print each request's SQL")
     parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu")
     parser.add_argument(
+        "--profile",
+        choices=("page", "table", "toggle"),
+        help="instead of the phases, print cProfile's 40 costliest functions for that request",
+    )
+    parser.add_argument(
         "--redis-url", help="the console's cache in Redis (and sessions in cached_db), as deployed"
     )
     args = parser.parse_args()
@@ -303,6 +308,20 @@ def main() -> None:
             measure(recorded, args)
     finally:
         stack.stop()
+
+
+def profile(call, iterations: int) -> None:
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(iterations):
+        call()
+    profiler.disable()
+    # PROFILE_SORT=cumulative, PROFILE_FILTER=deployments_ui narrow the table.
+    stats = pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "tottime"))
+    stats.print_stats(os.environ.get("PROFILE_FILTER", ""), 40)
 
 
 def measure(recorded: dict, args) -> None:
@@ -341,6 +360,9 @@ def measure(recorded: dict, args) -> None:
     for call in (page, table, toggle):
         for _ in range(20):
             call()
+    if args.profile:
+        profile({"page": page, "table": table, "toggle": toggle}[args.profile], args.iterations)
+        return
     what = "CPU time of this thread" if args.clock == "cpu" else "wall-clock time"
     print(f"phases ({args.iterations} runs each, medians of {what}, {machine()})")
     for title, call in (

@@ -61,7 +61,9 @@ def fernet_key() -> str:
     return Fernet.generate_key().decode()
 
 
-def stack_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def stack_arguments(
+    parser: argparse.ArgumentParser, *, budget_default: int | None = None
+) -> argparse.ArgumentParser:
     """The options every benchmark script shares."""
     parser.add_argument(
         "--postgres",
@@ -76,6 +78,13 @@ def stack_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--sandbox-workers", type=int, default=2, help="sandbox gunicorn workers (default 2)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder and logs")
+    parser.add_argument(
+        "--budget",
+        type=int,
+        default=budget_default,
+        help="PATCHWORKS_REQUESTS_PER_MINUTE for the console (0: off; default "
+        f"{'the console' + chr(39) + 's own, 120' if budget_default is None else budget_default})",
+    )
     return parser
 
 
@@ -91,8 +100,10 @@ class Stack:
         threads: int | None = None,
         sandbox_workers: int = 2,
         keep: bool = False,
+        budget: int | None = None,
         extra_env: dict[str, str] | None = None,
     ) -> None:
+        self.budget = budget
         self.postgres = postgres
         self.redis_url = redis_url
         self.workers = workers
@@ -116,6 +127,7 @@ class Stack:
             threads=args.threads,
             sandbox_workers=args.sandbox_workers,
             keep=args.keep,
+            budget=getattr(args, "budget", None),
             **kwargs,
         )
 
@@ -212,6 +224,8 @@ class Stack:
         }
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url
+        if self.budget is not None:
+            env["PATCHWORKS_REQUESTS_PER_MINUTE"] = str(self.budget)
         if self.workers:
             env["GUNICORN_WORKERS"] = str(self.workers)
         if self.threads:
@@ -389,6 +403,13 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def budget_words(budget: int | None) -> str:
+    """The upstream budget a run had, for its summary line."""
+    if budget is None:
+        return "budget 120 requests/min (the default)"
+    return "budget off" if budget == 0 else f"budget {budget} requests/min"
 
 
 def machine() -> str:

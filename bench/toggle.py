@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.stack import (
     LIST_INCLUDE,
     Stack,
+    budget_words,
     csrf_from_page,
     machine,
     median,
@@ -143,12 +144,21 @@ def describe(result: dict) -> str:
 
 
 def main() -> None:
-    parser = stack_arguments(argparse.ArgumentParser(description=__doc__.split("\n")[0]))
+    parser = stack_arguments(
+        argparse.ArgumentParser(description=__doc__.split("\n")[0]), budget_default=0
+    )
     parser.add_argument("--iterations", type=int, default=100)
     parser.add_argument("--latencies", default="0,50", help="comma list of added ms")
+    parser.add_argument(
+        "--shared-reads",
+        type=float,
+        default=0,
+        help="CONSOLE_SHARED_READ_SECONDS (default 0: every view makes its own upstream read)",
+    )
     args = parser.parse_args()
     results = []
-    with Stack.from_args(args) as stack:
+    shared = {"CONSOLE_SHARED_READ_SECONDS": str(args.shared_reads)}
+    with Stack.from_args(args, extra_env=shared) as stack:
         for latency in (int(value) for value in args.latencies.split(",")):
             result = measure(stack, latency_ms=latency, iterations=args.iterations)
             results.append(result)
@@ -164,7 +174,8 @@ def main() -> None:
             )
         stack.clear_fault()
     print(
-        f"toggle ({args.iterations} runs, {machine()}): "
+        f"toggle ({args.iterations} runs, {budget_words(args.budget)}, "
+        f"shared reads {args.shared_reads:g} s, {machine()}): "
         + "; ".join(describe(result) for result in results)
     )
 

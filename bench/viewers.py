@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.stack import (
     DEMO_PASSWORD,
     Stack,
+    budget_words,
     csrf_from_form,
     machine,
     median,
@@ -53,7 +54,6 @@ FILTERS = (
 )
 PEOPLE = ("viewer", "operator", "editor", "admin")
 LIST_PATH = "/api/v1/flow-version-deployments"
-BUDGET = 120  # PATCHWORKS_REQUESTS_PER_MINUTE's default
 
 
 @dataclass
@@ -215,7 +215,7 @@ def summary(
         f"new connection {results.retried}; pages saying their "
         f"age {results.dated}; upstream {len(entries)} requests ({per_minute:.0f}/min, "
         f"{list_reads} list reads), busiest 60 s window {busiest_window(moments)} "
-        f"(budget {BUDGET}); {machine()}"
+        f"({budget_words(args.budget)}); {machine()}"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from django.conf import settings
+from django.db.models import Max
 from django.http import HttpRequest
 from django.urls import reverse
 
@@ -146,30 +147,30 @@ def with_schedule_badges(rows: list[dict]) -> list[dict]:
 
 
 CHANGES = ("enable", "disable", "update", "create")
-LAST_CHANGE_LOOKBACK = 500
 
 
 def last_changes(deployment_ids: list[str]) -> dict[str, dict]:
     """Per deployment, who last changed it, when and why ("Disabled by Ann Smith 2 hours ago:
-    supplier outage"), linked to its event: one query for the page."""
-    found: dict[str, dict] = {}
-    events = (
-        entry_queryset()
-        .filter(deployment_id__in=deployment_ids, action__in=CHANGES)
-        .filter(final_outcome=AuditEvent.Outcome.SUCCEEDED)
+    supplier outage"), linked to its event: two small queries for the page, one row each."""
+    changes = entry_queryset().filter(
+        deployment_id__in=deployment_ids,
+        action__in=CHANGES,
+        final_outcome=AuditEvent.Outcome.SUCCEEDED,
     )
-    for event in events[:LAST_CHANGE_LOOKBACK]:
-        if event.deployment_id in found:
-            continue
-        verb = event.get_action_display().capitalize()
-        where = " in Patchworks" if event.source == AuditEvent.Source.PATCHWORKS else ""
-        found[event.deployment_id] = {
-            "url": reverse("audit-event", args=(event.pk,)),
-            "text": f"{verb}{where} by {actor_display(event)}",
-            "when": when(event.occurred_at),
-            "reason": event.reason,
-        }
-    return found
+    newest = changes.order_by().values("deployment_id").annotate(newest=Max("id"))
+    events = AuditEvent.objects.filter(pk__in=[row["newest"] for row in newest])
+    return {event.deployment_id: _last_change(event) for event in events}
+
+
+def _last_change(event: AuditEvent) -> dict:
+    verb = event.get_action_display().capitalize()
+    where = " in Patchworks" if event.source == AuditEvent.Source.PATCHWORKS else ""
+    return {
+        "url": reverse("audit-event", args=(event.pk,)),
+        "text": f"{verb}{where} by {actor_display(event)}",
+        "when": when(event.occurred_at),
+        "reason": event.reason,
+    }
 
 
 def waiting_requests(deployment_ids: list[str]) -> dict[str, dict]:

@@ -114,3 +114,22 @@ def test_the_row_and_the_detail_page_say_who_last_changed_it_and_why(client, ope
     assert "Disabled by Oscar Operator" in row and ": supplier outage" in row
     detail = client.get(deployment_url(item)).content.decode()
     assert "Last change:" in detail and "Disabled by Oscar Operator" in detail
+
+
+def test_the_last_change_is_the_newest_that_succeeded(db):
+    from deployments_ui.audit.trail import Actor, record_attempt, record_outcome
+    from deployments_ui.core.identity import DeploymentRef
+    from deployments_ui.presenters import last_changes
+
+    ref = DeploymentRef(flow_version_id="7", deployment_id="70")
+    actor = Actor(username="ann", name="Ann Smith")
+    outcomes = [("disable", "succeeded"), ("enable", "succeeded"), ("disable", "failed")]
+    events = []
+    for action, outcome in outcomes:
+        attempt = record_attempt(actor=actor, action=action, target=ref, reason=action)
+        record_outcome(attempt, outcome=outcome)
+        events.append(attempt)
+    found = last_changes(["70", "71"])
+    assert list(found) == ["70"]
+    assert found["70"]["text"] == "Enabled by Ann Smith"
+    assert found["70"]["url"] == f"/audit/{events[1].pk}/"
