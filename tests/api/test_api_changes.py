@@ -252,3 +252,29 @@ def test_a_deployment_patchworks_does_not_know_is_not_found(api, on_sandbox):
     response = api.post("/deployments/999999/999999/disable", {"reason": "r"})
     assert response.status_code == 404
     assert response.json()["message"] == "This deployment no longer exists in Patchworks."
+
+
+def test_once_another_person_approves_the_scripts_change_is_applied(
+    client, operator, editor, on_sandbox
+):
+    protect("live")
+    api = Api(client, token_for(operator))
+    item = find_deployment(on_sandbox, enabled=True, live=True)
+    assert api.post(path_of(item, "/disable"), {"reason": "supplier outage"}).status_code == 202
+    request = ChangeRequest.objects.get()
+    client.force_login(editor)
+    client.post(f"/changes/{request.pk}/approve/", {"revision": request.revision})
+    assert not read_back(on_sandbox, item)["enabled_at"]
+    assert "at the request of Oscar Operator (change request" in sentence_of("disable")
+    assert api.get(f"/change-requests/{request.pk}").json()["status"] == "applied"
+
+
+def test_an_admin_may_override_a_freeze_with_a_reason(client, admin_user, on_sandbox):
+    freeze_now()
+    api = Api(client, token_for(admin_user))
+    item = find_deployment(on_sandbox, enabled=True, live=False)
+    body = {"reason": "r", "freeze_override": "incident 12: stop the flood"}
+    response = api.post(path_of(item, "/disable"), body)
+    assert response.status_code == 200, response.content
+    override = sentence_of("freeze_override")
+    assert override.startswith("Adam Admin, by token 'nightly maintenance', overrode a freeze")
