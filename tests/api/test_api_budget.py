@@ -126,3 +126,16 @@ def test_a_scripts_read_shares_the_peoples_answer(client, operator, settings, on
         assert reads == []
     finally:
         shared.reset()
+
+
+def test_a_cache_that_does_not_answer_lets_the_request_through(operator, monkeypatch):
+    from deployments_ui.models import ApiToken
+
+    token_for(operator)
+    token = ApiToken.objects.get()
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("no cache")
+
+    monkeypatch.setattr(limits.cache, "incr", broken)
+    assert limits.seconds_to_wait(token) == 0

@@ -142,3 +142,45 @@ def test_a_time_of_day_is_the_next_one(text, hour, days):
     when = datetime.fromisoformat(console_cli.at_time(text, now))
     assert when.hour == hour and (when.date() - now.date()).days == days
     assert when.utcoffset() is not None
+
+
+def test_enable_with_a_version(cli, live_server, operator, on_sandbox):
+    item = only_one(on_sandbox, live=False)
+    flow, env = flow_and_env(live_server, operator, item)
+    version = str(read_back(on_sandbox, item)["flowVersion"]["iteration"])
+    assert cli("disable", flow, "--env", env, "--reason", "r")[0] == 0
+    code, out, _ = cli("enable", flow, "--env", env, "--reason", "back", "--version", version)
+    assert code == 0 and "is now enabled." in out
+    code, _, err = cli("enable", flow, "--env", env, "--version", "999")
+    assert code == 1 and "No deployment" in err
+
+
+def test_disable_until_a_time_disables_now_and_schedules_the_enable(
+    cli, live_server, operator, on_sandbox
+):
+    item = only_one(on_sandbox, live=False)
+    flow, env = flow_and_env(live_server, operator, item)
+    until = (datetime.now() + timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M")
+    code, out, err = cli("disable", flow, "--env", env, "--reason", "r", "--until", until)
+    assert (code, err) == (0, ""), out
+    assert not read_back(on_sandbox, item)["enabled_at"]
+    assert ScheduledChange.objects.get().action == "enable"
+
+
+def test_a_console_that_does_not_answer_is_said_plainly(monkeypatch, capsys):
+    monkeypatch.setenv("CONSOLE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("CONSOLE_TOKEN", "cpt_x")
+    assert console_cli.main(["status", "x"]) == 1
+    assert "Could not reach the console at http://127.0.0.1:9/api/v1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["25:00", "tomorrow", "12:75"])
+def test_a_time_that_is_not_one_is_wrong_use(text):
+    with pytest.raises(console_cli.Failure) as failure:
+        console_cli.at_time(text)
+    assert failure.value.status == 2
+
+
+@pytest.mark.parametrize(("since", "hours"), [("30m", 1), ("1h", 1), ("90m", 2), ("2d", 48)])
+def test_since_becomes_whole_hours(since, hours):
+    assert console_cli.hours_in(since) == hours
