@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.paginator import Paginator
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest
 from ninja import Query, Router, Schema
 
 from deployments_ui.api.auth import caller
 from deployments_ui.api.presenting import entry_out, invalid_form
 from deployments_ui.api.schemas import AuditEventOut, AuditPage, Problem
+from deployments_ui.audit import AuditUnavailable
 from deployments_ui.audit.entries import entry_from_event
 from deployments_ui.audit.filters import filtered_events, sees_everything
 from deployments_ui.audit.models import AuditEvent
@@ -19,12 +21,14 @@ from deployments_ui.forms.audit import AuditFilterForm
 
 router = Router(tags=["audit"])
 PER_PAGE = 50
+UNREADABLE = "The audit log cannot be read just now. Try again in a minute."
 REFUSALS: dict[int | str, Any] = {
     400: Problem,
     401: Problem,
     403: Problem,
     404: Problem,
     429: Problem,
+    503: Problem,
 }
 
 
@@ -53,13 +57,17 @@ def audit_log(request: HttpRequest, filters: Query[AuditFilters]) -> Any:
     if not form.is_valid():
         raise invalid_form(form)
     everything = sees_everything(user)
-    events = filtered_events(form.filters(), accounts=everything)
-    page = Paginator(events, PER_PAGE).get_page(filters.page)
-    return {
-        "items": [
+    try:
+        events = filtered_events(form.filters(), accounts=everything)
+        page = Paginator(events, PER_PAGE).get_page(filters.page)
+        items = [
             entry_out(request, entry_from_event(event, personal=everything))
             for event in page.object_list
-        ],
+        ]
+    except DatabaseError:
+        raise AuditUnavailable(UNREADABLE) from None
+    return {
+        "items": items,
         "page": page.number,
         "last_page": page.paginator.num_pages,
         "total": page.paginator.count,

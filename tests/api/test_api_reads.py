@@ -179,3 +179,17 @@ def test_a_token_sent_the_wrong_way_never_reaches_the_log(client, operator, sett
     response = client.get("/api/v1/audit", HTTP_AUTHORIZATION=f"Token {secret}")
     assert response.status_code == 401
     assert secret not in caplog.text
+
+
+def test_an_unreadable_audit_log_is_a_503_in_plain_words(api, monkeypatch):
+    from django.db import DatabaseError
+
+    from deployments_ui.api import audit as audit_routes
+
+    def unreadable(*args, **kwargs):
+        raise DatabaseError("gone")
+
+    monkeypatch.setattr(audit_routes, "filtered_events", unreadable)
+    response = api.get("/audit")
+    assert response.status_code == 503
+    assert response.json()["message"].startswith("The audit log cannot be read just now.")
