@@ -382,6 +382,10 @@ CONSOLE_FLOW_HEALTH_RUNS = env_int("CONSOLE_FLOW_HEALTH_RUNS", 100)
 CONSOLE_FLOW_HEALTH_RELATED_MINUTES = env_int("CONSOLE_FLOW_HEALTH_RELATED_MINUTES", 120)
 # How often the worker reads the live deployments' health to tell subscribers (0: never).
 CONSOLE_FLOW_HEALTH_WATCH_MINUTES = env_int("CONSOLE_FLOW_HEALTH_WATCH_MINUTES", 5)
+# Personal API tokens (docs/api.md): the requests one token may make a minute (0: no limit; the
+# company's Patchworks budget still holds), and the longest a token may last.
+CONSOLE_API_TOKEN_REQUESTS_PER_MINUTE = env_int("CONSOLE_API_TOKEN_REQUESTS_PER_MINUTE", 60)
+CONSOLE_API_TOKEN_MAX_DAYS = env_int("CONSOLE_API_TOKEN_MAX_DAYS", 365)
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env_str("CONSOLE_TIME_ZONE", "Europe/London")

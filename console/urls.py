@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from console.lazy_urls import LazyInclude
 from deployments_ui.views import accounts as account
-from deployments_ui.views import health
+from deployments_ui.views import health, tokens
 
 urlpatterns = [
     path("", include("deployments_ui.urls")),
@@ -10,6 +11,13 @@ urlpatterns = [
     path("accounts/logout/", account.logout, name="logout"),
     path("account/api-key/", account.api_key, name="api-key"),
     path("settings/service-key/", account.service_key, name="service-key"),
+    path("account/tokens/", tokens.api_tokens, name="api-tokens"),
+    path("account/tokens/<int:token>/revoke/", tokens.api_token_revoke, name="api-token-revoke"),
+    path("settings/tokens/", tokens.api_token_list, name="api-token-list"),
+    # The REST API for scripts, loaded by the first request that needs it: its libraries
+    # (django-ninja, pydantic) would add about 14 MB to every worker, also to the many that only
+    # ever serve people's pages.
+    LazyInclude("api/v1/", "deployments_ui.api.urls", namespace="api"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),

@@ -37,3 +37,4 @@ from deployments_ui.notifications.models import (  # noqa: F401
 from deployments_ui.patchworks.models import UpstreamBudget  # noqa: F401
 from deployments_ui.saved_views.models import SavedView  # noqa: F401
 from deployments_ui.schedules.models import ScheduledChange  # noqa: F401
+from deployments_ui.tokens.models import ApiToken  # noqa: F401

@@ -64,6 +64,7 @@ LAYERS = {
     "patchworks": 2,
     "audit": 3,
     "flow_health": 3,
+    "tokens": 3.5,
     "accounts": 4,
     "saved_views": 4,
     "notifications": 5,
@@ -80,6 +81,7 @@ LAYERS = {
     "rows": 10,
     "presenters": 10.5,
     "views": 11,
+    "api": 11,
     "templatetags": 11,
 }
 WIRING = 12  # urls, apps, admin, middleware, context_processors, tasks, models, management

@@ -50,6 +50,11 @@ URL_ACCESS: dict[str, str] = {
     "home": AUTHENTICATED,
     "api-key": AUTHENTICATED,
     "service-key": "manage_console",
+    # Personal API tokens: for those who may see deployments (the API needs that much); the
+    # view lets an owner revoke their own, an Admin anyone's. Admins list everyone's.
+    "api-tokens": "view_deployments",
+    "api-token-revoke": "view_deployments",
+    "api-token-list": "manage_console",
     "deployment-list": "view_deployments",
     "flow-version-deployment-list": "view_deployments",
     "deployment-detail": "view_deployments",
@@ -111,7 +116,9 @@ URL_ACCESS: dict[str, str] = {
     "webhook-delete": "manage_console",
     "webhook-test": "manage_console",
 }
-NAMESPACE_ACCESS: dict[str, str] = {"admin": STAFF}
+# The REST API (deployments_ui/api/): scripts, with a personal API token the API checks itself
+# (no session); each route then asks the person's role, as the pages do.
+NAMESPACE_ACCESS: dict[str, str] = {"admin": STAFF, "api": PUBLIC}
 
 # Write URLs: a refused POST to one of these is recorded in the audit trail.
 WRITE_ACTIONS: dict[str, tuple[str, str]] = {

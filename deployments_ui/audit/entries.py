@@ -74,6 +74,7 @@ SIGN_IN_METHODS = {
     "bulk": "a bulk job, run by the background worker",
     "oidc": "single sign-on (OpenID Connect)",
     "scim": "provisioning (SCIM) from the identity provider",
+    "token": "a personal API token",
 }
 
 
@@ -110,6 +111,8 @@ class AuditEntry:
     # A write made through a change request: who asked, and who approved.
     on_behalf: str = ""
     requested_by_id: int | None = None
+    # Done through a personal API token: the actor reads "Ann Smith, by token '…'".
+    by_token: bool = False
 
     @property
     def is_control(self) -> bool:
@@ -209,6 +212,7 @@ def entry_from_event(event: AuditEvent, *, personal: bool = True) -> AuditEntry:
     recorded = event.after if isinstance(event.after, dict) else {}
     entry_data["on_behalf"] = on_behalf_words(recorded)
     entry_data["requested_by_id"] = recorded.get("requested_by_id")
+    entry_data["by_token"] = event.sign_in_method == "token"
     if event.action in CONTROL_ACTIONS and isinstance(event.after, dict):
         entry_data["change"] = str(event.after.get("change", ""))
         entry_data["change_request"] = event.after.get("change_request")
@@ -228,6 +232,8 @@ def describe(entry: AuditEntry | AuditEvent) -> str:
         entry = entry_from_event(entry)
     if entry.summary:
         return entry.summary
+    if entry.by_token:
+        entry = replace(entry, actor=f"{entry.actor},")
     if entry.action in LOCAL_PHRASES and entry.outcome == AuditEvent.Outcome.SUCCEEDED:
         sentence = f"{entry.actor} {LOCAL_PHRASES[entry.action]} {entry.place}"
         if entry.message:

@@ -57,6 +57,8 @@ class AuditEvent(DeploymentIdentity):
         SCIM_TOKEN = "scim_token", "replaced the provisioning token"
         FEED_MADE = "feed_made", "made a calendar feed link"
         FEED_REVOKED = "feed_revoked", "revoked a calendar feed link"
+        TOKEN_MADE = "token_made", "made an API token"
+        TOKEN_REVOKED = "token_revoked", "revoked an API token"
         WEBHOOK = "webhook", "changed a webhook"
         PASSWORD_SET = "password_set", "set the password of an account"
         SUBSCRIPTION = "subscription", "changed a notification"

@@ -31,6 +31,8 @@ ACCOUNT_ACTIONS = frozenset(
         "bulk_stopped",
         "scim_token",
         "password_set",
+        "token_made",
+        "token_revoked",
     }
 )
 
@@ -75,6 +77,8 @@ def account_sentence(event: AuditEvent) -> str:
         showing = after.get("filters") if made else ""
         sentence = f"{actor} {what}" + ("" if own else f" of {account}")
         return f"{sentence} showing {showing}" if showing and showing != "Everything" else sentence
+    if event.action in ("token_made", "token_revoked"):
+        return _token_sentence(event.action, actor, account, own, after)
     if after.get("key") == "service":
         what = "the service key"
     else:
@@ -90,6 +94,10 @@ def actor_display(event: AuditEvent) -> str:
     name = event.actor_name or event.sso_identity or event.actor_username
     if event.sign_in_method == "schedule":
         return f"the schedule of {name or 'an unnamed user'}"
+    if event.sign_in_method == "token" and event.action not in ACCOUNT_ACTIONS:
+        after = event.after if isinstance(event.after, dict) else {}
+        token = f"token '{after['token']}'" if after.get("token") else "an API token"
+        return f"{name or 'an unnamed user'}, by {token}"
     if name:
         return name
     if event.source == AuditEvent.Source.PATCHWORKS:
@@ -112,3 +120,13 @@ def _leaver_sentence(action: str, actor: str, account: str, after: dict[str, Any
     if action == "scim_token":
         return f"{actor} replaced the provisioning (SCIM) token"
     return ""
+
+
+def _token_sentence(action: str, actor: str, account: str, own: bool, after: dict[str, Any]) -> str:
+    """'Ann Smith made API token 'nightly maintenance' (read only, expires …)'."""
+    whose = "" if own else f" of {account}"
+    if action == "token_revoked":
+        return f"{actor} revoked API token '{after.get('token', '')}'{whose}"
+    expires = str(after.get("expires_at", ""))[:10]
+    details = ", ".join(part for part in (after.get("scope"), f"expires {expires}") if part)
+    return f"{actor} made API token '{after.get('token', '')}'{whose} ({details})"

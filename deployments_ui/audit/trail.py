@@ -49,6 +49,8 @@ class Actor:
     ip_address: str | None = None
     user_agent: str = ""
     request_id: str = ""
+    # The name of the personal API token the person acts through (`sign_in_method` "token").
+    token: str = ""
 
     @classmethod
     def from_request(cls, request: HttpRequest) -> Actor:
@@ -120,7 +122,8 @@ def record_attempt(
     `message` notes circumstances of the attempt, e.g. a scheduled change's lateness.
     """
     event = _new_event(actor, target, action=action, outcome=AuditEvent.Outcome.PENDING)
-    event.before, event.after, event.reason, event.message = before, after, reason, message
+    event.before, event.after = before, _attributed(actor, after)
+    event.reason, event.message = reason, message
     return append(event)
 
 
@@ -206,7 +209,8 @@ def record_refusal(
 ) -> AuditEvent:
     """Write one row for a write the console declined to send (permission, conflict, ...)."""
     event = _new_event(actor, target, action=action, outcome=AuditEvent.Outcome.REFUSED)
-    event.before, event.after, event.reason, event.message = before, after, reason, message
+    event.before, event.after = before, _attributed(actor, after)
+    event.reason, event.message = reason, message
     return append(event)
 
 
@@ -224,7 +228,8 @@ def record_local(
     for, moving or cancelling a scheduled change; a step of change control (a request, an
     approval, an override). Raises AuditUnavailable."""
     event = _new_event(actor, target, action=action, outcome=AuditEvent.Outcome.SUCCEEDED)
-    event.before, event.after, event.reason, event.message = before, after, reason, message
+    event.before, event.after = before, _attributed(actor, after)
+    event.reason, event.message = reason, message
     return append(event)
 
 
@@ -292,6 +297,14 @@ def _new_event(actor: Actor, target: DeploymentRef, *, action: str, outcome: str
     )
     _apply_target(event, target)
     return event
+
+
+def _attributed(actor: Actor, after: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A change made through a personal API token carries the token's name with it, whatever
+    route recorded it (a write, a refusal, a request for approval, a schedule)."""
+    if not actor.token:
+        return after
+    return {**(after or {}), "token": actor.token}
 
 
 def _apply_target(event: AuditEvent, target: DeploymentRef) -> None:

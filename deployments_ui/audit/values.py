@@ -30,6 +30,7 @@ STATE_LABELS = {
     "bulk_job_id": "Bulk job",
     "schedule_id": "Scheduled change",
     "undoes": "Undoes event",
+    "token": "Through the API token",
 }
 # Recorded with a change but shown on their own (the flow's health when it was made).
 OWN_SECTION = frozenset({"flow_health"})

@@ -36,6 +36,7 @@ from deployments_ui.changes.rules import (
 from deployments_ui.core.errors import ActionRefused
 from deployments_ui.core.identity import DeploymentRef, EnvironmentRef
 from deployments_ui.notifications import events, outbox
+from deployments_ui.tokens import scope as token_scope
 
 Action = AuditEvent.Action
 Status = ChangeRequest.Status
@@ -51,7 +52,8 @@ class Controls:
     `confirm_name`: the environment name they typed. `confirmed_elsewhere`: it was typed when
     the change was asked for (a scheduled change, an "off until" re-enable, a bulk preview).
     `freeze_override`: an Admin's reason for writing during a freeze window.
-    `apply_when_approved`: a request made now applies itself once approved. `due_at`: the change
+    `apply_when_approved`: a request made now applies itself once approved. `ask_approval`: make
+    a request even where no rule asks for one (a script asking for approval). `due_at`: the change
     is asked for now and due then (a freeze is checked at that time, not now). `until`: an "off
     until" disable, re-enabled then (one request covers both). `change_request`: the approved
     (or break-glass) request being applied, so no new request is made.
@@ -61,6 +63,7 @@ class Controls:
     confirmed_elsewhere: bool = False
     freeze_override: str = ""
     apply_when_approved: bool = False
+    ask_approval: bool = False
     due_at: datetime | None = None
     until: datetime | None = None
     change_request: ChangeRequest | None = None
@@ -102,6 +105,12 @@ class NameNotConfirmed(ActionRefused):
         self.environment_name = environment_name
 
 
+class TokenScopeRefused(ActionRefused):
+    """The personal API token the person acts through does not allow this change."""
+
+    http_status = 403
+
+
 class ReasonRequired(ActionRefused):
     """A reason is required for changes here and none was given (a field error)."""
 
@@ -139,6 +148,7 @@ class RequestStale(RequestRefused):
 def gate(*, actor: Actor, user, change: Change, controls: Controls | None = None, at=None) -> None:
     """Let a change through, or refuse it (recorded) by raising one of:
 
+    - `TokenScopeRefused`: the person acts through an API token whose scope leaves this out;
     - `ChangeFrozen`: a freeze window covers an environment of the change now (an Admin's
       `controls.freeze_override` reason lets it through, recorded as an override); a change due
       later (`controls.due_at`) is not checked now: it waits for the window's end when due;
@@ -152,6 +162,7 @@ def gate(*, actor: Actor, user, change: Change, controls: Controls | None = None
     the attempt. Returns None when the write may be sent.
     """
     controls = controls or Controls()
+    _check_token(actor, user, change)
     if controls.due_at is None:
         _check_freeze(actor, user, change, controls, at)
     if controls.change_request is not None:
@@ -160,6 +171,8 @@ def gate(*, actor: Actor, user, change: Change, controls: Controls | None = None
     _check_name(actor, change, controls)
     rules = [rule_for(environment) for environment in change.environments]
     needed = max((rule.approvals_required for rule in rules if rule.needs_approval), default=0)
+    if controls.ask_approval:
+        needed = max(needed, 1)
     if needed:
         _check_duplicate(actor, change)
         request = _open_request(actor, user, change, needed, controls)
@@ -175,6 +188,13 @@ def needs_reason(environment: Any) -> bool:
     """A reason is asked for everywhere by setting, and always in live environments (the
     global deployment runs in live ones too)."""
     return settings.CONSOLE_REQUIRE_REASON or "live" in types_of(environment)
+
+
+def _check_token(actor, user, change: Change) -> None:
+    """A token narrows what its person's role allows (`tokens.scope`), never widens it."""
+    problem = token_scope.refusal(user, change.environments)
+    if problem:
+        _refuse(actor, change, TokenScopeRefused(problem))
 
 
 def _check_reason(actor, change: Change) -> None:

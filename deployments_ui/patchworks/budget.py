@@ -21,6 +21,10 @@ Changes go before page views: a person's write, and the read that guards it (`fo
 may use the last quarter of the burst, which page views leave alone, so that one person's
 reloading never makes another person's change fail.
 
+Scripts (the REST API, with a person's token) come after people: their requests, changes
+included, leave the same reserve as background work, and like a page they wait only a few
+seconds for the budget before being told to come back later (`script`).
+
 A 429 pauses every request with that key for Patchworks' Retry-After (`pause`).
 
 When Redis is configured but does not answer, people's requests are counted in the database
@@ -50,6 +54,7 @@ logger = logging.getLogger(__name__)
 INTERACTIVE = "interactive"
 BACKGROUND = "background"
 CHANGE = "change"
+SCRIPT = "script"
 BUCKET = "patchworks-budget"
 # The longest a person's page waits for the budget before being told Patchworks is busy.
 INTERACTIVE_MAX_WAIT = 5.0
@@ -109,11 +114,22 @@ def background(on_wait: Callable[[], None] | None = None) -> Iterator[None]:
 
 
 @contextmanager
+def script() -> Iterator[None]:
+    """Requests made inside come from a script through the REST API: behind people's page views
+    and changes, never into their reserve, but waiting no longer than a page would."""
+    token = _priority.set(SCRIPT)
+    try:
+        yield
+    finally:
+        _priority.reset(token)
+
+
+@contextmanager
 def for_change() -> Iterator[None]:
     """Requests made inside are part of a person's change (the read that guards a write, the
     write): they may use the reserve page views leave, so reloading pages cannot starve them.
-    Background work stays background work."""
-    if current_priority() == BACKGROUND:
+    Background work and scripts keep their place."""
+    if current_priority() in (BACKGROUND, SCRIPT):
         yield
         return
     token = _priority.set(CHANGE)
@@ -204,7 +220,7 @@ class Shape:
         if priority == CHANGE:
             return self.burst - 1
         views = self.burst - 1 - self.change_reserve
-        if priority == BACKGROUND:
+        if priority in (BACKGROUND, SCRIPT):
             return max(0, min(self.burst - 1 - self.reserve, views - 1))
         return views
 

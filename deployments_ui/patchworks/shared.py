@@ -48,6 +48,8 @@ CLAIM_SECONDS = 20.0
 REFRESH_AT = 0.8
 # While an older answer can serve a page, a page waits at most this long for the budget.
 PATIENCE_WITH_FALLBACK = 1.0
+# Who shares answers: people's pages, and scripts' reads through the REST API.
+SHARING = (budget.INTERACTIVE, budget.SCRIPT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +167,7 @@ def _name(path: str, params: Mapping[str, Any]) -> str:
 
 def _read(store: _Store, key_name: str, digest: str, fetch: Callable[[], Any]) -> Answer:
     name = f"{store.generation()}:{digest}"
-    if budget.current_priority() != budget.INTERACTIVE or not store.trusted(key_name):
+    if budget.current_priority() not in SHARING or not store.trusted(key_name):
         # Changes, background work (drift, jobs) and keys not known to work read for
         # themselves (and let people use the answer): no one else's answer is given.
         return _lead(store, name, fetch, fallback=None, claimed=False)

@@ -17,17 +17,14 @@ so, and a last row says when some were left out), and each person runs one expor
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Iterable, Iterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 
-from django import forms
 from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import DatabaseError
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -37,17 +34,15 @@ from django.views.decorators.vary import vary_on_headers
 from deployments_ui.accounts.access import sees_everything
 from deployments_ui.audit import AuditUnavailable
 from deployments_ui.audit.entries import (
-    SETTINGS_ACTIONS,
     AuditEntry,
     describe,
     entry_from_event,
-    entry_queryset,
-    for_deployment,
 )
+from deployments_ui.audit.filters import BEFORE_HOURS, filtered_events
 from deployments_ui.audit.models import AuditEvent
-from deployments_ui.audit.people import ACCOUNT_ACTIONS
 from deployments_ui.audit.values import state_lines
 from deployments_ui.core.http import ConsoleRequest
+from deployments_ui.forms.audit import AuditFilterForm
 from deployments_ui.presenters import pager
 from deployments_ui.views.pages import respond
 
@@ -56,49 +51,8 @@ UNREADABLE = "The audit log cannot be read just now. Try again in a minute."
 EXPORT_CHUNK = 500
 # One export per person at a time; the lock expires on its own if a worker dies mid-export.
 EXPORT_LOCK_SECONDS = 600
-# "What changed before…": the hours looked back from `before` unless `hours` says otherwise.
-BEFORE_HOURS = 6
-MAX_BEFORE_HOURS = 24 * 14
-EARLIEST_DAY = date(2000, 1, 1)
-LATEST_DAY = date(2999, 12, 31)
 PERSONAL_COLUMNS = ("IP address", "User agent")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-ACCOUNTS = "accounts"
-ACTION_CHOICES = [
-    ("", "Any action"),
-    ("enable", "Enable"),
-    ("disable", "Disable"),
-    ("create", "Create"),
-    ("update", "Change"),
-    ("delete", "Delete"),
-    ("request", "Ask for approval"),
-    ("request_edit", "Edit a change request"),
-    ("approve", "Approve"),
-    ("decline", "Decline"),
-    ("expire", "Change request expired"),
-    ("withdraw", "Change request withdrawn"),
-    ("break_glass", "Break glass"),
-    ("freeze_override", "Override a freeze window"),
-    ("miss", "Change request missed its time"),
-    ("control_settings", "Change control settings"),
-    ("webhook", "Webhook changes"),
-    ("subscription", "Notification changes"),
-    ("saved_view", "Saved view changes"),
-    (ACCOUNTS, "Anything about people's accounts (sign-ins, roles, keys, leaving)"),
-]
-OUTCOME_CHOICES = [
-    ("", "Any outcome"),
-    ("succeeded", "Succeeded"),
-    ("failed", "Failed"),
-    ("unknown", "Outcome unknown"),
-    ("refused", "Refused by the console"),
-    ("pending", "No outcome recorded"),
-]
-SOURCE_CHOICES = [
-    ("", "Console and Patchworks"),
-    ("console", "Through the console"),
-    ("patchworks", "Outside the console"),
-]
 EXPORT_COLUMNS = [
     "Event id",
     "When (UTC)",
@@ -128,101 +82,6 @@ EXPORT_COLUMNS = [
     "In words",
     "Event ids",
 ]
-
-
-class IsoDateTimeField(forms.DateTimeField):
-    """A date and time in ISO 8601, also when a link's "+01:00" arrived as " 01:00"."""
-
-    def to_python(self, value):
-        if isinstance(value, str):
-            value = re.sub(r" (\d\d:?\d\d)$", r"+\1", value.strip())
-        return super().to_python(value)
-
-
-class AuditFilterForm(forms.Form):
-    """The audit log's filters; read from the query string so every view can be shared."""
-
-    person = forms.CharField(
-        required=False, max_length=150, label="Person", help_text="Name, username or SSO identity"
-    )
-    action = forms.ChoiceField(required=False, choices=ACTION_CHOICES, label="Action")
-    outcome = forms.ChoiceField(required=False, choices=OUTCOME_CHOICES, label="Outcome")
-    source = forms.ChoiceField(required=False, choices=SOURCE_CHOICES, label="Where")
-    deployment = forms.CharField(required=False, max_length=40, label="Deployment id")
-    flow = forms.CharField(required=False, max_length=255, label="Flow name contains")
-    environment = forms.CharField(required=False, max_length=255, label="Environment")
-    date_from = forms.DateField(
-        required=False,
-        label="From",
-        widget=forms.DateInput(attrs={"type": "date"}),
-        validators=[MinValueValidator(EARLIEST_DAY), MaxValueValidator(LATEST_DAY)],
-    )
-    date_to = forms.DateField(
-        required=False,
-        label="To",
-        widget=forms.DateInput(attrs={"type": "date"}),
-        validators=[MinValueValidator(EARLIEST_DAY), MaxValueValidator(LATEST_DAY)],
-    )
-
-    before = IsoDateTimeField(
-        required=False,
-        label="Changes before",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text="With “Hours before”: what changed in the hours before this moment",
-    )
-    hours = forms.IntegerField(
-        required=False,
-        min_value=1,
-        max_value=MAX_BEFORE_HOURS,
-        label="Hours before",
-        help_text=f"{BEFORE_HOURS} unless you say",
-    )
-
-    def filters(self) -> dict:
-        """The valid, non-empty filters (a filter that was not understood is left out)."""
-        self.is_valid()
-        data = getattr(self, "cleaned_data", {})
-        return {name: value for name, value in data.items() if value not in ("", None)}
-
-
-def filtered_events(filters: dict, *, accounts: bool = False) -> QuerySet[AuditEvent]:
-    """Attempts, refusals and external events matching the filters, newest first.
-
-    `accounts`: include the events about people's accounts and the console's settings (for those
-    who see everything).
-    """
-    events = entry_queryset()
-    if not accounts:
-        events = events.exclude(action__in=[*ACCOUNT_ACTIONS, *SETTINGS_ACTIONS])
-    if person := filters.get("person"):
-        # Who acted, and who asked for or approved a change made through a request.
-        events = events.filter(
-            Q(actor_name__icontains=person)
-            | Q(actor_username__icontains=person)
-            | Q(sso_identity__icontains=person)
-            | Q(after__requested_by__icontains=person)
-            | Q(after__approved_by__icontains=person)
-        )
-    if action := filters.get("action"):
-        events = events.filter(action__in=ACCOUNT_ACTIONS if action == ACCOUNTS else [action])
-    if outcome := filters.get("outcome"):
-        events = events.filter(final_outcome=outcome)
-    if source := filters.get("source"):
-        events = events.filter(source=source)
-    if deployment := filters.get("deployment"):
-        events = for_deployment(events, deployment.strip())
-    if flow := filters.get("flow"):
-        events = events.filter(flow_name__icontains=flow)
-    if environment := filters.get("environment"):
-        events = events.filter(environment_name__icontains=environment)
-    if day := filters.get("date_from"):
-        events = events.filter(occurred_at__gte=_start_of(day))
-    if day := filters.get("date_to"):
-        events = events.filter(occurred_at__lt=_start_of(day + timedelta(days=1)))
-    if before := filters.get("before"):
-        since = before - timedelta(hours=filters.get("hours") or BEFORE_HOURS)
-        events = events.filter(occurred_at__lte=before, occurred_at__gt=since)
-    return events
 
 
 @require_GET
@@ -374,7 +233,3 @@ def _state_text(state: object) -> str:
 
 def _utc(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def _start_of(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))

@@ -1,0 +1,1 @@
+"""The console's command line for scripts and people (`console-cli`)."""
