@@ -1,7 +1,7 @@
 """Settings for the Deployments Console: one module, every value from the environment.
 
 Safe local defaults; production is configured entirely by environment variables
-(see README.md for the table). `NAME_FILE` may hold a path to read NAME from (container secrets).
+(docs/configuration.md lists them, `make docs` writes it). `NAME_FILE` may hold a path to read NAME from (container secrets).
 """
 
 from __future__ import annotations
