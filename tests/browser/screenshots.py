@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from playwright.sync_api import Page
+from playwright.sync_api import Locator, Page
 
 from tests.browser.png import optimise
 
@@ -21,8 +21,11 @@ SIZES = {"desktop": DESKTOP, "phone": {"width": 390, "height": 844}}
 SCHEMES = ("light", "dark")
 
 
-def shoot(page: Page, name: str, *, folder: str = FOLDER) -> list[Path]:
-    """Save the page as it is now in each size and colour scheme; the files written."""
+def shoot(
+    page: Page, name: str, *, show: Locator | None = None, folder: str = FOLDER
+) -> list[Path]:
+    """Save the page as it is now in each size and colour scheme, scrolled so that `show` is in
+    view; the files written."""
     if not folder:
         return []
     Path(folder).mkdir(parents=True, exist_ok=True)
@@ -33,6 +36,8 @@ def shoot(page: Page, name: str, *, folder: str = FOLDER) -> list[Path]:
             page.emulate_media(color_scheme=scheme)
             for device, size in SIZES.items():
                 page.set_viewport_size(size)
+                if show is not None:
+                    show.scroll_into_view_if_needed()
                 page.evaluate("() => new Promise(requestAnimationFrame)")
                 path = Path(folder) / f"{name}-{device}-{scheme}.png"
                 page.screenshot(path=path, animations="disabled", caret="hide")

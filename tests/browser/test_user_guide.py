@@ -9,6 +9,7 @@ the pictures docs/ shows, at the moment each shows (tests/browser/screenshots.py
 
 from __future__ import annotations
 
+import io
 import re
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -34,14 +35,8 @@ UK_TEST = "UK Test (test)"
 @pytest.fixture
 def demo(roles, on_sandbox, django_user_model):
     """The demo sign-ins and change control as `make run` sets them up."""
-    call_command("demo_setup", force_demo=True, webhook_url="", stdout=open_null())
+    call_command("demo_setup", force_demo=True, webhook_url="", stdout=io.StringIO())
     return {user.username: user for user in django_user_model.objects.all()}
-
-
-def open_null():
-    import io
-
-    return io.StringIO()
 
 
 @contextmanager
@@ -72,8 +67,11 @@ def find_it(page: Page, item: dict) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("Deployments")
     shoot(page, "deployments")
     page.get_by_label("Environments:").select_option(label=UK_TEST)
-    page.get_by_label("Search flow names").press_sequentially(item["name"][:12])
+    page.get_by_label("Search flow names").press_sequentially(item["name"])
+    # One version of a flow per environment: the name and the environment leave one row.
+    expect(page.get_by_text("Showing 1–1 of 1 deployments")).to_be_visible()
     expect(row_of(page, item)).to_be_visible()
+    page.wait_for_load_state("networkidle")
     shoot(page, "finding")
 
 
@@ -137,8 +135,9 @@ def test_the_user_guide_journeys_on_the_demo(browser, live_server, demo, on_sand
         expect(editor.get_by_role("heading", level=1)).to_contain_text(
             f"Disable {live_item['name']}"
         )
-        shoot(editor, "approving")
-        editor.get_by_role("button", name="Approve").click()
+        approve = editor.get_by_role("button", name="Approve")
+        shoot(editor, "approving", show=approve)
+        approve.click()
         expect(editor.get_by_role("status").filter(has_text="Approved.")).to_be_visible()
 
         editor.goto("/audit/")
