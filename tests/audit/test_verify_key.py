@@ -1,8 +1,8 @@
 """verify_audit tells a wrong key from tampering, and names every changed event.
 
 Tampering goes behind the console's back with raw SQL (on PostgreSQL as a superuser skipping
-the append-only trigger); the last test runs `python manage.py verify_audit` as docs/operations.md says, in
-a checkout where `make run` wrote .env.local.
+the append-only trigger); the last test runs `python manage.py verify_audit` as
+docs/operations.md says, in a checkout where `make run` wrote .env.local.
 """
 
 from __future__ import annotations
