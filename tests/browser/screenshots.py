@@ -22,10 +22,15 @@ SCHEMES = ("light", "dark")
 
 
 def shoot(
-    page: Page, name: str, *, show: Locator | None = None, folder: str = FOLDER
+    page: Page,
+    name: str,
+    *,
+    show: Locator | None = None,
+    block: str = "center",
+    folder: str = FOLDER,
 ) -> list[Path]:
-    """Save the page as it is now in each size and colour scheme, scrolled so that `show` is in
-    view; the files written."""
+    """Save the page as it is now in each size and colour scheme, scrolled to put `show` (when
+    given) at `block` of the view ("center", "end"…); the files written."""
     if not folder:
         return []
     Path(folder).mkdir(parents=True, exist_ok=True)
@@ -37,7 +42,7 @@ def shoot(
             for device, size in SIZES.items():
                 page.set_viewport_size(size)
                 if show is not None:
-                    show.scroll_into_view_if_needed()
+                    show.evaluate("(e, block) => e.scrollIntoView({block})", block)
                 page.evaluate("() => new Promise(requestAnimationFrame)")
                 path = Path(folder) / f"{name}-{device}-{scheme}.png"
                 page.screenshot(path=path, animations="disabled", caret="hide")

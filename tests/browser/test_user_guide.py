@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from axe_playwright_python.base import AXE_SCRIPT
 from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
@@ -24,7 +25,7 @@ from deployments_ui.management.commands.demo_setup import DEMO_PASSWORD
 from deployments_ui.models import AuditEvent, ScheduledChange
 from tests.browser import sign_in
 from tests.browser.screenshots import DESKTOP, shoot
-from tests.browser.test_deployments import find_deployment, upstream_writes
+from tests.browser.test_deployments import assert_accessible, find_deployment, upstream_writes
 
 expect.set_options(timeout=10_000)
 pytestmark = pytest.mark.browser
@@ -46,6 +47,7 @@ def desk(browser, live_server, user):
         base_url=live_server.url, timezone_id=ZONE, locale="en-GB", viewport=DESKTOP
     )
     context.set_default_timeout(10_000)
+    context.add_init_script(AXE_SCRIPT)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -72,6 +74,7 @@ def find_it(page: Page, item: dict) -> None:
     expect(page.get_by_text("Showing 1–1 of 1 deployments")).to_be_visible()
     expect(row_of(page, item)).to_be_visible()
     page.wait_for_load_state("networkidle")
+    assert_accessible(page, "the narrowed list")
     shoot(page, "finding")
 
 
@@ -136,15 +139,16 @@ def test_the_user_guide_journeys_on_the_demo(browser, live_server, demo, on_sand
             f"Disable {live_item['name']}"
         )
         approve = editor.get_by_role("button", name="Approve")
-        shoot(editor, "approving", show=approve)
+        shoot(editor, "approving", show=approve, block="end")
         approve.click()
         expect(editor.get_by_role("status").filter(has_text="Approved.")).to_be_visible()
 
         editor.goto("/audit/")
         expect(editor.get_by_text(re.compile("Oscar Operator enabled"))).to_be_visible()
-        shoot(editor, "audit-log")
+        shoot(editor, "audit-log", show=editor.get_by_text(re.compile(r"^Showing 1–")))
         enabled = AuditEvent.objects.filter(action="enable", outcome="succeeded").get()
         editor.goto(f"/audit/{enabled.pk}/")
         expect(editor.get_by_role("heading", level=1)).to_have_text("What happened")
         expect(editor.locator("main")).to_contain_text("Supplier back online")
         shoot(editor, "audit-event")
+        assert_accessible(editor, "an audit event's page")
