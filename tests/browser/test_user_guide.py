@@ -13,6 +13,7 @@ import io
 import re
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -70,6 +71,8 @@ def find_it(page: Page, item: dict) -> None:
     shoot(page, "deployments")
     page.get_by_label("Environments:").select_option(label=UK_TEST)
     page.get_by_label("Search flow names").press_sequentially(item["name"])
+    # The list follows the last keystroke: wait for it, or its request would cut off the next.
+    expect(page).to_have_url(re.compile(re.escape(f"q={quote(item['name'])}&")))
     # One version of a flow per environment: the name and the environment leave one row.
     expect(page.get_by_text("Showing 1–1 of 1 deployments")).to_be_visible()
     expect(row_of(page, item)).to_be_visible()
