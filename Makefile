@@ -16,7 +16,7 @@ OIDC ?=
 IDP_PORT ?= 8003
 IDP := DJANGO_SETTINGS_MODULE=idp.settings $(PY) manage.py
 
-.PHONY: run test install lint typecheck format chromium lock
+.PHONY: run test install lint typecheck format chromium lock docs screenshots
 
 # Exactly the versions in the lock (hashes checked), then the project itself without resolving
 # anything again. `make lock` updates the lock from the ranges in pyproject.toml.
@@ -104,6 +104,16 @@ PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras 
 lock: $(VENV)/.installed
 	$(PIP_COMPILE) --output-file=requirements.txt pyproject.toml
 	$(PIP_COMPILE) --extra=dev --output-file=requirements-dev.txt pyproject.toml
+
+# docs/configuration.md, written from the settings the code reads (console/configuration_docs.py).
+docs: $(VENV)/.installed
+	$(PY) -m console.configuration_docs
+
+# The pictures in docs/images/: the user guide's journeys walked on the demo data
+# (tests/browser/test_user_guide.py), each picture in light and dark, on a desktop and a phone.
+screenshots: $(VENV)/.installed chromium
+	rm -f docs/images/*.png
+	CONSOLE_SCREENSHOTS=$(CURDIR)/docs/images $(VENV)/bin/pytest tests/browser/test_user_guide.py -p no:randomly -q
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .

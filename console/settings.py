@@ -1,7 +1,8 @@
 """Settings for the Deployments Console: one module, every value from the environment.
 
 Safe local defaults; production is configured entirely by environment variables
-(see README.md for the table). `NAME_FILE` may hold a path to read NAME from (container secrets).
+(docs/configuration.md lists them; `make docs` writes it from this module's env_* readers and
+console/setting_meanings.py). `NAME_FILE` may hold a path to read NAME from (container secrets).
 """
 
 from __future__ import annotations

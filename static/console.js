@@ -69,6 +69,11 @@
   document.addEventListener("htmx:sendError", function () {
     showToast("The console could not be reached. Check your connection and try again.", "error");
   });
+  // The search box asks as you type (its input event, in the filter form's hx-trigger). Its
+  // change event, on leaving the box, would ask again and swap the table under the question
+  // the next click opens, so it stops at the box.
+  var search = document.querySelector("#filter-form #id_q");
+  if (search) search.addEventListener("change", function (evt) { evt.stopPropagation(); });
   // Enable/Disable: each button's form asks through the one dialog on the page, which stays open
   // until the console has answered; then htmx swaps the row or panel. Without the dialog (no
   // JavaScript, or an old browser) the button asks the server instead.

@@ -1,8 +1,8 @@
 """verify_audit tells a wrong key from tampering, and names every changed event.
 
 Tampering goes behind the console's back with raw SQL (on PostgreSQL as a superuser skipping
-the append-only trigger); the last test runs `python manage.py verify_audit` as README says, in
-a checkout where `make run` wrote .env.local.
+the append-only trigger); the last test runs `python manage.py verify_audit` as
+docs/operations.md says, in a checkout where `make run` wrote .env.local.
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def test_a_trail_rewritten_with_another_key_and_its_fingerprint_is_not_passed(an
     assert error.value.returncode == 3  # never "intact"
 
 
-# README's command in a `make run` checkout
+# The documented command in a `make run` checkout
 
 
 def _clean_environment(database: Path) -> dict[str, str]:

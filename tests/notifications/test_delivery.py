@@ -15,12 +15,12 @@ from deployments_ui.notifications.delivery import DeliveryFailed, DeliveryRefuse
 BODY = b'{"summary": "hello"}'
 
 
-def _readme_recipe():
-    """The verification function as README.md shows it, run as is."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+def _documented_recipe():
+    """The verification function as docs/operations.md shows it, run as is."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
     [code] = [
         block.removeprefix("python\n")
-        for block in readme.split("```")
+        for block in page.split("```")
         if block.startswith("python\n") and "def is_from_the_console" in block
     ]
     namespace: dict = {}
@@ -28,7 +28,7 @@ def _readme_recipe():
     return namespace["is_from_the_console"]
 
 
-verify = _readme_recipe()
+verify = _documented_recipe()
 
 
 def test_the_recipe_agrees_with_a_plain_hmac():
