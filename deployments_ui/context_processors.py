@@ -7,6 +7,7 @@ table the middleware enforces, through the URL the button leads to.
 from __future__ import annotations
 
 from django.http import HttpRequest
+from django.urls import reverse
 
 from console import __version__
 from deployments_ui.accounts import access
@@ -29,7 +30,61 @@ def console(request: HttpRequest) -> dict:
         "console_version": __version__,
         **{flag: user is not None and access.may(user, url) for flag, url in BUTTONS.items()},
         "budget_degraded": _budget_degraded(user),
+        "menu": _menu(request, user),
     }
+
+
+# The main menu: four groups, each link shown to whoever may open it. A link is the current
+# page's when the page's URL name is among its names.
+MENU = (
+    (
+        "Deployments",
+        (
+            ("All deployments", "deployment-list", ("deployment-list",)),
+            ("Scheduled changes", "schedule-list", ("schedule-list",)),
+            ("Calendar", "calendar", ("calendar",)),
+            ("Bulk jobs", "job-list", ("job-list", "job-detail")),
+        ),
+    ),
+    (
+        "Changes",
+        (
+            ("Waiting for approval", "change-list", ("change-list", "change-detail")),
+            ("Freeze windows", "freeze-windows", ("freeze-windows",)),
+            ("Change control", "change-control-settings", ("change-control-settings",)),
+        ),
+    ),
+    ("Audit", (("Audit log", "audit-log", ("audit-log", "audit-event")),)),
+    (
+        "Settings",
+        (
+            ("Notifications", "notification-settings", ("notification-settings",)),
+            ("Webhooks", "webhook-list", ("webhook-list", "webhook-detail")),
+            ("My API key", "api-key", ("api-key",)),
+            ("Service key", "service-key", ("service-key",)),
+        ),
+    ),
+)
+
+
+def _menu(request: HttpRequest, user) -> list[dict]:
+    if user is None or not user.is_authenticated:
+        return []
+    match = getattr(request, "resolver_match", None)
+    here = match.url_name if match is not None else ""
+    groups = []
+    for name, links in MENU:
+        items = [
+            {"text": text, "url": reverse(url), "current": here in current}
+            for text, url, current in links
+            if access.may(user, url)
+        ]
+        if name == "Settings" and user.is_staff:
+            admin = reverse("admin:index")
+            items.append({"text": "Users and roles", "url": admin, "current": False})
+        if items:
+            groups.append({"name": name, "slug": name.lower(), "links": items})
+    return groups
 
 
 def _budget_degraded(user) -> bool:

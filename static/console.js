@@ -237,6 +237,19 @@
     var button = swapped && swapped.querySelector("form[data-question] button");
     if (button) button.focus();
   });
+  // Below a tablet's width the menu folds behind its button; without JavaScript it stays open.
+  function setUpMenu() {
+    var menu = document.querySelector("[data-menu]");
+    var button = menu && menu.querySelector(".menu-button");
+    if (!button) return;
+    button.hidden = false;
+    menu.setAttribute("data-folded", "");
+    button.addEventListener("click", function () {
+      var open = menu.hasAttribute("data-folded");
+      menu.toggleAttribute("data-folded", !open);
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
   // Filters fold behind a "Filters (N active)" summary on narrow screens and stay open on wide
   // ones. The <details> works without JavaScript; this only picks its starting state and keeps
   // the count in step with filters changed in place.
@@ -292,5 +305,6 @@
     localiseTimes(document);
     fillZone(document);
     foldFilters();
+    setUpMenu();
   });
 })();

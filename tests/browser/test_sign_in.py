@@ -36,7 +36,7 @@ def test_sign_in_save_a_key_and_sign_out(page, roles, on_sandbox):
     assert "sandbox-key-viewer" not in page.content()
     expect(page.get_by_label("Your Patchworks API key")).to_have_value("")
 
-    page.get_by_role("link", name="Deployments", exact=True).first.click()
+    page.get_by_role("link", name="All deployments").click()
     expect(page).to_have_url(re.compile(r"/deployments/"))
     expect(page.get_by_role("heading", level=1)).to_be_visible()
 
