@@ -20,6 +20,23 @@ from jinja2 import Environment, FileSystemLoader, Template
 
 ROWS_TEMPLATE = "deployments_ui/_deployment_rows.html"
 
+# The list's columns, in the order a person scans them (on a phone each row is a card: these four
+# together, then the rest, each under its heading): the field a sortable one sorts by
+# (`presenters.SORT_KEYS`), and its heading.
+COLUMNS = (
+    ("flow_name", "Flow"),
+    ("", "Environment"),
+    ("", "State"),
+    ("", "Actions"),
+    ("flow_version_iteration", "Version"),
+    ("", "Package"),
+    ("", "Priority"),
+    ("enabled_at", "Enabled at"),
+    ("", "Enabled by"),
+    ("created_at", "Created"),
+)
+LABELS = tuple(label for _, label in COLUMNS)
+
 
 def _escaped(value: object) -> object:
     """What Django's template language prints for a value: escaped unless marked safe (Django's
@@ -62,5 +79,6 @@ def render_rows(
         next=next_url,
         feedback=feedback,
         bulk_choosable=bulk_choosable,
+        labels=LABELS,
     )
     return SafeString(html)

@@ -192,6 +192,7 @@
     values.until = when === "until" ? time : "";
     values.fragment = form.elements.fragment ? form.elements.fragment.value : "row";
     values.next = form.elements.next ? form.elements.next.value : "";
+    if (form.elements.bulk) values.bulk = form.elements.bulk.value;
     htmx.ajax("POST", form.getAttribute("data-schedule-url"), {
       source: form, target: form.getAttribute("hx-target"), swap: "outerHTML", values: values,
     });

@@ -69,7 +69,7 @@ def test_a_row_without_its_flow_name_says_which_flow():
         parse_deployment({"id": "5", "flow_version": {"id": "12", "flow_id": "3"}, "iteration": 2})
     )
     assert row["flow_name"] == "Flow 3, name not available"
-    assert row["version"] == "v2"
+    assert row["version"] == "version 2"
 
 
 def test_an_environment_of_unknown_type_is_warned_about_as_if_live():

@@ -40,6 +40,7 @@ from deployments_ui.presenters import (
 )
 from deployments_ui.views.controls import control_context, controls_from
 from deployments_ui.views.pages import (
+    kept_bulk_choice,
     mark_fragment,
     needs_api_key,
     refusal,
@@ -338,6 +339,7 @@ def _toggle_answer(
         "feedback": message,
         "feedback_level": level,
         "next": next_url,
+        "bulk_choosable": kept_bulk_choice(request),
         **toggle_context(),
     }
     if deployment is None:

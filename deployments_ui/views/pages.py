@@ -123,3 +123,9 @@ def safe_next(request: HttpRequest, fallback: str = "") -> str:
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )
     return target if allowed else fallback
+
+
+def kept_bulk_choice(request: HttpRequest) -> bool:
+    """A row swapped in after an in-row change keeps its bulk checkbox when the list had one
+    (the row's form says so)."""
+    return request.POST.get("bulk") == "1"

@@ -74,7 +74,7 @@ def test_list_shows_every_name_and_version_then_costs_one_request(as_editor, on_
     assert len(cells) == len(truth) == 100
     assert cells == [item["name"] for item in truth]
     for item in truth:
-        assert f">v{item['flow_version_iteration']}</a>" in html
+        assert f">version {item['flow_version_iteration']}</a>" in html
     assert NOT_AVAILABLE not in html
     assert "virtual-environments" not in html
     on_sandbox.clear_requests()
