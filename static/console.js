@@ -147,6 +147,8 @@
     byId("confirm-toggle-name-hint").textContent = confirmName;
     dialog.returnValue = "";
     dialog.showModal();
+    // The reason is what a person types first; "Yes" is one Tab away.
+    reason.focus();
   });
   // "Now", "At…" and, for a disable, "Off until…": a time makes it a scheduled change instead.
   function chosenWhen() {
@@ -229,9 +231,38 @@
     if (xhr && xhr.getResponseHeader("X-Console-Refusal")) return;
     dialog.close("yes");
   });
+  // A swap replaces what had focus (a sort link, a page link): remember it and focus its
+  // successor after the swap, or the swapped part itself, never the page's start.
+  var keptFocus = null;
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var active = document.activeElement;
+    var target = evt.detail.target;
+    keptFocus = null;
+    if (!target || !target.id || !active || active === document.body || !target.contains(active)) return;
+    keptFocus = { target: target.id, id: active.id, tag: active.tagName, text: active.textContent.trim() };
+  });
+  function restoreFocus() {
+    var kept = keptFocus;
+    keptFocus = null;
+    if (!kept || focusAfterSwap) return;
+    var within = byId(kept.target);
+    if (!within || within.contains(document.activeElement)) return;
+    var again = kept.id ? byId(kept.id) : null;
+    if (!again) {
+      again = Array.prototype.find.call(within.querySelectorAll(kept.tag), function (el) {
+        return el.textContent.trim() === kept.text;
+      });
+    }
+    if (!again) {
+      again = within;
+      if (!within.hasAttribute("tabindex")) within.setAttribute("tabindex", "-1");
+    }
+    again.focus();
+  }
   // After enabling or disabling in place, put keyboard focus back on the swapped row or panel.
   document.addEventListener("htmx:afterSettle", function (evt) {
     localiseTimes(evt.target);
+    restoreFocus();
     if (!focusAfterSwap) return;
     var swapped = document.querySelector(focusAfterSwap);
     focusAfterSwap = null;
