@@ -49,7 +49,7 @@ MENU = (
     (
         "Changes",
         (
-            ("Waiting for approval", "change-list", ("change-list", "change-detail")),
+            ("Change requests", "change-list", ("change-list", "change-detail")),
             ("Freeze windows", "freeze-windows", ("freeze-windows",)),
             ("Change control", "change-control-settings", ("change-control-settings",)),
         ),

@@ -33,7 +33,8 @@ def test_a_live_enabled_row_carries_its_names_links_and_state():
     )
     assert row["action"] == "disable"
     assert row["question"] == (
-        "Disable Orders v3 in UK Live? It will stop running, and real data will stop flowing."
+        "Disable Orders version 3 in UK Live? It will stop running, "
+        "and real data will stop flowing."
     )
     assert row["detail_url"] == "/flow-versions/7/deployments/41/"
     assert row["toggle_url"] == "/flow-versions/7/deployments/41/disable/"

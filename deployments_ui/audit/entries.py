@@ -384,7 +384,7 @@ def _label(event: AuditEvent, state: Any, *, inline: bool) -> str:
 
 
 def _version(ref: DeploymentRef) -> str:
-    return f" v{ref.flow_version_iteration}" if ref.flow_version_iteration else ""
+    return f" version {ref.flow_version_iteration}" if ref.flow_version_iteration else ""
 
 
 def _change_summary(entry: AuditEntry) -> str:
