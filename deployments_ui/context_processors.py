@@ -62,6 +62,7 @@ MENU = (
             ("Webhooks", "webhook-list", ("webhook-list", "webhook-detail")),
             ("My API key", "api-key", ("api-key",)),
             ("Service key", "service-key", ("service-key",)),
+            ("Scheduler", "worker-status", ("worker-status",)),
         ),
     ),
 )

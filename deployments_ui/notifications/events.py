@@ -26,7 +26,7 @@ KIND_REQUEST_FOR_ME = "request-for-me"
 KIND_MY_REQUEST = "my-request"
 KINDS = {
     KIND_CHANGE: "Changes made in the console (and by its schedules)",
-    KIND_DRIFT: "Changes made outside the console (drift)",
+    KIND_DRIFT: "Changes made outside the console",
     KIND_REQUEST_FOR_ME: "Change requests waiting for my approval",
     KIND_MY_REQUEST: "My change requests that missed their time",
 }

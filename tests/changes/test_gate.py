@@ -143,7 +143,7 @@ def test_an_environment_patchworks_did_not_type_is_typed_from_the_pickers(operat
         (
             "break_glass",
             "Olga Other applied change request 4 to disable Orders version 2 in UK Live (live)"
-            " without approval (break glass) — reason: maintenance",
+            " without waiting for approval — reason: maintenance",
         ),
         (
             "request_edit",

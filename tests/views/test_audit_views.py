@@ -195,16 +195,17 @@ def test_details_show_every_field_in_words(admin_client, events):
     body = admin_client.get("/audit/?deployment=101&source=console").content.decode()
 
     for text in [
-        "SSO identity</dt><dd>ann@example.com",
+        "Single sign-on name</dt><dd>ann@example.com",
         "Signed in with</dt><dd>single sign-on",
         "IP address</dt><dd>203.0.113.9",
         "Browser (user agent)</dt><dd>Mozilla/5.0 (test)",
-        "Request id</dt><dd>req-0001",
         '<th scope="row">State</th><td>enabled</td><td><strong>disabled</strong></td>',
     ]:
         assert text in body
     table = body[body.index('<section id="audit-table"') :]
     assert "&quot;enabled&quot;" not in table and "{&quot;" not in table
+    # Ids and references are shown, labelled, on an event's own page only.
+    assert "req-0001" not in table and "Deployment id" not in table
 
 
 def test_times_are_machine_readable_with_the_exact_time_on_hover(viewer_client, events):
@@ -504,7 +505,7 @@ def test_a_cut_download_releases_the_lock(viewer_client, events):
 
 def test_viewers_see_no_addresses_or_browsers(viewer_client, events):
     body = viewer_client.get("/audit/?deployment=101&source=console").content.decode()
-    assert "SSO identity</dt><dd>ann@example.com" in body
+    assert "Single sign-on name</dt><dd>ann@example.com" in body
     assert "203.0.113.9" not in body and "Mozilla/5.0 (test)" not in body
 
     header, *rows = rows_of(viewer_client.get("/audit/export.csv"))
