@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.deployments import deployment_url, find_deployment
+from tests.deployments import deployment_url, find_deployment, toast_of
 
 pytestmark = pytest.mark.django_db
 
@@ -58,3 +58,28 @@ def test_every_described_by_id_exists(client, admin_user, on_sandbox):
         for described in re.findall(r'aria-describedby="([^"]+)"', html):
             for one in described.split():
                 assert one in ids, f"{url}: aria-describedby points at a missing {one}"
+
+
+@pytest.mark.parametrize("status", [503, 500, 429])
+def test_a_failed_change_says_whether_anything_changed(signed_in, on_sandbox, status):
+    item = find_deployment(on_sandbox, enabled=True, live=False)
+    on_sandbox.set_faults(error_status=status, methods=["POST"])
+    response = signed_in.post(
+        deployment_url(item, "disable/"),
+        {"fragment": "row", "reason": "r", "confirmed": "1"},
+        HTTP_HX_REQUEST="true",
+    )
+    toast = toast_of(response)
+    assert toast["level"] == "error"
+    assert "Nothing was changed." in toast["message"] or "whether" in toast["message"]
+
+
+def test_every_failure_sentence_says_whether_anything_changed():
+    from deployments_ui.deployments.writes import failure_message
+    from deployments_ui.patchworks import PatchworksError
+
+    assert failure_message(PatchworksError("Patchworks is busy.")).endswith("Nothing was changed.")
+    unknown = PatchworksError("Patchworks did not answer.", outcome_unknown=True)
+    assert "did not say whether it was changed" in failure_message(unknown)
+    said = "Patchworks could not be reached. Nothing was changed. Try again."
+    assert failure_message(PatchworksError(said)) == said
