@@ -111,6 +111,7 @@ MIDDLEWARE = [
     "django.middleware.gzip.GZipMiddleware",
     "deployments_ui.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "deployments_ui.middleware.SessionRenewalMiddleware",
     "deployments_ui.middleware.TimeZoneMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -374,6 +375,9 @@ CONSOLE_FLOW_HEALTH_RUNS = env_int("CONSOLE_FLOW_HEALTH_RUNS", 100)
 CONSOLE_FLOW_HEALTH_RELATED_MINUTES = env_int("CONSOLE_FLOW_HEALTH_RELATED_MINUTES", 120)
 
 LANGUAGE_CODE = "en-gb"
+# The reader's language, from the browser (Accept-Language) or the menu's switch (a cookie).
+LANGUAGES = [("en-gb", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("CONSOLE_TIME_ZONE", "Europe/London")
 USE_I18N = True
 USE_TZ = True

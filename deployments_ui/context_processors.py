@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from console import __version__
 from deployments_ui.accounts import access
@@ -34,35 +35,38 @@ def console(request: HttpRequest) -> dict:
     }
 
 
-# The main menu: four groups, each link shown to whoever may open it. A link is the current
-# page's when the page's URL name is among its names.
+# The main menu: four groups (a slug for ids, a name), each link shown to whoever may open it.
+# A link is the current page's when the page's URL name is among its names.
 MENU = (
     (
-        "Deployments",
+        "deployments",
+        _("Deployments"),
         (
-            ("All deployments", "deployment-list", ("deployment-list",)),
-            ("Scheduled changes", "schedule-list", ("schedule-list",)),
-            ("Calendar", "calendar", ("calendar",)),
-            ("Bulk jobs", "job-list", ("job-list", "job-detail")),
+            (_("All deployments"), "deployment-list", ("deployment-list",)),
+            (_("Scheduled changes"), "schedule-list", ("schedule-list",)),
+            (_("Calendar"), "calendar", ("calendar",)),
+            (_("Bulk jobs"), "job-list", ("job-list", "job-detail")),
         ),
     ),
     (
-        "Changes",
+        "changes",
+        _("Changes"),
         (
-            ("Change requests", "change-list", ("change-list", "change-detail")),
-            ("Freeze windows", "freeze-windows", ("freeze-windows",)),
-            ("Change control", "change-control-settings", ("change-control-settings",)),
+            (_("Change requests"), "change-list", ("change-list", "change-detail")),
+            (_("Freeze windows"), "freeze-windows", ("freeze-windows",)),
+            (_("Change control"), "change-control-settings", ("change-control-settings",)),
         ),
     ),
-    ("Audit", (("Audit log", "audit-log", ("audit-log", "audit-event")),)),
+    ("audit", _("Audit"), ((_("Audit log"), "audit-log", ("audit-log", "audit-event")),)),
     (
-        "Settings",
+        "settings",
+        _("Settings"),
         (
-            ("Notifications", "notification-settings", ("notification-settings",)),
-            ("Webhooks", "webhook-list", ("webhook-list", "webhook-detail")),
-            ("My API key", "api-key", ("api-key",)),
-            ("Service key", "service-key", ("service-key",)),
-            ("Scheduler", "worker-status", ("worker-status",)),
+            (_("Notifications"), "notification-settings", ("notification-settings",)),
+            (_("Webhooks"), "webhook-list", ("webhook-list", "webhook-detail")),
+            (_("My API key"), "api-key", ("api-key",)),
+            (_("Service key"), "service-key", ("service-key",)),
+            (_("Scheduler"), "worker-status", ("worker-status",)),
         ),
     ),
 )
@@ -74,17 +78,17 @@ def _menu(request: HttpRequest, user) -> list[dict]:
     match = getattr(request, "resolver_match", None)
     here = match.url_name if match is not None else ""
     groups = []
-    for name, links in MENU:
+    for slug, name, links in MENU:
         items = [
             {"text": text, "url": reverse(url), "current": here in current}
             for text, url, current in links
             if access.may(user, url)
         ]
-        if name == "Settings" and user.is_staff:
+        if slug == "settings" and user.is_staff:
             admin = reverse("admin:index")
-            items.append({"text": "Users and roles", "url": admin, "current": False})
+            items.append({"text": _("Users and roles"), "url": admin, "current": False})
         if items:
-            groups.append({"name": name, "slug": name.lower(), "links": items})
+            groups.append({"name": name, "slug": slug, "links": items})
     return groups
 
 

@@ -1,0 +1,97 @@
+"""The console in German: a German reader's pages have no English left in them.
+
+A page is rendered in English and in German; any piece of text that reads the same in both is
+untranslated, unless it is data (a flow's, environment's, package's or person's name, from
+Patchworks) or a word the German catalogue keeps on purpose (msgstr equal to its msgid)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from deployments_ui.management.commands.compile_translations import parse_po
+from tests.deployments import sandbox_deployments
+
+pytestmark = pytest.mark.django_db
+
+CATALOGUE = Path(__file__).resolve().parents[2] / "locale" / "de" / "LC_MESSAGES" / "django.po"
+
+
+def kept_words() -> set[str]:
+    return {msgid for msgid, msgstr in parse_po(CATALOGUE.read_text()).items() if msgid == msgstr}
+
+
+def data_names(sandbox) -> set[str]:
+    names: set[str] = set()
+    for item in sandbox_deployments(sandbox):
+        for key in ("virtualEnvironment", "package", "enabledBy", "flowVersion"):
+            value = item.get(key) or {}
+            names.update(str(value.get(field, "")) for field in ("name", "email"))
+        names.add(str(item.get("name") or ""))
+    return {name for name in names if name}
+
+
+def segments(page: str) -> list[str]:
+    """The pieces of text a person reads or hears, one per text node or label."""
+    page = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", page)
+    page = re.sub(r"(?is)<(select|textarea)\b.*?</\1>", " ", page)  # choices: checked below
+    labels = re.findall(r'(?:aria-label|title|placeholder|alt|data-label)="([^"]*)"', page)
+    texts = re.split(r"<[^>]+>", page)
+    return [" ".join(text.split()) for text in [*texts, *labels] if text.strip()]
+
+
+def untranslated(english: str, german: str, allowed: set[str]) -> list[str]:
+    english_pieces = set(segments(english))
+    left = []
+    for piece in segments(german):
+        words = piece
+        for name in sorted(allowed, key=len, reverse=True):
+            words = words.replace(name, " ")
+        if re.search(r"[A-Za-z]{3,}", words) and piece in english_pieces:
+            left.append(piece)
+    return sorted(set(left))
+
+
+@pytest.fixture
+def reader(client, operator, on_sandbox):
+    client.force_login(operator)
+    return client
+
+
+def test_the_catalogue_is_complete():
+    text = CATALOGUE.read_text()
+    assert "#, fuzzy" not in text
+    empty = [msgid for msgid, msgstr in parse_po(text).items() if msgid and not msgstr]
+    assert not empty
+
+
+def test_the_browser_language_chooses_german(reader):
+    page = reader.get("/deployments/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert '<html lang="de">' in page
+    assert "Abmelden" in page
+
+
+def test_the_menu_switch_keeps_the_choice(reader):
+    response = reader.post("/language/", {"language": "de", "next": "/deployments/"})
+    assert response.status_code == 302 and response["Location"] == "/deployments/"
+    assert "Abmelden" in reader.get("/deployments/").content.decode()
+
+
+def both_languages(client, url: str) -> tuple[str, str]:
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en-gb").content.decode()
+    german = client.get(url, HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    return english, german
+
+
+def test_the_check_finds_english_left_in_a_german_page():
+    english = "<p>Sign in</p><p>Orders → Shopify</p><p>Keep this</p>"
+    german = "<p>Anmelden</p><p>Orders → Shopify</p><p>Keep this</p>"
+    assert untranslated(english, german, {"Orders → Shopify"}) == ["Keep this"]
+
+
+def test_the_sign_in_page_in_german_has_no_english_left(client):
+    english, german = both_languages(client, "/accounts/login/")
+    left = untranslated(english, german, kept_words())
+    assert not left, "the sign-in page in German still shows:\n" + "\n".join(left)
