@@ -65,9 +65,10 @@ def check_menu(page: Page, width: int) -> None:
         expect(button).to_have_attribute("aria-expanded", "true")
     else:
         expect(button).to_be_hidden()
-    names = menu.locator(".menu-group-name").all_inner_texts()
+    names = menu.locator("span.menu-group-name").all_inner_texts()
     assert [name.strip().title() for name in names] == GROUPS[: len(names)]
     assert names, "the menu has no groups"
+    expect(menu.get_by_label("Language")).to_be_visible()
     for link in menu.get_by_role("link").all():
         expect(link).to_be_visible()
         box = link.bounding_box()

@@ -10,11 +10,20 @@ import re
 from pathlib import Path
 
 import pytest
+from django.utils import translation
 
 from deployments_ui.management.commands.compile_translations import parse_po
 from tests.deployments import sandbox_deployments
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english_afterwards():
+    """A German request leaves German active in the thread: later tests expect English."""
+    yield
+    translation.deactivate()
+
 
 CATALOGUE = Path(__file__).resolve().parents[2] / "locale" / "de" / "LC_MESSAGES" / "django.po"
 
@@ -95,3 +104,21 @@ def test_the_sign_in_page_in_german_has_no_english_left(client):
     english, german = both_languages(client, "/accounts/login/")
     left = untranslated(english, german, kept_words())
     assert not left, "the sign-in page in German still shows:\n" + "\n".join(left)
+
+
+def test_times_read_in_the_readers_language():
+    from datetime import UTC, datetime, timedelta
+
+    from deployments_ui.formats import when
+
+    now = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
+    clock = (now, UTC)
+    with translation.override("de"):
+        assert ">vor 2 Tagen, 3 Stunden</time>" in when(
+            now - timedelta(days=2, hours=3), clock=clock
+        )
+        assert ">in 5 Minuten</time>" in when(now + timedelta(minutes=5), clock=clock)
+        assert 'title="07 Dez 2026, 09:30 UTC"' in when(now, clock=clock)
+    with translation.override("en-gb"):
+        assert ">1 day ago</time>" in when(now - timedelta(days=1), clock=clock)
+        assert 'title="07 Dec 2026, 09:30 UTC"' in when(now, clock=clock)
