@@ -7,6 +7,7 @@ from dataclasses import replace
 from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from deployments_ui.audit.entries import entry_queryset
 from deployments_ui.audit.models import AuditEvent
@@ -111,7 +112,11 @@ def deployment_row(deployment: Deployment, clock: tuple | None = None) -> dict:
     """
     clock = clock or page_clock()
     iteration = deployment.flow_version_iteration
-    version = f"version {iteration}" if iteration else "number not available"
+    version = (
+        gettext("version %(number)d") % {"number": iteration}
+        if iteration
+        else gettext("number not available")
+    )
     enable = not deployment.is_enabled
     return {
         "id": deployment.id,

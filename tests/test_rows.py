@@ -23,7 +23,7 @@ TRICKY = "Orders & \"Returns\" <b>'UK'</b> {{ x }} {% y %}"
 
 
 def reference(rows: list[dict], **context) -> str:
-    loop = "{% for row in rows %}" + REFERENCE.read_text() + "{% endfor %}"
+    loop = "{% load i18n %}{% for row in rows %}" + REFERENCE.read_text() + "{% endfor %}"
     template = engines["django"].from_string(loop)
     return template.render({"rows": rows, **context})
 

@@ -101,7 +101,7 @@ class DeploymentFilterForm(forms.Form):
     name = forms.CharField(required=False, label="Exact flow name", max_length=200)
     scope = forms.ChoiceField(
         required=False,
-        label="In all environments",
+        label="Where it runs",
         choices=[
             ("", "Show all"),
             ("yes", "Only those in all environments"),
