@@ -13,7 +13,6 @@ import pytest
 from django.utils import translation
 
 from deployments_ui.management.commands.compile_translations import parse_po
-from tests.deployments import sandbox_deployments
 
 pytestmark = pytest.mark.django_db
 
@@ -31,16 +30,6 @@ CATALOGUE = Path(__file__).resolve().parents[2] / "locale" / "de" / "LC_MESSAGES
 
 def kept_words() -> set[str]:
     return {msgid for msgid, msgstr in parse_po(CATALOGUE.read_text()).items() if msgid == msgstr}
-
-
-def data_names(sandbox) -> set[str]:
-    names: set[str] = set()
-    for item in sandbox_deployments(sandbox):
-        for key in ("virtualEnvironment", "package", "enabledBy", "flowVersion"):
-            value = item.get(key) or {}
-            names.update(str(value.get(field, "")) for field in ("name", "email"))
-        names.add(str(item.get("name") or ""))
-    return {name for name in names if name}
 
 
 def segments(page: str) -> list[str]:
@@ -127,7 +116,7 @@ def test_times_read_in_the_readers_language():
         assert 'title="07 Dec 2026, 09:30 UTC"' in when(now, clock=clock)
 
 
-def test_a_row_speaks_german(on_sandbox):
+def test_a_row_speaks_german():
     from deployments_ui.presenters import deployment_row
     from deployments_ui.rows import render_rows
     from tests.factories import deployment
