@@ -11,6 +11,7 @@ from axe_playwright_python.base import AXE_SCRIPT, AxeResults
 from playwright.sync_api import Page, expect
 
 from tests.browser import sign_in
+from tests.calendar.helpers import open_request
 from tests.deployments import find_deployment
 
 PHONE, TABLET, SMALL_LAPTOP, LAPTOP = 390, 768, 1024, 1280
@@ -91,13 +92,14 @@ def check_cards(page: Page, can_toggle: bool) -> None:
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("role", ROLES)
-def test_every_page_fits_every_width_for(page, request, on_sandbox, role):
+def test_every_page_fits_every_width_for(page, request, on_sandbox, ann, role):
     user = request.getfixturevalue(ROLES[role])
+    change = open_request(ann)
     page.set_viewport_size({"width": LAPTOP, "height": 900})
     sign_in(page, user)
     page.goto("/deployments/")
     detail = page.locator("#deployment-table tbody tr a").first.get_attribute("href")
-    pages = [*menu_pages(page), detail]
+    pages = [*menu_pages(page), detail, f"/changes/{change.pk}/"]
     can_toggle = role != "viewer"
     for index, width in enumerate(WIDTHS):
         page.set_viewport_size({"width": width, "height": 900})
