@@ -98,6 +98,16 @@ def test_the_sign_in_page_in_german_has_no_english_left(client):
     assert not left, "the sign-in page in German still shows:\n" + "\n".join(left)
 
 
+def test_the_api_key_page_in_german_has_no_english_left(reader, operator):
+    english, german = both_languages(reader, "/account/api-key/")
+    assert "Ihr gespeicherter Schlüssel" in german
+    from deployments_ui.accounts.models import ApiCredential
+
+    last_four = ApiCredential.objects.get(user=operator).last_four
+    left = untranslated(english, german, kept_words() | {operator.get_full_name(), last_four})
+    assert not left, "My API key in German still shows:\n" + "\n".join(left)
+
+
 def test_times_read_in_the_readers_language():
     from datetime import UTC, datetime, timedelta
 
