@@ -212,7 +212,8 @@ def waiting_requests(deployment_ids: list[str]) -> dict[str, dict]:
 def table_columns(current: str | None, *, sortable: bool = True) -> list[dict[str, str | None]]:
     """The table's headers; sortable ones carry the sort a click asks for and the direction."""
     columns: list[dict[str, str | None]] = []
-    for column, label in COLUMNS:
+    for column, lazy_label in COLUMNS:
+        label = str(lazy_label)
         if column not in SORT_KEYS:
             columns.append({"label": label})
             continue

@@ -131,7 +131,7 @@ class ApiKeyForm(forms.Form):
         },
     )
 
-    def __init__(self, *args, label: str = "", **kwargs) -> None:
+    def __init__(self, *args, label: Any = "", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if label:
             self.fields["api_key"].label = label
@@ -142,7 +142,7 @@ class KeyPage:
     """One page that holds a Patchworks API key: what it stores, and how it says so."""
 
     template: str
-    label: str
+    label: Any  # a lazily translated string
     saved: Callable[[Any], Any]
     save: Callable[[Any, str], Any]
     remove: Callable[[Any], bool]
