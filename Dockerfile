@@ -73,9 +73,10 @@ COPY locale/ locale/
 # Static files are collected (hashed names, pre-compressed, served by WhiteNoise with long-lived
 # cache headers) once, at build time, with a throwaway key that is never stored in the image.
 # The code is compiled here because the console user cannot write to /app.
-RUN DJANGO_DEBUG=0 \
+# The translations (locale/*/LC_MESSAGES/django.po) are compiled here too, without gettext.
+RUN export DJANGO_DEBUG=0 \
     DJANGO_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
-    python manage.py collectstatic --noinput --verbosity 0 \
+    && python manage.py collectstatic --noinput --verbosity 0 \
     && python manage.py compile_translations --verbosity 0 \
     && python -m compileall -q console deployments_ui
 

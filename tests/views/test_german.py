@@ -143,3 +143,34 @@ def test_a_row_speaks_german():
     names.add(row["enabled_by"])
     left = untranslated(str(english), str(german), kept_words() | names)
     assert not left, left
+
+
+def test_the_compiled_catalogue_reads_back_as_written(tmp_path):
+    import gettext
+
+    from deployments_ui.management.commands.compile_translations import mo_bytes
+
+    po = """msgid ""
+msgstr "Content-Type: text/plain; charset=UTF-8\\nPlural-Forms: nplurals=2; plural=(n != 1);\\n"
+
+msgid "Sign out"
+msgstr "Abmelden"
+
+#, python-format
+msgid "%(count)d day"
+msgid_plural "%(count)d days"
+msgstr[0] "%(count)d Tag"
+msgstr[1] "%(count)d "
+"Tagen"
+
+#, fuzzy
+msgid "Draft"
+msgstr "Entwurf"
+"""
+    path = tmp_path / "django.mo"
+    path.write_bytes(mo_bytes(parse_po(po)))
+    catalogue = gettext.GNUTranslations(path.open("rb"))
+    assert catalogue.gettext("Sign out") == "Abmelden"
+    assert catalogue.ngettext("%(count)d day", "%(count)d days", 3) == "%(count)d Tagen"
+    assert catalogue.ngettext("%(count)d day", "%(count)d days", 1) == "%(count)d Tag"
+    assert catalogue.gettext("Draft") == "Draft"  # fuzzy: left out

@@ -75,9 +75,12 @@ def mo_bytes(entries: dict[str, str]) -> bytes:
 
 class Command(BaseCommand):
     help = "Compile locale/*/LC_MESSAGES/django.po into django.mo (no gettext needed)."
+    # Run at image build time, before the runtime configuration (keys, database) exists.
+    requires_system_checks: list = []
 
     def handle(self, *args, **options) -> None:
         for locale_path in settings.LOCALE_PATHS:
             for po in sorted(Path(locale_path).glob("*/LC_MESSAGES/*.po")):
                 po.with_suffix(".mo").write_bytes(mo_bytes(parse_po(po.read_text("utf-8"))))
-                self.stdout.write(f"Compiled {po}")
+                if options["verbosity"]:
+                    self.stdout.write(f"Compiled {po}")
