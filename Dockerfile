@@ -21,13 +21,12 @@ RUN python -m venv /opt/venv
 # The dependencies come from the hashed lock file alone (pip refuses any file whose hash differs
 # and any package the file does not pin), as wheels: no compiler is needed. This layer is rebuilt
 # only when requirements.txt changes. Translation sources (.po) are never read at run time, and
-# the console speaks only English (LANGUAGE_CODE en-gb, no LocaleMiddleware): the other
-# languages' catalogues go too (about 15 MB).
+# the console speaks English and German: the other languages' catalogues go too (about 15 MB).
 COPY requirements.txt /build/
 RUN /opt/venv/bin/pip install --require-hashes --no-deps --only-binary :all: \
         -r /build/requirements.txt \
     && find /opt/venv -name '*.po' -delete \
-    && find /opt/venv -path '*/locale/*/LC_MESSAGES/*.mo' ! -path '*/locale/en*' -delete
+    && find /opt/venv -path '*/locale/*/LC_MESSAGES/*.mo' ! -path '*/locale/en*' ! -path '*/locale/de/*' -delete
 
 # Then the project itself, without dependencies, as an editable install of /app: the venv knows
 # the console's name and version, and the code runs from /app (copied in the final stage), where
@@ -69,13 +68,16 @@ COPY console/ console/
 COPY deployments_ui/ deployments_ui/
 COPY templates/ templates/
 COPY static/ static/
+COPY locale/ locale/
 
 # Static files are collected (hashed names, pre-compressed, served by WhiteNoise with long-lived
 # cache headers) once, at build time, with a throwaway key that is never stored in the image.
 # The code is compiled here because the console user cannot write to /app.
-RUN DJANGO_DEBUG=0 \
+# The translations (locale/*/LC_MESSAGES/django.po) are compiled here too, without gettext.
+RUN export DJANGO_DEBUG=0 \
     DJANGO_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
-    python manage.py collectstatic --noinput --verbosity 0 \
+    && python manage.py collectstatic --noinput --verbosity 0 \
+    && python manage.py compile_translations --verbosity 0 \
     && python -m compileall -q console deployments_ui
 
 USER console:console

@@ -27,7 +27,13 @@ $(VENV)/.installed: pyproject.toml requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --no-deps -e .
 	touch $@
 
-install: $(VENV)/.installed
+# The translations, compiled from locale/*/LC_MESSAGES/django.po (no gettext needed).
+MESSAGES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
+
+install: $(VENV)/.installed $(MESSAGES)
+
+locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po | $(VENV)/.installed
+	$(PY) manage.py compile_translations
 
 # Local secrets for the demo, made once and never committed.
 .env.local: | $(VENV)/.installed
@@ -37,7 +43,7 @@ install: $(VENV)/.installed
 	} > $@
 	@echo "Wrote $@ (local secrets for the demo; git ignores it)."
 
-run: $(VENV)/.installed .env.local
+run: $(VENV)/.installed .env.local $(MESSAGES)
 	@set -a; . ./.env.local; set +a; \
 	export DJANGO_DEBUG=1 PATCHWORKS_BASE_URL=http://127.0.0.1:$(SANDBOX_PORT) CONSOLE_SERVICE_API_KEY=sandbox-key-service; \
 	export EMAIL_BACKEND=django.core.mail.backends.console.EmailBackend CONSOLE_BASE_URL=http://127.0.0.1:$(CONSOLE_PORT); \
@@ -122,5 +128,5 @@ format: $(VENV)/.installed
 # Coverage (branch, floor in pyproject.toml) is printed before pytest's own summary line, which
 # stays last. `make test COVERAGE=` runs without it (e.g. with PYTEST_ARGS picking a few tests).
 COVERAGE ?= --cov --cov-report=term:skip-covered
-test: $(VENV)/.installed chromium lint typecheck
+test: $(VENV)/.installed $(MESSAGES) chromium lint typecheck
 	$(VENV)/bin/pytest $(COVERAGE) $(PYTEST_ARGS)

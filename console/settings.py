@@ -112,6 +112,7 @@ MIDDLEWARE = [
     "django.middleware.gzip.GZipMiddleware",
     "deployments_ui.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "deployments_ui.middleware.SessionRenewalMiddleware",
     "deployments_ui.middleware.TimeZoneMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -389,6 +390,9 @@ CONSOLE_API_TOKEN_REQUESTS_PER_MINUTE = env_int("CONSOLE_API_TOKEN_REQUESTS_PER_
 CONSOLE_API_TOKEN_MAX_DAYS = env_int("CONSOLE_API_TOKEN_MAX_DAYS", 365)
 
 LANGUAGE_CODE = "en-gb"
+# The reader's language, from the browser (Accept-Language) or the menu's switch (a cookie).
+LANGUAGES = [("en-gb", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("CONSOLE_TIME_ZONE", "Europe/London")
 USE_I18N = True
 USE_TZ = True

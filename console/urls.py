@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import set_language
 
 from console.lazy_urls import LazyInclude
 from deployments_ui.views import accounts as account
@@ -18,6 +19,7 @@ urlpatterns = [
     # (django-ninja, pydantic) would add about 14 MB to every worker, also to the many that only
     # ever serve people's pages.
     LazyInclude("api/v1/", "deployments_ui.api.urls", namespace="api"),
+    path("language/", set_language, name="set-language"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),

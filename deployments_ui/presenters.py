@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db.models import Max
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from deployments_ui.audit.entries import entry_queryset
 from deployments_ui.audit.models import AuditEvent
@@ -17,6 +18,7 @@ from deployments_ui.changes.gate import needs_reason
 from deployments_ui.changes.models import ChangeRequest
 from deployments_ui.changes.rules import freeze_in_force, name_to_confirm, rule_for
 from deployments_ui.core.identity import DeploymentRef, EnvironmentRef
+from deployments_ui.core.vocabulary import ALL_ENVIRONMENTS
 from deployments_ui.drift.counts import enabled_seen
 from deployments_ui.flow_health import (
     Health,
@@ -31,9 +33,17 @@ from deployments_ui.flow_health import (
     recall,
     span,
 )
-from deployments_ui.formats import deployment_url, flow_version_url, page_clock, toggle_url, when
+from deployments_ui.formats import (
+    deployment_url,
+    flow_version_url,
+    page_clock,
+    priority_words,
+    toggle_url,
+    when,
+)
 from deployments_ui.forms.deployments import LIST_FILTER_PARAMETERS, ToggleForm
 from deployments_ui.patchworks import SORT_KEYS, Deployment, FlowRun, allowance_told
+from deployments_ui.rows import COLUMNS
 from deployments_ui.schedules.services import badges_for
 
 PAGE_WINDOW = 2
@@ -118,7 +128,11 @@ def deployment_row(deployment: Deployment, clock: tuple | None = None) -> dict:
     """
     clock = clock or page_clock()
     iteration = deployment.flow_version_iteration
-    version = f"v{iteration}" if iteration else "number not available"
+    version = (
+        gettext("version %(number)d") % {"number": iteration}
+        if iteration
+        else gettext("number not available")
+    )
     enable = not deployment.is_enabled
     return {
         "id": deployment.id,
@@ -130,12 +144,15 @@ def deployment_row(deployment: Deployment, clock: tuple | None = None) -> dict:
         "flow_version_id": deployment.flow_version_id,
         "flow_version_url": flow_version_url(deployment),
         "label": deployment_label(deployment),
-        "environment_name": deployment.environment_name,
+        "environment_name": (
+            ALL_ENVIRONMENTS if deployment.is_global else deployment.environment_name
+        ),
         "is_global": deployment.is_global,
         "environment_type": deployment.environment_type,
         "live": deployment.environment_type == "live",
         "package_name": deployment.package.name if deployment.package else "",
         "priority": deployment.priority,
+        "priority_text": priority_words(deployment.priority),
         "enabled": deployment.is_enabled,
         "enabled_at": when(deployment.enabled_at, clock=clock),
         "enabled_by": deployment.enabled_by.name if deployment.enabled_by else "",
@@ -252,26 +269,11 @@ def waiting_requests(deployment_ids: list[str]) -> dict[str, dict]:
     return found
 
 
-# The list's columns, in the order a person scans them (on a phone the rest is a sideways scroll
-# away): the field a sortable one sorts by (see SORT_KEYS), and its heading.
-COLUMNS = (
-    ("flow_name", "Flow"),
-    ("", "Environment"),
-    ("", "State"),
-    ("", "Actions"),
-    ("flow_version_iteration", "Version"),
-    ("", "Package"),
-    ("", "Priority"),
-    ("enabled_at", "Enabled at"),
-    ("", "Enabled by"),
-    ("created_at", "Created"),
-)
-
-
 def table_columns(current: str | None, *, sortable: bool = True) -> list[dict[str, str | None]]:
     """The table's headers; sortable ones carry the sort a click asks for and the direction."""
     columns: list[dict[str, str | None]] = []
-    for column, label in COLUMNS:
+    for column, lazy_label in COLUMNS:
+        label = str(lazy_label)
         if column not in SORT_KEYS:
             columns.append({"label": label})
             continue

@@ -16,9 +16,32 @@ from html import escape
 
 from django.conf import settings
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from jinja2 import Environment, FileSystemLoader, Template
 
 ROWS_TEMPLATE = "deployments_ui/_deployment_rows.html"
+
+# The list's columns, in the order a person scans them (on a phone each row is a card: these four
+# together, then the rest, each under its heading): the field a sortable one sorts by
+# (`presenters.SORT_KEYS`), and its heading.
+COLUMNS = (
+    ("flow_name", gettext_lazy("Flow")),
+    ("", gettext_lazy("Environment")),
+    ("", gettext_lazy("State")),
+    ("", gettext_lazy("Actions")),
+    ("flow_version_iteration", gettext_lazy("Version")),
+    ("", gettext_lazy("Package")),
+    ("", gettext_lazy("Priority")),
+    ("enabled_at", gettext_lazy("Enabled at")),
+    ("", gettext_lazy("Enabled by")),
+    ("created_at", gettext_lazy("Created")),
+)
+LABELS = tuple(label for _, label in COLUMNS)
+
+
+def labels() -> list[str]:
+    """The columns' headings in the reader's language."""
+    return [str(label) for label in LABELS]
 
 
 def _escaped(value: object) -> object:
@@ -39,7 +62,10 @@ def _template() -> Template:
         autoescape=False,  # noqa: S701
         finalize=_escaped,
         auto_reload=settings.DEBUG,
+        extensions=["jinja2.ext.i18n"],
     )
+    # The row's own words in the reader's language, from the same catalogue as Django's.
+    environment.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
     return environment.get_template(ROWS_TEMPLATE)
 
 
@@ -62,5 +88,6 @@ def render_rows(
         next=next_url,
         feedback=feedback,
         bulk_choosable=bulk_choosable,
+        labels=labels(),
     )
     return SafeString(html)

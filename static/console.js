@@ -152,6 +152,8 @@
     byId("confirm-toggle-name-hint").textContent = confirmName;
     dialog.returnValue = "";
     dialog.showModal();
+    // The reason is what a person types first; "Yes" is one Tab away.
+    reason.focus();
   });
   // "Now", "At…" and, for a disable, "Off until…": a time makes it a scheduled change instead.
   function chosenWhen() {
@@ -197,6 +199,7 @@
     values.until = when === "until" ? time : "";
     values.fragment = form.elements.fragment ? form.elements.fragment.value : "row";
     values.next = form.elements.next ? form.elements.next.value : "";
+    if (form.elements.bulk) values.bulk = form.elements.bulk.value;
     htmx.ajax("POST", form.getAttribute("data-schedule-url"), {
       source: form, target: form.getAttribute("hx-target"), swap: "outerHTML", values: values,
     });
@@ -233,15 +236,57 @@
     if (xhr && xhr.getResponseHeader("X-Console-Refusal")) return;
     dialog.close("yes");
   });
+  // A swap replaces what had focus (a sort link, a page link): remember it and focus its
+  // successor after the swap, or the swapped part itself, never the page's start.
+  var keptFocus = null;
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var active = document.activeElement;
+    var target = evt.detail.target;
+    keptFocus = null;
+    if (!target || !target.id || !active || active === document.body || !target.contains(active)) return;
+    keptFocus = { target: target.id, id: active.id, tag: active.tagName, text: active.textContent.trim() };
+  });
+  function restoreFocus() {
+    var kept = keptFocus;
+    keptFocus = null;
+    if (!kept || focusAfterSwap) return;
+    var within = byId(kept.target);
+    if (!within || within.contains(document.activeElement)) return;
+    var again = kept.id ? byId(kept.id) : null;
+    if (!again) {
+      again = Array.prototype.find.call(within.querySelectorAll(kept.tag), function (el) {
+        return el.textContent.trim() === kept.text;
+      });
+    }
+    if (!again) {
+      again = within;
+      if (!within.hasAttribute("tabindex")) within.setAttribute("tabindex", "-1");
+    }
+    again.focus();
+  }
   // After enabling or disabling in place, put keyboard focus back on the swapped row or panel.
   document.addEventListener("htmx:afterSettle", function (evt) {
     localiseTimes(evt.target);
+    restoreFocus();
     if (!focusAfterSwap) return;
     var swapped = document.querySelector(focusAfterSwap);
     focusAfterSwap = null;
     var button = swapped && swapped.querySelector("form[data-question] button");
     if (button) button.focus();
   });
+  // Below a tablet's width the menu folds behind its button; without JavaScript it stays open.
+  function setUpMenu() {
+    var menu = document.querySelector("[data-menu]");
+    var button = menu && menu.querySelector(".menu-button");
+    if (!button) return;
+    button.hidden = false;
+    menu.setAttribute("data-folded", "");
+    button.addEventListener("click", function () {
+      var open = menu.hasAttribute("data-folded");
+      menu.toggleAttribute("data-folded", !open);
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
   // Filters fold behind a "Filters (N active)" summary on narrow screens and stay open on wide
   // ones. The <details> works without JavaScript; this only picks its starting state and keeps
   // the count in step with filters changed in place.
@@ -297,5 +342,6 @@
     localiseTimes(document);
     fillZone(document);
     foldFilters();
+    setUpMenu();
   });
 })();

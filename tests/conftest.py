@@ -43,6 +43,14 @@ def _flush_past_the_audit_guard() -> None:
 
 _flush_past_the_audit_guard()
 
+
+def pytest_sessionstart(session) -> None:
+    """The German pages need the compiled catalogue (`make` builds it; a bare pytest too)."""
+    from django.core.management import call_command
+
+    call_command("compile_translations", verbosity=0)
+
+
 CHROMIUM = os.environ.get("CONSOLE_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",

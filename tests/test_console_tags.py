@@ -61,7 +61,7 @@ def test_urls_are_built_from_the_named_patterns_with_quoted_ids():
 
 @pytest.mark.parametrize(
     "priority,words",
-    [(None, "inherits from the flow"), (1, "1 — highest"), (2, "2 — high"), (4, "4 — low")],
+    [(None, "the flow's own"), (1, "1 — highest"), (2, "2 — high"), (4, "4 — low")],
 )
 def test_every_priority_has_the_words_the_forms_offer(priority, words):
     from deployments_ui.formats import priority_words

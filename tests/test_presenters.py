@@ -33,7 +33,8 @@ def test_a_live_enabled_row_carries_its_names_links_and_state():
     )
     assert row["action"] == "disable"
     assert row["question"] == (
-        "Disable Orders v3 in UK Live? It will stop running, and real data will stop flowing."
+        "Disable Orders version 3 in UK Live? It will stop running, "
+        "and real data will stop flowing."
     )
     assert row["detail_url"] == "/flow-versions/7/deployments/41/"
     assert row["toggle_url"] == "/flow-versions/7/deployments/41/disable/"
@@ -69,7 +70,7 @@ def test_a_row_without_its_flow_name_says_which_flow():
         parse_deployment({"id": "5", "flow_version": {"id": "12", "flow_id": "3"}, "iteration": 2})
     )
     assert row["flow_name"] == "Flow 3, name not available"
-    assert row["version"] == "v2"
+    assert row["version"] == "version 2"
 
 
 def test_an_environment_of_unknown_type_is_warned_about_as_if_live():

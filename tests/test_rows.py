@@ -13,7 +13,7 @@ import pytest
 from django.template import engines
 
 from deployments_ui.presenters import deployment_row
-from deployments_ui.rows import render_rows
+from deployments_ui.rows import LABELS, render_rows
 from tests.factories import deployment
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ TRICKY = "Orders & \"Returns\" <b>'UK'</b> {{ x }} {% y %}"
 
 
 def reference(rows: list[dict], **context) -> str:
-    loop = "{% for row in rows %}" + REFERENCE.read_text() + "{% endfor %}"
+    loop = "{% load i18n %}{% for row in rows %}" + REFERENCE.read_text() + "{% endfor %}"
     template = engines["django"].from_string(loop)
     return template.render({"rows": rows, **context})
 
@@ -64,6 +64,7 @@ def test_the_jinja2_rows_print_what_the_django_rows_printed(can_toggle, feedback
         "csrf_token": "token&'\"",
         "next": '/deployments/?q=a&b="c"',
         "feedback": feedback,
+        "labels": LABELS,
     }
     shown = rows()
     expected = reference(shown, **context)
@@ -91,5 +92,5 @@ def test_the_row_fragment_is_the_same_row(rf):
     row = rows()[0]
     context = {"row": row, "can_toggle": True, "csrf_token": "t", "next": "/n", "feedback": "x"}
     fragment = render_to_string("deployments_ui/_deployment_row.html", context)
-    assert fragment == reference([row], **context)
+    assert fragment == reference([row], labels=LABELS, **context)
     assert fragment.startswith('<tr id="deployment-row-42" class="row-changed">')

@@ -37,6 +37,8 @@ URL_ACCESS: dict[str, str] = {
     # Public so that signing out of an expired session does not bounce through the login page.
     "logout": PUBLIC,
     "healthz": PUBLIC,
+    # The menu's language switch (a cookie; the sign-in page offers it too).
+    "set-language": PUBLIC,
     # OpenID Connect: the way to the provider and back happens before anyone is signed in.
     "oidc-start": PUBLIC,
     "oidc-callback": PUBLIC,

@@ -70,8 +70,8 @@ SIGN_IN_METHODS = {
     "password": "password",
     "sso": "single sign-on",
     "system": "background job",
-    "schedule": "a scheduled change, applied by the background worker",
-    "bulk": "a bulk job, run by the background worker",
+    "schedule": "a scheduled change, applied by the console's scheduler",
+    "bulk": "a bulk job, run by the console's scheduler",
     "oidc": "single sign-on (OpenID Connect)",
     "scim": "provisioning (SCIM) from the identity provider",
     "token": "a personal API token",
@@ -281,7 +281,7 @@ def on_behalf_words(after: Any) -> str:
         return undoing
     approved = ", ".join(after.get("approved_by") or [])
     how = (
-        f"applied without approval (break glass: {after['break_glass']})"
+        f"applied without waiting for approval: {after['break_glass']}"
         if after.get("break_glass")
         else (f"approved by {approved}" if approved else "approved")
     )
@@ -301,7 +301,7 @@ def _describe_control(entry: AuditEntry) -> str:
         "decline": f"{entry.actor} declined {request}",
         "expire": f"{request[:1].upper()}{request[1:]} expired",
         "withdraw": f"{entry.actor} withdrew {request}",
-        "break_glass": f"{entry.actor} applied {request} without approval (break glass)",
+        "break_glass": f"{entry.actor} applied {request} without waiting for approval",
         "freeze_override": f"{entry.actor} overrode a freeze window to {change} {entry.place}"
         + (f" ({number})" if number else ""),
     }
@@ -409,7 +409,7 @@ def _label(event: AuditEvent, state: Any, *, inline: bool) -> str:
 
 
 def _version(ref: DeploymentRef) -> str:
-    return f" v{ref.flow_version_iteration}" if ref.flow_version_iteration else ""
+    return f" version {ref.flow_version_iteration}" if ref.flow_version_iteration else ""
 
 
 def _change_summary(entry: AuditEntry) -> str:
@@ -426,18 +426,19 @@ def _details(
     """Every recorded field, labelled in plain words; empty ones left out."""
     external = event.source == AuditEvent.Source.PATCHWORKS
     ids = ", ".join(
-        f"{pk} ({'outcome' if result and pk != event.pk else 'event'})" for pk in entry["event_ids"]
+        f"{pk} ({'what happened' if result and pk != event.pk else 'what was asked'})"
+        for pk in entry["event_ids"]
     )
     rows = [
         ("When", when_words(event.occurred_at)),
         ("Where", "Patchworks, outside the console" if external else "the console"),
         ("Who", entry["actor"]),
         ("Console username", event.actor_username),
-        ("SSO identity", event.sso_identity),
+        ("Single sign-on name", event.sso_identity),
         ("Signed in with", SIGN_IN_METHODS.get(event.sign_in_method, event.sign_in_method)),
         ("IP address", event.ip_address or ""),
         ("Browser (user agent)", event.user_agent),
-        ("Request id", event.request_id),
+        ("Support reference", event.request_id),
         ("Action", entry["verb"]),
         ("Deployment", "" if event.action in ACCOUNT_ACTIONS else entry["deployment_label"]),
         ("Deployment id", entry["deployment_id"]),
@@ -448,6 +449,6 @@ def _details(
         ("Outcome", entry["outcome_text"]),
         ("Outcome recorded at", when_words(result.occurred_at) if result else ""),
         ("Patchworks status", str(entry["upstream_status"] or "")),
-        ("Event ids", ids),
+        ("Record numbers", ids),
     ]
     return [(label, value) for label, value in rows if value]

@@ -35,7 +35,7 @@ class AuditEvent(DeploymentIdentity):
         EXPIRE = "expire", "expired"
         WITHDRAW = "withdraw", "withdrew a change request"
         MISS = "miss", "missed its time"
-        BREAK_GLASS = "break_glass", "applied without approval (break glass)"
+        BREAK_GLASS = "break_glass", "applied without waiting for approval"
         FREEZE_OVERRIDE = "freeze_override", "overrode a freeze window"
         CONTROL_SETTINGS = "control_settings", "changed change control"
         # About people, not deployments (shown to those who may see the whole audit log).

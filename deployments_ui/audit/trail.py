@@ -83,7 +83,7 @@ class Actor:
         )
 
     @classmethod
-    def system(cls, name: str = "drift detection") -> Actor:
+    def system(cls, name: str = "the console's check for outside changes") -> Actor:
         """A background job acting on its own (no person, no request)."""
         return cls(name=name, sign_in_method="system")
 

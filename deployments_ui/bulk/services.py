@@ -27,6 +27,7 @@ from deployments_ui.changes.gate import needs_reason, open_request_for_many
 from deployments_ui.changes.rules import name_to_confirm, names_match, needs_approval, rule_for
 from deployments_ui.core.errors import ActionRefused
 from deployments_ui.core.identity import DeploymentRef
+from deployments_ui.core.vocabulary import deployment_count
 from deployments_ui.deployments import reads
 from deployments_ui.patchworks import Deployment
 
@@ -280,13 +281,14 @@ def _create(actor, user, action, reason, selection, retry_of, items) -> BulkJob:
                 for position, item in enumerate(items)
             ]
         )
-        words = f"{action} {len(items)} deployments as bulk job #{job.pk}"
+        count = deployment_count(len(items))
+        words = f"{action} {count} as bulk job #{job.pk}"
         if retry_of is not None:
             words += f" (retrying the failed ones of job #{retry_of.pk})"
         audit.record_local(
             actor=actor,
             action=AuditEvent.Action.BULK,
-            target=DeploymentRef(flow_name=f"{len(items)} deployments"),
+            target=DeploymentRef(flow_name=count),
             message=words,
             reason=reason,
             after={

@@ -109,12 +109,12 @@ class DeploymentRef:
         return "a deployment"
 
     def label(self, *, kind: bool = False, preposition: str = "in") -> str:
-        """'Orders → Shopify v3 in UK Live', or 'the global deployment of Orders v2': the one
-        wording of a deployment's name (capitalise it at the start of a sentence). `kind` adds
-        the environment's type: 'in UK Live (live)'."""
+        """'Orders → Shopify version 3 in UK Live', or 'the global deployment of Orders version
+        2': the one wording of a deployment's name (capitalise it at the start of a sentence).
+        `kind` adds the environment's type: 'in UK Live (live)'."""
         name = self.flow_label
         if self.flow_version_iteration:
-            name = f"{name} v{self.flow_version_iteration}"
+            name = f"{name} version {self.flow_version_iteration}"
         if self.is_global:
             return f"the global deployment of {name}"
         environment = self.environment_name or (

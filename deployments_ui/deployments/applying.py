@@ -35,10 +35,10 @@ Status = ChangeRequest.Status
 
 # What must be unchanged at apply time for a request to still mean what its approvers saw.
 STALE_KEYS = {
-    "enabled": "state",
-    "enabled_at": "enabled at",
-    "priority": "priority",
-    "virtual_environment_id": "environment",
+    "enabled": "whether it is enabled",
+    "enabled_at": "when it was enabled",
+    "priority": "its priority",
+    "virtual_environment_id": "its environment",
 }
 
 
@@ -212,13 +212,19 @@ def _still_as_expected(actor, user, request: ChangeRequest):
     expected = request.expected or {}
     changed = [label for key, label in STALE_KEYS.items() if expected.get(key) != now.get(key)]
     if changed:
-        _stale(actor, request, ", ".join(changed) + " changed", current)
+        _stale(actor, request, "changed: " + _and(changed), current)
     return current
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def _stale(actor, request: ChangeRequest, what: str, current) -> None:
     who = _who_changed(request, current)
-    message = f"Stale: {who} changed it since the request was made ({what}). Nothing was sent."
+    message = (
+        f"Not applied: {who} changed it since the request was made ({what}). Nothing was sent."
+    )
     audit.record_refusal(
         actor=actor,
         action=request.action,

@@ -94,6 +94,27 @@ def outcome_of(error: Exception) -> Outcome:
     return Outcome(FAILED, f"Unexpected error: {type(error).__name__}. Nothing was sent.")
 
 
+# A failure's message already says whether anything changed when it says one of these.
+_SAYS_WHETHER = ("nothing was", "may have", "may not have", "whether", "was changed", "not sent")
+
+
+def failure_message(error: Exception) -> str:
+    """The sentence for a change that did not go through, always saying whether anything
+    changed in Patchworks."""
+    outcome = outcome_of(error)
+    message = outcome.message
+    if outcome.kind in (DONE, SKIPPED, WAITING) or any(
+        words in message.lower() for words in _SAYS_WHETHER
+    ):
+        return message
+    if outcome.kind == UNKNOWN:
+        return (
+            f"{message} Patchworks did not say whether it was changed: the console checks "
+            "within a minute and records what it finds."
+        )
+    return f"{message} Nothing was changed."
+
+
 def set_enabled(
     *,
     actor: Actor,

@@ -252,7 +252,7 @@ def detect_changes(
     now: datetime,
 ) -> list[Change]:
     """Every difference between the snapshot and the current listing, as Change records."""
-    window = f"changed {_between(since, now)}; seen by drift detection"
+    window = f"changed {_between(since, now)}; seen by the console's check"
     changes: list[Change] = []
     for row in deleted:
         before = row.state.get("values")
@@ -480,7 +480,7 @@ def _between(since: datetime, now: datetime) -> str:
 
 
 def _seen() -> str:
-    return "seen by drift detection"
+    return "seen by the console's check"
 
 
 def _text(value: Any) -> str:

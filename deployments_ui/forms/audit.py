@@ -26,7 +26,7 @@ ACTION_CHOICES = [
     ("decline", "Decline"),
     ("expire", "Change request expired"),
     ("withdraw", "Change request withdrawn"),
-    ("break_glass", "Break glass"),
+    ("break_glass", "Applied without waiting for approval"),
     ("freeze_override", "Override a freeze window"),
     ("miss", "Change request missed its time"),
     ("control_settings", "Change control settings"),
@@ -63,7 +63,10 @@ class AuditFilterForm(forms.Form):
     """The audit log's filters; read from the query string so every view can be shared."""
 
     person = forms.CharField(
-        required=False, max_length=150, label="Person", help_text="Name, username or SSO identity"
+        required=False,
+        max_length=150,
+        label="Person",
+        help_text="Name, username or single sign-on name",
     )
     action = forms.ChoiceField(required=False, choices=ACTION_CHOICES, label="Action")
     outcome = forms.ChoiceField(required=False, choices=OUTCOME_CHOICES, label="Outcome")

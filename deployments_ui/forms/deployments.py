@@ -101,11 +101,11 @@ class DeploymentFilterForm(forms.Form):
     name = forms.CharField(required=False, label="Exact flow name", max_length=200)
     scope = forms.ChoiceField(
         required=False,
-        label="Global deployments",
+        label="Where it runs",
         choices=[
             ("", "Show all"),
-            ("yes", "Only global (no environment)"),
-            ("no", "Only in an environment"),
+            ("yes", "Only those in all environments"),
+            ("no", "Only those in one environment"),
         ],
         widget=QuickSelect,
     )

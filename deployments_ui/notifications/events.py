@@ -29,7 +29,7 @@ KIND_STARTED_FAILING = "started-failing"
 KIND_STOPPED_RUNNING = "stopped-running"
 KINDS = {
     KIND_CHANGE: "Changes made in the console (and by its schedules)",
-    KIND_DRIFT: "Changes made outside the console (drift)",
+    KIND_DRIFT: "Changes made outside the console",
     KIND_REQUEST_FOR_ME: "Change requests waiting for my approval",
     KIND_MY_REQUEST: "My change requests that missed their time",
     KIND_STARTED_FAILING: "A live deployment started failing",

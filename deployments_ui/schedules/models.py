@@ -83,3 +83,16 @@ class ScheduledChange(DeploymentIdentity):
     @property
     def is_pending(self) -> bool:
         return self.status == self.Status.PENDING
+
+    @property
+    def result_text(self) -> str:
+        """Its status and what happened, each said once: 'Cancelled by Ann Smith.', not
+        'Cancelled: Cancelled by Ann Smith.'."""
+        status = str(self.get_status_display())
+        status = status[:1].upper() + status[1:]
+        message = self.result_message
+        if not message:
+            return status
+        if message.lower().startswith(status.lower()):
+            return message
+        return f"{status}: {message}"

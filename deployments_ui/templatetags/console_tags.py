@@ -47,3 +47,13 @@ def deployment_rows(context, rows) -> SafeString:
         feedback=context.get("feedback") or "",
         bulk_choosable=bool(context.get("bulk_choosable")),
     )
+
+
+# Shown, labelled, only on an audit record's own page.
+ID_LABELS = frozenset({"Record numbers", "Support reference"})
+
+
+@register.filter
+def without_ids(rows) -> list:
+    """A list's or history's rows of recorded values, without ids."""
+    return [row for row in rows if not (row[0].endswith(" id") or row[0] in ID_LABELS)]

@@ -18,6 +18,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
@@ -129,8 +130,8 @@ def locked_out(
 
 class ApiKeyForm(forms.Form):
     api_key = forms.CharField(
-        label="Your Patchworks API key",
-        help_text="It is shown only as its last four characters once saved.",
+        label=_("Your Patchworks API key"),
+        help_text=_("It is shown only as its last four characters once saved."),
         strip=True,
         max_length=credentials.MAX_KEY_LENGTH,
         widget=forms.PasswordInput(
@@ -138,12 +139,12 @@ class ApiKeyForm(forms.Form):
             attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "off"},
         ),
         error_messages={
-            "required": "Enter your Patchworks API key.",
-            "max_length": "That is too long to be a Patchworks API key.",
+            "required": _("Enter your Patchworks API key."),
+            "max_length": _("That is too long to be a Patchworks API key."),
         },
     )
 
-    def __init__(self, *args, label: str = "", **kwargs) -> None:
+    def __init__(self, *args, label: Any = "", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if label:
             self.fields["api_key"].label = label
@@ -154,7 +155,7 @@ class KeyPage:
     """One page that holds a Patchworks API key: what it stores, and how it says so."""
 
     template: str
-    label: str
+    label: Any  # a lazily translated string
     saved: Callable[[Any], Any]
     save: Callable[[Any, str], Any]
     remove: Callable[[Any], bool]
@@ -167,7 +168,7 @@ class KeyPage:
 
 MY_API_KEY = KeyPage(
     template="account/api_key.html",
-    label="Your Patchworks API key",
+    label=_("Your Patchworks API key"),
     saved=lambda request: ApiCredential.objects.filter(user=request.user).first(),
     save=credentials.save_api_key,
     remove=credentials.remove_api_key,
@@ -194,7 +195,7 @@ SERVICE_KEY = KeyPage(
     remove=credentials.remove_service_key,
     saved_message=(
         "Patchworks accepted the service key, and it is saved. It ends in {last_four}. "
-        "Drift detection uses it from its next run."
+        "The check for changes made outside the console uses it from its next run."
     ),
     removed_message="The service key is removed from the console.",
     not_saved="The service key was not saved.",

@@ -17,6 +17,7 @@ from deployments_ui.bulk import services as bulk
 from deployments_ui.bulk.models import BulkItem, BulkJob
 from deployments_ui.changes.models import ChangeRequest
 from deployments_ui.core.http import SignedInRequest
+from deployments_ui.core.vocabulary import deployment_count
 from deployments_ui.deployments import reads
 from deployments_ui.forms.deployments import (
     LIST_FILTER_PARAMETERS,
@@ -65,7 +66,7 @@ def deployment_bulk(request: SignedInRequest) -> HttpResponse:
             user=request.user,
             preview=preview,
             reason=form.cleaned_data["reason"],
-            selection=selection or f"{len(preview.selected)} chosen deployments",
+            selection=selection or f"{deployment_count(len(preview.selected))}, chosen",
             typed_names=[name[:255] for name in request.POST.getlist("confirm_name")],
         )
     except bulk.BulkRefused as refused:

@@ -196,7 +196,7 @@ def change_apply(request: HttpRequest, pk: int) -> HttpResponse:
         return _applied_message(result)
 
     if request.POST.get("break_glass") and not request.POST.get("break_glass_reason", "").strip():
-        messages.error(request, "To apply without approval, say why (break glass).")
+        messages.error(request, "To apply it without waiting for approval, say why.")
         return redirect("change-detail", pk=pk)
     return _step(request, pk, do)
 

@@ -42,6 +42,7 @@ from deployments_ui.presenters import (
 from deployments_ui.views.controls import control_context, controls_from
 from deployments_ui.views.pages import (
     buttons_at,
+    kept_bulk_choice,
     mark_fragment,
     needs_api_key,
     not_yours,
@@ -118,6 +119,7 @@ def _form_failure(request, context, error: ConsoleError) -> HttpResponse:
     if getattr(error, "field", "") in form.fields:
         form.add_error(error.field, error.message)  # type: ignore[attr-defined]
         return TemplateResponse(request, FORM, context, status=error.http_status)
+    error.message = writes.failure_message(error)
     return respond(request, FORM, context, error=error)
 
 
@@ -220,7 +222,7 @@ def deployment_delete(request: HttpRequest, flow_version: str, deployment: str) 
             }
             return TemplateResponse(request, DELETE_PAGE, context, status=400)
         except ConsoleError as error:
-            messages.error(request, error.message)
+            messages.error(request, writes.failure_message(error))
             return redirect("deployment-delete", flow_version=flow_version, deployment=deployment)
         messages.success(request, f"Deleted {deployment_label(deleted)}.")
         return redirect("deployment-list")
@@ -324,11 +326,13 @@ def _toggle_confirmation(request, ids, enabled: bool, next_url: str, refused=Non
 
 
 def _toggle_failed(request, next_url, ids, error: ConsoleError) -> HttpResponse:
-    """Nothing changed: the message goes where the row's or panel's feedback goes."""
-    message = error.message
+    """It did not go through: the message (saying whether anything changed) goes where the
+    row's or panel's feedback goes."""
+    message = writes.failure_message(error)
     if isinstance(error, ValidationFailed):
         details = [text for texts in error.field_errors.values() for text in texts]
-        message = f"Patchworks refused the change: {' '.join(details) or error.message}"
+        refused = " ".join(details) or error.message
+        message = f"Patchworks refused the change: {refused} Nothing was changed."
     return _toggle_answer(
         request, next_url, None, message, level="error", ids=ids, status=error.http_status
     )
@@ -347,6 +351,7 @@ def _toggle_answer(
         "feedback": message,
         "feedback_level": level,
         "next": next_url,
+        "bulk_choosable": kept_bulk_choice(request),
         **toggle_context(),
     }
     if deployment is None:

@@ -117,10 +117,15 @@ def picker_flow_versions(request: ConsoleRequest) -> HttpResponse:
 @needs_api_key
 @shows_errors
 def deployment_detail(request: ConsoleRequest, flow_version: str, deployment: str) -> HttpResponse:
-    found = reads.deployment_get(
-        user=request.user, flow_version_id=flow_version, deployment_id=deployment
-    )
     history = audit.deployment_history(deployment, personal=access.sees_everything(request.user))
+    try:
+        found = reads.deployment_get(
+            user=request.user, flow_version_id=flow_version, deployment_id=deployment
+        )
+    except PatchworksError as error:
+        # Patchworks cannot say how the deployment is now; the trail still says what happened.
+        context = {"flow_version": flow_version, "history": history, "here": True}
+        return respond(request, "deployments_ui/upstream_error.html", context, error=error)
     row = with_schedule_badges([deployment_row(found)])[0]
     context = {
         "deployment": found,

@@ -140,3 +140,9 @@ def buttons_at(user, place) -> dict[str, bool]:
         "can_toggle": access.may_act(user, "enable", place),
         "can_change": access.may_act(user, "update", place),
     }
+
+
+def kept_bulk_choice(request: HttpRequest) -> bool:
+    """A row swapped in after an in-row change keeps its bulk checkbox when the list had one
+    (the row's form says so)."""
+    return request.POST.get("bulk") == "1"

@@ -25,7 +25,14 @@ from deployments_ui.schedules import services as schedules
 from deployments_ui.schedules.models import ScheduledChange
 from deployments_ui.schedules.services import ScheduleRefused
 from deployments_ui.views.controls import control_context, controls_from
-from deployments_ui.views.pages import mark_fragment, needs_api_key, refusal, respond, safe_next
+from deployments_ui.views.pages import (
+    kept_bulk_choice,
+    mark_fragment,
+    needs_api_key,
+    refusal,
+    respond,
+    safe_next,
+)
 
 RECENT = 50
 
@@ -162,6 +169,7 @@ def _answer(request, next_url: str, deployment, message: str) -> HttpResponse:
         "feedback": message,
         "feedback_level": "success",
         "next": next_url,
+        "bulk_choosable": kept_bulk_choice(request),
     }
     response = TemplateResponse(request, f"deployments_ui/_deployment_{fragment}.html", context)
     toast = {"message": message, "level": "success"}

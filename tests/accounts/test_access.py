@@ -23,6 +23,7 @@ OIDC_AND_SCIM = {"oidc-start", "oidc-callback", "scim-users", "scim-user", "scim
 EVERYONE = {
     "login",
     "logout",
+    "set-language",
     "healthz",
     "readyz",
     "scim-group",

@@ -43,7 +43,9 @@ def save(client, key: str = KEY):
 
 def test_without_a_key_it_says_drift_detection_cannot_run(as_admin):
     page = as_admin.get(PAGE).content.decode()
-    assert "No service key is set, so drift detection cannot run." in page
+    assert (
+        "No service key is set, so the check for changes made outside the console cannot run."
+    ) in page
     assert "It has not completed a check yet." in page
     assert 'href="/settings/service-key/" aria-current="page">Service key</a>' in page
 

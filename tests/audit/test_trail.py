@@ -185,7 +185,7 @@ def test_actor_from_request_takes_the_trusted_address_and_the_session(ann, setti
 
 def test_the_system_actor_has_no_user():
     actor = Actor.system()
-    assert actor.user is None and actor.name == "drift detection"
+    assert actor.user is None and actor.name == "the console's check for outside changes"
 
 
 def test_target_and_state_come_from_a_client_deployment():

@@ -50,7 +50,7 @@ def test_it_selects_rows_previews_confirms_and_follows_the_job(
     else:  # every chosen one was already disabled: nothing to confirm
         return
 
-    expect(page.get_by_role("heading", level=2, name="Waiting for the background worker"))
+    expect(page.get_by_role("heading", level=2, name="Waiting for the console's scheduler"))
     job = BulkJob.objects.get()
     assert sorted(job.items.values_list("deployment_id", flat=True)) == sorted(
         value.split(":")[1] for value in chosen

@@ -182,7 +182,7 @@ def test_a_stale_request_is_refused_and_nothing_is_sent(browser, live_server, pe
         on_sandbox.api("POST", f"/api/v1{detail_url(item)}disable", key="sandbox-key-dashboard")
         on_sandbox.clear_requests()
         olga.get_by_role("button", name="Apply it now").click()
-        stale = olga.get_by_role("alert").filter(has_text="Stale:")
+        stale = olga.get_by_role("alert").filter(has_text="Not applied:")
         expect(stale).to_contain_text("Nothing was sent.")
     assert writes(on_sandbox) == []
 

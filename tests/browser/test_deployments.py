@@ -189,7 +189,7 @@ def test_it_opens_a_deployment_from_the_list_and_says_its_state_in_plain_words(
     expect(page.get_by_text("Enabled — runs on its schedule")).to_be_visible()
     environment = item["environment"]
     expect(page.get_by_text(f"{environment['name']} — a live environment")).to_be_visible()
-    expect(page.get_by_text(f"flow version id {item['flow_version_id']}").first).to_be_visible()
+    expect(page.get_by_text(f"version id {item['flow_version_id']}").first).to_be_visible()
     expect(page.locator("dt:text-is('Deployment id') + dd")).to_have_text(str(item["id"]))
 
     disabled = find_deployment(on_sandbox, environment_type="test", enabled=False)
@@ -410,9 +410,7 @@ def test_it_deletes_after_a_confirmation_that_names_what_goes(page, editor, on_s
     expect(page.get_by_role("heading", level=1)).to_have_text("Delete this deployment?")
     card = page.locator("main .card")
     expect(card).to_contain_text(item["name"])
-    expect(card).to_contain_text(
-        f" version {item['flow_version_iteration']} (flow version id {item['flow_version_id']}) in "
-    )
+    expect(card).to_contain_text(f" version {item['flow_version_iteration']} in ")
     expect(card).to_contain_text(item["environment"]["name"])
     page.get_by_label("Reason (optional)").fill("Browser test")
     page.get_by_role("button", name="Yes, delete it").click()

@@ -54,7 +54,7 @@ def confirm(page: Page, container, action: str, item: dict) -> None:
     container.get_by_role("button", name=re.compile(rf"^{action.capitalize()} ")).click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text(
-        f"{action.capitalize()} {item['name']} v{item['flow_version_iteration']}"
+        f"{action.capitalize()} {item['name']} version {item['flow_version_iteration']}"
     )
     expect(dialog).to_contain_text("This is a live environment.")
     dialog.get_by_label(re.compile(r"^Reason")).fill(f"Browser test: {action}")
@@ -70,13 +70,13 @@ def test_list_detail_enable_and_disable_with_the_live_warning(page, operator, on
         f"/deployments/?environment={item['virtual_environment_id']}&name={quote(item['name'])}"
     )
     row = page.locator(f"#deployment-row-{item['id']}")
-    expect(row).to_contain_text(f"v{item['flow_version_iteration']}")
+    expect(row).to_contain_text(f"version {item['flow_version_iteration']}")
     expect(row.locator(".badge-live")).to_be_visible()
     expect(page.get_by_text("not available")).to_have_count(0)
     row.get_by_role("link", name=item["name"]).click()
 
     heading = page.get_by_role("heading", level=1)
-    expect(heading).to_contain_text(f"{item['name']} v{item['flow_version_iteration']}")
+    expect(heading).to_contain_text(f"{item['name']} version {item['flow_version_iteration']}")
     expect(page.get_by_text(f"{item['environment']['name']} — a live environment")).to_be_visible()
     panel = page.locator(f"#deployment-panel-{item['id']}")
     confirm(page, panel, "enable", item)

@@ -36,7 +36,7 @@ def test_sign_in_save_a_key_and_sign_out(page, roles, on_sandbox):
     assert "sandbox-key-viewer" not in page.content()
     expect(page.get_by_label("Your Patchworks API key")).to_have_value("")
 
-    page.get_by_role("link", name="Deployments", exact=True).first.click()
+    page.get_by_role("link", name="All deployments").click()
     expect(page).to_have_url(re.compile(r"/deployments/"))
     expect(page.get_by_role("heading", level=1)).to_be_visible()
 
@@ -80,7 +80,9 @@ def test_an_admin_sets_the_service_key_and_drift_detection_uses_it(
     page.get_by_role("link", name="Service key").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Service key")
     expect(
-        page.get_by_text("No service key is set, so drift detection cannot run.")
+        page.get_by_text(
+            "No service key is set, so the check for changes made outside the console cannot run."
+        )
     ).to_be_visible()
     axe = AxeResults(page.evaluate("() => axe.run(document, {resultTypes: ['violations']})"))
     assert axe.violations_count == 0, axe.generate_report()

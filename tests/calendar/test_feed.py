@@ -82,7 +82,7 @@ def test_the_feed_holds_scheduled_changes_and_freezes_with_their_time_zones(
 
     planned = events[f"scheduled-{change.pk}"]
     assert planned.start == due and planned.end == due + timedelta(hours=4)
-    assert str(planned["SUMMARY"]).startswith("Disable Orders → Shopify v3 in UK Live")
+    assert str(planned["SUMMARY"]).startswith("Disable Orders → Shopify version 3 in UK Live")
     assert str(planned["SUMMARY"]).endswith("(waiting for approval)")
     assert str(planned["STATUS"]) == "TENTATIVE"
     assert "Reason: supplier window" in str(planned["DESCRIPTION"])
@@ -113,7 +113,7 @@ def test_the_feed_is_filtered_as_the_page_was(client, signed_in, ann):
     events = events_of(client.get(url.removeprefix("http://testserver")).content)
 
     assert [str(event["SUMMARY"]) for event in events] == [
-        "Disable Stock levels v3 in UK Test (test)"
+        "Disable Stock levels version 3 in UK Test (test)"
     ]
 
 

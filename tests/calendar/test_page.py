@@ -57,11 +57,12 @@ def test_a_week_shows_past_changes_scheduled_changes_and_freezes(signed_in, ann)
     assert response.status_code == 200
     page = text_of(response)
     assert (
-        "Ann Smith disabled Orders → Shopify v3 in UK Live (live) — reason: supplier outage" in page
+        "Ann Smith disabled Orders → Shopify version 3 in UK Live (live) — "
+        "reason: supplier outage" in page
     )
     assert "Dana Dashboard enabled Orders → Shopify" in page
     assert "Outside change" in page
-    assert "Disable Orders → Shopify v3 in UK Live (live) — asked by Ann Smith" in page
+    assert "Disable Orders → Shopify version 3 in UK Live (live) — asked by Ann Smith" in page
     assert "Reason: night batch" in page
     assert "Changes frozen in every environment (CHG-42 release)" in page
     assert "Times are in <strong>Europe/Paris</strong>" in page

@@ -66,11 +66,11 @@ def test_a_change_needing_approval_becomes_a_request(operator):
     request = raised.value.change_request
     assert request == ChangeRequest.objects.get()
     assert (request.approvals_required, request.apply_when_approved) == (2, True)
-    assert request.summary == "Disable Orders v2 in UK Live (live)"
+    assert request.summary == "Disable Orders version 2 in UK Live (live)"
     assert "waiting for 2 approvals" in raised.value.message
     event = AuditEvent.objects.get()
     assert audit.describe(event) == (
-        f"Oscar Operator asked for approval to disable Orders v2 in UK Live (live) "
+        f"Oscar Operator asked for approval to disable Orders version 2 in UK Live (live) "
         f"(change request {request.pk}) — reason: maintenance"
     )
 
@@ -131,20 +131,23 @@ def test_an_environment_patchworks_did_not_type_is_typed_from_the_pickers(operat
 @pytest.mark.parametrize(
     ("action", "sentence"),
     [
-        ("approve", "Olga Other approved change request 4 to disable Orders v2 in UK Live (live)"),
+        (
+            "approve",
+            "Olga Other approved change request 4 to disable Orders version 2 in UK Live (live)",
+        ),
         (
             "decline",
-            "Olga Other declined change request 4 to disable Orders v2 in UK Live (live)"
+            "Olga Other declined change request 4 to disable Orders version 2 in UK Live (live)"
             " — reason: maintenance",
         ),
         (
             "break_glass",
-            "Olga Other applied change request 4 to disable Orders v2 in UK Live (live) without"
-            " approval (break glass) — reason: maintenance",
+            "Olga Other applied change request 4 to disable Orders version 2 in UK Live (live)"
+            " without waiting for approval — reason: maintenance",
         ),
         (
             "request_edit",
-            "Olga Other edited change request 4 to disable Orders v2 in UK Live (live); its"
+            "Olga Other edited change request 4 to disable Orders version 2 in UK Live (live); its"
             " approvals were reset — reason: maintenance",
         ),
     ],

@@ -199,15 +199,16 @@ def test_a_request_is_stale_when_the_deployment_changed_since(
     response = client.post(f"/changes/{change.pk}/apply/", follow=True)
 
     html = response.content.decode()
-    assert "Stale: someone changed it since the request was made (state, enabled at changed)" in (
-        html
-    )
+    assert (
+        "Not applied: someone changed it since the request was made (changed: whether it is "
+        "enabled and when it was enabled)"
+    ) in html
     assert "Nothing was sent." in html
     assert api_writes(on_sandbox) == []
     change.refresh_from_db()
     assert change.status == "stale"
     refusal = AuditEvent.objects.filter(action="disable").get()
-    assert refusal.outcome == "refused" and refusal.message.startswith("Stale:")
+    assert refusal.outcome == "refused" and refusal.message.startswith("Not applied:")
 
 
 def test_stale_names_who_changed_it_through_the_console(
@@ -234,7 +235,7 @@ def test_stale_names_who_changed_it_through_the_console(
     )
     client.force_login(operator)
     response = client.post(f"/changes/{change.pk}/apply/", follow=True)
-    assert "Stale: Dana Dashboard changed it since" in response.content.decode()
+    assert "Not applied: Dana Dashboard changed it since" in response.content.decode()
 
 
 def test_decline_needs_a_reason_and_closes_the_request(
@@ -292,7 +293,7 @@ def test_an_admin_breaks_glass_with_a_reason(client, operator, admin_user, on_sa
     client.force_login(admin_user)
 
     no_reason = client.post(f"/changes/{change.pk}/apply/", {"break_glass": "1"}, follow=True)
-    assert "say why (break glass)" in no_reason.content.decode()
+    assert "without waiting for approval, say why" in no_reason.content.decode()
     assert api_writes(on_sandbox) == []
 
     client.post(
@@ -306,11 +307,12 @@ def test_an_admin_breaks_glass_with_a_reason(client, operator, admin_user, on_sa
     assert AuditEvent.objects.get(action="break_glass").reason == "data leaking to the wrong shop"
     write = AuditEvent.objects.get(action="disable", outcome="succeeded")
     assert write.after["break_glass"] == "data leaking to the wrong shop"
-    assert "break glass: data leaking to the wrong shop" in audit.describe(write.completes)
+    sentence = audit.describe(write.completes)
+    assert "without waiting for approval: data leaking to the wrong shop" in sentence
     listing = client.get("/changes/").content.decode()
-    assert "break glass" in listing
+    assert "applied without waiting for approval" in listing
     audit_page = client.get("/audit/").content.decode()
-    assert "without approval (break glass)" in audit_page
+    assert "without waiting for approval" in audit_page
 
 
 def test_an_operator_cannot_break_glass(client, operator, second_operator, on_sandbox):

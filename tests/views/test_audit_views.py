@@ -27,8 +27,8 @@ from tests.factories import (
 )
 
 SENTENCE = (
-    "Ann Smith tried to disable Orders → Shopify v3 in UK Live (live) — reason: supplier outage — "
-    "failed: Patchworks did not answer"
+    "Ann Smith tried to disable Orders → Shopify version 3 in UK Live (live) — "
+    "reason: supplier outage — failed: Patchworks did not answer"
 )
 BILLING = DeploymentRef(
     deployment_id="202",
@@ -89,7 +89,7 @@ def test_the_example_sentence(ann):
     [entry] = audit.deployment_history("101")
     assert entry.sentence == SENTENCE
     assert audit.describe(entry) == SENTENCE
-    assert entry.deployment_label == "Orders → Shopify v3 (UK Live, live)"
+    assert entry.deployment_label == "Orders → Shopify version 3 (UK Live, live)"
 
 
 @pytest.mark.parametrize(
@@ -133,7 +133,7 @@ def test_external_changes_name_who_patchworks_says(db):
     )
     unknown, dana = audit.deployment_history("101")
     assert dana.sentence == (
-        "Dana Dashboard enabled Orders → Shopify v3 in UK Live (live) — "
+        "Dana Dashboard enabled Orders → Shopify version 3 in UK Live (live) — "
         "in Patchworks, outside the console"
     )
     assert unknown.sentence.startswith("Someone in Patchworks (unknown) disabled Orders")
@@ -149,7 +149,7 @@ def test_a_change_lists_what_moved(ann):
     )
     audit.record_outcome(attempt, outcome="succeeded")
     [entry] = audit.deployment_history("101")
-    assert "changed Orders → Shopify v3 in UK Live (live): priority 3 → 1 — succeeded" in (
+    assert "changed Orders → Shopify version 3 in UK Live (live): priority 3 → 1 — succeeded" in (
         entry.sentence
     )
     assert ("Priority", "3", "1") in entry.changes
@@ -162,8 +162,8 @@ def test_a_global_deployment_says_so(ann):
         actor=actor_for(ann), action="enable", target=target, message="x", before=state
     )
     [entry] = audit.deployment_history("9")
-    assert "the global deployment of Stock v3" in entry.sentence
-    assert entry.deployment_label == "Stock v3 (global deployment)"
+    assert "the global deployment of Stock version 3" in entry.sentence
+    assert entry.deployment_label == "Stock version 3 (global deployment)"
 
 
 def test_history_is_newest_first_and_merges_outcomes(ann):
@@ -185,7 +185,7 @@ def test_it_shows_every_event_as_a_sentence(viewer_client, events):
     body = response.content.decode()
     assert "<h1>Audit log</h1>" in body
     assert SENTENCE in body
-    assert "Dana Dashboard enabled Orders → Shopify v3 in UK Live (live)" in body
+    assert "Dana Dashboard enabled Orders → Shopify version 3 in UK Live (live)" in body
     assert "no outcome recorded" in body
     assert body.count('<details class="audit-details">') == 4
     assert "Showing <strong>1–4</strong> of <strong>4</strong> events" in body
@@ -195,16 +195,17 @@ def test_details_show_every_field_in_words(admin_client, events):
     body = admin_client.get("/audit/?deployment=101&source=console").content.decode()
 
     for text in [
-        "SSO identity</dt><dd>ann@example.com",
+        "Single sign-on name</dt><dd>ann@example.com",
         "Signed in with</dt><dd>single sign-on",
         "IP address</dt><dd>203.0.113.9",
         "Browser (user agent)</dt><dd>Mozilla/5.0 (test)",
-        "Request id</dt><dd>req-0001",
         '<th scope="row">State</th><td>enabled</td><td><strong>disabled</strong></td>',
     ]:
         assert text in body
     table = body[body.index('<section id="audit-table"') :]
     assert "&quot;enabled&quot;" not in table and "{&quot;" not in table
+    # Ids and references are shown, labelled, on an event's own page only.
+    assert "req-0001" not in table and "Deployment id" not in table
 
 
 def test_times_are_machine_readable_with_the_exact_time_on_hover(viewer_client, events):
@@ -504,7 +505,7 @@ def test_a_cut_download_releases_the_lock(viewer_client, events):
 
 def test_viewers_see_no_addresses_or_browsers(viewer_client, events):
     body = viewer_client.get("/audit/?deployment=101&source=console").content.decode()
-    assert "SSO identity</dt><dd>ann@example.com" in body
+    assert "Single sign-on name</dt><dd>ann@example.com" in body
     assert "203.0.113.9" not in body and "Mozilla/5.0 (test)" not in body
 
     header, *rows = rows_of(viewer_client.get("/audit/export.csv"))

@@ -40,7 +40,7 @@ def test_detail_says_the_state_in_plain_words(as_editor, on_sandbox):
     assert "Enabled — runs on its schedule" in html
     assert item["virtualEnvironment"]["name"] in html
     assert "a <strong>live</strong> environment" in html
-    assert f"flow version id {item['flow_version_id']}" in html
+    assert f"version id {item['flow_version_id']}" in html
     assert item["enabledBy"]["name"] in html
     assert "Edit" in html and "Delete" in html
 
@@ -213,7 +213,8 @@ def test_delete_asks_first_and_names_what_goes(as_editor, on_sandbox):
     html = as_editor.get(deployment_url(item, "delete/")).content.decode()
     assert "permanently delete" in html
     assert item["virtualEnvironment"]["name"] in html
-    assert f"flow version id {item['flow_version_id']}" in html
+    # Ids only on the detail page: the confirmation names the version by its number.
+    assert f"version id {item['flow_version_id']}" not in html
     assert api_writes(on_sandbox) == []
 
 

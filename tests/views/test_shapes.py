@@ -81,7 +81,7 @@ def test_list_shows_every_name_and_version_then_costs_one_request(as_editor, on_
     assert len(cells) == len(truth) == 100
     assert cells == [item["name"] for item in truth]
     for item in truth:
-        assert f">v{item['flow_version_iteration']}</a>" in html
+        assert f">version {item['flow_version_iteration']}</a>" in html
     assert NOT_AVAILABLE not in html
     assert "virtual-environments" not in html
     on_sandbox.clear_requests()
@@ -93,7 +93,7 @@ def test_flow_version_list_names_its_flow_and_version(as_editor, on_sandbox, sha
     item = find_deployment(on_sandbox, enabled=True)
     answer_in(on_sandbox, shape)
     html = as_editor.get(f"/flow-versions/{item['flow_version_id']}/deployments/").content.decode()
-    assert f"<h1>{item['name']} v{item['flow_version_iteration']}</h1>" in html
+    assert f"<h1>{item['name']} version {item['flow_version_iteration']}</h1>" in html
     assert NOT_AVAILABLE not in html
 
 
@@ -101,7 +101,7 @@ def test_detail_names_everything_warns_live_and_costs_one_request(as_editor, on_
     item = find_deployment(on_sandbox, enabled=True, live=True)
     answer_in(on_sandbox, shape)
     html = as_editor.get(deployment_url(item)).content.decode()
-    assert f"<h1>{item['name']} v{item['flow_version_iteration']} in" in html
+    assert f"<h1>{item['name']} version {item['flow_version_iteration']} in" in html
     assert f"Version {item['flow_version_iteration']}" in html
     assert "a <strong>live</strong> environment" in html
     assert item["virtualEnvironment"]["name"] in html
@@ -119,7 +119,7 @@ def test_edit_form_names_the_deployment_and_saves(as_editor, on_sandbox, shape):
     answer_in(on_sandbox, shape)
     response = as_editor.get(deployment_url(item, "edit/"))
     html = response.content.decode()
-    assert f"<h1>Edit {item['name']} v{item['flow_version_iteration']} in" in html
+    assert f"<h1>Edit {item['name']} version {item['flow_version_iteration']} in" in html
     form = response.context["form"]
     priority = "1" if item["priority"] != 1 else "5"
     enabled_at = form["enabled_at"].value()
@@ -178,7 +178,8 @@ def test_create_succeeds_and_shows_what_was_created(as_editor, on_sandbox, shape
     assert response.status_code == 302
     assert len(api_writes(on_sandbox)) == 1
     page = as_editor.get(response["Location"]).content.decode()
-    assert f"the global deployment of {item['name']} v{item['flow_version_iteration']}" in page
+    version = item["flow_version_iteration"]
+    assert f"the global deployment of {item['name']} version {version}" in page
     assert "Disabled — will not run" in page
     events = AuditEvent.objects.filter(action="create").order_by("id")
     assert [e.outcome for e in events] == ["pending", "succeeded"]
@@ -202,7 +203,7 @@ def test_enable_and_disable_warn_about_live_and_report_the_true_outcome(
     answer_in(on_sandbox, shape)
     asked = as_editor.post(deployment_url(item, "disable/"), {"ask": "1"}).content.decode()
     assert ("This is a live environment." in asked) is live
-    assert f"Disable {item['name']} v{item['flow_version_iteration']} in" in asked
+    assert f"Disable {item['name']} version {item['flow_version_iteration']} in" in asked
     off = as_editor.post(
         deployment_url(item, "disable/"), {"reason": "outage"}, HTTP_HX_REQUEST="true"
     )
@@ -241,7 +242,7 @@ def test_the_audit_log_names_what_was_done(as_editor, on_sandbox, shape):
     answer_in(on_sandbox, shape)
     as_editor.post(deployment_url(item, "disable/"), {"reason": "outage"}, HTTP_HX_REQUEST="true")
     html = as_editor.get("/audit/").content.decode()
-    assert f"disabled {item['name']} v{item['flow_version_iteration']} in" in html
+    assert f"disabled {item['name']} version {item['flow_version_iteration']} in" in html
     assert item["virtualEnvironment"]["name"] in html
     event = AuditEvent.objects.exclude(outcome="pending").get(action="disable")
     assert (event.outcome, event.environment_type) == ("succeeded", "live")

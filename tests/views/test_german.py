@@ -1,0 +1,176 @@
+"""The console in German: a German reader's pages have no English left in them.
+
+A page is rendered in English and in German; any piece of text that reads the same in both is
+untranslated, unless it is data (a flow's, environment's, package's or person's name, from
+Patchworks) or a word the German catalogue keeps on purpose (msgstr equal to its msgid)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from django.utils import translation
+
+from deployments_ui.management.commands.compile_translations import parse_po
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english_afterwards():
+    """A German request leaves German active in the thread: later tests expect English."""
+    yield
+    translation.deactivate()
+
+
+EXACT_TIME = re.compile(r"^\d\d \w+ \d{4}, \d\d:\d\d \w+$")
+CATALOGUE = Path(__file__).resolve().parents[2] / "locale" / "de" / "LC_MESSAGES" / "django.po"
+
+
+def kept_words() -> set[str]:
+    return {msgid for msgid, msgstr in parse_po(CATALOGUE.read_text()).items() if msgid == msgstr}
+
+
+def segments(page: str) -> list[str]:
+    """The pieces of text a person reads or hears, one per text node or label."""
+    page = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", page)
+    page = re.sub(r"(?is)<(select|textarea)\b.*?</\1>", " ", page)  # choices: checked below
+    labels = re.findall(r'(?:aria-label|title|placeholder|alt|data-label)="([^"]*)"', page)
+    texts = re.split(r"<[^>]+>", page)
+    return [" ".join(text.split()) for text in [*texts, *labels] if text.strip()]
+
+
+def untranslated(english: str, german: str, allowed: set[str]) -> list[str]:
+    english_pieces = set(segments(english))
+    left = []
+    for piece in segments(german):
+        words = piece
+        for name in sorted(allowed, key=len, reverse=True):
+            words = words.replace(name, " ")
+        if EXACT_TIME.match(piece):  # '01 Feb 2025, 08:00 GMT': month names checked elsewhere
+            continue
+        if re.search(r"[A-Za-z]{3,}", words) and piece in english_pieces:
+            left.append(piece)
+    return sorted(set(left))
+
+
+@pytest.fixture
+def reader(client, operator, on_sandbox):
+    client.force_login(operator)
+    return client
+
+
+def test_the_catalogue_is_complete():
+    text = CATALOGUE.read_text()
+    assert "#, fuzzy" not in text
+    empty = [msgid for msgid, msgstr in parse_po(text).items() if msgid and not msgstr]
+    assert not empty
+
+
+def test_the_browser_language_chooses_german(reader):
+    page = reader.get("/deployments/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert '<html lang="de">' in page
+    assert "Abmelden" in page
+
+
+def test_the_menu_switch_keeps_the_choice(reader):
+    response = reader.post("/language/", {"language": "de", "next": "/deployments/"})
+    assert response.status_code == 302 and response["Location"] == "/deployments/"
+    assert "Abmelden" in reader.get("/deployments/").content.decode()
+
+
+def both_languages(client, url: str) -> tuple[str, str]:
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en-gb").content.decode()
+    german = client.get(url, HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    return english, german
+
+
+def test_the_check_finds_english_left_in_a_german_page():
+    english = "<p>Sign in</p><p>Orders → Shopify</p><p>Keep this</p>"
+    german = "<p>Anmelden</p><p>Orders → Shopify</p><p>Keep this</p>"
+    assert untranslated(english, german, {"Orders → Shopify"}) == ["Keep this"]
+
+
+def test_the_sign_in_page_in_german_has_no_english_left(client):
+    english, german = both_languages(client, "/accounts/login/")
+    left = untranslated(english, german, kept_words())
+    assert not left, "the sign-in page in German still shows:\n" + "\n".join(left)
+
+
+def test_the_api_key_page_in_german_has_no_english_left(reader, operator):
+    english, german = both_languages(reader, "/account/api-key/")
+    assert "Ihr gespeicherter Schlüssel" in german
+    from deployments_ui.accounts.models import ApiCredential
+
+    last_four = ApiCredential.objects.get(user=operator).last_four
+    left = untranslated(english, german, kept_words() | {operator.get_full_name(), last_four})
+    assert not left, "My API key in German still shows:\n" + "\n".join(left)
+
+
+def test_times_read_in_the_readers_language():
+    from datetime import UTC, datetime, timedelta
+
+    from deployments_ui.formats import when
+
+    now = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
+    clock = (now, UTC)
+    with translation.override("de"):
+        assert ">vor 2 Tagen, 3 Stunden</time>" in when(
+            now - timedelta(days=2, hours=3), clock=clock
+        )
+        assert ">in 5 Minuten</time>" in when(now + timedelta(minutes=5), clock=clock)
+        assert 'title="07 Dez 2026, 09:30 UTC"' in when(now, clock=clock)
+    with translation.override("en-gb"):
+        assert ">1 day ago</time>" in when(now - timedelta(days=1), clock=clock)
+        assert 'title="07 Dec 2026, 09:30 UTC"' in when(now, clock=clock)
+
+
+def test_a_row_speaks_german():
+    from deployments_ui.presenters import deployment_row
+    from deployments_ui.rows import render_rows
+    from tests.factories import deployment
+
+    row = deployment_row(deployment())
+    with translation.override("de"):
+        german_row = deployment_row(deployment())
+        german = render_rows(
+            [german_row], can_toggle=True, csrf_token="t", next_url="/", bulk_choosable=True
+        )
+    english = render_rows([row], can_toggle=True, csrf_token="t", next_url="/", bulk_choosable=True)
+    assert "Deaktivieren" in german and 'data-label="Paket"' in german and "auswählen" in german
+    names = {row[key] for key in ("label", "flow_name", "environment_name", "package_name")}
+    names.add(row["enabled_by"])
+    left = untranslated(str(english), str(german), kept_words() | names)
+    assert not left, left
+
+
+def test_the_compiled_catalogue_reads_back_as_written(tmp_path):
+    import gettext
+
+    from deployments_ui.management.commands.compile_translations import mo_bytes
+
+    po = """msgid ""
+msgstr "Content-Type: text/plain; charset=UTF-8\\nPlural-Forms: nplurals=2; plural=(n != 1);\\n"
+
+msgid "Sign out"
+msgstr "Abmelden"
+
+#, python-format
+msgid "%(count)d day"
+msgid_plural "%(count)d days"
+msgstr[0] "%(count)d Tag"
+msgstr[1] "%(count)d "
+"Tagen"
+
+#, fuzzy
+msgid "Draft"
+msgstr "Entwurf"
+"""
+    path = tmp_path / "django.mo"
+    path.write_bytes(mo_bytes(parse_po(po)))
+    catalogue = gettext.GNUTranslations(path.open("rb"))
+    assert catalogue.gettext("Sign out") == "Abmelden"
+    assert catalogue.ngettext("%(count)d day", "%(count)d days", 3) == "%(count)d Tagen"
+    assert catalogue.ngettext("%(count)d day", "%(count)d days", 1) == "%(count)d Tag"
+    assert catalogue.gettext("Draft") == "Draft"  # fuzzy: left out
