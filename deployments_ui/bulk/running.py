@@ -20,6 +20,7 @@ from deployments_ui import audit
 from deployments_ui.accounts.access import still_may_act
 from deployments_ui.accounts.credentials import MissingApiKey
 from deployments_ui.audit import Actor
+from deployments_ui.bulk import pausing
 from deployments_ui.bulk.models import BulkItem, BulkJob
 from deployments_ui.changes.gate import Controls, NameNotConfirmed
 from deployments_ui.changes.models import ChangeRequest
@@ -117,6 +118,7 @@ def _run(job: BulkJob) -> None:
     if problem:
         _refuse_rest(job, actor, problem)
         return
+    backoff = pausing.Backoff(beat=lambda: _beat(job))
     while True:
         chunk = list(
             job.items.filter(status__in=(ItemStatus.PENDING, ItemStatus.SENDING))[: reads.PER_PAGE]
@@ -133,13 +135,33 @@ def _run(job: BulkJob) -> None:
             _refuse_rest(job, actor, f"{job.requested_by_name}: {missing}")
             return
         except PatchworksError as error:
-            _fail_items(chunk, f"Could not read the deployments first: {error.message}")
+            if not (pausing.is_busy(error) and backoff.wait(error)):
+                _fail_items(chunk, f"Could not read the deployments first: {error.message}")
             continue
-        for item in chunk:
-            if _cancelled(job):
-                return
-            apply_item(job, item, found.get(item.deployment_id), actor=actor)
-            _beat(job)
+        try:
+            for item in chunk:
+                if _cancelled(job):
+                    return
+                apply_item(job, item, found.get(item.deployment_id), actor=actor)
+                backoff.done()
+                _beat(job)
+        except PatchworksBusy as busy:
+            if not backoff.wait(busy.error):
+                _finish_item(
+                    busy.item,
+                    ItemStatus.FAILED,
+                    busy.error.message,
+                    upstream_status=busy.error.status,
+                )
+
+
+class PatchworksBusy(Exception):
+    """An item's write met a 429 or a 503: Patchworks did not act. The item is waiting again;
+    the job pauses, then reads the deployments afresh and tries it again."""
+
+    def __init__(self, item: BulkItem, error: PatchworksError) -> None:
+        super().__init__(error.message)
+        self.item, self.error = item, error
 
 
 @dataclass(frozen=True)
@@ -234,10 +256,22 @@ def apply_item(
     except (ConsoleError, PatchworksError, MissingApiKey, audit.AuditUnavailable) as error:
         if database.unreachable(error):
             raise  # nothing was sent: the job pauses, and the item goes when the database is back
+        if pausing.is_busy(error):
+            _wait_again(item, pausing.waiting_words(error))
+            raise PatchworksBusy(item, error) from error
         outcome = writes.outcome_of(error)
         status = ITEM_STATUS[outcome.kind]
         return _finish_item(item, status, outcome.message, upstream_status=outcome.upstream_status)
     return _finish_item(item, ItemStatus.DONE, f"{'Enabled' if wanted else 'Disabled'}.")
+
+
+def _wait_again(item: BulkItem, message: str) -> None:
+    """The item's attempt ended without Patchworks acting: it waits to be sent again (with a
+    new attempt)."""
+    BulkItem.objects.filter(pk=item.pk, status=ItemStatus.SENDING).update(
+        status=ItemStatus.PENDING, message=message, attempt_started_at=None, attempt_event_id=None
+    )
+    item.refresh_from_db()
 
 
 def _requester_now(job: BulkJob):

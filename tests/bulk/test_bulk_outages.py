@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from deployments_ui.bulk import running
 from deployments_ui.bulk import services as bulk
-from deployments_ui.models import BulkItem, BulkJob
+from deployments_ui.models import AuditEvent, BulkItem, BulkJob
 from tests.bulk.test_bulk import ids, pick, writes
 
 pytestmark = pytest.mark.django_db
@@ -125,3 +125,89 @@ def test_a_job_that_reports_is_not_shown_paused(signed_in, on_sandbox, monkeypat
     )
 
     assert "Paused:" not in signed_in.get(f"/jobs/{job.pk}/").content.decode()
+
+
+# Patchworks busy: 429 and 503 pause the job instead of failing the item -----------------------
+
+
+def write_statuses(sandbox) -> list[tuple[str, int]]:
+    return [
+        (entry["path"].rsplit("/", 2)[-2], entry["status"])
+        for entry in sandbox.requests()
+        if entry["method"] == "POST"
+    ]
+
+
+@pytest.fixture
+def quick_backoff(monkeypatch):
+    monkeypatch.setattr(running.pausing, "FIRST_WAIT", 0.05)
+    monkeypatch.setattr(running.pausing, "LONGEST_WAIT", 0.1)
+    monkeypatch.setattr(running.pausing, "UNAVAILABLE_PATIENCE", 0.5)
+
+
+def test_a_429_makes_the_item_wait_and_go_again(signed_in, on_sandbox, quick_backoff):
+    items = pick(on_sandbox, enabled=True, count=2, live=False)
+    on_sandbox.set_faults(retry_after=1, methods=["POST"], count=1)
+    on_sandbox.clear_requests()
+
+    job = start(signed_in, items)
+
+    assert list(job.items.values_list("status", flat=True)) == [Item.DONE, Item.DONE]
+    first = str(items[0]["id"])
+    assert write_statuses(on_sandbox) == [
+        (first, 429),
+        (first, 200),
+        (str(items[1]["id"]), 200),
+    ]
+    # Each try is its own attempt with its own outcome.
+    outcomes = AuditEvent.objects.filter(deployment_id=first, completes__isnull=False)
+    assert list(outcomes.order_by("id").values_list("outcome", flat=True)) == [
+        "failed",
+        "succeeded",
+    ]
+
+
+def test_a_short_503_window_pauses_the_job_and_every_item_is_done(
+    signed_in, on_sandbox, quick_backoff
+):
+    items = pick(on_sandbox, enabled=True, count=3, live=False)
+    on_sandbox.set_faults(error_status=503, methods=["POST"], count=2)
+    on_sandbox.clear_requests()
+
+    job = start(signed_in, items)
+
+    assert list(job.items.values_list("status", flat=True)) == [Item.DONE] * 3
+    statuses = write_statuses(on_sandbox)
+    assert [status for _, status in statuses] == [503, 503, 200, 200, 200]
+    assert sorted(d for d, status in statuses if status == 200) == sorted(
+        str(item["id"]) for item in items
+    )
+
+
+def test_patchworks_unavailable_for_too_long_fails_the_items(signed_in, on_sandbox, quick_backoff):
+    items = pick(on_sandbox, enabled=True, count=2, live=False)
+    on_sandbox.set_faults(error_status=503, methods=["POST"])
+    on_sandbox.clear_requests()
+
+    job = start(signed_in, items)
+
+    assert job.status == BulkJob.Status.FINISHED
+    assert list(job.items.values_list("status", flat=True)) == [Item.FAILED] * 2
+    assert "not answering properly" in job.items.first().message
+    assert all(status == 503 for _, status in write_statuses(on_sandbox))
+
+
+def test_a_busy_read_pauses_the_job_too(
+    signed_in, on_sandbox, quick_backoff, settings, monkeypatch
+):
+    settings.PATCHWORKS_GET_RETRIES = 0
+    monkeypatch.setattr(bulk, "enqueue", lambda job: None)
+    job = start(signed_in, pick(on_sandbox, enabled=True, count=2, live=False))
+    on_sandbox.set_faults(error_status=503, methods=["GET"], count=1)
+    on_sandbox.clear_requests()
+
+    running.run_job(job.pk)
+
+    assert list(job.items.values_list("status", flat=True)) == [Item.DONE] * 2
+    reads = [entry["status"] for entry in on_sandbox.requests() if entry["method"] == "GET"]
+    assert reads[0] == 503 and len(reads) == 2
