@@ -9,6 +9,7 @@ the worker's side is in `running`.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -28,6 +29,7 @@ from deployments_ui.core.errors import ActionRefused
 from deployments_ui.core.identity import DeploymentRef
 from deployments_ui.deployments import reads
 from deployments_ui.patchworks import Deployment
+from deployments_ui.patchworks.redis_health import REDIS_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -284,7 +286,10 @@ def _ref(item: BulkItem | Selected) -> DeploymentRef:
 def enqueue(job: BulkJob) -> None:
     from deployments_ui.bulk.tasks import run_bulk_job
 
-    run_bulk_job(job.pk)
+    try:
+        run_bulk_job(job.pk)
+    except (*REDIS_ERRORS, sqlite3.Error):  # a queue out of reach delays the job, never loses it
+        logger.warning("Could not queue bulk job %s; the worker takes it up later", job.pk)
 
 
 def may_manage(user: User | AnonymousUser, job: BulkJob) -> bool:

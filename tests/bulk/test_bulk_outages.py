@@ -211,3 +211,21 @@ def test_a_busy_read_pauses_the_job_too(
     assert list(job.items.values_list("status", flat=True)) == [Item.DONE] * 2
     reads = [entry["status"] for entry in on_sandbox.requests() if entry["method"] == "GET"]
     assert reads[0] == 503 and len(reads) == 2
+
+
+def test_a_queue_out_of_reach_leaves_the_job_queued_for_later(signed_in, on_sandbox, monkeypatch):
+    import redis
+
+    from deployments_ui.bulk import tasks
+
+    def redis_away(job_id):
+        raise redis.exceptions.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(tasks, "run_bulk_job", redis_away)
+    items = pick(on_sandbox, enabled=True, count=1, live=False)
+    data = {"action": "disable", "reason": "r", "deployment": ids(items), "confirmed": "1"}
+
+    response = signed_in.post("/deployments/bulk/", data)
+
+    assert response.status_code == 303
+    assert BulkJob.objects.get().status == BulkJob.Status.QUEUED  # resume_stalled takes it up
