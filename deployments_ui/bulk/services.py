@@ -283,12 +283,16 @@ def _ref(item: BulkItem | Selected) -> DeploymentRef:
     return item.ref if isinstance(item, BulkItem) else DeploymentRef.of(item.deployment)
 
 
+# What a Huey queue out of reach raises: Redis's errors, or SQLite's for the file queue.
+QUEUE_ERRORS: tuple[type[Exception], ...] = (*REDIS_ERRORS, sqlite3.Error)
+
+
 def enqueue(job: BulkJob) -> None:
     from deployments_ui.bulk.tasks import run_bulk_job
 
     try:
         run_bulk_job(job.pk)
-    except (*REDIS_ERRORS, sqlite3.Error):  # a queue out of reach delays the job, never loses it
+    except QUEUE_ERRORS:  # a queue out of reach delays the job, never loses it
         logger.warning("Could not queue bulk job %s; the worker takes it up later", job.pk)
 
 
