@@ -96,6 +96,7 @@ def tick(number):
 
 
 samples = []
+ready_rss = rss_mb()
 for number in range(ticks):
     if number == warm_up:
         if trace:
@@ -107,6 +108,7 @@ for number in range(ticks):
 growth = tracemalloc.take_snapshot().compare_to(before, "traceback")[:top] if trace else []
 print(json.dumps({
     "samples": samples,
+    "ready": ready_rss,
     "start": start_rss,
     "growth": [
         {"kib": stat.size_diff / 1024, "count": stat.count_diff,
@@ -145,8 +147,10 @@ def main() -> None:
     samples, start = result["samples"], result["start"]
     ticks = len(samples) - WARM_UP
     per_100 = (samples[-1] - start) / ticks * 100 if ticks > 0 else 0.0
+    print(f"RSS by tick: {' '.join(f'{mb:.1f}' for mb in samples)}", file=sys.stderr)
     print(
-        f"worker_memory: {len(samples)} ticks, RSS {start:.1f} MB after {WARM_UP} ticks -> "
+        f"worker_memory: {len(samples)} ticks, RSS {result['ready']:.1f} MB ready, "
+        f"{start:.1f} MB after {WARM_UP} ticks -> "
         f"{samples[-1]:.1f} MB (max {max(samples):.1f}), {per_100:+.2f} MB per 100 ticks, "
         f"budget {RSS_BUDGET_MB:.0f} MB; {machine()}"
     )
