@@ -112,7 +112,7 @@ print(json.dumps({
     "start": start_rss,
     "growth": [
         {"kib": stat.size_diff / 1024, "count": stat.count_diff,
-         "where": [f"{frame.filename}:{frame.lineno}" for frame in stat.traceback][-6:]}
+         "where": [f"{frame.filename}:{frame.lineno}" for frame in stat.traceback][-8:]}
         for stat in growth
     ],
 }))
