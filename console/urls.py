@@ -24,3 +24,6 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
 ]
+
+# A lost database is a plain 503 page; anything else the plain 500 page (no traceback either way).
+handler500 = "deployments_ui.views.errors.server_error"

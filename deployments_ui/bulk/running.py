@@ -10,7 +10,8 @@ by its attempt's id, never by writing it again.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -19,11 +20,13 @@ from deployments_ui import audit
 from deployments_ui.accounts.access import still_may_act
 from deployments_ui.accounts.credentials import MissingApiKey
 from deployments_ui.audit import Actor
+from deployments_ui.bulk import pausing
 from deployments_ui.bulk.models import BulkItem, BulkJob
 from deployments_ui.changes.gate import Controls, NameNotConfirmed
 from deployments_ui.changes.models import ChangeRequest
 from deployments_ui.changes.requests import close
 from deployments_ui.changes.rules import names_match, needs_approval
+from deployments_ui.core import database
 from deployments_ui.core.errors import ConsoleError
 from deployments_ui.deployments import reads, settling, writes
 from deployments_ui.deployments.settling import interrupted_after
@@ -40,6 +43,14 @@ ITEM_STATUS = {
     writes.FAILED: ItemStatus.FAILED,
     writes.UNKNOWN: ItemStatus.UNKNOWN,
 }
+# A job whose database stops answering asks again this often, for this long, then carries on
+# from where it was; past that, `resume_stalled` takes it up once the database is back.
+DATABASE_STEP = 2.0
+DATABASE_PATIENCE = 15 * 60.0
+# How often the worker looks for jobs whose worker stopped (see tasks.resume_bulk_jobs).
+RESUME_EVERY = timedelta(seconds=10)
+# A running job whose worker has not reported for this long is shown as paused.
+QUIET_AFTER = timedelta(seconds=15)
 NAME_NOT_TYPED = (
     "Its environment asks for its name to be typed before any change, and the name was not "
     "typed in the preview. Nothing was sent."
@@ -64,12 +75,41 @@ def run_job(job_id: int, *, holder: str = "") -> BulkJob | None:
         return None
     job = BulkJob.objects.select_related("requested_by").get(pk=job_id)
     with budget.background(on_wait=lambda: _beat(job)):
+        if not _run_through_outages(job):
+            return None
+    return _finish_job(job)
+
+
+def _run_through_outages(job: BulkJob) -> bool:
+    """Run the job; when the database stops answering, wait for it and carry on from where the
+    job was (an item caught mid-write is settled by reading). False if the job was left: the
+    database did not come back in time, or another worker took the job meanwhile."""
+    while True:
         try:
             _run(job)
-        except Exception:
-            logger.exception("Bulk job %s stopped unexpectedly", job.pk)
-            _fail_rest(job, "The job stopped unexpectedly; this item was not sent.")
-    return _finish_job(job)
+            return True
+        except Exception as error:
+            if not database.unreachable(error):
+                logger.exception("Bulk job %s stopped unexpectedly", job.pk)
+                _fail_rest(job, "The job stopped unexpectedly; this item was not sent.")
+                return True
+        logger.warning("Bulk job %s paused: the database is not answering", job.pk)
+        if not database.wait_for_database(seconds=DATABASE_PATIENCE, step=DATABASE_STEP):
+            return False
+        if not _reclaim(job):
+            return False
+        logger.warning("Bulk job %s carries on: the database answers again", job.pk)
+
+
+def _reclaim(job: BulkJob) -> bool:
+    """Take the job back after an outage, unless another worker took it up meanwhile (its
+    heartbeat moved on)."""
+    now = timezone.now()
+    claimed = BulkJob.objects.filter(
+        pk=job.pk, status=JobStatus.RUNNING, heartbeat_at=job.heartbeat_at
+    ).update(heartbeat_at=now)
+    job.heartbeat_at = now
+    return bool(claimed)
 
 
 def _run(job: BulkJob) -> None:
@@ -78,6 +118,7 @@ def _run(job: BulkJob) -> None:
     if problem:
         _refuse_rest(job, actor, problem)
         return
+    backoff = pausing.Backoff(beat=lambda: _beat(job))
     while True:
         chunk = list(
             job.items.filter(status__in=(ItemStatus.PENDING, ItemStatus.SENDING))[: reads.PER_PAGE]
@@ -94,13 +135,54 @@ def _run(job: BulkJob) -> None:
             _refuse_rest(job, actor, f"{job.requested_by_name}: {missing}")
             return
         except PatchworksError as error:
-            _fail_items(chunk, f"Could not read the deployments first: {error.message}")
+            if not (pausing.is_busy(error) and backoff.wait(error)):
+                _fail_items(chunk, f"Could not read the deployments first: {error.message}")
             continue
-        for item in chunk:
-            if _cancelled(job):
-                return
-            apply_item(job, item, found.get(item.deployment_id), actor=actor)
-            _beat(job)
+        try:
+            for item in chunk:
+                if _cancelled(job):
+                    return
+                apply_item(job, item, found.get(item.deployment_id), actor=actor)
+                backoff.done()
+                _beat(job)
+        except PatchworksBusy as busy:
+            if not backoff.wait(busy.error):
+                _finish_item(
+                    busy.item,
+                    ItemStatus.FAILED,
+                    busy.error.message,
+                    upstream_status=busy.error.status,
+                )
+
+
+class PatchworksBusy(Exception):
+    """An item's write met a 429 or a 503: Patchworks did not act. The item is waiting again;
+    the job pauses, then reads the deployments afresh and tries it again."""
+
+    def __init__(self, item: BulkItem, error: PatchworksError) -> None:
+        super().__init__(error.message)
+        self.item, self.error = item, error
+
+
+@dataclass(frozen=True)
+class Pause:
+    """A running job whose worker has not reported since `since`: it carries on by `resumes_by`
+    at the latest (its own worker when the database or Patchworks answers again, or another
+    one taking it up)."""
+
+    since: datetime
+    resumes_by: datetime
+
+
+def pause_of(job: BulkJob, now: datetime | None = None) -> Pause | None:
+    """The job's pause, when its worker has gone quiet; None while it reports."""
+    now = now or timezone.now()
+    if job.status != JobStatus.RUNNING or job.heartbeat_at is None:
+        return None
+    if now - job.heartbeat_at < QUIET_AFTER:
+        return None
+    taken_up = job.heartbeat_at + interrupted_after() + RESUME_EVERY
+    return Pause(since=job.heartbeat_at, resumes_by=max(taken_up, now + RESUME_EVERY))
 
 
 def job_actor(job: BulkJob) -> Actor:
@@ -118,7 +200,9 @@ def job_actor(job: BulkJob) -> Actor:
 
 
 def _beat(job: BulkJob) -> None:
-    BulkJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
+    now = timezone.now()
+    BulkJob.objects.filter(pk=job.pk).update(heartbeat_at=now)
+    job.heartbeat_at = now
 
 
 def _narrowing(items: list[BulkItem]) -> dict[str, str] | None:
@@ -170,10 +254,24 @@ def apply_item(
     except NameNotConfirmed:
         return _finish_item(item, ItemStatus.FAILED, NAME_NOT_TYPED)
     except (ConsoleError, PatchworksError, MissingApiKey, audit.AuditUnavailable) as error:
+        if database.unreachable(error):
+            raise  # nothing was sent: the job pauses, and the item goes when the database is back
+        if pausing.is_busy(error):
+            _wait_again(item, pausing.waiting_words(error))
+            raise PatchworksBusy(item, error) from error
         outcome = writes.outcome_of(error)
         status = ITEM_STATUS[outcome.kind]
         return _finish_item(item, status, outcome.message, upstream_status=outcome.upstream_status)
     return _finish_item(item, ItemStatus.DONE, f"{'Enabled' if wanted else 'Disabled'}.")
+
+
+def _wait_again(item: BulkItem, message: str) -> None:
+    """The item's attempt ended without Patchworks acting: it waits to be sent again (with a
+    new attempt)."""
+    BulkItem.objects.filter(pk=item.pk, status=ItemStatus.SENDING).update(
+        status=ItemStatus.PENDING, message=message, attempt_started_at=None, attempt_event_id=None
+    )
+    item.refresh_from_db()
 
 
 def _requester_now(job: BulkJob):

@@ -9,6 +9,7 @@ the worker's side is in `running`.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ from deployments_ui.core.identity import DeploymentRef
 from deployments_ui.core.vocabulary import deployment_count
 from deployments_ui.deployments import reads
 from deployments_ui.patchworks import Deployment
+from deployments_ui.patchworks.redis_health import REDIS_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -305,10 +307,17 @@ def _ref(item: BulkItem | Selected) -> DeploymentRef:
     return item.ref if isinstance(item, BulkItem) else DeploymentRef.of(item.deployment)
 
 
+# What a Huey queue out of reach raises: Redis's errors, or SQLite's for the file queue.
+QUEUE_ERRORS: tuple[type[Exception], ...] = (*REDIS_ERRORS, sqlite3.Error)
+
+
 def enqueue(job: BulkJob) -> None:
     from deployments_ui.bulk.tasks import run_bulk_job
 
-    run_bulk_job(job.pk)
+    try:
+        run_bulk_job(job.pk)
+    except QUEUE_ERRORS:  # a queue out of reach delays the job, never loses it
+        logger.warning("Could not queue bulk job %s; the worker takes it up later", job.pk)
 
 
 def may_manage(user: User | AnonymousUser, job: BulkJob) -> bool:

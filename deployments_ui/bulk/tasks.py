@@ -25,10 +25,14 @@ def run_bulk_job(job_id: int) -> None:
 @db_periodic_task(crontab(minute="*"))
 def resume_bulk_jobs() -> None:
     """Every minute: take up jobs whose consumer stopped mid-run (never writing an item twice),
-    and send (or drop) the items that waited for their job's change request."""
+    and send (or drop) the items that waited for their job's change request. Stopped jobs are
+    looked for again every `RESUME_EVERY` within the minute."""
     if leases.claim_run("periodic:bulk-resume", 60):
         running.resume_stalled(holder=HOLDER)
         running.release_decided(holder=HOLDER)
+        step = int(running.RESUME_EVERY.total_seconds())
+        for delay in range(step, 60, step):
+            resume_stalled_jobs.schedule(delay=delay)
 
 
 @on_startup()

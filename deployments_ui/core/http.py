@@ -38,6 +38,23 @@ current_request: contextvars.ContextVar[HttpRequest | None] = contextvars.Contex
     "current_request", default=None
 )
 
+# Set on the request in hand once a write to Patchworks was sent for it (`note_write_sent`): a
+# failure after that point must not tell the person that nothing was sent.
+WRITE_SENT = "console_write_sent"
+
+
+def note_write_sent() -> None:
+    """The request being served has sent a write to Patchworks."""
+    request = current_request.get()
+    if request is not None:
+        setattr(request, WRITE_SENT, True)
+
+
+def write_sent(request: HttpRequest) -> bool:
+    """Whether a write to Patchworks was sent while serving `request`."""
+    return bool(getattr(request, WRITE_SENT, False))
+
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 

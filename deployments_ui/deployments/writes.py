@@ -24,6 +24,7 @@ from deployments_ui.audit import Actor
 from deployments_ui.audit.models import AuditEvent
 from deployments_ui.changes.gate import ApprovalNeeded, Change, Controls, gate
 from deployments_ui.core.errors import ActionRefused, ConsoleError
+from deployments_ui.core.http import note_write_sent
 from deployments_ui.core.identity import DeploymentRef, EnvironmentRef
 from deployments_ui.core.vocabulary import EDITABLE_FIELDS
 from deployments_ui.deployments import reads
@@ -436,6 +437,7 @@ def _send_write(
         if on_attempt is not None and not on_attempt(attempt):
             transaction.set_rollback(True)
             raise Withdrawn("Cancelled before it was sent: nothing was sent to Patchworks.")
+    note_write_sent()
     try:
         result = send()
     except PatchworksError as error:

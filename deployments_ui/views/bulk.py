@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from deployments_ui.audit import Actor, AuditUnavailable
+from deployments_ui.bulk import running
 from deployments_ui.bulk import services as bulk
 from deployments_ui.bulk.models import BulkItem, BulkJob
 from deployments_ui.changes.models import ChangeRequest
@@ -136,6 +137,7 @@ def job_detail(request: SignedInRequest, job: int) -> HttpResponse:
         "job": found,
         "items": items,
         "progress": bulk.progress(found),
+        "pause": running.pause_of(found),
         "may_manage": bulk.may_manage(request.user, found),
         "retryable": sum(1 for item in items if item.status in bulk.RETRYABLE),
         "item_status": BulkItem.Status,

@@ -29,6 +29,7 @@ from deployments_ui.schedules.tasks import apply_due_changes
 from deployments_ui.worker import status
 
 logger = logging.getLogger(__name__)
+SETTLE_EVERY = 20
 _start_lock = threading.Lock()
 _started: list[bool] = []
 
@@ -42,7 +43,10 @@ def every_minute() -> None:
     if leases.claim_run("periodic:drift", 60):
         detect_drift()
     if leases.claim_run("periodic:settle", 60):
+        # Every SETTLE_EVERY seconds: an attempt is settled within a minute of its write ending.
         settle_unknown()
+        for delay in range(SETTLE_EVERY, 60, SETTLE_EVERY):
+            settle_unknown.schedule(delay=delay)
     if settings.CONSOLE_AUDIT_STREAM and leases.claim_run("periodic:audit-stream", 60):
         stream_audit()
 

@@ -20,7 +20,7 @@ from deployments_ui.patchworks import (
     shared,
 )
 from deployments_ui.patchworks.budget import BACKGROUND, INTERACTIVE, Shape
-from tests.redis_proxy import RedisProxy
+from tests.tcp_proxy import RedisProxy
 
 REDIS_DB = 13
 KEY = "sandbox-key-operator"

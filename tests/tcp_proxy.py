@@ -1,4 +1,5 @@
-"""A TCP proxy in front of Redis that a test can cut and restore: Redis "going away" for real.
+"""A TCP proxy in front of Redis or PostgreSQL that a test can cut and restore: the service
+"going away" for real, as a broken network or a restarted server does.
 
 with RedisProxy() as proxy:          # listens on 127.0.0.1:<proxy.port>
     proxy.cut()                      # closes every connection; new ones are refused
@@ -13,17 +14,18 @@ import threading
 from types import TracebackType
 
 REDIS = ("127.0.0.1", 6379)
+POSTGRESQL = ("127.0.0.1", 5432)
 
 
-class RedisProxy:
-    def __init__(self, upstream: tuple[str, int] = REDIS) -> None:
+class TcpProxy:
+    def __init__(self, upstream: tuple[str, int]) -> None:
         self.upstream = upstream
         self.port = 0
         self._listener: socket.socket | None = None
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._lock = threading.Lock()
 
-    def __enter__(self) -> RedisProxy:
+    def __enter__(self) -> TcpProxy:
         self.restore()
         return self
 
@@ -58,10 +60,6 @@ class RedisProxy:
             _close(client)
             _close(server)
 
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}"
-
     def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
@@ -77,6 +75,19 @@ class RedisProxy:
                 self._pairs.append((client, server))
             for source, target in ((client, server), (server, client)):
                 threading.Thread(target=_pipe, args=(source, target), daemon=True).start()
+
+
+class RedisProxy(TcpProxy):
+    def __init__(self, upstream: tuple[str, int] = REDIS) -> None:
+        super().__init__(upstream)
+
+    def __enter__(self) -> RedisProxy:
+        self.restore()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
 
 
 def _pipe(source: socket.socket, target: socket.socket) -> None:
