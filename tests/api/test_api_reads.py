@@ -75,6 +75,16 @@ def test_without_a_valid_token_the_answer_is_401_in_json(client, header, db):
     assert response["WWW-Authenticate"] == "Bearer"
 
 
+def test_a_method_the_route_does_not_take_is_405_in_json(client, db):
+    response = client.delete("/api/v1/deployments", HTTP_AUTHORIZATION="Bearer cpt_nothing")
+    assert response.status_code == 405
+    assert response["Allow"] == "GET"
+    assert response.json() == {
+        "message": "This address takes GET requests only.",
+        "field_errors": {},
+    }
+
+
 def test_a_revoked_token_is_refused_at_once(client, operator, on_sandbox):
     from deployments_ui.tokens import services
 
