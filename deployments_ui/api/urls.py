@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.urls import URLPattern
 
 from deployments_ui.api.errors import problem
 from deployments_ui.api.site import api
@@ -31,4 +32,5 @@ def _json_not_allowed(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
 
 urlpatterns, app_name, _ = api.urls
 for pattern in urlpatterns:
-    pattern.callback = _json_not_allowed(pattern.callback)  # type: ignore[union-attr]
+    if isinstance(pattern, URLPattern):
+        pattern.callback = _json_not_allowed(pattern.callback)
