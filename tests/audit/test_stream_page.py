@@ -24,7 +24,7 @@ def test_an_admin_sees_each_destinations_health_and_lag(page, admin_user, settin
     page.context.add_init_script(AXE_SCRIPT)
     sign_in(page, admin_user)
 
-    open_page(page, "/settings/worker/", "Background worker")
+    open_page(page, "/settings/worker/", "Scheduler")
 
     rows = page.get_by_role("table", name="Where the audit trail is sent")
     good = rows.get_by_role("row", name=f"the file {working}")

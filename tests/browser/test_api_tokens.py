@@ -21,7 +21,7 @@ def test_a_person_makes_uses_and_revokes_a_token(page, operator, on_sandbox):
     page.context.add_init_script(AXE_SCRIPT)
     sign_in(page, operator)
     page.goto("/account/api-key/")
-    page.get_by_role("link", name="My API tokens").click()
+    page.locator("#main").get_by_role("link", name="My API tokens").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("My API tokens")
     assert_accessible(page, "My API tokens")
 

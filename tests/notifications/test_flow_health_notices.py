@@ -75,7 +75,9 @@ def test_a_live_deployment_that_starts_failing_is_told_once(subscriber, priority
     assert notices.tell_changes(board(d42=Kind.FAILING), deployments) == 0
     [told] = everyone()
     assert told.kind == events.KIND_STARTED_FAILING and told.event_id == priority_changed.pk
-    assert told.message.startswith("Orders to ERP v4 in Production EU started failing: Failing")
+    assert told.message.startswith(
+        "Orders to ERP version 4 in Production EU started failing: Failing"
+    )
     assert "after Bob Jones changed its priority" in told.message
     assert told.message.endswith(" Their reason: faster orders.")
 

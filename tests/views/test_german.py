@@ -104,7 +104,9 @@ def test_the_api_key_page_in_german_has_no_english_left(reader, operator):
     from deployments_ui.accounts.models import ApiCredential
 
     last_four = ApiCredential.objects.get(user=operator).last_four
-    left = untranslated(english, german, kept_words() | {operator.get_full_name(), last_four})
+    # A command's name is the same in every language.
+    same = {operator.get_full_name(), last_four, "console-cli"}
+    left = untranslated(english, german, kept_words() | same)
     assert not left, "My API key in German still shows:\n" + "\n".join(left)
 
 
