@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from deployments_ui.core.vocabulary import GLOBAL_ENVIRONMENT_NAME
+from deployments_ui.core.vocabulary import GLOBAL_ENVIRONMENT_NAME, UNNAMED_FLOW
 
 logger = logging.getLogger(__name__)
 
@@ -130,9 +130,7 @@ class Deployment:
         """The flow's name, or what is known instead: never an empty cell."""
         if self.flow_name:
             return self.flow_name
-        if self.flow_id:
-            return f"Flow {self.flow_id}, name not available"
-        return f"Flow version {self.flow_version_id}, flow name not available"
+        return UNNAMED_FLOW
 
     @property
     def version_label(self) -> str:
