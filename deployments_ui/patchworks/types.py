@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+from django.utils.translation import gettext
+
 from deployments_ui.core.vocabulary import GLOBAL_ENVIRONMENT_NAME, UNNAMED_FLOW
 
 logger = logging.getLogger(__name__)
@@ -136,8 +138,8 @@ class Deployment:
     def version_label(self) -> str:
         """'Version 3', or a plain 'Version number not available'."""
         if self.flow_version_iteration:
-            return f"Version {self.flow_version_iteration}"
-        return "Version number not available"
+            return gettext("Version %(number)d") % {"number": self.flow_version_iteration}
+        return gettext("Version number not available")
 
 
 @dataclass(frozen=True, slots=True)

@@ -186,7 +186,7 @@ def sandbox_names(sandbox) -> set[str]:
     def walk(value) -> None:
         if isinstance(value, dict):
             for key, inner in value.items():
-                if isinstance(inner, str) and key.endswith("name"):
+                if isinstance(inner, str) and key.endswith(("name", "email")):
                     names.add(inner)
                 walk(inner)
         elif isinstance(value, list):
@@ -227,3 +227,13 @@ def test_the_deployments_list_in_german_has_no_english_left(german_reader):
     names = {person.get_full_name()} | sandbox_names(sandbox)
     left = page_left_english(client, "/deployments/", names)
     assert not left, "the deployments list in German still shows:\n" + "\n".join(left)
+
+
+def test_a_deployment_page_in_german_has_no_english_left(german_reader):
+    from tests.deployments import deployment_url, find_deployment
+
+    client, person, sandbox = german_reader
+    item = find_deployment(sandbox, enabled=True, live=False)
+    names = {person.get_full_name()} | sandbox_names(sandbox)
+    left = page_left_english(client, deployment_url(item), names)
+    assert not left, "a deployment's page in German still shows:\n" + "\n".join(left)
