@@ -25,7 +25,7 @@ def _english_afterwards():
     translation.deactivate()
 
 
-EXACT_TIME = re.compile(r"^\d\d \w+ \d{4}, \d\d:\d\d \w+$")
+EXACT_TIME = re.compile(r"^\d\d? \w+ \d{4}, \d\d:\d\d \w+$")
 CATALOGUE = Path(__file__).resolve().parents[2] / "locale" / "de" / "LC_MESSAGES" / "django.po"
 
 
@@ -206,12 +206,15 @@ def shown_names(page: str) -> set[str]:
     # A deployment's name ('Orders → Shopify version 3 in UK Live') is built in one wording
     # (DeploymentRef.label), also for what is stored: named on a row's own button.
     names |= set(re.findall(r'<span class="visually-hidden"> ([^<]+)</span>…', page))
+    names |= set(re.findall(r'href="/flow-versions/\d+/deployments/\d+/">([^<]+)</a>', page))
     return {html.unescape(name) for name in names if name.strip()}
 
 
 def page_left_english(client, url: str, extra: set[str] = frozenset()) -> list[str]:
     english, german = both_languages(client, url)
-    allowed = kept_words() | shown_names(english) | set(extra)
+    from django.conf import settings
+
+    allowed = kept_words() | shown_names(english) | set(extra) | {settings.TIME_ZONE}
     return untranslated(html.unescape(english), html.unescape(german), allowed)
 
 
@@ -237,3 +240,19 @@ def test_a_deployment_page_in_german_has_no_english_left(german_reader):
     names = {person.get_full_name()} | sandbox_names(sandbox)
     left = page_left_english(client, deployment_url(item), names)
     assert not left, "a deployment's page in German still shows:\n" + "\n".join(left)
+
+
+def test_the_schedule_pages_in_german_have_no_english_left(german_reader):
+    from tests.deployments import deployment_url, find_deployment
+
+    client, person, sandbox = german_reader
+    item = find_deployment(sandbox, enabled=True, live=False)
+    names = {person.get_full_name()} | sandbox_names(sandbox)
+    response = client.post(
+        deployment_url(item, "schedule/"),
+        {"action": "disable", "at": "2099-01-01T10:00", "reason": "Wartung", "time_zone": "UTC"},
+    )
+    assert response.status_code == 302
+    for url in (deployment_url(item, "schedule/"), "/schedules/"):
+        left = page_left_english(client, url, names | {"Wartung"})
+        assert not left, f"{url} in German still shows:\n" + "\n".join(left)
