@@ -287,3 +287,41 @@ def test_the_change_request_pages_in_german_have_no_english_left(german_reader, 
     for url in ("/changes/", f"/changes/{change.pk}/"):
         left = page_left_english(client, url, names)
         assert not left, f"{url} in German still shows:\n" + "\n".join(left)
+
+
+def test_the_error_pages_in_german_have_no_english_left(german_reader):
+    from django.template.loader import render_to_string
+
+    client, person, _ = german_reader
+    left = page_left_english(client, "/no-such-page/", {person.get_full_name()})
+    assert not left, "the missing page in German still shows:\n" + "\n".join(left)
+    for name, context in [
+        ("403.html", {}),
+        ("500.html", {}),
+        ("503.html", {"request_id": "abc123"}),
+        ("503.html", {"write_sent": True}),
+        ("deployments_ui/upstream_error.html", {"error": {"http_status": 503, "message": ""}}),
+    ]:
+        pages = []
+        for language in ("en-gb", "de"):
+            with translation.override(language):
+                pages.append(render_to_string(name, context))
+        left = untranslated(*pages, kept_words() | {"abc123"})
+        assert not left, f"{name} in German still shows:\n" + "\n".join(left)
+        assert 'lang="de"' in pages[1]
+
+
+def test_the_message_after_a_change_is_german(german_reader):
+    from tests.deployments import deployment_url, find_deployment
+
+    client, _, sandbox = german_reader
+    item = find_deployment(sandbox, enabled=True, live=False)
+    answer = client.post(
+        deployment_url(item, "disable/"),
+        {"reason": "Wartung", "next": "/deployments/"},
+        HTTP_ACCEPT_LANGUAGE="de",
+        follow=True,
+    )
+    page = answer.content.decode()
+    assert "ist jetzt deaktiviert — es läuft nicht." in page
+    assert "is now disabled" not in page
