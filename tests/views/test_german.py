@@ -198,12 +198,14 @@ def sandbox_names(sandbox) -> set[str]:
 
 
 def trail_sentences() -> set[str]:
-    """The audit trail's sentences: still English in every language (to be worded at rendering,
-    deployments_ui/audit/entries.py)."""
-    from deployments_ui.audit.entries import describe
+    """The audit trail's sentences and deployment names: still English in every language (to be
+    worded at rendering, deployments_ui/audit/entries.py)."""
+    from deployments_ui.audit.entries import describe, entry_from_event
     from deployments_ui.audit.models import AuditEvent
 
-    return {describe(event) for event in AuditEvent.objects.all()}
+    events = AuditEvent.objects.all()
+    labels = {entry_from_event(event).deployment_label for event in events}
+    return {describe(event) for event in events} | labels
 
 
 def shown_names(page: str) -> set[str]:
@@ -325,3 +327,20 @@ def test_the_message_after_a_change_is_german(german_reader):
     page = answer.content.decode()
     assert "ist jetzt deaktiviert — es läuft nicht." in page
     assert "is now disabled" not in page
+
+
+def test_the_audit_pages_in_german_have_no_english_left(german_reader):
+    from deployments_ui.audit.models import AuditEvent
+    from tests.deployments import deployment_url, find_deployment
+
+    client, person, sandbox = german_reader
+    item = find_deployment(sandbox, enabled=True, live=False)
+    assert client.post(deployment_url(item, "disable/"), {"reason": "Wartung"}).status_code == 302
+    event = AuditEvent.objects.filter(action="disable").order_by("pk").first()
+    assert event is not None
+    names = {person.get_full_name(), person.get_username(), "Wartung", "127.0.0.1"}
+    names |= sandbox_names(sandbox) | trail_sentences() | {event.request_id}
+    names |= {recorded.hash for recorded in AuditEvent.objects.all()}
+    for url in ("/audit/", f"/audit/{event.pk}/"):
+        left = page_left_english(client, url, names)
+        assert not left, f"{url} in German still shows:\n" + "\n".join(left)
