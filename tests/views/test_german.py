@@ -344,3 +344,10 @@ def test_the_audit_pages_in_german_have_no_english_left(german_reader):
     for url in ("/audit/", f"/audit/{event.pk}/"):
         left = page_left_english(client, url, names)
         assert not left, f"{url} in German still shows:\n" + "\n".join(left)
+
+
+def test_the_notification_settings_in_german_have_no_english_left(german_reader):
+    client, person, sandbox = german_reader
+    names = {person.get_full_name(), person.email} | sandbox_names(sandbox)
+    left = page_left_english(client, "/settings/notifications/", names)
+    assert not left, "Notifications in German still shows:\n" + "\n".join(left)
