@@ -75,6 +75,20 @@ def test_the_browser_language_chooses_german(reader):
     assert "Abmelden" in page
 
 
+def test_the_scripts_words_come_in_the_readers_language(reader):
+    import json
+
+    page = reader.get("/deployments/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    found = re.search(r'<script id="console-words" type="application/json">(.*?)</script>', page)
+    assert found, "the page has no catalogue for console.js"
+    words = json.loads(found.group(1))
+    assert words["yes_disable"] == "Ja, deaktivieren"
+    assert words["active"] == "(%(count)s aktiv)"
+    script = (CATALOGUE.parents[3] / "static" / "console.js").read_text()
+    for english in ("Yes, disable it", "Reason (optional)", "Close this message"):
+        assert english not in script, f"console.js still has its own English: {english}"
+
+
 def test_the_menu_switch_keeps_the_choice(reader):
     response = reader.post("/language/", {"language": "de", "next": "/deployments/"})
     assert response.status_code == 302 and response["Location"] == "/deployments/"
