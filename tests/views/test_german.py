@@ -79,7 +79,7 @@ def test_the_scripts_words_come_in_the_readers_language(reader):
     import json
 
     page = reader.get("/deployments/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
-    found = re.search(r'<script id="console-words" type="application/json">(.*?)</script>', page)
+    found = re.search(r'<script[^>]* id="console-words"[^>]*>(.*?)</script>', page)
     assert found, "the page has no catalogue for console.js"
     words = json.loads(found.group(1))
     assert words["yes_disable"] == "Ja, deaktivieren"
