@@ -113,7 +113,7 @@ def when(
 
 def priority_words(priority: int | None) -> str:
     if priority is None:
-        return INHERITED_PRIORITY
+        return gettext(INHERITED_PRIORITY)
     return PRIORITY_LABELS.get(priority, str(priority))
 
 

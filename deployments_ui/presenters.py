@@ -105,7 +105,10 @@ def toggle_context(deployment: Deployment | None = None) -> dict:
     always for a live deployment."""
     reason = ToggleForm().fields["reason"]
     required = reason.required or (deployment is not None and needs_reason(deployment))
-    return {"reason_label": "Reason" if required else reason.label, "reason_required": required}
+    return {
+        "reason_label": gettext("Reason") if required else reason.label,
+        "reason_required": required,
+    }
 
 
 def row_controls(deployment) -> dict:
@@ -145,7 +148,7 @@ def deployment_row(deployment: Deployment, clock: tuple | None = None) -> dict:
         "flow_version_url": flow_version_url(deployment),
         "label": deployment_label(deployment),
         "environment_name": (
-            ALL_ENVIRONMENTS if deployment.is_global else deployment.environment_name
+            gettext(ALL_ENVIRONMENTS) if deployment.is_global else deployment.environment_name
         ),
         "is_global": deployment.is_global,
         "environment_type": deployment.environment_type,

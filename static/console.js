@@ -2,6 +2,16 @@
 (function () {
   "use strict";
 
+  // The page's words in the reader's language (base.html renders them, words_tags.py lists
+  // them); "%(name)s" is filled in from `values`.
+  var catalogue = document.getElementById("console-words");
+  var WORDS = catalogue ? JSON.parse(catalogue.textContent) : {};
+  function word(key, values) {
+    return (WORDS[key] || key).replace(/%\((\w+)\)s/g, function (all, name) {
+      return values && name in values ? String(values[name]) : all;
+    });
+  }
+
   // A toast says what an action did without changing the page's layout. Errors stay until
   // closed (there may be a link to follow); other toasts go after a while.
   function showToast(message, level, link) {
@@ -14,14 +24,14 @@
     if (link && link.url && link.url.charAt(0) === "/") {
       var anchor = document.createElement("a");
       anchor.href = link.url;
-      anchor.textContent = link.text || "Open";
+      anchor.textContent = link.text || word("open");
       text.appendChild(document.createTextNode(" "));
       text.appendChild(anchor);
     }
     var close = document.createElement("button");
     close.type = "button";
     close.className = "toast-close";
-    close.setAttribute("aria-label", "Close this message");
+    close.setAttribute("aria-label", word("close"));
     close.textContent = "×";
     close.addEventListener("click", function () { toast.remove(); });
     toast.appendChild(text);
@@ -39,11 +49,6 @@
     });
   }
 
-  var statusWords = {
-    403: "You do not have permission to do that.",
-    404: "That page no longer exists.",
-    500: "Something went wrong in the console. Please try again.",
-  };
 
   document.addEventListener("console:toast", function (evt) {
     showToast(evt.detail.message, evt.detail.level, evt.detail.link);
@@ -63,11 +68,11 @@
       evt.detail.shouldSwap = true;
       evt.detail.isError = false;
     } else {
-      showToast(statusWords[xhr.status] || "Something went wrong (error " + xhr.status + ").", "error");
+      showToast(WORDS[String(xhr.status)] || word("error", { status: xhr.status }), "error");
     }
   });
   document.addEventListener("htmx:sendError", function () {
-    showToast("The console could not be reached. Check your connection and try again.", "error");
+    showToast(word("unreachable"), "error");
   });
   // The search box asks as you type (its input event, in the filter form's hx-trigger). Its
   // change event, on leaving the box, would ask again and swap the table under the question
@@ -94,7 +99,7 @@
   }
   function showRefusal(refused) {
     if (!dialog || !dialog.open || !sending) {
-      showToast(refused.message, "error", refused.link ? { url: refused.link, text: "Open the change request" } : null);
+      showToast(refused.message, "error", refused.link ? { url: refused.link, text: word("open_request") } : null);
       return;
     }
     sending = null;
@@ -131,13 +136,13 @@
     dialog.querySelector(".confirm-live").hidden = !live;
     byId("confirm-toggle-question").textContent = form.getAttribute("data-question");
     var yes = byId("confirm-toggle-yes");
-    yes.textContent = "Yes, " + form.getAttribute("data-action") + " it";
+    yes.textContent = word(disabling ? "yes_disable" : "yes_enable");
     yes.classList.toggle("button-danger", disabling);
     var reason = byId("confirm-toggle-reason");
     reason.value = "";
     var reasonRequired = form.hasAttribute("data-reason-required") || reason.hasAttribute("data-always-required");
     reason.required = reasonRequired;
-    byId("confirm-toggle-reason-label").textContent = reasonRequired ? "Reason" : "Reason (optional)";
+    byId("confirm-toggle-reason-label").textContent = word(reasonRequired ? "reason" : "reason_optional");
     dialog.setAttribute("data-action", form.getAttribute("data-action"));
     resetWhen(disabling);
     byId("confirm-toggle-approval").hidden = !form.hasAttribute("data-needs-approval");
@@ -168,7 +173,7 @@
     time.required = later;
     dialog.querySelector(".confirm-time-label").hidden = !later;
     var action = dialog.getAttribute("data-action") || "";
-    byId("confirm-toggle-yes").textContent = later ? "Yes, schedule it" : "Yes, " + action + " it";
+    byId("confirm-toggle-yes").textContent = word(later ? "yes_schedule" : action === "disable" ? "yes_disable" : "yes_enable");
   }
   function resetWhen(disabling) {
     var now = dialog.querySelector("input[name=confirm-when][value=now]");
@@ -306,7 +311,7 @@
       if ((el.type === "checkbox" || el.type === "radio") ? el.checked : el.value.trim()) count += 1;
     });
     var label = fold.querySelector("[data-filter-count]");
-    if (label) label.textContent = "(" + count + " active)";
+    if (label) label.textContent = word("active", { count: count });
   }
   document.addEventListener("input", function (evt) {
     var fold = evt.target.closest && evt.target.closest("details[data-filter-fold]");

@@ -53,11 +53,10 @@ def test_a_bare_disabled_row_falls_back_to_plain_words():
     row = deployment_row(parse_deployment({"id": "5", "flow_version_id": "12"}))
     assert row["action"] == "enable"
     assert row["question"] == (
-        "Enable the global deployment of Flow version 12, flow name not available? "
-        "It will start running on its schedule."
+        "Enable Unnamed flow in all environments? It will start running on its schedule."
     )
     # Never an empty cell where a name belongs: it says what is not known.
-    assert row["flow_name"] == "Flow version 12, flow name not available"
+    assert row["flow_name"] == "Unnamed flow"
     assert row["version"] == "number not available"
     assert row["package_name"] == row["enabled_by"] == ""
     assert row["enabled"] is False and row["live"] is False
@@ -69,7 +68,7 @@ def test_a_row_without_its_flow_name_says_which_flow():
     row = deployment_row(
         parse_deployment({"id": "5", "flow_version": {"id": "12", "flow_id": "3"}, "iteration": 2})
     )
-    assert row["flow_name"] == "Flow 3, name not available"
+    assert row["flow_name"] == "Unnamed flow"
     assert row["version"] == "version 2"
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext
 
 from deployments_ui.audit.models import AuditEvent
 from deployments_ui.audit.people import ACCOUNT_ACTIONS, account_sentence, actor_display
@@ -425,9 +426,9 @@ def _details(
 ) -> list[tuple[str, str]]:
     """Every recorded field, labelled in plain words; empty ones left out."""
     external = event.source == AuditEvent.Source.PATCHWORKS
+    happened, asked = gettext("what happened"), gettext("what was asked")
     ids = ", ".join(
-        f"{pk} ({'what happened' if result and pk != event.pk else 'what was asked'})"
-        for pk in entry["event_ids"]
+        f"{pk} ({happened if result and pk != event.pk else asked})" for pk in entry["event_ids"]
     )
     rows = [
         ("When", when_words(event.occurred_at)),

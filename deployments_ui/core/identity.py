@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import models
 
-from deployments_ui.core.vocabulary import GLOBAL_ENVIRONMENT_NAME
+from deployments_ui.core.vocabulary import GLOBAL_ENVIRONMENT_NAME, UNNAMED_FLOW
 
 
 def _text(value: Any) -> str:
@@ -103,20 +103,20 @@ class DeploymentRef:
         if self.flow_name:
             return self.flow_name
         if self.flow_id:
-            return f"Flow {self.flow_id}, name not available"
+            return UNNAMED_FLOW
         if self.deployment_id:
             return f"deployment {self.deployment_id}"
         return "a deployment"
 
     def label(self, *, kind: bool = False, preposition: str = "in") -> str:
-        """'Orders → Shopify version 3 in UK Live', or 'the global deployment of Orders version
-        2': the one wording of a deployment's name (capitalise it at the start of a sentence).
+        """'Orders → Shopify version 3 in UK Live', or 'Orders version 2 in all environments':
+        the one wording of a deployment's name (capitalise it at the start of a sentence).
         `kind` adds the environment's type: 'in UK Live (live)'."""
         name = self.flow_label
         if self.flow_version_iteration:
             name = f"{name} version {self.flow_version_iteration}"
         if self.is_global:
-            return f"the global deployment of {name}"
+            return f"{name} {preposition} all environments"
         environment = self.environment_name or (
             f"environment {self.environment_id}" if self.environment_id else ""
         )

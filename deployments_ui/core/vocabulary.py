@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import zoneinfo
 
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_noop, ngettext
 
 # What the console calls a deployment in no virtual environment (Patchworks' global deployment).
 GLOBAL_ENVIRONMENT_NAME = "No environment (global)"
 # ...and what a page calls it: such a deployment runs in every environment.
-ALL_ENVIRONMENTS = "All environments"
+ALL_ENVIRONMENTS = gettext_noop("All environments")
+# A flow Patchworks did not name (its number means nothing to a person).
+UNNAMED_FLOW = "Unnamed flow"
 
 
 def deployment_count(count: int) -> str:
@@ -24,7 +26,7 @@ def deployment_count(count: int) -> str:
 
 # Run-queue priority: 1 runs first, 3 is normal; none means the flow's own priority applies.
 PRIORITY_LABELS = {1: "1 — highest", 2: "2 — high", 3: "3 — normal", 4: "4 — low", 5: "5 — lowest"}
-INHERITED_PRIORITY = "the flow's own"
+INHERITED_PRIORITY = gettext_noop("the flow's own")
 
 # The fields an edit can change, in Patchworks' names, with the words a conflict names them by.
 EDITABLE_FIELDS = {

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, tzinfo
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from deployments_ui.flow_health.health import Health, Kind
 
@@ -87,18 +88,22 @@ def describe(health: Health, *, now: datetime | None = None, tz: tzinfo | None =
     """ "Running fine", "Failing since 14:02", "Not run since 12:00", "No recent runs seen"."""
     since = clock(health.since, now=now, tz=tz) if health.since else ""
     if health.kind == Kind.FINE:
-        text = "Running fine" if health.counts.succeeded else "Running now"
+        text = gettext("Running fine") if health.counts.succeeded else gettext("Running now")
     elif health.kind == Kind.FAILING:
-        text = f"Failing since {since}" if since else "Failing"
+        text = gettext("Failing since %(time)s") % {"time": since} if since else gettext("Failing")
     elif health.kind == Kind.NOT_RUN:
         if since:
-            text = f"Not run since {since}"
+            text = gettext("Not run since %(time)s") % {"time": since}
         else:
-            text = "Not running (switched off)" if not health.enabled else "Not run lately"
+            text = (
+                gettext("Not running (switched off)")
+                if not health.enabled
+                else gettext("Not run lately")
+            )
     else:
-        text = "No recent runs seen"
+        text = gettext("No recent runs seen")
     if health.shared and health.kind in (Kind.FINE, Kind.FAILING):
-        text += " (runs of this version in all its environments)"
+        text += gettext(" (runs of this version in all its environments)")
     return text
 
 

@@ -8,45 +8,48 @@ from typing import Any
 
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from deployments_ui.audit.filters import ACCOUNTS, BEFORE_HOURS, MAX_BEFORE_HOURS
 
 EARLIEST_DAY = date(2000, 1, 1)
 LATEST_DAY = date(2999, 12, 31)
 ACTION_CHOICES = [
-    ("", "Any action"),
-    ("enable", "Enable"),
-    ("disable", "Disable"),
-    ("create", "Create"),
-    ("update", "Change"),
-    ("delete", "Delete"),
-    ("request", "Ask for approval"),
-    ("request_edit", "Edit a change request"),
-    ("approve", "Approve"),
-    ("decline", "Decline"),
-    ("expire", "Change request expired"),
-    ("withdraw", "Change request withdrawn"),
-    ("break_glass", "Applied without waiting for approval"),
-    ("freeze_override", "Override a freeze window"),
-    ("miss", "Change request missed its time"),
-    ("control_settings", "Change control settings"),
-    ("webhook", "Webhook changes"),
-    ("subscription", "Notification changes"),
-    ("saved_view", "Saved view changes"),
+    ("", _("Any action")),
+    ("enable", _("Enable")),
+    ("disable", _("Disable")),
+    ("create", _("Create")),
+    ("update", pgettext_lazy("bulk action", "Change")),
+    ("delete", _("Delete")),
+    ("request", _("Ask for approval")),
+    ("request_edit", _("Edit a change request")),
+    ("approve", _("Approve")),
+    ("decline", _("Decline")),
+    ("expire", _("Change request expired")),
+    ("withdraw", _("Change request withdrawn")),
+    ("break_glass", _("Applied without waiting for approval")),
+    ("freeze_override", _("Override a freeze window")),
+    ("miss", _("Change request missed its time")),
+    ("control_settings", _("Change control settings")),
+    ("webhook", _("Webhook changes")),
+    ("subscription", _("Notification changes")),
+    ("saved_view", _("Saved view changes")),
     (ACCOUNTS, "Anything about people's accounts (sign-ins, roles, keys, leaving)"),
 ]
 OUTCOME_CHOICES = [
-    ("", "Any outcome"),
-    ("succeeded", "Succeeded"),
-    ("failed", "Failed"),
-    ("unknown", "Outcome unknown"),
-    ("refused", "Refused by the console"),
-    ("pending", "No outcome recorded"),
+    ("", _("Any outcome")),
+    ("succeeded", _("Succeeded")),
+    ("failed", _("Failed")),
+    ("unknown", _("Outcome unknown")),
+    ("refused", _("Refused by the console")),
+    ("pending", _("No outcome recorded")),
 ]
 SOURCE_CHOICES = [
-    ("", "Console and Patchworks"),
-    ("console", "Through the console"),
-    ("patchworks", "Outside the console"),
+    ("", _("Console and Patchworks")),
+    ("console", _("Through the console")),
+    ("patchworks", _("Outside the console")),
 ]
 
 
@@ -65,40 +68,40 @@ class AuditFilterForm(forms.Form):
     person = forms.CharField(
         required=False,
         max_length=150,
-        label="Person",
-        help_text="Name, username or single sign-on name",
+        label=_("Person"),
+        help_text=_("Name, username or single sign-on name"),
     )
-    action = forms.ChoiceField(required=False, choices=ACTION_CHOICES, label="Action")
-    outcome = forms.ChoiceField(required=False, choices=OUTCOME_CHOICES, label="Outcome")
-    source = forms.ChoiceField(required=False, choices=SOURCE_CHOICES, label="Where")
-    deployment = forms.CharField(required=False, max_length=40, label="Deployment id")
-    flow = forms.CharField(required=False, max_length=255, label="Flow name contains")
-    environment = forms.CharField(required=False, max_length=255, label="Environment")
+    action = forms.ChoiceField(required=False, choices=ACTION_CHOICES, label=_("Action"))
+    outcome = forms.ChoiceField(required=False, choices=OUTCOME_CHOICES, label=_("Outcome"))
+    source = forms.ChoiceField(required=False, choices=SOURCE_CHOICES, label=_("Where"))
+    deployment = forms.CharField(required=False, max_length=40, label=_("Deployment id"))
+    flow = forms.CharField(required=False, max_length=255, label=_("Flow name contains"))
+    environment = forms.CharField(required=False, max_length=255, label=_("Environment"))
     date_from = forms.DateField(
         required=False,
-        label="From",
+        label=_("From"),
         widget=forms.DateInput(attrs={"type": "date"}),
         validators=[MinValueValidator(EARLIEST_DAY), MaxValueValidator(LATEST_DAY)],
     )
     date_to = forms.DateField(
         required=False,
-        label="To",
+        label=_("To"),
         widget=forms.DateInput(attrs={"type": "date"}),
         validators=[MinValueValidator(EARLIEST_DAY), MaxValueValidator(LATEST_DAY)],
     )
 
     before = IsoDateTimeField(
         required=False,
-        label="Changes before",
+        label=_("Changes before"),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text="With “Hours before”: what changed in the hours before this moment",
+        help_text=_("With “Hours before”: what changed in the hours before this moment"),
     )
     hours = forms.IntegerField(
         required=False,
         min_value=1,
         max_value=MAX_BEFORE_HOURS,
-        label="Hours before",
-        help_text=f"{BEFORE_HOURS} unless you say",
+        label=_("Hours before"),
+        help_text=format_lazy(_("{hours} unless you say"), hours=BEFORE_HOURS),
     )
 
     def filters(self) -> dict[str, Any]:

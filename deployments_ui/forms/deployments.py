@@ -11,6 +11,8 @@ from django.forms.utils import flatatt
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from deployments_ui.core.vocabulary import PRIORITY_LABELS
 from deployments_ui.deployments.reads import DeploymentQuery, Pickers
@@ -86,39 +88,39 @@ class DeploymentFilterForm(forms.Form):
 
     q = forms.CharField(
         required=False,
-        label="Search flow names",
+        label=_("Search flow names"),
         max_length=100,
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": "e.g. Shopify"}),
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("e.g. Shopify")}),
     )
     environment = forms.MultipleChoiceField(
         required=False,
-        label="Environments",
+        label=_("Environments"),
         widget=QuickSelectMultiple(attrs={"size": 4}),
-        help_text="Choose one or several (Ctrl or Cmd and click).",
+        help_text=_("Choose one or several (Ctrl or Cmd and click)."),
     )
-    package = forms.ChoiceField(required=False, label="Package", widget=QuickSelect)
-    flow = forms.ChoiceField(required=False, label="Flow", widget=QuickSelect)
-    name = forms.CharField(required=False, label="Exact flow name", max_length=200)
+    package = forms.ChoiceField(required=False, label=_("Package"), widget=QuickSelect)
+    flow = forms.ChoiceField(required=False, label=_("Flow"), widget=QuickSelect)
+    name = forms.CharField(required=False, label=_("Exact flow name"), max_length=200)
     scope = forms.ChoiceField(
         required=False,
-        label="Where it runs",
+        label=_("Where it runs"),
         choices=[
-            ("", "Show all"),
-            ("yes", "Only those in all environments"),
-            ("no", "Only those in one environment"),
+            ("", _("Show all")),
+            ("yes", _("Only those in all environments")),
+            ("no", _("Only those in one environment")),
         ],
         widget=QuickSelect,
     )
     sort = forms.ChoiceField(
         required=False,
-        choices=[("", "Newest first")]
+        choices=[("", _("Newest first"))]
         + [(key, key) for key in SORT_KEYS]
         + [(f"-{key}", f"-{key}") for key in SORT_KEYS],
         widget=forms.HiddenInput,
     )
     per_page = forms.TypedChoiceField(
         required=False,
-        label="Rows per page",
+        label=_("Rows per page"),
         coerce=int,
         choices=[(size, str(size)) for size in PAGE_SIZES],
         empty_value=DEFAULT_PAGE_SIZE,  # type: ignore[arg-type]  # the stubs say str; any value works
@@ -141,12 +143,12 @@ class DeploymentFilterForm(forms.Form):
             for kind, label in ENVIRONMENT_TYPES.items()
             if kind in self.environment_ids_by_type
         ] + _choices(pickers.environments, environment_label)
-        cast(forms.ChoiceField, self.fields["package"]).choices = [("", "Any package")] + _choices(
-            pickers.packages
-        )
-        cast(forms.ChoiceField, self.fields["flow"]).choices = [("", "Any flow")] + _choices(
-            pickers.flows
-        )
+        cast(forms.ChoiceField, self.fields["package"]).choices = [
+            ("", gettext("Any package"))
+        ] + _choices(pickers.packages)
+        cast(forms.ChoiceField, self.fields["flow"]).choices = [
+            ("", gettext("Any flow"))
+        ] + _choices(pickers.flows)
 
     def to_query(self) -> DeploymentQuery:
         """The API query for the valid part of the form; invalid fields are left out."""
@@ -180,7 +182,7 @@ class ToggleForm(forms.Form):
     reason = forms.CharField(
         required=False,
         max_length=500,
-        label="Reason",
+        label=_("Reason"),
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
 
@@ -188,24 +190,24 @@ class ToggleForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["reason"].required = settings.CONSOLE_REQUIRE_REASON
         if not settings.CONSOLE_REQUIRE_REASON:
-            self.fields["reason"].label = "Reason (optional)"
+            self.fields["reason"].label = _("Reason (optional)")
 
 
 class _DeploymentFieldsForm(forms.Form):
-    environment = forms.ChoiceField(label="Environment", widget=QuickSelect)
+    environment = forms.ChoiceField(label=_("Environment"), widget=QuickSelect)
     priority = forms.TypedChoiceField(
-        label="Priority",
+        label=_("Priority"),
         required=False,
         choices=PRIORITY_CHOICES,
         coerce=int,
         empty_value=None,
-        help_text="Where its runs go in the queue. 1 runs first; 3 is normal.",
+        help_text=_("Where its runs go in the queue. 1 runs first; 3 is normal."),
     )
     reason = forms.CharField(
-        label="Reason (optional)",
+        label=_("Reason (optional)"),
         required=False,
         max_length=500,
-        help_text="Kept in the audit log.",
+        help_text=_("Kept in the audit log."),
     )
 
     def __init__(self, *args, environments=(), **kwargs) -> None:
@@ -228,19 +230,21 @@ class _DeploymentFieldsForm(forms.Form):
 
 class DeploymentCreateForm(_DeploymentFieldsForm):
     deploy_disabled = forms.BooleanField(
-        label="Create it disabled (it will not run until someone enables it)", required=False
+        label=_("Create it disabled (it will not run until someone enables it)"), required=False
     )
     field_order = ["environment", "priority", "deploy_disabled", "reason"]
 
 
 class DeploymentEditForm(_DeploymentFieldsForm):
     enabled_at = forms.DateTimeField(
-        label="Enabled at",
+        label=_("Enabled at"),
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text="When it was switched on. Leave empty to leave it switched off.",
+        help_text=_("When it was switched on. Leave empty to leave it switched off."),
     )
-    deploy_disabled = forms.BooleanField(label="Disable it (it will stop running)", required=False)
+    deploy_disabled = forms.BooleanField(
+        label=_("Disable it (it will stop running)"), required=False
+    )
     opened = forms.CharField(widget=forms.HiddenInput)
     field_order = ["environment", "priority", "enabled_at", "deploy_disabled", "reason"]
 

@@ -7,6 +7,8 @@ from typing import cast
 from django import forms
 from django.conf import settings
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from deployments_ui.accounts import crypto
 from deployments_ui.audit.models import AuditEvent
@@ -14,7 +16,7 @@ from deployments_ui.drift.models import DeploymentSnapshot
 from deployments_ui.notifications import delivery, events
 from deployments_ui.notifications.models import Subscription, Webhook
 
-ENVIRONMENT_TYPES = [("live", "Live"), ("test", "Test")]
+ENVIRONMENT_TYPES = [("live", _("Live")), ("test", _("Test"))]
 FILTER_FIELDS = [
     "kinds",
     "environment_types",
@@ -47,36 +49,42 @@ class FilterForm(forms.ModelForm):
     """The filters shared by subscriptions and webhooks. Nothing ticked in a group means "any"."""
 
     kinds = forms.MultipleChoiceField(
-        label="What to hear about",
+        label=_("What to hear about"),
         required=False,
-        choices=list(events.KINDS.items()),
+        choices=[(key, _lazy(label)) for key, label in events.KINDS.items()],
         widget=forms.CheckboxSelectMultiple,
-        help_text="Nothing ticked: every change, made in the console or outside it. "
-        "Change requests are announced once change control is in use.",
+        help_text=_(
+            "Nothing ticked: every change, made in the console or outside it. "
+            "Change requests are announced once change control is in use."
+        ),
     )
     environment_types = forms.MultipleChoiceField(
-        label="Environment types",
+        label=_("Environment types"),
         required=False,
         choices=ENVIRONMENT_TYPES,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Nothing ticked: any type.",
+        help_text=_("Nothing ticked: any type."),
     )
     environment_ids = forms.MultipleChoiceField(
-        label="Only these environments",
+        label=_("Only these environments"),
         required=False,
         choices=[],
         widget=forms.CheckboxSelectMultiple,
-        help_text="Nothing ticked: any environment.",
+        help_text=_("Nothing ticked: any environment."),
     )
     actions = forms.MultipleChoiceField(
-        label="Actions",
+        label=_("Actions"),
         required=False,
-        choices=AuditEvent.Action.choices,
+        choices=[(key, _lazy(label)) for key, label in AuditEvent.Action.choices],
         widget=forms.CheckboxSelectMultiple,
-        help_text="Nothing ticked: any action.",
+        help_text=_("Nothing ticked: any action."),
     )
-    flow_name_contains = forms.CharField(label="Flow name contains", required=False, max_length=255)
-    only_problems = forms.BooleanField(label="Only failures and unknown outcomes", required=False)
+    flow_name_contains = forms.CharField(
+        label=_("Flow name contains"), required=False, max_length=255
+    )
+    only_problems = forms.BooleanField(
+        label=_("Only failures and unknown outcomes"), required=False
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -89,8 +97,8 @@ class FilterForm(forms.ModelForm):
 
 class SubscriptionForm(FilterForm):
     frequency = forms.ChoiceField(
-        label="Email me",
-        choices=Subscription.Frequency.choices,
+        label=_("Email me"),
+        choices=[(key, _lazy(label)) for key, label in Subscription.Frequency.choices],
         widget=forms.RadioSelect,
         initial=Subscription.Frequency.IMMEDIATE,
     )
@@ -98,8 +106,8 @@ class SubscriptionForm(FilterForm):
     class Meta:
         model = Subscription
         fields = ["name", "frequency", *FILTER_FIELDS]
-        labels = {"name": "Name"}
-        help_texts = {"name": "For you, e.g. “Live changes”."}
+        labels = {"name": _("Name")}
+        help_texts = {"name": _("For you, e.g. “Live changes”.")}
 
 
 class WebhookForm(FilterForm):

@@ -8,6 +8,8 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from deployments_ui.core.vocabulary import LATEST_YEAR, TOO_LATE, zone_named
 from deployments_ui.schedules.models import ScheduledChange
@@ -32,13 +34,13 @@ class _ZonedForm(forms.Form):
         raw = (self.data.get(name) or "").strip()
         if not raw or raw == "now":
             if required:
-                raise forms.ValidationError("Choose a date and time.", code="required")
+                raise forms.ValidationError(_("Choose a date and time."), code="required")
             return None
         try:
             value = datetime.fromisoformat(raw)
         except ValueError:
             raise forms.ValidationError(
-                "Enter a date and time such as 2026-12-01 18:00.", code="invalid"
+                _("Enter a date and time such as 2026-12-01 18:00."), code="invalid"
             ) from None
         if value.year >= LATEST_YEAR:
             raise forms.ValidationError(TOO_LATE, code="invalid")
@@ -52,23 +54,23 @@ class ScheduleForm(_ZonedForm):
 
     action = forms.ChoiceField(
         choices=[
-            (ScheduledChange.Action.ENABLE, "Enable"),
-            (ScheduledChange.Action.DISABLE, "Disable"),
+            (ScheduledChange.Action.ENABLE, _("Enable")),
+            (ScheduledChange.Action.DISABLE, _("Disable")),
         ],
         widget=forms.RadioSelect,
-        label="Change",
+        label=pgettext_lazy("bulk action", "Change"),
     )
     at = forms.CharField(
         required=False,
-        label="At",
+        label=_("At"),
         widget=LOCAL_INPUT,
-        help_text="Leave empty with an end time to disable now (“off until”).",
+        help_text=_("Leave empty with an end time to disable now (“off until”)."),
     )
     until = forms.CharField(
         required=False,
-        label="Until (disable only)",
+        label=_("Until (disable only)"),
         widget=LOCAL_INPUT,
-        help_text="Enable it again at this time.",
+        help_text=_("Enable it again at this time."),
     )
     reason = forms.CharField(
         required=False, max_length=500, widget=forms.TextInput(attrs={"autocomplete": "off"})
@@ -78,7 +80,7 @@ class ScheduleForm(_ZonedForm):
         super().__init__(*args, **kwargs)
         self.fields["reason"].required = settings.CONSOLE_REQUIRE_REASON
         self.fields["reason"].label = (
-            "Reason" if settings.CONSOLE_REQUIRE_REASON else "Reason (optional)"
+            _("Reason") if settings.CONSOLE_REQUIRE_REASON else _("Reason (optional)")
         )
 
     def clean_at(self) -> datetime | None:
@@ -91,12 +93,12 @@ class ScheduleForm(_ZonedForm):
         super().clean()
         data = self.cleaned_data
         if "at" in data and "until" in data and data["at"] is None and data["until"] is None:
-            self.add_error("at", "Choose when the change should happen.")
+            self.add_error("at", _("Choose when the change should happen."))
         return data
 
 
 class MoveForm(_ZonedForm):
-    at = forms.CharField(label="New time", widget=LOCAL_INPUT)
+    at = forms.CharField(label=_("New time"), widget=LOCAL_INPUT)
 
     def clean_at(self) -> datetime | None:
         return self._aware("at", required=True)

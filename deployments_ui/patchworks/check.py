@@ -219,7 +219,7 @@ def _check_deployments(report: Report, body: Any) -> None:
             lambda d: d.flow_name,
             "filled from the flows list by the flow id"
             if _all_have_flow_ids(items)
-            else "shown as 'Flow version N, flow name not available'",
+            else "shown as 'Unnamed flow'",
             not _all_have_flow_ids(items),
         ),
         (

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from deployments_ui.core.vocabulary import GLOBAL_ENVIRONMENT_NAME
+from django.utils.translation import gettext
+
+from deployments_ui.core.vocabulary import GLOBAL_ENVIRONMENT_NAME, UNNAMED_FLOW
 
 logger = logging.getLogger(__name__)
 
@@ -130,16 +132,14 @@ class Deployment:
         """The flow's name, or what is known instead: never an empty cell."""
         if self.flow_name:
             return self.flow_name
-        if self.flow_id:
-            return f"Flow {self.flow_id}, name not available"
-        return f"Flow version {self.flow_version_id}, flow name not available"
+        return UNNAMED_FLOW
 
     @property
     def version_label(self) -> str:
         """'Version 3', or a plain 'Version number not available'."""
         if self.flow_version_iteration:
-            return f"Version {self.flow_version_iteration}"
-        return "Version number not available"
+            return gettext("Version %(number)d") % {"number": self.flow_version_iteration}
+        return gettext("Version number not available")
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from deployments_ui.core.identity import DeploymentIdentity
 
@@ -19,16 +20,16 @@ class ScheduledChange(DeploymentIdentity):
     """
 
     class Action(models.TextChoices):
-        ENABLE = "enable", "enable"
-        DISABLE = "disable", "disable"
+        ENABLE = "enable", _("enable")
+        DISABLE = "disable", _("disable")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "waiting"
-        APPLYING = "applying", "being applied"
-        APPLIED = "applied", "applied"
-        SKIPPED = "skipped", "skipped"
-        FAILED = "failed", "failed"
-        CANCELLED = "cancelled", "cancelled"
+        PENDING = "pending", _("waiting")
+        APPLYING = "applying", _("being applied")
+        APPLIED = "applied", _("applied")
+        SKIPPED = "skipped", _("skipped")
+        FAILED = "failed", _("failed")
+        CANCELLED = "cancelled", _("cancelled")
         MISSED = "missed", "missed"
 
     action = models.CharField(max_length=10, choices=Action.choices)

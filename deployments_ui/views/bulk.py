@@ -9,6 +9,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -186,5 +187,5 @@ def job_retry(request: SignedInRequest, job: int) -> HttpResponse:
     except AuditUnavailable as error:
         messages.error(request, error.message)
         return _see_job(found.pk)
-    messages.success(request, f"Started job #{new.pk} with the failed ones of job #{found.pk}.")
+    messages.success(request, gettext("Started a new job with the failed ones of this job."))
     return _see_job(new.pk)

@@ -8,6 +8,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.text import capfirst
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import reswap, retarget, trigger_client_event
 
@@ -88,7 +89,9 @@ def deployment_create(request: HttpRequest, flow_version: str) -> HttpResponse:
             return _controlled(request, context, controlled)
         except ConsoleError as error:
             return _form_failure(request, context, error)
-        messages.success(request, f"Created {deployment_label(created)}.")
+        messages.success(
+            request, gettext("Created %(label)s.") % {"label": deployment_label(created)}
+        )
         return redirect(
             "deployment-detail", flow_version=created.flow_version_id, deployment=created.id
         )
@@ -158,7 +161,7 @@ def _save_edit(request, form, context, found) -> HttpResponse:
         opened = writes.editable_values(found)
     changes = form.changes(opened)
     if not changes:
-        messages.info(request, "Nothing was changed.")
+        messages.info(request, gettext("Nothing was changed."))
         return redirect(
             "deployment-detail", flow_version=found.flow_version_id, deployment=found.id
         )
@@ -178,7 +181,9 @@ def _save_edit(request, form, context, found) -> HttpResponse:
         return _controlled(request, context, controlled)
     except ConsoleError as error:
         return _form_failure(request, context, error)
-    messages.success(request, f"Saved your changes to {deployment_label(updated)}.")
+    messages.success(
+        request, gettext("Saved your changes to %(label)s.") % {"label": deployment_label(updated)}
+    )
     return redirect(
         "deployment-detail", flow_version=updated.flow_version_id, deployment=updated.id
     )
@@ -224,7 +229,9 @@ def deployment_delete(request: HttpRequest, flow_version: str, deployment: str) 
         except ConsoleError as error:
             messages.error(request, writes.failure_message(error))
             return redirect("deployment-delete", flow_version=flow_version, deployment=deployment)
-        messages.success(request, f"Deleted {deployment_label(deleted)}.")
+        messages.success(
+            request, gettext("Deleted %(label)s.") % {"label": deployment_label(deleted)}
+        )
         return redirect("deployment-list")
     found = reads.deployment_get(
         user=request.user, flow_version_id=flow_version, deployment_id=deployment
@@ -284,9 +291,12 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
         return refusal(refused, link=_request_link(refused))
     except ConsoleError as error:
         return _toggle_failed(request, next_url, ids, error)
-    verb = "enabled — it runs on its schedule" if enabled else "disabled — it will not run"
     label = capfirst(deployment_label(changed))
-    return _toggle_answer(request, next_url, changed, f"{label} is now {verb}.")
+    if enabled:
+        message = gettext("%(label)s is now enabled — it runs on its schedule.")
+    else:
+        message = gettext("%(label)s is now disabled — it will not run.")
+    return _toggle_answer(request, next_url, changed, message % {"label": label})
 
 
 def _request_link(refused) -> str:
@@ -332,7 +342,9 @@ def _toggle_failed(request, next_url, ids, error: ConsoleError) -> HttpResponse:
     if isinstance(error, ValidationFailed):
         details = [text for texts in error.field_errors.values() for text in texts]
         refused = " ".join(details) or error.message
-        message = f"Patchworks refused the change: {refused} Nothing was changed."
+        message = gettext("Patchworks refused the change: %(refused)s Nothing was changed.") % {
+            "refused": refused
+        }
     return _toggle_answer(
         request, next_url, None, message, level="error", ids=ids, status=error.http_status
     )

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseNotFound
 from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from deployments_ui.audit import Actor
@@ -28,10 +29,13 @@ def saved_view_create(request: SignedInRequest) -> HttpResponse:
             shared=bool(request.POST.get("shared")),
         )
     except services.SavedViewInvalid as invalid:
-        messages.error(request, f"The view was not saved. {invalid}")
+        messages.error(request, gettext("The view was not saved. %(why)s") % {"why": invalid})
         return redirect(_back_to_page(page, query))
-    who = "everyone can open it" if view.shared else "only you can see it"
-    messages.success(request, f"Saved the view “{view.name}”: {who}.")
+    if view.shared:
+        saved = gettext("Saved the view “%(name)s”: everyone can open it.")
+    else:
+        saved = gettext("Saved the view “%(name)s”: only you can see it.")
+    messages.success(request, saved % {"name": view.name})
     return redirect(services.saved_view_url(view))
 
 
@@ -47,9 +51,9 @@ def saved_view_rename(request: SignedInRequest, view: int) -> HttpResponse:
     except SavedView.DoesNotExist:
         return _not_yours(request, view)
     except services.SavedViewInvalid as invalid:
-        messages.error(request, f"The view was not renamed. {invalid}")
+        messages.error(request, gettext("The view was not renamed. %(why)s") % {"why": invalid})
         return redirect(_next_or_page(request, view))
-    messages.success(request, f"Renamed the view to “{renamed.name}”.")
+    messages.success(request, gettext("Renamed the view to “%(name)s”.") % {"name": renamed.name})
     return redirect(_next_or_page(request, view))
 
 
@@ -61,7 +65,7 @@ def saved_view_delete(request: SignedInRequest, view: int) -> HttpResponse:
         )
     except SavedView.DoesNotExist:
         return _not_yours(request, view)
-    messages.success(request, f"Deleted the view “{deleted.name}”.")
+    messages.success(request, gettext("Deleted the view “%(name)s”.") % {"name": deleted.name})
     return redirect(_next_or_page(request, view, page=deleted.page))
 
 

@@ -11,6 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import capfirst
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
@@ -217,7 +218,9 @@ def schedule_move(request: SignedInRequest, change: int) -> HttpResponse:
     if not schedules.may_manage(request.user, found):
         messages.error(
             request,
-            "Only the person who asked for this change, or an Editor, can move or cancel it.",
+            gettext(
+                "Only the person who asked for this change, or an Editor, can move or cancel it."
+            ),
         )
         return redirect(next_url)
     form = MoveForm(request.POST or None)

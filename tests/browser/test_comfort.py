@@ -232,7 +232,7 @@ def test_dark_mode_follows_the_system_and_passes_axe(page, editor, on_sandbox, w
 
     global_item = first_deployment(on_sandbox, **{"global": "1"})[0]
     page.goto(detail_url(global_item))
-    expect(page.get_by_role("heading", level=1)).to_contain_text("The global deployment of")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("in all environments")
     expect(page.get_by_text("This deployment is not tied to one environment")).to_be_visible()
     assert_accessible(page, "a global deployment, dark")
     page.goto("/audit/")

@@ -172,7 +172,7 @@ def assert_same_facts(deployment, shape: str) -> None:
         assert deployment.flow_label == "Orders to ERP"
     else:
         assert deployment.flow_name == ""
-        assert deployment.flow_label == "Flow 7, name not available"
+        assert deployment.flow_label == "Unnamed flow"
     if KNOWS_VERSION_NUMBER[shape]:
         assert deployment.flow_version_iteration == 4
         assert deployment.version_label == "Version 4"

@@ -162,7 +162,7 @@ def test_a_global_deployment_says_so(ann):
         actor=actor_for(ann), action="enable", target=target, message="x", before=state
     )
     [entry] = audit.deployment_history("9")
-    assert "the global deployment of Stock version 3" in entry.sentence
+    assert "Stock version 3 in all environments" in entry.sentence
     assert entry.deployment_label == "Stock version 3 (global deployment)"
 
 

@@ -6,6 +6,7 @@ Patchworks) or a word the German catalogue keeps on purpose (msgstr equal to its
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -24,7 +25,7 @@ def _english_afterwards():
     translation.deactivate()
 
 
-EXACT_TIME = re.compile(r"^\d\d \w+ \d{4}, \d\d:\d\d \w+$")
+EXACT_TIME = re.compile(r"^\d\d? \w+ \d{4}, \d\d:\d\d \w+$")
 CATALOGUE = Path(__file__).resolve().parents[2] / "locale" / "de" / "LC_MESSAGES" / "django.po"
 
 
@@ -72,6 +73,20 @@ def test_the_browser_language_chooses_german(reader):
     page = reader.get("/deployments/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
     assert '<html lang="de">' in page
     assert "Abmelden" in page
+
+
+def test_the_scripts_words_come_in_the_readers_language(reader):
+    import json
+
+    page = reader.get("/deployments/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    found = re.search(r'<script[^>]* id="console-words"[^>]*>(.*?)</script>', page)
+    assert found, "the page has no catalogue for console.js"
+    words = json.loads(found.group(1))
+    assert words["yes_disable"] == "Ja, deaktivieren"
+    assert words["active"] == "(%(count)s aktiv)"
+    script = (CATALOGUE.parents[3] / "static" / "console.js").read_text()
+    for english in ("Yes, disable it", "Reason (optional)", "Close this message"):
+        assert english not in script, f"console.js still has its own English: {english}"
 
 
 def test_the_menu_switch_keeps_the_choice(reader):
@@ -176,3 +191,179 @@ msgstr "Entwurf"
     assert catalogue.ngettext("%(count)d day", "%(count)d days", 3) == "%(count)d Tagen"
     assert catalogue.ngettext("%(count)d day", "%(count)d days", 1) == "%(count)d Tag"
     assert catalogue.gettext("Draft") == "Draft"  # fuzzy: left out
+
+
+def sandbox_names(sandbox) -> set[str]:
+    """Every name Patchworks holds (flows, versions, environments, packages, people)."""
+    from tests.deployments import sandbox_deployments
+
+    names: set[str] = set()
+
+    def walk(value) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                if isinstance(inner, str) and key.endswith(("name", "email")):
+                    names.add(inner)
+                walk(inner)
+        elif isinstance(value, list):
+            for inner in value:
+                walk(inner)
+
+    walk(sandbox_deployments(sandbox))
+    return {name for name in names if name}
+
+
+def trail_sentences() -> set[str]:
+    """The audit trail's sentences and deployment names: still English in every language (to be
+    worded at rendering, deployments_ui/audit/entries.py)."""
+    from deployments_ui.audit.entries import describe, entry_from_event
+    from deployments_ui.audit.models import AuditEvent
+
+    events = AuditEvent.objects.all()
+    labels = {entry_from_event(event).deployment_label for event in events}
+    return {describe(event) for event in events} | labels
+
+
+def shown_names(page: str) -> set[str]:
+    """Data on a page (flows, environments, packages, people, saved views), never translated:
+    the row's named cells, option texts of a filter, a deployment's name."""
+    names = set(re.findall(r'data-name="([^"]*)"', page))
+    names |= set(re.findall(r'<td data-label="[^"]*"(?: class="[^"]*")?>([^<]+)<', page))
+    names |= {" ".join(text.split()) for text in re.findall(r"<option[^>]*>([^<]*)</option>", page)}
+    # A deployment's name ('Orders → Shopify version 3 in UK Live') is built in one wording
+    # (DeploymentRef.label), also for what is stored: named on a row's own button.
+    names |= set(re.findall(r'<span class="visually-hidden"> ([^<]+)</span>…', page))
+    names |= set(re.findall(r'href="/flow-versions/\d+/deployments/\d+/">([^<]+)</a>', page))
+    return {html.unescape(name) for name in names if name.strip()}
+
+
+def page_left_english(client, url: str, extra: set[str] = frozenset()) -> list[str]:
+    english, german = both_languages(client, url)
+    from django.conf import settings
+
+    allowed = kept_words() | shown_names(english) | set(extra) | {settings.TIME_ZONE}
+    return untranslated(html.unescape(english), html.unescape(german), allowed)
+
+
+@pytest.fixture(params=["operator", "admin_user"])
+def german_reader(request, client, on_sandbox):
+    person = request.getfixturevalue(request.param)
+    client.force_login(person)
+    return client, person, on_sandbox
+
+
+def test_the_deployments_list_in_german_has_no_english_left(german_reader):
+    client, person, sandbox = german_reader
+    names = {person.get_full_name()} | sandbox_names(sandbox)
+    left = page_left_english(client, "/deployments/", names)
+    assert not left, "the deployments list in German still shows:\n" + "\n".join(left)
+
+
+def test_a_deployment_page_in_german_has_no_english_left(german_reader):
+    from tests.deployments import deployment_url, find_deployment
+
+    client, person, sandbox = german_reader
+    item = find_deployment(sandbox, enabled=True, live=False)
+    names = {person.get_full_name()} | sandbox_names(sandbox)
+    left = page_left_english(client, deployment_url(item), names)
+    assert not left, "a deployment's page in German still shows:\n" + "\n".join(left)
+
+
+def test_the_schedule_pages_in_german_have_no_english_left(german_reader):
+    from tests.deployments import deployment_url, find_deployment
+
+    client, person, sandbox = german_reader
+    item = find_deployment(sandbox, enabled=True, live=False)
+    names = {person.get_full_name()} | sandbox_names(sandbox)
+    response = client.post(
+        deployment_url(item, "schedule/"),
+        {"action": "disable", "at": "2099-01-01T10:00", "reason": "Wartung", "time_zone": "UTC"},
+    )
+    assert response.status_code == 302
+    for url in (deployment_url(item, "schedule/"), "/schedules/"):
+        left = page_left_english(client, url, names | {"Wartung"})
+        assert not left, f"{url} in German still shows:\n" + "\n".join(left)
+
+
+def test_the_change_request_pages_in_german_have_no_english_left(german_reader, operator):
+    from deployments_ui.changes.models import ChangeRequest
+    from tests.changes.helpers import protect
+    from tests.deployments import deployment_url, find_deployment
+
+    client, person, sandbox = german_reader
+    protect("live")
+    item = find_deployment(sandbox, enabled=True, live=True)
+    client.force_login(operator)
+    asked = client.post(deployment_url(item, "disable/"), {"reason": "Wartung", "confirmed": "1"})
+    assert asked.status_code == 302
+    client.force_login(person)
+    change = ChangeRequest.objects.get()
+    # The request's summary is stored in English when it is asked for (like the audit trail,
+    # it is not re-worded per reader yet): data here.
+    names = {person.get_full_name(), operator.get_full_name(), change.summary, "Wartung"}
+    names |= sandbox_names(sandbox) | trail_sentences()
+    for url in ("/changes/", f"/changes/{change.pk}/"):
+        left = page_left_english(client, url, names)
+        assert not left, f"{url} in German still shows:\n" + "\n".join(left)
+
+
+def test_the_error_pages_in_german_have_no_english_left(german_reader):
+    from django.template.loader import render_to_string
+
+    client, person, _ = german_reader
+    left = page_left_english(client, "/no-such-page/", {person.get_full_name()})
+    assert not left, "the missing page in German still shows:\n" + "\n".join(left)
+    for name, context in [
+        ("403.html", {}),
+        ("500.html", {}),
+        ("503.html", {"request_id": "abc123"}),
+        ("503.html", {"write_sent": True}),
+        ("deployments_ui/upstream_error.html", {"error": {"http_status": 503, "message": ""}}),
+    ]:
+        pages = []
+        for language in ("en-gb", "de"):
+            with translation.override(language):
+                pages.append(render_to_string(name, context))
+        left = untranslated(*pages, kept_words() | {"abc123"})
+        assert not left, f"{name} in German still shows:\n" + "\n".join(left)
+        assert 'lang="de"' in pages[1]
+
+
+def test_the_message_after_a_change_is_german(german_reader):
+    from tests.deployments import deployment_url, find_deployment
+
+    client, _, sandbox = german_reader
+    item = find_deployment(sandbox, enabled=True, live=False)
+    answer = client.post(
+        deployment_url(item, "disable/"),
+        {"reason": "Wartung", "next": "/deployments/"},
+        HTTP_ACCEPT_LANGUAGE="de",
+        follow=True,
+    )
+    page = answer.content.decode()
+    assert "ist jetzt deaktiviert — es läuft nicht." in page
+    assert "is now disabled" not in page
+
+
+def test_the_audit_pages_in_german_have_no_english_left(german_reader):
+    from deployments_ui.audit.models import AuditEvent
+    from tests.deployments import deployment_url, find_deployment
+
+    client, person, sandbox = german_reader
+    item = find_deployment(sandbox, enabled=True, live=False)
+    assert client.post(deployment_url(item, "disable/"), {"reason": "Wartung"}).status_code == 302
+    event = AuditEvent.objects.filter(action="disable").order_by("pk").first()
+    assert event is not None
+    names = {person.get_full_name(), person.get_username(), "Wartung", "127.0.0.1"}
+    names |= sandbox_names(sandbox) | trail_sentences() | {event.request_id}
+    names |= {recorded.hash for recorded in AuditEvent.objects.all()}
+    for url in ("/audit/", f"/audit/{event.pk}/"):
+        left = page_left_english(client, url, names)
+        assert not left, f"{url} in German still shows:\n" + "\n".join(left)
+
+
+def test_the_notification_settings_in_german_have_no_english_left(german_reader):
+    client, person, sandbox = german_reader
+    names = {person.get_full_name(), person.email} | sandbox_names(sandbox)
+    left = page_left_english(client, "/settings/notifications/", names)
+    assert not left, "Notifications in German still shows:\n" + "\n".join(left)

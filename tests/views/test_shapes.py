@@ -179,7 +179,7 @@ def test_create_succeeds_and_shows_what_was_created(as_editor, on_sandbox, shape
     assert len(api_writes(on_sandbox)) == 1
     page = as_editor.get(response["Location"]).content.decode()
     version = item["flow_version_iteration"]
-    assert f"the global deployment of {item['name']} version {version}" in page
+    assert f"{item['name']} version {version} in all environments" in page
     assert "Disabled — will not run" in page
     events = AuditEvent.objects.filter(action="create").order_by("id")
     assert [e.outcome for e in events] == ["pending", "succeeded"]
