@@ -108,9 +108,20 @@ def toggle_context(deployment: Deployment | None = None) -> dict:
     return {"reason_label": "Reason" if required else reason.label, "reason_required": required}
 
 
-def row_controls(deployment) -> dict:
-    """For a row's Enable/Disable: the name the dialog asks for, approval, a reason, a freeze."""
+def row_controls(deployment, known: dict | None = None) -> dict:
+    """For a row's Enable/Disable: the name the dialog asks for, approval, a reason, a freeze.
+
+    `known`: the answers a list has already worked out, by environment (rows share a handful)."""
     ref = EnvironmentRef.of(deployment)
+    if known is None:
+        return _controls_of(ref)
+    controls = known.get(ref)
+    if controls is None:
+        controls = known[ref] = _controls_of(ref)
+    return controls
+
+
+def _controls_of(ref: EnvironmentRef) -> dict:
     return {
         "confirm_name": name_to_confirm(ref),
         "needs_approval": rule_for(ref).needs_approval,
@@ -119,12 +130,14 @@ def row_controls(deployment) -> dict:
     }
 
 
-def deployment_row(deployment: Deployment, clock: tuple | None = None) -> dict:
+def deployment_row(
+    deployment: Deployment, clock: tuple | None = None, known: dict | None = None
+) -> dict:
     """What a list row and its Enable/Disable confirmation show, worked out once.
 
     A plain dict because the 100-row list renders a hundred of them and the template engine
     reads dict keys fastest; the row fragment that enable/disable answers with uses it too.
-    A list passes one `clock` (`page_clock()`) for all its rows.
+    A list passes one `clock` (`page_clock()`) and one `known` (a dict) for all its rows.
     """
     clock = clock or page_clock()
     iteration = deployment.flow_version_iteration
@@ -162,7 +175,7 @@ def deployment_row(deployment: Deployment, clock: tuple | None = None) -> dict:
         "place": DeploymentRef.of(deployment),
         "schedule_url": deployment_url(deployment, "deployment-schedule"),
         # Change control: the name the confirmation asks for; a frozen row asks on its own page.
-        **row_controls(deployment),
+        **row_controls(deployment, known),
     }
 
 
@@ -379,8 +392,8 @@ def list_context(
 ) -> dict:
     query = form.to_query()
     filtered = bool(query.filters)
-    items, clock = (page.items if page else []), page_clock()
-    rows = with_schedule_badges([deployment_row(item, clock) for item in items])
+    items, clock, known = (page.items if page else []), page_clock(), {}
+    rows = with_schedule_badges([deployment_row(item, clock, known) for item in items])
     return {
         "form": form,
         "page": page,
