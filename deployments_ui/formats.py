@@ -130,6 +130,18 @@ def deployment_url(deployment, name: str) -> SafeString:
     return mark_safe(url.replace("DEPLOYMENT", quote(deployment.id, safe="")))  # noqa: S308
 
 
+def deployment_urls(deployment, names: tuple[str, ...]) -> dict[str, SafeString]:
+    """These URLs (of `DEPLOYMENT_URL_NAMES`) for this deployment, its ids quoted once."""
+    flow_version = quote(deployment.flow_version_id, safe="")
+    own = quote(deployment.id, safe="")
+    return {
+        name: mark_safe(  # noqa: S308
+            _url_pattern(name).replace("FLOWVERSION", flow_version).replace("DEPLOYMENT", own)
+        )
+        for name in names
+    }
+
+
 def toggle_url(deployment) -> SafeString:
     """Where the Enable or Disable button posts, whichever the deployment's state offers."""
     return deployment_url(

@@ -46,10 +46,14 @@ def labels() -> list[str]:
 
 def _escaped(value: object) -> object:
     """What Django's template language prints for a value: escaped unless marked safe (Django's
-    `conditional_escape` without its lazy-string wrapper, which costs more than the escaping)."""
+    `conditional_escape` without its lazy-string wrapper, which costs more than the escaping).
+    Most values are plain words with nothing to escape: they are printed as they are."""
+    if type(value) is str:
+        plain = "&" not in value and "<" not in value and ">" not in value
+        return value if plain and '"' not in value and "'" not in value else escape(value)
     if hasattr(value, "__html__"):
         return value
-    return SafeString(escape(str(value)))
+    return escape(str(value))
 
 
 @functools.cache
