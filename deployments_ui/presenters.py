@@ -207,14 +207,14 @@ CHANGES = ("enable", "disable", "update", "create")
 
 def last_changes(deployment_ids: list[str]) -> dict[str, dict]:
     """Per deployment, who last changed it, when and why ("Disabled by Ann Smith 2 hours ago:
-    supplier outage"), linked to its event: two small queries for the page, one row each."""
+    supplier outage"), linked to its event: one query for the page, one row each."""
     changes = entry_queryset().filter(
         deployment_id__in=deployment_ids,
         action__in=CHANGES,
         final_outcome=AuditEvent.Outcome.SUCCEEDED,
     )
     newest = changes.order_by().values("deployment_id").annotate(newest=Max("id"))
-    events = AuditEvent.objects.filter(pk__in=[row["newest"] for row in newest])
+    events = AuditEvent.objects.filter(pk__in=newest.values("newest"))
     return {event.deployment_id: _last_change(event) for event in events}
 
 
