@@ -401,7 +401,8 @@ def list_context(
 ) -> dict:
     query = form.to_query()
     filtered = bool(query.filters)
-    items, clock, known = (page.items if page else []), page_clock(), {}
+    items, clock = (page.items if page else []), page_clock()
+    known: dict = {}
     rows = with_schedule_badges([deployment_row(item, clock, known) for item in items])
     return {
         "form": form,
