@@ -254,7 +254,9 @@ def template_pieces(iterations: int, client_, url: str) -> dict[str, float]:
     rows_only = django_engine.from_string("{% load console_tags %}{% deployment_rows rows %}")
     # The same rows in Django's template language, as they were rendered before Jinja2.
     reference = (ROOT / "tests" / "templates" / "reference_deployment_row.html").read_text()
-    rows_django = django_engine.from_string("{% for row in rows %}" + reference + "{% endfor %}")
+    rows_django = django_engine.from_string(
+        "{% load i18n %}{% for row in rows %}" + reference + "{% endfor %}"
+    )
 
     def timed(render) -> float:
         values = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 
 from console import __version__
@@ -31,7 +32,8 @@ def console(request: HttpRequest) -> dict:
         "console_version": __version__,
         **{flag: user is not None and access.may(user, url) for flag, url in BUTTONS.items()},
         "budget_degraded": _budget_degraded(user),
-        "menu": _menu(request, user),
+        # Worked out only by a page that shows it (fragments answering htmx do not).
+        "menu": SimpleLazyObject(lambda: _menu(request, user)),
     }
 
 

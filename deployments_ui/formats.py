@@ -45,26 +45,24 @@ DEPLOYMENT_URL_NAMES = (
 )
 
 
-def relative_time(value: datetime, now: datetime) -> str:
-    """'3 hours ago', '1 day, 2 hours ago', 'in 5 minutes', 'just now'."""
+def relative_time(value: datetime, now: datetime, language: str | None = None) -> str:
+    """'3 hours ago', '1 day, 2 hours ago', 'in 5 minutes', 'just now' (in `language`: the
+    active one, which the caller may have looked up already)."""
+    language = language or get_language()
     seconds = int((now - value).total_seconds())
     ahead, seconds = seconds < 0, abs(seconds)
     for index, (name, size) in enumerate(UNITS):
         count = seconds // size
         if not count:
             continue
-        words = _units(count, name)
+        words = _unit(count, name, language)
         if index + 1 < len(UNITS):
             next_name, next_size = UNITS[index + 1]
             rest = (seconds - count * size) // next_size
             if rest:
-                words += ", " + _units(rest, next_name)
-        return _phrase("in" if ahead else "ago", get_language()) % {"time": words}
-    return _phrase("now", get_language())
-
-
-def _units(count: int, name: str) -> str:
-    return _unit(count, name, get_language())
+                words += ", " + _unit(rest, next_name, language)
+        return _phrase("in" if ahead else "ago", language) % {"time": words}
+    return _phrase("now", language)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -87,10 +85,10 @@ def _month(number: int, language: str | None) -> str:
     return capfirst(str(MONTHS_3[number]))
 
 
-def exact_time(value: datetime, zone: tzinfo) -> str:
+def exact_time(value: datetime, zone: tzinfo, language: str | None = None) -> str:
     """'07 Dec 2026, 09:30 CET', with the month in the reader's language."""
     local = value.astimezone(zone)
-    month = _month(local.month, get_language())
+    month = _month(local.month, language or get_language())
     return f"{local:%d} {month} {local:%Y, %H:%M %Z}"
 
 
@@ -106,8 +104,9 @@ def when(
     if value is None:
         return empty
     now, zone = clock or page_clock()
-    exact = exact_time(value, zone)
-    words = relative_time(value, now)
+    language = get_language()
+    exact = exact_time(value, zone, language)
+    words = relative_time(value, now, language)
     return mark_safe(f'<time datetime="{value.isoformat()}" title="{exact}">{words}</time>')  # noqa: S308
 
 
@@ -128,6 +127,18 @@ def deployment_url(deployment, name: str) -> SafeString:
         raise ValueError(f"not a deployment URL: {name}")
     url = _url_pattern(name).replace("FLOWVERSION", quote(deployment.flow_version_id, safe=""))
     return mark_safe(url.replace("DEPLOYMENT", quote(deployment.id, safe="")))  # noqa: S308
+
+
+def deployment_urls(deployment, names: tuple[str, ...]) -> dict[str, SafeString]:
+    """These URLs (of `DEPLOYMENT_URL_NAMES`) for this deployment, its ids quoted once."""
+    flow_version = quote(deployment.flow_version_id, safe="")
+    own = quote(deployment.id, safe="")
+    return {
+        name: mark_safe(  # noqa: S308
+            _url_pattern(name).replace("FLOWVERSION", flow_version).replace("DEPLOYMENT", own)
+        )
+        for name in names
+    }
 
 
 def toggle_url(deployment) -> SafeString:

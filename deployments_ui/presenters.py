@@ -34,11 +34,10 @@ from deployments_ui.flow_health import (
     span,
 )
 from deployments_ui.formats import (
-    deployment_url,
+    deployment_urls,
     flow_version_url,
     page_clock,
     priority_words,
-    toggle_url,
     when,
 )
 from deployments_ui.forms.deployments import LIST_FILTER_PARAMETERS, ToggleForm
@@ -50,17 +49,17 @@ PAGE_WINDOW = 2
 # The list's filter parameters, carried to a bulk change's preview.
 
 
-def deployment_label(deployment) -> str:
+def deployment_label(deployment, ref: DeploymentRef | None = None) -> str:
     """'Orders → Shopify v3 in UK Live', or 'the global deployment of Orders v2', in words a
     person recognises (capitalise it at the start of a sentence): `DeploymentRef.label`, with
-    what a page knows instead of a missing flow name."""
-    ref = DeploymentRef.of(deployment)
+    what a page knows instead of a missing flow name (`ref`: the deployment's, if known)."""
+    ref = ref or DeploymentRef.of(deployment)
     if not ref.flow_name and isinstance(deployment, Deployment):
         ref = replace(ref, flow_name=deployment.flow_label)
     return ref.label()
 
 
-def toggle_question(deployment: Deployment, *, enable: bool) -> str:
+def toggle_question(deployment: Deployment, *, enable: bool, label: str = "") -> str:
     """The confirmation's question, naming the deployment and its environment; stronger for live."""
     live = deployment.environment_type == "live"
     # Patchworks did not say whether the environment is live: warn as if it were.
@@ -73,7 +72,7 @@ def toggle_question(deployment: Deployment, *, enable: bool) -> str:
     verb = "Enable" if enable else "Disable"
     if unsure:
         effect += " (Patchworks did not say whether this environment is live: treat it as live)"
-    return f"{verb} {deployment_label(deployment)}? {effect}."
+    return f"{verb} {label or deployment_label(deployment)}? {effect}."
 
 
 def console_enabler(deployment: Deployment, history: list) -> str:
@@ -111,9 +110,20 @@ def toggle_context(deployment: Deployment | None = None) -> dict:
     }
 
 
-def row_controls(deployment) -> dict:
-    """For a row's Enable/Disable: the name the dialog asks for, approval, a reason, a freeze."""
+def row_controls(deployment, known: dict | None = None) -> dict:
+    """For a row's Enable/Disable: the name the dialog asks for, approval, a reason, a freeze.
+
+    `known`: the answers a list has already worked out, by environment (rows share a handful)."""
     ref = EnvironmentRef.of(deployment)
+    if known is None:
+        return _controls_of(ref)
+    controls = known.get(ref)
+    if controls is None:
+        controls = known[ref] = _controls_of(ref)
+    return controls
+
+
+def _controls_of(ref: EnvironmentRef) -> dict:
     return {
         "confirm_name": name_to_confirm(ref),
         "needs_approval": rule_for(ref).needs_approval,
@@ -122,31 +132,32 @@ def row_controls(deployment) -> dict:
     }
 
 
-def deployment_row(deployment: Deployment, clock: tuple | None = None) -> dict:
+def deployment_row(
+    deployment: Deployment, clock: tuple | None = None, known: dict | None = None
+) -> dict:
     """What a list row and its Enable/Disable confirmation show, worked out once.
 
     A plain dict because the 100-row list renders a hundred of them and the template engine
     reads dict keys fastest; the row fragment that enable/disable answers with uses it too.
-    A list passes one `clock` (`page_clock()`) for all its rows.
+    A list passes one `clock` (`page_clock()`) and one `known` (a dict) for all its rows.
     """
     clock = clock or page_clock()
-    iteration = deployment.flow_version_iteration
-    version = (
-        gettext("version %(number)d") % {"number": iteration}
-        if iteration
-        else gettext("number not available")
-    )
+    known = {} if known is None else known
     enable = not deployment.is_enabled
+    ref = DeploymentRef.of(deployment)
+    label = deployment_label(deployment, ref)
+    toggle = "deployment-enable" if enable else "deployment-disable"
+    urls = deployment_urls(deployment, ("deployment-detail", "deployment-schedule", toggle))
     return {
         "id": deployment.id,
-        "detail_url": deployment_url(deployment, "deployment-detail"),
+        "detail_url": urls["deployment-detail"],
         "flow_name": deployment.flow_label,
         "action": "enable" if enable else "disable",
-        "question": toggle_question(deployment, enable=enable),
-        "version": version,
+        "question": toggle_question(deployment, enable=enable, label=label),
+        "version": _version_words(deployment.flow_version_iteration, known),
         "flow_version_id": deployment.flow_version_id,
         "flow_version_url": flow_version_url(deployment),
-        "label": deployment_label(deployment),
+        "label": label,
         "environment_name": (
             gettext(ALL_ENVIRONMENTS) if deployment.is_global else deployment.environment_name
         ),
@@ -160,13 +171,24 @@ def deployment_row(deployment: Deployment, clock: tuple | None = None) -> dict:
         "enabled_at": when(deployment.enabled_at, clock=clock),
         "enabled_by": deployment.enabled_by.name if deployment.enabled_by else "",
         "created_at": when(deployment.created_at, clock=clock),
-        "toggle_url": toggle_url(deployment),
+        "toggle_url": urls[toggle],
         # Where it is, for the person's scope (accounts.scopes): the tag decides the button.
-        "place": DeploymentRef.of(deployment),
-        "schedule_url": deployment_url(deployment, "deployment-schedule"),
+        "place": ref,
+        "schedule_url": urls["deployment-schedule"],
         # Change control: the name the confirmation asks for; a frozen row asks on its own page.
-        **row_controls(deployment),
+        **row_controls(deployment, known),
     }
+
+
+def _version_words(iteration: int | None, known: dict) -> str:
+    """'version 3' in the reader's language (a list's rows share the translation)."""
+    words = known.get("version words")
+    if words is None:
+        words = known["version words"] = (
+            gettext("version %(number)d"),
+            gettext("number not available"),
+        )
+    return words[0] % {"number": iteration} if iteration else words[1]
 
 
 def with_schedule_badges(rows: list[dict]) -> list[dict]:
@@ -188,14 +210,14 @@ CHANGES = ("enable", "disable", "update", "create")
 
 def last_changes(deployment_ids: list[str]) -> dict[str, dict]:
     """Per deployment, who last changed it, when and why ("Disabled by Ann Smith 2 hours ago:
-    supplier outage"), linked to its event: two small queries for the page, one row each."""
+    supplier outage"), linked to its event: one query for the page, one row each."""
     changes = entry_queryset().filter(
         deployment_id__in=deployment_ids,
         action__in=CHANGES,
         final_outcome=AuditEvent.Outcome.SUCCEEDED,
     )
     newest = changes.order_by().values("deployment_id").annotate(newest=Max("id"))
-    events = AuditEvent.objects.filter(pk__in=[row["newest"] for row in newest])
+    events = AuditEvent.objects.filter(pk__in=newest.values("newest"))
     return {event.deployment_id: _last_change(event) for event in events}
 
 
@@ -383,7 +405,8 @@ def list_context(
     query = form.to_query()
     filtered = bool(query.filters)
     items, clock = (page.items if page else []), page_clock()
-    rows = with_schedule_badges([deployment_row(item, clock) for item in items])
+    known: dict = {}
+    rows = with_schedule_badges([deployment_row(item, clock, known) for item in items])
     return {
         "form": form,
         "page": page,

@@ -46,10 +46,14 @@ def labels() -> list[str]:
 
 def _escaped(value: object) -> object:
     """What Django's template language prints for a value: escaped unless marked safe (Django's
-    `conditional_escape` without its lazy-string wrapper, which costs more than the escaping)."""
+    `conditional_escape` without its lazy-string wrapper, which costs more than the escaping).
+    Most values are plain words with nothing to escape: they are printed as they are."""
+    if type(value) is str:
+        plain = "&" not in value and "<" not in value and ">" not in value
+        return value if plain and '"' not in value and "'" not in value else escape(value)
     if hasattr(value, "__html__"):
         return value
-    return SafeString(escape(str(value)))
+    return escape(str(value))
 
 
 @functools.cache
@@ -67,6 +71,21 @@ def _template() -> Template:
     # The row's own words in the reader's language, from the same catalogue as Django's.
     environment.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
     return environment.get_template(ROWS_TEMPLATE)
+
+
+def _translator():
+    """The row's `_()` for one rendering: each message looked up once, not once per row (a
+    100-row list asks for the same few words about 500 times), formatted as Jinja2's newstyle
+    gettext does (always `%`-formatted, with the keyword arguments)."""
+    known: dict[str, str] = {}
+
+    def translate(message: str, **variables: object) -> str:
+        text = known.get(message)
+        if text is None:
+            text = known[message] = gettext(message)
+        return text % variables
+
+    return translate
 
 
 def render_rows(
@@ -89,5 +108,6 @@ def render_rows(
         feedback=feedback,
         bulk_choosable=bulk_choosable,
         labels=labels(),
+        _=_translator(),
     )
     return SafeString(html)

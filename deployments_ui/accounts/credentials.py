@@ -8,6 +8,9 @@ takes a key, or the id of a stored key, from the request.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -46,9 +49,41 @@ def _credential(user: User) -> ApiCredential | None:
     return ApiCredential.objects.filter(user=user).first()
 
 
+# Within one request (`keys_remembered`), each person's key is read and decrypted once, not
+# once per read or write the request makes; it is forgotten when the request ends.
+_remembered: ContextVar[dict[int, str] | None] = ContextVar("remembered_keys", default=None)
+
+
+@contextmanager
+def keys_remembered() -> Iterator[None]:
+    """Read each person's key at most once inside this block (one request's work)."""
+    token = _remembered.set({})
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
+
+
+def _forget(user: User) -> None:
+    remembered = _remembered.get()
+    if remembered is not None:
+        remembered.pop(user.pk, None)
+
+
 @sensitive_variables("key")
 def api_key_for(user: User) -> str:
     """The user's decrypted API key; raises `MissingApiKey` when there is none to use."""
+    remembered = _remembered.get()
+    if remembered is not None and user.pk in remembered:
+        return remembered[user.pk]
+    key = _read_key(user)
+    if remembered is not None:
+        remembered[user.pk] = key
+    return key
+
+
+@sensitive_variables("key")
+def _read_key(user: User) -> str:
     credential = _credential(user)
     if credential is None:
         raise MissingApiKey()
@@ -85,6 +120,7 @@ def _clean_key(raw_key: str) -> str:
 def store_api_key(user: User, raw_key: str) -> ApiCredential:
     """Encrypt and store a key WITHOUT checking it with Patchworks (demo data, imports)."""
     key = _clean_key(raw_key)
+    _forget(user)
     credential, _ = ApiCredential.objects.update_or_create(
         user=user,
         defaults={
@@ -122,6 +158,7 @@ def _verified_key(raw_key: str) -> str:
 
 def remove_api_key(user: User) -> bool:
     """Delete the user's stored key; returns whether there was one."""
+    _forget(user)
     deleted, _ = ApiCredential.objects.filter(user=user).delete()
     if deleted:
         logger.info("User %s removed their Patchworks API key", user.pk)

@@ -35,6 +35,7 @@ DEPLOYMENT_PERMISSIONS = frozenset(
 PlaceType = RoleScope.PlaceType
 _SCOPES = "_console_role_scopes"
 _ROLE_PERMISSIONS = "_console_scoped_role_permissions"
+PERMISSIONS_AT = "_console_permissions_at"
 
 
 def scopes_of(user: Any) -> list[RoleScope]:
@@ -48,7 +49,7 @@ def scopes_of(user: Any) -> list[RoleScope]:
 
 def forget(user: Any) -> None:
     """Drop what this user object remembers of its scopes and permissions."""
-    for cached in (_SCOPES, _ROLE_PERMISSIONS, "_perm_cache", "_user_perm_cache"):
+    for cached in (_SCOPES, _ROLE_PERMISSIONS, PERMISSIONS_AT, "_perm_cache", "_user_perm_cache"):
         user.__dict__.pop(cached, None)
     user.__dict__.pop("_group_perm_cache", None)
 
@@ -104,9 +105,21 @@ def _covers(scope: RoleScope, ref: DeploymentRef, kind: str) -> bool | None:
 
 def permissions_at(user: Any, where: Any = None) -> frozenset[str]:
     """The console permissions the person holds at a place (a deployment, a DeploymentRef or an
-    EnvironmentRef), or anywhere at all when `where` is None."""
+    EnvironmentRef), or anywhere at all when `where` is None.
+
+    Worked out once per place and user object (a list asks for each of its rows), like the
+    scopes themselves (`forget` after changing them)."""
     if user is None or not getattr(user, "is_active", False):
         return frozenset()
+    ref = None if where is None else place_of(where)
+    key = None if ref is None else (ref.flow_id, ref.environment_id, place_type(ref))
+    known = user.__dict__.setdefault(PERMISSIONS_AT, {})
+    if key not in known:
+        known[key] = _permissions_at(user, ref)
+    return known[key]
+
+
+def _permissions_at(user: Any, ref: DeploymentRef | None) -> frozenset[str]:
     base = frozenset(user.get_all_permissions())
     if user.is_superuser:
         return base
@@ -114,9 +127,8 @@ def permissions_at(user: Any, where: Any = None) -> frozenset[str]:
     if not scopes:
         return base
     roles = _role_permissions(user)
-    if where is None:
+    if ref is None:
         return base.union(*(roles.get(scope.role, frozenset()) for scope in scopes))
-    ref = place_of(where)
     kind = place_type(ref)
     certain = [s for s in scopes if _covers(s, ref, kind)]
     uncertain = [s for s in scopes if _covers(s, ref, kind) is None]

@@ -59,7 +59,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from deployments_ui import audit
-from deployments_ui.accounts import leaving, scope_changes
+from deployments_ui.accounts import leaving, scope_changes, scopes
 from deployments_ui.accounts.models import SsoIdentity
 from deployments_ui.audit.models import AuditEvent
 from deployments_ui.core.http import client_ip, is_trusted_proxy
@@ -169,7 +169,7 @@ def _set_roles(user: User, roles: list[str]) -> None:
     if fields:
         user.save(update_fields=fields)
     # Permissions are cached on the user object for the request: forget them.
-    for cached in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
+    for cached in ("_perm_cache", "_user_perm_cache", "_group_perm_cache", scopes.PERMISSIONS_AT):
         user.__dict__.pop(cached, None)
 
 

@@ -15,7 +15,15 @@ from django.conf import settings
 from django.core.cache import cache
 
 from deployments_ui.accounts.credentials import api_key_for
-from deployments_ui.flow_health import HealthBoard, OneDeployment, read_board, runs_of_one
+from deployments_ui.core import overlap
+from deployments_ui.flow_health import (
+    HealthBoard,
+    OneDeployment,
+    board_of,
+    read_board,
+    read_runs,
+    runs_of_one,
+)
 from deployments_ui.patchworks import (
     Deployment,
     Flow,
@@ -69,6 +77,36 @@ def deployment_list(*, user, query: DeploymentQuery) -> Page[Deployment]:
         filters=query.filters, sort=query.sort, page=query.page, per_page=query.per_page
     )
     return _named_page(user, page)
+
+
+def deployment_list_with_health(
+    *, user, query: DeploymentQuery
+) -> tuple[Page[Deployment], HealthBoard | None]:
+    """One page of deployments and its rows' flow health (None for an empty page), the two
+    upstream reads sent at once: the page waits for the slower one, not for both in turn."""
+    return _with_health(user, lambda: deployment_list(user=user, query=query))
+
+
+def flow_version_list_with_health(
+    *, user, flow_version_id: str, page: int = 1, per_page: int = 25
+) -> tuple[Page[Deployment], HealthBoard | None]:
+    """`flow_version_deployment_list` and its rows' flow health, read at once."""
+    return _with_health(
+        user,
+        lambda: flow_version_deployment_list(
+            user=user, flow_version_id=flow_version_id, page=page, per_page=per_page
+        ),
+    )
+
+
+def _with_health(user, read_page) -> tuple[Page[Deployment], HealthBoard | None]:
+    client = client_for(user)
+    runs = overlap.started(lambda: read_runs(client))
+    try:
+        found = read_page()
+    finally:
+        read = runs.result()  # never left running after the request
+    return found, (board_of(read, found.items) if found.items else None)
 
 
 def flow_version_deployment_list(

@@ -90,25 +90,25 @@ def assess(
         copies[deployment.flow_version_id] += 1
     # Whether Patchworks names runs' environments is a matter of its shape: one page tells.
     named = any(run.names_environment for run in runs)
+    by_place: dict[tuple[str, str | None], list[FlowRun]] = defaultdict(list)
+    if named:  # each deployment's own runs, found once for the page (newest first still)
+        for version, version_runs in by_version.items():
+            for run in version_runs:
+                by_place[(version, run.virtual_environment_id)].append(run)
     result: dict[str, Health] = {}
     for deployment in listed:
-        version_runs = by_version[deployment.flow_version_id]
-        own, shared = _runs_of(deployment, version_runs, copies, named=named)
+        if named:
+            place = (deployment.flow_version_id, deployment.virtual_environment_id)
+            own, shared = by_place.get(place, []), False
+        else:
+            version_runs = by_version[deployment.flow_version_id]
+            own, shared = version_runs, copies[deployment.flow_version_id] > 1
         result[deployment.id] = health_of(deployment, own, window, shared=shared)
     return result
 
 
 def _newest_first(run: FlowRun) -> float:
     return -run.started_at.timestamp() if run.started_at else 0.0
-
-
-def _runs_of(
-    deployment: Deployment, version_runs: list[FlowRun], copies: dict[str, int], *, named: bool
-) -> tuple[list[FlowRun], bool]:
-    if named:
-        wanted = deployment.virtual_environment_id
-        return [run for run in version_runs if run.virtual_environment_id == wanted], False
-    return version_runs, copies[deployment.flow_version_id] > 1
 
 
 def health_of(

@@ -24,6 +24,7 @@ from deployments_ui.patchworks import (
     FlowRun,
     Forbidden,
     NotFound,
+    Page,
     PatchworksClient,
     PatchworksError,
 )
@@ -55,13 +56,30 @@ class HealthBoard:
         return self.rows.get(deployment_id)
 
 
+@dataclass(frozen=True)
+class RunsRead:
+    """One read of recent runs (`read_runs`), not yet assessed: the runs, or the board to show
+    when they could not be read."""
+
+    moment: datetime
+    since: datetime | None = None
+    page: Page[FlowRun] | None = None
+    board: HealthBoard | None = None
+
+
 def read_board(
     client: PatchworksClient, deployments: Iterable[Deployment], *, now: datetime | None = None
 ) -> HealthBoard:
     """Health for these deployments from one read of recent runs."""
-    if not settings.CONSOLE_FLOW_HEALTH_ENABLED:
-        return HealthBoard(readable=False)
+    return board_of(read_runs(client, now=now), deployments)
+
+
+def read_runs(client: PatchworksClient, *, now: datetime | None = None) -> RunsRead:
+    """The board's one request, which needs no deployments: a page may send it while it reads
+    its list (no database work here, so that it may run in another thread)."""
     moment = now or timezone.now()
+    if not settings.CONSOLE_FLOW_HEALTH_ENABLED:
+        return RunsRead(moment, board=HealthBoard(readable=False))
     hours = min(max(settings.CONSOLE_FLOW_HEALTH_HOURS, 1), 7 * 24)
     # Whole minutes, so that everyone viewing a page within the same minute asks the same
     # question and shares one answer (patchworks/shared.py).
@@ -71,13 +89,20 @@ def read_board(
             started_after=since, per_page=settings.CONSOLE_FLOW_HEALTH_RUNS
         )
     except (NotFound, Forbidden):
-        return HealthBoard(readable=False, notice=NOT_READABLE)
+        return RunsRead(moment, board=HealthBoard(readable=False, notice=NOT_READABLE))
     except PatchworksError as error:
         logger.info("flow health: runs could not be read (status %s)", error.status)
-        return HealthBoard(notice=UNAVAILABLE.format(message=error.message))
-    window = window_of(page.items, since=since, has_more=page.has_next, now=moment)
-    listed = list(deployments)
-    rows = assess(listed, page.items, window)
+        return RunsRead(moment, board=HealthBoard(notice=UNAVAILABLE.format(message=error.message)))
+    return RunsRead(moment, since, page)
+
+
+def board_of(read: RunsRead, deployments: Iterable[Deployment]) -> HealthBoard:
+    """These deployments' health from a read of runs."""
+    if read.board is not None or read.page is None or read.since is None:
+        return read.board or HealthBoard(readable=False)
+    page, moment = read.page, read.moment
+    window = window_of(page.items, since=read.since, has_more=page.has_next, now=moment)
+    rows = assess(list(deployments), page.items, window)
     board = HealthBoard(rows=rows, window=window, runs=tuple(page.items))
     remember(board.rows, read_at=moment)
     return board

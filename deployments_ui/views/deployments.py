@@ -13,7 +13,6 @@ from deployments_ui.accounts import access
 from deployments_ui.core.http import ConsoleRequest
 from deployments_ui.core.ids import is_patchworks_id
 from deployments_ui.deployments import reads
-from deployments_ui.flow_health import HealthBoard
 from deployments_ui.forms.deployments import DeploymentFilterForm
 from deployments_ui.patchworks import PatchworksError
 from deployments_ui.presenters import (
@@ -46,12 +45,15 @@ def deployment_list(request: ConsoleRequest) -> HttpResponse:
         pickers, error = None, failure
     form = DeploymentFilterForm(request.GET, pickers=pickers)
     form.is_valid()
+    board = None
     if error is None:
         try:
-            page = reads.deployment_list(user=request.user, query=form.to_query())
+            page, board = reads.deployment_list_with_health(
+                user=request.user, query=form.to_query()
+            )
         except PatchworksError as failure:
             error = failure
-    context = list_context(request, form=form, page=page, board=_board(request, page))
+    context = list_context(request, form=form, page=page, board=board)
     template = "deployments_ui/deployment_list.html"
     return respond(request, template, context, fragment=LIST_TABLE, error=error)
 
@@ -63,9 +65,9 @@ def flow_version_deployment_list(request: ConsoleRequest, flow_version: str) -> 
     form = DeploymentFilterForm(request.GET, pickers=None)
     form.is_valid()
     query = form.to_query()
-    page, error = None, None
+    page, board, error = None, None, None
     try:
-        page = reads.flow_version_deployment_list(
+        page, board = reads.flow_version_list_with_health(
             user=request.user,
             flow_version_id=flow_version,
             page=query.page,
@@ -73,17 +75,9 @@ def flow_version_deployment_list(request: ConsoleRequest, flow_version: str) -> 
         )
     except PatchworksError as failure:
         error = failure
-    board = _board(request, page)
     context = list_context(request, form=form, page=page, flow_version=flow_version, board=board)
     template = "deployments_ui/flow_version_deployment_list.html"
     return respond(request, template, context, fragment=LIST_TABLE, error=error)
-
-
-def _board(request: ConsoleRequest, page) -> HealthBoard | None:
-    """The rows' flow health: one runs request for the page (none when the list failed)."""
-    if page is None or not page.items:
-        return None
-    return reads.health_board(user=request.user, deployments=page.items)
 
 
 @require_GET

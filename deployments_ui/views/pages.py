@@ -21,7 +21,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
 from deployments_ui.accounts import access
-from deployments_ui.accounts.credentials import MissingApiKey
+from deployments_ui.accounts.credentials import MissingApiKey, keys_remembered
 from deployments_ui.core.errors import ConsoleError
 from deployments_ui.core.http import ConsoleRequest
 
@@ -39,7 +39,8 @@ def needs_api_key(view):
     @functools.wraps(view)
     def wrapper(request: ConsoleRequest, *args, **kwargs) -> HttpResponse:
         try:
-            return view(request, *args, **kwargs)
+            with keys_remembered():
+                return view(request, *args, **kwargs)
         except MissingApiKey:
             messages.info(
                 request,
