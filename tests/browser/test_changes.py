@@ -112,7 +112,7 @@ def test_a_request_is_approved_by_another_person_then_applied(
     with desk(browser, live_server, people["olga"]) as olga:
         olga.goto("/changes/")
         waiting = olga.get_by_role("table", name="Requests waiting for my decision")
-        waiting.get_by_role("link", name=f"#{change.pk}").click()
+        waiting.get_by_role("link", name=f"Request {change.pk}", exact=True).click()
         expect(olga.get_by_role("heading", level=1)).to_contain_text(f"Disable {item['name']}")
         expect(olga.get_by_role("table")).to_contain_text("In Patchworks now")
         olga.get_by_role("button", name="Approve").click()

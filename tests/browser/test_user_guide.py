@@ -137,7 +137,7 @@ def test_the_user_guide_journeys_on_the_demo(browser, live_server, demo, on_sand
     with desk(browser, live_server, demo["editor"]) as editor:
         editor.goto("/changes/")
         waiting = editor.get_by_role("table", name="Requests waiting for my decision")
-        waiting.get_by_role("link", name=f"#{change.pk}").click()
+        waiting.get_by_role("link", name=f"Request {change.pk}", exact=True).click()
         expect(editor.get_by_role("heading", level=1)).to_contain_text(
             f"Disable {live_item['name']}"
         )
