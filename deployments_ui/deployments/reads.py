@@ -33,6 +33,7 @@ from deployments_ui.patchworks import (
     PatchworksClient,
     PatchworksError,
     VirtualEnvironment,
+    budget,
 )
 
 PICKER_PAGE_LIMIT = 10
@@ -101,11 +102,14 @@ def flow_version_list_with_health(
 
 def _with_health(user, read_page) -> tuple[Page[Deployment], HealthBoard | None]:
     client = client_for(user)
-    runs = overlap.started(lambda: read_runs(client))
-    try:
-        found = read_page()
-    finally:
-        read = runs.result()  # never left running after the request
+    if budget.counts_in_database():
+        found, read = read_page(), read_runs(client)
+    else:
+        runs = overlap.started(lambda: read_runs(client))
+        try:
+            found = read_page()
+        finally:
+            read = runs.result()  # never left running after the request
     return found, (board_of(read, found.items) if found.items else None)
 
 

@@ -273,6 +273,15 @@ def degraded() -> bool:
     return _redis_configured() and redis_health.degraded()
 
 
+def counts_in_database() -> bool:
+    """Whether taking from the budget now writes to the database (no Redis to count in): then
+    only the request's own thread may take, since the request's connection is not another
+    thread's."""
+    if Shape.from_settings() is None:
+        return False
+    return _redis() is None or not redis_health.available()
+
+
 def _redis_configured() -> bool:
     from django.core.cache import caches
 
