@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import Max
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from deployments_ui.audit.entries import entry_queryset
 from deployments_ui.audit.models import AuditEvent
@@ -315,10 +315,10 @@ def table_columns(current: str | None, *, sortable: bool = True) -> list[dict[st
 
 
 RUN_OUTCOMES = {
-    "succeeded": "Succeeded",
-    "failed": "Failed",
-    "running": "Still running",
-    "unknown": "Outcome not known",
+    "succeeded": gettext_lazy("Succeeded"),
+    "failed": gettext_lazy("Failed"),
+    "running": gettext_lazy("Still running"),
+    "unknown": gettext_lazy("Outcome not known"),
 }
 
 

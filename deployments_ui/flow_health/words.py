@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, tzinfo
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from deployments_ui.flow_health.health import Health, Kind
 
@@ -65,15 +65,23 @@ def clock(moment: datetime, *, now: datetime | None = None, tz: tzinfo | None = 
 
 
 def span(delta: timedelta) -> str:
-    """ "3 minutes", "2 hours", "4 days" (rounded down; under a minute: "less than a minute")."""
+    """ "3 minutes", "2 hours", "4 days" (rounded down; under a minute: "less than a minute"),
+    in the reader's language."""
     minutes = int(delta.total_seconds() // 60)
     if minutes < 1:
-        return "less than a minute"
+        return gettext("less than a minute")
     for size, unit in ((24 * 60, "day"), (60, "hour"), (1, "minute")):
         if minutes >= size * (2 if unit == "day" else 1):
             count = minutes // size
-            return f"{count} {unit}{'' if count == 1 else 's'}"
-    return f"{minutes} minutes"
+            return _UNITS[unit](count) % {"count": count}
+    return _UNITS["minute"](minutes) % {"count": minutes}
+
+
+_UNITS = {
+    "day": lambda n: ngettext("%(count)d day", "%(count)d days", n),
+    "hour": lambda n: ngettext("%(count)d hour", "%(count)d hours", n),
+    "minute": lambda n: ngettext("%(count)d minute", "%(count)d minutes", n),
+}
 
 
 def ago(moment: datetime, *, now: datetime | None = None) -> str:

@@ -260,17 +260,22 @@ def test_the_deployments_list_in_german_has_no_english_left(german_reader):
 
 
 def test_a_deployment_page_in_german_has_no_english_left(german_reader):
-    from tests.deployments import deployment_url, find_deployment
-
     client, person, sandbox = german_reader
-    item = find_deployment(sandbox, enabled=True, live=False)
-    page = client.get(deployment_url(item), HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    # A deployment whose flow is failing: its page shows the latest runs and the failing step.
+    listing = client.get("/deployments/?per_page=100").content.decode()
+    failing = re.search(
+        r'href="(/flow-versions/\d+/deployments/\d+/)"[^<]*</a>(?:(?!</tr>).)*health-failing',
+        listing,
+        re.S,
+    )
+    assert failing, "the sandbox has a failing deployment on the first page"
+    url = failing.group(1)
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert "<table" in page
     # What Patchworks' own log said when the flow's last run failed is its words, not ours.
-    said = {
-        html.unescape(text) for text in re.findall(r'<q class="failure-message">([^<]*)</q>', page)
-    }
-    names = {person.get_full_name(), *said} | sandbox_names(sandbox)
-    left = page_left_english(client, deployment_url(item), names)
+    said = re.findall(r'<q class="failure-message">([^<]*)</q>', page)
+    names = {person.get_full_name(), *map(html.unescape, said)} | sandbox_names(sandbox)
+    left = page_left_english(client, url, names)
     assert not left, "a deployment's page in German still shows:\n" + "\n".join(left)
 
 
