@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, tzinfo
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext, ngettext
 
 from deployments_ui.flow_health.health import Health, Kind
@@ -60,8 +61,9 @@ def clock(moment: datetime, *, now: datetime | None = None, tz: tzinfo | None = 
     if local.date() == today:
         return time
     if (today - local.date()).days == 1:
-        return f"yesterday at {time}"
-    return f"{local.strftime('%a')} {local.day} {local.strftime('%b')} at {time}"
+        return gettext("yesterday at %(time)s") % {"time": time}
+    day = date_format(local, "D j M")  # the reader's language's day and month names
+    return gettext("%(day)s at %(time)s") % {"day": day, "time": time}
 
 
 def span(delta: timedelta) -> str:
