@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import Max
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from deployments_ui.audit.entries import entry_queryset
 from deployments_ui.audit.models import AuditEvent
@@ -342,16 +342,24 @@ def allowance_words() -> str:
     plan = allowance_told()
     if plan is None:
         return ""
-    flows = "flow" if plan.limit == 1 else "flows"
     said = datetime.fromtimestamp(plan.said_at, tz=UTC)
-    text = f"Your plan allows {plan.limit} running {flows} (Patchworks said so {ago(said)})."
+    text = ngettext(
+        "Your plan allows %(limit)d running flow (Patchworks said so %(when)s).",
+        "Your plan allows %(limit)d running flows (Patchworks said so %(when)s).",
+        plan.limit,
+    ) % {"limit": plan.limit, "when": ago(said)}
     seen = enabled_seen()
     if seen is None:
         return text
     enabled, _ = seen
     room = plan.limit - enabled
-    left = f"room for {room} more" if room > 0 else "no room for another"
-    return f"{text} {enabled} are enabled as the console last saw them: {left}."
+    if room > 0:
+        left = gettext(
+            "%(enabled)d are enabled as the console last saw them: room for %(room)d more."
+        )
+    else:
+        left = gettext("%(enabled)d are enabled as the console last saw them: no room for another.")
+    return f"{text} {left % {'enabled': enabled, 'room': room}}"
 
 
 def _run_line(run: FlowRun, failure: FlowRun | None, health: Health | None) -> dict:

@@ -88,7 +88,9 @@ _UNITS = {
 
 def ago(moment: datetime, *, now: datetime | None = None) -> str:
     delta = _now(now) - moment
-    return "just now" if delta < timedelta(minutes=1) else f"{span(delta)} ago"
+    if delta < timedelta(minutes=1):
+        return gettext("just now")
+    return gettext("%(span)s ago") % {"span": span(delta)}
 
 
 # Health alone ---------------------------------------------------------------------------------
