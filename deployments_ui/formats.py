@@ -113,7 +113,7 @@ def when(
 def priority_words(priority: int | None) -> str:
     if priority is None:
         return gettext(INHERITED_PRIORITY)
-    return PRIORITY_LABELS.get(priority, str(priority))
+    return gettext(PRIORITY_LABELS[priority]) if priority in PRIORITY_LABELS else str(priority)
 
 
 @functools.cache

@@ -25,7 +25,13 @@ def deployment_count(count: int) -> str:
 
 
 # Run-queue priority: 1 runs first, 3 is normal; none means the flow's own priority applies.
-PRIORITY_LABELS = {1: "1 — highest", 2: "2 — high", 3: "3 — normal", 4: "4 — low", 5: "5 — lowest"}
+PRIORITY_LABELS = {
+    1: gettext_noop("1 — highest"),
+    2: gettext_noop("2 — high"),
+    3: gettext_noop("3 — normal"),
+    4: gettext_noop("4 — low"),
+    5: gettext_noop("5 — lowest"),
+}
 INHERITED_PRIORITY = gettext_noop("the flow's own")
 
 # The fields an edit can change, in Patchworks' names, with the words a conflict names them by.

@@ -23,7 +23,7 @@ PAGE_SIZES = (10, 25, 50, 100)
 DEFAULT_PAGE_SIZE = 25
 ENVIRONMENT_TYPES = {"live": "Every live environment", "test": "Every test environment"}
 PRIORITY_CHOICES = [("", "Inherit from the flow")] + [
-    (str(priority), label) for priority, label in PRIORITY_LABELS.items()
+    (str(priority), _(label)) for priority, label in PRIORITY_LABELS.items()
 ]
 # The list's filter fields, and the Patchworks filter each one sets.
 # The filters sent to Patchworks as typed or chosen (environments are worked out: see to_query).
