@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import Max
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.translation import gettext, gettext_lazy, ngettext
+from django.utils.translation import gettext, gettext_lazy, gettext_noop, ngettext
 
 from deployments_ui.audit.entries import entry_queryset
 from deployments_ui.audit.models import AuditEvent
@@ -206,6 +206,17 @@ def with_schedule_badges(rows: list[dict]) -> list[dict]:
 
 
 CHANGES = ("enable", "disable", "update", "create")
+# A row's last change, by action and whether it was seen in Patchworks (translation markers).
+LAST_CHANGE_WORDS = {
+    ("enable", False): gettext_noop("Enabled by %(who)s"),
+    ("disable", False): gettext_noop("Disabled by %(who)s"),
+    ("update", False): gettext_noop("Changed by %(who)s"),
+    ("create", False): gettext_noop("Created by %(who)s"),
+    ("enable", True): gettext_noop("Enabled in Patchworks by %(who)s"),
+    ("disable", True): gettext_noop("Disabled in Patchworks by %(who)s"),
+    ("update", True): gettext_noop("Changed in Patchworks by %(who)s"),
+    ("create", True): gettext_noop("Created in Patchworks by %(who)s"),
+}
 
 
 def last_changes(deployment_ids: list[str]) -> dict[str, dict]:
@@ -222,12 +233,11 @@ def last_changes(deployment_ids: list[str]) -> dict[str, dict]:
 
 
 def _last_change(event: AuditEvent) -> dict:
-    verb = event.get_action_display().capitalize()
-    where = " in Patchworks" if event.source == AuditEvent.Source.PATCHWORKS else ""
     who = actor_display(event)
+    outside = event.source == AuditEvent.Source.PATCHWORKS
     return {
         "url": reverse("audit-event", args=(event.pk,)),
-        "text": f"{verb}{where} by {who}",
+        "text": gettext(LAST_CHANGE_WORDS[(event.action, outside)]) % {"who": who},
         "when": when(event.occurred_at),
         "reason": event.reason,
         # For flow health's sentence: "Not run since Ann Smith disabled it 2 hours ago".

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop, pgettext
 
 from deployments_ui.audit.models import AuditEvent
 from deployments_ui.audit.people import ACCOUNT_ACTIONS, account_sentence, actor_display
 from deployments_ui.audit.values import (
     sentence_part,
+    settings_message_words,
     state_changes,
     state_lines,
     when_words,
@@ -29,17 +30,48 @@ from deployments_ui.core.vocabulary import GLOBAL_ENVIRONMENT_NAME
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
 
-NO_OUTCOME = "no outcome recorded (the console stopped before Patchworks answered)"
+NO_OUTCOME = gettext_noop("no outcome recorded (the console stopped before Patchworks answered)")
+# A deployment's change as a whole sentence, so that each language puts the verb where it goes:
+# done (or seen in Patchworks), perhaps done (no answer in time), and tried.
+DONE = {
+    "create": gettext_noop("%(actor)s created %(place)s"),
+    "update": gettext_noop("%(actor)s changed %(place)s"),
+    "delete": gettext_noop("%(actor)s deleted %(place)s"),
+    "enable": gettext_noop("%(actor)s enabled %(place)s"),
+    "disable": gettext_noop("%(actor)s disabled %(place)s"),
+    "schedule": gettext_noop("%(actor)s scheduled a change to %(place)s"),
+    "reschedule": gettext_noop("%(actor)s moved a scheduled change to %(place)s"),
+    "unschedule": gettext_noop("%(actor)s cancelled a scheduled change to %(place)s"),
+    "bulk": gettext_noop("%(actor)s started a bulk change to %(place)s"),
+}
+MAYBE = {
+    "create": gettext_noop("%(actor)s may have created %(place)s"),
+    "update": gettext_noop("%(actor)s may have changed %(place)s"),
+    "delete": gettext_noop("%(actor)s may have deleted %(place)s"),
+    "enable": gettext_noop("%(actor)s may have enabled %(place)s"),
+    "disable": gettext_noop("%(actor)s may have disabled %(place)s"),
+}
+TRIED = {
+    "create": gettext_noop("%(actor)s tried to create %(place)s"),
+    "update": gettext_noop("%(actor)s tried to change %(place)s"),
+    "delete": gettext_noop("%(actor)s tried to delete %(place)s"),
+    "enable": gettext_noop("%(actor)s tried to enable %(place)s"),
+    "disable": gettext_noop("%(actor)s tried to disable %(place)s"),
+    "schedule": gettext_noop("%(actor)s tried to schedule a change to %(place)s"),
+    "reschedule": gettext_noop("%(actor)s tried to move a scheduled change to %(place)s"),
+    "unschedule": gettext_noop("%(actor)s tried to cancel a scheduled change to %(place)s"),
+    "bulk": gettext_noop("%(actor)s tried to start a bulk change to %(place)s"),
+}
 BASE_VERBS = {
-    "create": "create",
-    "update": "change",
-    "delete": "delete",
-    "enable": "enable",
-    "disable": "disable",
-    "schedule": "schedule a change to",
-    "reschedule": "move a scheduled change to",
-    "unschedule": "cancel a scheduled change to",
-    "bulk": "start a bulk change to",
+    "create": gettext_noop("create"),
+    "update": gettext_noop("change"),
+    "delete": gettext_noop("delete"),
+    "enable": gettext_noop("enable"),
+    "disable": gettext_noop("disable"),
+    "schedule": gettext_noop("schedule a change to"),
+    "reschedule": gettext_noop("move a scheduled change to"),
+    "unschedule": gettext_noop("cancel a scheduled change to"),
+    "bulk": gettext_noop("start a bulk change to"),
 }
 # Things done inside the console alone: one row each, told without an outcome.
 LOCAL_PHRASES = {
@@ -234,22 +266,21 @@ def describe(entry: AuditEntry | AuditEvent) -> str:
     if entry.summary:
         return entry.summary
     if entry.by_token:
-        entry = replace(entry, actor=f"{entry.actor},")
+        entry = replace(entry, actor=gettext("%(actor)s,") % {"actor": entry.actor})
     if entry.action in LOCAL_PHRASES and entry.outcome == AuditEvent.Outcome.SUCCEEDED:
-        sentence = f"{entry.actor} {LOCAL_PHRASES[entry.action]} {entry.place}"
+        sentence = gettext(DONE[entry.action]) % {"actor": entry.actor, "place": entry.place}
         if entry.message:
             sentence += f": {entry.message}"
         if entry.reason:
-            sentence += f" — reason: {entry.reason}"
+            sentence += " — " + _reason(entry.reason)
         return sentence[:1].upper() + sentence[1:]
     if entry.action in SETTINGS_ACTIONS and entry.outcome != AuditEvent.Outcome.REFUSED:
         return _describe_setting(entry)
     if entry.action in CONTROL_ACTIONS and entry.outcome != AuditEvent.Outcome.REFUSED:
         return _describe_control(entry)
-    doing = _doing(entry)
-    parts = [f"{entry.actor} {doing} {entry.place}{_change_summary(entry)}{entry.on_behalf}"]
+    parts = [f"{_doing(entry)}{_change_summary(entry)}{entry.on_behalf}"]
     if entry.reason:
-        parts.append(f"reason: {entry.reason}")
+        parts.append(_reason(entry.reason))
     parts.append(entry.outcome_text)
     parts.append(entry.note)
     sentence = " — ".join(part for part in parts if part)
@@ -257,17 +288,25 @@ def describe(entry: AuditEntry | AuditEvent) -> str:
 
 
 def _doing(entry: AuditEntry) -> str:
-    """The verb as the outcome allows it: done, tried (refused, failed or never answered), or
-    perhaps done (Patchworks did not answer in time)."""
-    base = BASE_VERBS.get(entry.action, entry.action)
+    """Who did what to which deployment, as the outcome allows it: done, tried (refused, failed
+    or never answered), or perhaps done (Patchworks did not answer in time)."""
+    words = {"actor": entry.actor, "place": entry.place}
     if (
         entry.source == AuditEvent.Source.PATCHWORKS
         or entry.outcome == AuditEvent.Outcome.SUCCEEDED
     ):
-        return entry.verb
-    if entry.outcome == AuditEvent.Outcome.UNKNOWN:
-        return f"may have {entry.verb}"
-    return f"tried to {base}"
+        sentence = DONE.get(entry.action)
+    elif entry.outcome == AuditEvent.Outcome.UNKNOWN:
+        sentence = MAYBE.get(entry.action)
+    else:
+        sentence = TRIED.get(entry.action)
+    if sentence is None:
+        return gettext("%(actor)s: %(verb)s, %(place)s") % {**words, "verb": gettext(entry.verb)}
+    return gettext(sentence) % words
+
+
+def _reason(reason: str) -> str:
+    return gettext("reason: %(reason)s") % {"reason": reason}
 
 
 def on_behalf_words(after: Any) -> str:
@@ -275,57 +314,112 @@ def on_behalf_words(after: Any) -> str:
     write made through a change request; '' otherwise."""
     after = after if isinstance(after, dict) else {}
     number = after.get("change_request")
-    undoing = f" (undoing the change of event {after['undoes']})" if after.get("undoes") else ""
+    undoing = ""
+    if after.get("undoes"):
+        undoing = gettext(" (undoing the change of event %(number)s)") % {"number": after["undoes"]}
     if after.get("bulk_job_id"):
-        undoing += f" as part of bulk job #{after['bulk_job_id']}"
+        undoing += gettext(" as part of bulk job %(number)s") % {"number": after["bulk_job_id"]}
     if not number or not after.get("requested_by"):
         return undoing
     approved = ", ".join(after.get("approved_by") or [])
-    how = (
-        f"applied without waiting for approval: {after['break_glass']}"
-        if after.get("break_glass")
-        else (f"approved by {approved}" if approved else "approved")
+    if after.get("break_glass"):
+        how = gettext("applied without waiting for approval: %(reason)s") % {
+            "reason": after["break_glass"]
+        }
+    else:
+        how = gettext("approved by %(people)s") % {"people": approved} if approved else ""
+        how = how or gettext("approved")
+    words = {"person": after["requested_by"], "number": number, "how": how}
+    return (
+        gettext(" at the request of %(person)s (change request %(number)s, %(how)s)") % words
+        + undoing
     )
-    return f" at the request of {after['requested_by']} (change request {number}, {how}){undoing}"
 
 
 def _describe_control(entry: AuditEntry) -> str:
     """'Bob Approver approved change request 4 to disable Orders v3 in UK Live (live)'."""
-    change = BASE_VERBS.get(entry.change, entry.change or "change")
-    number = f"change request {entry.change_request}" if entry.change_request else ""
-    request = f"{number} to {change} {entry.place}"
-    sentences = {
-        "request": f"{entry.actor} asked for approval to {change} {entry.place}"
-        + (f" ({number})" if number else ""),
-        "request_edit": f"{entry.actor} edited {request}; its approvals were reset",
-        "approve": f"{entry.actor} approved {request}",
-        "decline": f"{entry.actor} declined {request}",
-        "expire": f"{request[:1].upper()}{request[1:]} expired",
-        "withdraw": f"{entry.actor} withdrew {request}",
-        "break_glass": f"{entry.actor} applied {request} without waiting for approval",
-        "freeze_override": f"{entry.actor} overrode a freeze window to {change} {entry.place}"
-        + (f" ({number})" if number else ""),
+    words = {
+        "actor": entry.actor,
+        "change": gettext(BASE_VERBS.get(entry.change, entry.change or "change")),
+        "place": entry.place,
+        "number": entry.change_request or "",
     }
-    parts = [sentences.get(entry.action, f"{entry.actor} {entry.verb} {entry.place}")]
+    numbered = CONTROL_NUMBERED if entry.change_request else CONTROL_UNNUMBERED
+    template = numbered.get(entry.action)
+    if template is None:
+        sentence = gettext("%(actor)s: %(verb)s, %(place)s") % {
+            **words,
+            "verb": gettext(entry.verb),
+        }
+    else:
+        sentence = gettext(template) % words
+    parts = [sentence]
     if entry.reason:
-        parts.append(f"reason: {entry.reason}")
+        parts.append(_reason(entry.reason))
     if entry.message and entry.action in ("approve", "expire", "withdraw"):
         parts.append(sentence_part(entry.message))
     sentence = " — ".join(part for part in parts if part)
     return sentence[:1].upper() + sentence[1:]
 
 
+# Steps of change control, with the request's number and without (`change` is a BASE_VERBS
+# infinitive: "disable", "schedule a change to").
+CONTROL_NUMBERED = {
+    "request": gettext_noop(
+        "%(actor)s asked for approval to %(change)s %(place)s (change request %(number)s)"
+    ),
+    "request_edit": gettext_noop(
+        "%(actor)s edited change request %(number)s to %(change)s %(place)s; "
+        "its approvals were reset"
+    ),
+    "approve": gettext_noop("%(actor)s approved change request %(number)s to %(change)s %(place)s"),
+    "decline": gettext_noop("%(actor)s declined change request %(number)s to %(change)s %(place)s"),
+    "expire": gettext_noop("Change request %(number)s to %(change)s %(place)s expired"),
+    "withdraw": gettext_noop(
+        "%(actor)s withdrew change request %(number)s to %(change)s %(place)s"
+    ),
+    "break_glass": gettext_noop(
+        "%(actor)s applied change request %(number)s to %(change)s %(place)s "
+        "without waiting for approval"
+    ),
+    "freeze_override": gettext_noop(
+        "%(actor)s overrode a freeze window to %(change)s %(place)s (change request %(number)s)"
+    ),
+}
+CONTROL_UNNUMBERED = {
+    "request": gettext_noop("%(actor)s asked for approval to %(change)s %(place)s"),
+    "request_edit": gettext_noop(
+        "%(actor)s edited a request to %(change)s %(place)s; its approvals were reset"
+    ),
+    "approve": gettext_noop("%(actor)s approved a request to %(change)s %(place)s"),
+    "decline": gettext_noop("%(actor)s declined a request to %(change)s %(place)s"),
+    "expire": gettext_noop("A request to %(change)s %(place)s expired"),
+    "withdraw": gettext_noop("%(actor)s withdrew a request to %(change)s %(place)s"),
+    "break_glass": gettext_noop(
+        "%(actor)s applied a change to %(change)s %(place)s without waiting for approval"
+    ),
+    "freeze_override": gettext_noop("%(actor)s overrode a freeze window to %(change)s %(place)s"),
+}
+
+
 def _describe_setting(entry: AuditEntry) -> str:
     """'Adam Admin added the webhook “Ops channel”'; events written before settings messages
     began with their verb read 'Adam Admin changed change control — change control for …'."""
     message = entry.message.strip()
-    if message and not message.startswith(OLD_SETTINGS_MESSAGES):
-        sentence = f"{entry.actor} {sentence_part(message)}"
+    known = settings_message_words(message)
+    if known:
+        sentence = gettext("%(actor)s %(what)s") % {"actor": entry.actor, "what": known}
+    elif message and not message.startswith(OLD_SETTINGS_MESSAGES):
+        # Stored as Patchworks or an older console wrote it: quoted, as it is.
+        sentence = pgettext("a stored English message", "%(actor)s %(message)s") % {
+            "actor": entry.actor,
+            "message": sentence_part(message),
+        }
     else:
-        what = f"{entry.actor} {entry.verb}"
+        what = gettext("%(actor)s %(verb)s") % {"actor": entry.actor, "verb": gettext(entry.verb)}
         sentence = f"{what} — {sentence_part(message)}" if message else what
     if entry.reason:
-        sentence += f" — reason: {entry.reason}"
+        sentence += " — " + _reason(entry.reason)
     return sentence[:1].upper() + sentence[1:]
 
 
@@ -336,9 +430,9 @@ def _recorded_values(event: AuditEvent, final: AuditEvent) -> dict[str, Any]:
     if before and after:
         return {"changes": state_changes(before, after)}
     if event.outcome == AuditEvent.Outcome.REFUSED:
-        title = "Values at the time"
+        title = gettext_noop("Values at the time")
     else:
-        title = "Values before" if before else "Values after"
+        title = gettext_noop("Values before") if before else gettext_noop("Values after")
     state = before or after
     return {"values": state_lines(state), "values_title": title if state else ""}
 
@@ -352,31 +446,59 @@ def _outcome_code(event: AuditEvent, result: AuditEvent | None) -> str:
 
 def _outcome_text(event: AuditEvent, result: AuditEvent | None, *, settled: bool = False) -> str:
     if event.source == AuditEvent.Source.PATCHWORKS:
-        text = "in Patchworks, outside the console"
+        text = gettext("in Patchworks, outside the console")
         return f"{text} ({event.message})" if event.message else text
     if event.outcome == AuditEvent.Outcome.REFUSED:
-        return f"refused: {sentence_part(event.message)}" if event.message else "refused"
+        if not event.message:
+            return gettext("refused")
+        return gettext("refused: %(why)s") % {"why": gettext(sentence_part(event.message))}
     if event.action in LOCAL_PHRASES and event.outcome == AuditEvent.Outcome.SUCCEEDED:
-        return "done in the console"
+        return gettext("done in the console")
     if event.action in CONTROL_ACTIONS or event.action in SETTINGS_ACTIONS:
-        return "recorded"
+        return gettext("recorded")
     if event.action in ACCOUNT_ACTIONS:
-        return "failed" if event.outcome == AuditEvent.Outcome.FAILED else "recorded"
-    if result is None:
-        return NO_OUTCOME
-    message = sentence_part(result.message)
-    status = f" (Patchworks answered {result.upstream_status})" if result.upstream_status else ""
-    if settled:
-        return f"Patchworks did not answer in time; checked afterwards: {message}"
-    if result.outcome == AuditEvent.Outcome.SUCCEEDED:
-        return "succeeded"
-    if result.outcome == AuditEvent.Outcome.UNKNOWN:
-        return f"outcome unknown: {message}" if message else "outcome unknown"
-    if result.upstream_status and 400 <= result.upstream_status < 500:
         return (
-            f"Patchworks refused: {message}{status}" if message else f"Patchworks refused{status}"
+            gettext("failed") if event.outcome == AuditEvent.Outcome.FAILED else gettext("recorded")
         )
-    return f"failed: {message}{status}" if message else f"failed{status}"
+    if result is None:
+        return gettext(NO_OUTCOME)
+    return _result_text(result, settled=settled)
+
+
+def _result_text(result: AuditEvent, *, settled: bool) -> str:
+    """How Patchworks answered; its own words (`message`) are kept as it wrote them."""
+    message = sentence_part(result.message)
+    words = {"message": message, "status": result.upstream_status}
+    if settled:
+        return gettext("Patchworks did not answer in time; checked afterwards: %(message)s") % words
+    if result.outcome == AuditEvent.Outcome.SUCCEEDED:
+        return gettext("succeeded")
+    if result.outcome == AuditEvent.Outcome.UNKNOWN:
+        if message:
+            return gettext("outcome unknown: %(message)s") % words
+        return gettext("outcome unknown")
+    refused = bool(result.upstream_status and 400 <= result.upstream_status < 500)
+    if message and result.upstream_status:
+        text = (
+            gettext("Patchworks refused: %(message)s (Patchworks answered %(status)s)")
+            if refused
+            else gettext("failed: %(message)s (Patchworks answered %(status)s)")
+        )
+    elif message:
+        text = (
+            gettext("Patchworks refused: %(message)s")
+            if refused
+            else gettext("failed: %(message)s")
+        )
+    elif result.upstream_status:
+        text = (
+            gettext("Patchworks refused (Patchworks answered %(status)s)")
+            if refused
+            else gettext("failed (Patchworks answered %(status)s)")
+        )
+    else:
+        text = gettext("failed")
+    return text % words
 
 
 def _label(event: AuditEvent, state: Any, *, inline: bool) -> str:
@@ -396,11 +518,11 @@ def _label(event: AuditEvent, state: Any, *, inline: bool) -> str:
     )
     if inline:
         return ref.label(kind=True)
-    name = ref.label().removesuffix(f" in {ref.environment_name}")
+    name = ref.versioned_name()
     if ref.is_global:
-        return f"{ref.flow_label}{_version(ref)} (global deployment)"
+        return gettext("%(name)s (global deployment)") % {"name": name}
     where = ref.environment_name or (
-        f"environment {ref.environment_id}" if ref.environment_id else ""
+        gettext("environment %(id)s") % {"id": ref.environment_id} if ref.environment_id else ""
     )
     if not where:
         return name
@@ -409,16 +531,21 @@ def _label(event: AuditEvent, state: Any, *, inline: bool) -> str:
     )
 
 
-def _version(ref: DeploymentRef) -> str:
-    return f" version {ref.flow_version_iteration}" if ref.flow_version_iteration else ""
-
-
 def _change_summary(entry: AuditEntry) -> str:
     if entry.action != AuditEvent.Action.UPDATE:
         return ""
-    moved = [f"{label.lower()} {old} → {new}" for label, old, new in entry.changes if old != new]
-    moved = [text for text in moved if not text.startswith(("enabled at", "version "))]
+    moved = [
+        f"{_in_sentence(label)} {gettext(old)} → {gettext(new)}"
+        for label, old, new in entry.changes
+        if old != new and label not in ("Enabled at", "Version")
+    ]
     return f": {', '.join(moved)}" if moved else ""
+
+
+def _in_sentence(label: str) -> str:
+    """A value's label inside a sentence: 'priority' (a German noun keeps its capital)."""
+    word = gettext(label)
+    return word.lower() if word == label else word
 
 
 def _details(

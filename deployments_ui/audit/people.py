@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext, gettext_noop
+
 from deployments_ui.audit.models import AuditEvent
 from deployments_ui.audit.values import sentence_part
 
-UNKNOWN_ACTOR = "someone in Patchworks (unknown)"
+UNKNOWN_ACTOR = gettext_noop("someone in Patchworks (unknown)")
 
 
 # Events about people rather than deployments, and the details only Admins may see.
@@ -38,95 +40,172 @@ ACCOUNT_ACTIONS = frozenset(
 
 
 def account_sentence(event: AuditEvent) -> str:
-    """The plain sentence for an event about a person's account; "" for other events."""
+    """The plain sentence for an event about a person's account, in the reader's language;
+    "" for other events."""
     if event.action not in ACCOUNT_ACTIONS:
         return ""
     after = event.after if isinstance(event.after, dict) else {}
     before = event.before if isinstance(event.before, dict) else {}
-    account = after.get("account") or "an unknown account"
-    actor = actor_display(event)
-    message = sentence_part(event.message)
+    account = after.get("account") or gettext("an unknown account")
+    words = {
+        "actor": actor_display(event),
+        "account": account,
+        "message": gettext(sentence_part(event.message)),
+        "identity": after.get("identity", ""),
+    }
     own = account == event.actor_username
-    if event.action == "sign_in_failed":
-        sentence = f"Failed sign-in as {account}"
-        return f"{sentence}: {message}" if message else sentence
-    if event.action == "locked_out":
-        return f"Sign-in as {account} paused: {message}"
-    if event.action == "unlocked":
-        if event.user_id:
-            return f"{actor} unlocked sign-in as {account}"
-        return f"Sign-in as {account} unlocked: {message}"
-    if event.action == "sso_refused":
-        return f"Single sign-on as {account} refused: {message}"
-    if event.action == "sso_linked":
-        return f"{actor} linked single sign-on identity {after.get('identity', '')} to {account}"
-    if event.action == "password_set":
-        sentence = f"{actor} set the password of {account}"
-        return f"{sentence} — {message}" if message else sentence
+    if event.action in SIGN_IN_SENTENCES:
+        plain, told = SIGN_IN_SENTENCES[event.action]
+        if event.action == "unlocked" and event.user_id:
+            plain = told = gettext_noop("%(actor)s unlocked sign-in as %(account)s")
+        return gettext(told if words["message"] and told else plain) % words
     if event.action == "roles_changed":
-        old = ", ".join(before.get("roles") or []) or "no role"
-        new = ", ".join(after.get("roles") or []) or "no role"
-        sentence = f"{actor} changed the roles of {account} from {old} to {new}"
-        return f"{sentence} — {message}" if message else sentence
-    leaver = _leaver_sentence(event.action, actor, account, after)
-    if leaver:
-        return f"{leaver} — {message}" if message else leaver
+        words["old"] = ", ".join(before.get("roles") or []) or gettext("no role")
+        words["new"] = ", ".join(after.get("roles") or []) or gettext("no role")
+        sentence = gettext("%(actor)s changed the roles of %(account)s from %(old)s to %(new)s")
+        return _with_message(sentence % words, words["message"])
+    if event.action in LEAVER_SENTENCES:
+        words["sessions"] = after.get("sessions", 0)
+        words["job"] = after.get("job", "?")
+        return _with_message(gettext(LEAVER_SENTENCES[event.action]) % words, words["message"])
     if event.action in ("feed_made", "feed_revoked"):
-        made = event.action == "feed_made"
-        what = "made a calendar feed link" if made else "revoked the calendar feed link"
-        showing = after.get("filters") if made else ""
-        sentence = f"{actor} {what}" + ("" if own else f" of {account}")
-        return f"{sentence} showing {showing}" if showing and showing != "Everything" else sentence
+        return _feed_sentence(event.action, words, own, after)
     if event.action in ("token_made", "token_revoked"):
-        return _token_sentence(event.action, actor, account, own, after)
-    if after.get("key") == "service":
-        what = "the service key"
-    else:
-        what = "their Patchworks API key" if own else f"the Patchworks API key of {account}"
-    if event.action == "api_key_saved":
-        ending = f" (ending {after['ending']})" if after.get("ending") else ""
-        return f"{actor} saved {what}{ending}"
-    return f"{actor} removed {what}"
+        return _token_sentence(event.action, words, own, after)
+    return _key_sentence(event.action, words, own, after)
+
+
+# (without the event's message, with it): the message says why.
+SIGN_IN_SENTENCES = {
+    "sign_in_failed": (
+        gettext_noop("Failed sign-in as %(account)s"),
+        gettext_noop("Failed sign-in as %(account)s: %(message)s"),
+    ),
+    "locked_out": (
+        gettext_noop("Sign-in as %(account)s paused: %(message)s"),
+        gettext_noop("Sign-in as %(account)s paused: %(message)s"),
+    ),
+    "unlocked": (
+        gettext_noop("Sign-in as %(account)s unlocked: %(message)s"),
+        gettext_noop("Sign-in as %(account)s unlocked: %(message)s"),
+    ),
+    "sso_refused": (
+        gettext_noop("Single sign-on as %(account)s refused: %(message)s"),
+        gettext_noop("Single sign-on as %(account)s refused: %(message)s"),
+    ),
+    "sso_linked": (
+        gettext_noop("%(actor)s linked single sign-on identity %(identity)s to %(account)s"),
+        "",
+    ),
+    "password_set": (
+        gettext_noop("%(actor)s set the password of %(account)s"),
+        gettext_noop("%(actor)s set the password of %(account)s — %(message)s"),
+    ),
+}
+# Deactivation, provisioning and what they stopped (the event's message follows after " — ").
+LEAVER_SENTENCES = {
+    "deactivated": gettext_noop("%(actor)s deactivated %(account)s"),
+    "reactivated": gettext_noop("%(actor)s reactivated %(account)s"),
+    "provisioned": gettext_noop("%(actor)s provisioned %(account)s"),
+    "sessions_ended": gettext_noop("%(actor)s ended every session of %(account)s (%(sessions)s)"),
+    "bulk_stopped": gettext_noop("%(actor)s stopped bulk job %(job)s of %(account)s"),
+    "scim_token": gettext_noop("%(actor)s replaced the provisioning (SCIM) token"),
+}
+
+
+def _with_message(sentence: str, message: str) -> str:
+    return f"{sentence} — {message}" if message else sentence
 
 
 def actor_display(event: AuditEvent) -> str:
     """The person's name, else their SSO identity or username; 'unknown' for Patchworks."""
     name = event.actor_name or event.sso_identity or event.actor_username
     if event.sign_in_method == "schedule":
-        return f"the schedule of {name or 'an unnamed user'}"
+        return gettext("the schedule of %(name)s") % {"name": name or gettext("an unnamed user")}
     if event.sign_in_method == "token" and event.action not in ACCOUNT_ACTIONS:
         after = event.after if isinstance(event.after, dict) else {}
-        token = f"token '{after['token']}'" if after.get("token") else "an API token"
-        return f"{name or 'an unnamed user'}, by {token}"
+        words = {"name": name or gettext("an unnamed user"), "token": after.get("token")}
+        if after.get("token"):
+            return gettext("%(name)s, by token '%(token)s'") % words
+        return gettext("%(name)s, by an API token") % words
     if name:
         return name
     if event.source == AuditEvent.Source.PATCHWORKS:
-        return UNKNOWN_ACTOR
-    return "someone not signed in" if event.user_id is None else "an unnamed user"
+        return gettext(UNKNOWN_ACTOR)
+    if event.user_id is None:
+        return gettext("someone not signed in")
+    return gettext("an unnamed user")
 
 
-def _leaver_sentence(action: str, actor: str, account: str, after: dict[str, Any]) -> str:
-    """Sentences for deactivation and provisioning; "" for other account events."""
-    if action == "deactivated":
-        return f"{actor} deactivated {account}"
-    if action == "reactivated":
-        return f"{actor} reactivated {account}"
-    if action == "provisioned":
-        return f"{actor} provisioned {account}"
-    if action == "sessions_ended":
-        return f"{actor} ended every session of {account} ({after.get('sessions', 0)})"
-    if action == "bulk_stopped":
-        return f"{actor} stopped bulk job #{after.get('job', '?')} of {account}"
-    if action == "scim_token":
-        return f"{actor} replaced the provisioning (SCIM) token"
-    return ""
+def _feed_sentence(action: str, words: dict[str, Any], own: bool, after: dict[str, Any]) -> str:
+    made = action == "feed_made"
+    showing = after.get("filters") if made else ""
+    words["showing"] = gettext(showing) if showing else ""
+    if made:
+        sentence = (
+            gettext("%(actor)s made a calendar feed link")
+            if own
+            else gettext("%(actor)s made a calendar feed link of %(account)s")
+        )
+    else:
+        sentence = (
+            gettext("%(actor)s revoked the calendar feed link")
+            if own
+            else gettext("%(actor)s revoked the calendar feed link of %(account)s")
+        )
+    sentence %= words
+    if showing and showing != "Everything":
+        return gettext("%(sentence)s showing %(showing)s") % {**words, "sentence": sentence}
+    return sentence
 
 
-def _token_sentence(action: str, actor: str, account: str, own: bool, after: dict[str, Any]) -> str:
+def _token_sentence(action: str, words: dict[str, Any], own: bool, after: dict[str, Any]) -> str:
     """'Ann Smith made API token 'nightly maintenance' (read only, expires …)'."""
-    whose = "" if own else f" of {account}"
+    words["token"] = after.get("token", "")
     if action == "token_revoked":
-        return f"{actor} revoked API token '{after.get('token', '')}'{whose}"
+        sentence = (
+            gettext("%(actor)s revoked API token '%(token)s'")
+            if own
+            else gettext("%(actor)s revoked API token '%(token)s' of %(account)s")
+        )
+        return sentence % words
     expires = str(after.get("expires_at", ""))[:10]
-    details = ", ".join(part for part in (after.get("scope"), f"expires {expires}") if part)
-    return f"{actor} made API token '{after.get('token', '')}'{whose} ({details})"
+    scope = gettext(after["scope"]) if after.get("scope") else ""
+    expiry = gettext("expires %(date)s") % {"date": expires}
+    words["details"] = ", ".join(part for part in (scope, expiry) if part)
+    sentence = (
+        gettext("%(actor)s made API token '%(token)s' (%(details)s)")
+        if own
+        else gettext("%(actor)s made API token '%(token)s' of %(account)s (%(details)s)")
+    )
+    return sentence % words
+
+
+def _key_sentence(action: str, words: dict[str, Any], own: bool, after: dict[str, Any]) -> str:
+    """Saving or removing a Patchworks API key (a person's own, another's, or the service key)."""
+    ending = after.get("ending")
+    words["ending"] = ending or ""
+    key = "service" if after.get("key") == "service" else ("own" if own else "other")
+    return gettext(KEY_SENTENCES[(action == "api_key_saved", bool(ending), key)]) % words
+
+
+KEY_SENTENCES = {
+    (True, True, "service"): gettext_noop("%(actor)s saved the service key (ending %(ending)s)"),
+    (True, False, "service"): gettext_noop("%(actor)s saved the service key"),
+    (False, True, "service"): gettext_noop("%(actor)s removed the service key"),
+    (False, False, "service"): gettext_noop("%(actor)s removed the service key"),
+    (True, True, "own"): gettext_noop(
+        "%(actor)s saved their Patchworks API key (ending %(ending)s)"
+    ),
+    (True, False, "own"): gettext_noop("%(actor)s saved their Patchworks API key"),
+    (False, True, "own"): gettext_noop("%(actor)s removed their Patchworks API key"),
+    (False, False, "own"): gettext_noop("%(actor)s removed their Patchworks API key"),
+    (True, True, "other"): gettext_noop(
+        "%(actor)s saved the Patchworks API key of %(account)s (ending %(ending)s)"
+    ),
+    (True, False, "other"): gettext_noop("%(actor)s saved the Patchworks API key of %(account)s"),
+    (False, True, "other"): gettext_noop("%(actor)s removed the Patchworks API key of %(account)s"),
+    (False, False, "other"): gettext_noop(
+        "%(actor)s removed the Patchworks API key of %(account)s"
+    ),
+}

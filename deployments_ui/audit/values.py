@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.translation import gettext, gettext_noop
 
 from deployments_ui.core.vocabulary import INHERITED_PRIORITY
 
@@ -98,3 +100,49 @@ def sentence_part(message: str) -> str:
     if first in KEEP_CAPITALISED or not first[1:].islower():
         return message
     return message[:1].lower() + message[1:]
+
+
+# Settings events keep the English message they were recorded with; these shapes are worded
+# again in the reader's language when shown (the stored text is untouched).
+STORED_SETTINGS_MESSAGES = [
+    (
+        re.compile(r"^Added the webhook “(?P<name>.*)”$"),
+        gettext_noop("added the webhook “%(name)s”"),
+    ),
+    (
+        re.compile(r"^Changed the webhook “(?P<name>.*)”$"),
+        gettext_noop("changed the webhook “%(name)s”"),
+    ),
+    (
+        re.compile(r"^Deleted the webhook “(?P<name>.*)”$"),
+        gettext_noop("deleted the webhook “%(name)s”"),
+    ),
+    (
+        re.compile(r"^Added the notification “(?P<name>.*)”$"),
+        gettext_noop("added the notification “%(name)s”"),
+    ),
+    (
+        re.compile(r"^Changed the notification “(?P<name>.*)”$"),
+        gettext_noop("changed the notification “%(name)s”"),
+    ),
+    (
+        re.compile(r"^Removed the notification “(?P<name>.*)”$"),
+        gettext_noop("removed the notification “%(name)s”"),
+    ),
+    (re.compile(r"^Saved the view “(?P<name>.*)”$"), gettext_noop("saved the view “%(name)s”")),
+    (re.compile(r"^Deleted the view “(?P<name>.*)”$"), gettext_noop("deleted the view “%(name)s”")),
+    (
+        re.compile(r"^Renamed the view “(?P<old>.*)” to “(?P<name>.*)”$"),
+        gettext_noop("renamed the view “%(old)s” to “%(name)s”"),
+    ),
+]
+
+
+def settings_message_words(message: str) -> str | None:
+    """A settings event's stored message as the tail of a sentence in the reader's language,
+    or None when its shape is not known (it is then shown as stored)."""
+    for shape, sentence in STORED_SETTINGS_MESSAGES:
+        found = shape.match(message.strip())
+        if found:
+            return gettext(sentence) % found.groupdict()
+    return None

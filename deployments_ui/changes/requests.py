@@ -16,7 +16,13 @@ from deployments_ui import audit
 from deployments_ui.accounts.same_person import accounts_of, approval_pause, same_person
 from deployments_ui.audit import Actor
 from deployments_ui.audit.models import AuditEvent
-from deployments_ui.changes.gate import RequestRefused, may_decide, record_control, summary
+from deployments_ui.changes.gate import (
+    RequestRefused,
+    may_decide,
+    record_control,
+    stored_summary,
+    summary,
+)
 from deployments_ui.changes.models import ChangeDecision, ChangeRequest
 from deployments_ui.notifications import events, outbox
 
@@ -221,7 +227,9 @@ def _set_priority(request: ChangeRequest, priority) -> None:
     else:
         request.proposed = {**request.proposed, "priority": priority}
     request.after = {**(request.after or {}), "priority": priority}
-    request.summary = summary(request.action, request.ref, request.expected, request.after)[:500]
+    request.summary = stored_summary(
+        lambda: summary(request.action, request.ref, request.expected, request.after)
+    )
 
 
 def close(request: ChangeRequest, status: str, user, message: str) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from django.db import models
+from django.utils.translation import gettext
 
 from deployments_ui.core.vocabulary import GLOBAL_ENVIRONMENT_NAME, UNNAMED_FLOW
 
@@ -103,27 +104,42 @@ class DeploymentRef:
         if self.flow_name:
             return self.flow_name
         if self.flow_id:
-            return UNNAMED_FLOW
+            return gettext(UNNAMED_FLOW)
         if self.deployment_id:
-            return f"deployment {self.deployment_id}"
-        return "a deployment"
+            return gettext("deployment %(id)s") % {"id": self.deployment_id}
+        return gettext("a deployment")
+
+    def versioned_name(self) -> str:
+        """'Orders → Shopify version 3': the flow and its version, without a place."""
+        if not self.flow_version_iteration:
+            return self.flow_label
+        words = {"name": self.flow_label, "number": self.flow_version_iteration}
+        return gettext("%(name)s version %(number)s") % words
 
     def label(self, *, kind: bool = False, preposition: str = "in") -> str:
         """'Orders → Shopify version 3 in UK Live', or 'Orders version 2 in all environments':
-        the one wording of a deployment's name (capitalise it at the start of a sentence).
-        `kind` adds the environment's type: 'in UK Live (live)'."""
-        name = self.flow_label
-        if self.flow_version_iteration:
-            name = f"{name} version {self.flow_version_iteration}"
+        the one wording of a deployment's name (capitalise it at the start of a sentence), in
+        the reader's language. `kind` adds the environment's type: 'in UK Live (live)';
+        `preposition` is "in" or "into"."""
+        name = self.versioned_name()
+        into = preposition == "into"
         if self.is_global:
-            return f"{name} {preposition} all environments"
+            everywhere = (
+                gettext("%(name)s into all environments")
+                if into
+                else gettext("%(name)s in all environments")
+            )
+            return everywhere % {"name": name}
         environment = self.environment_name or (
-            f"environment {self.environment_id}" if self.environment_id else ""
+            gettext("environment %(id)s") % {"id": self.environment_id}
+            if self.environment_id
+            else ""
         )
         if not environment:
             return name
         suffix = f" ({self.environment_type})" if kind and self.environment_type else ""
-        return f"{name} {preposition} {environment}{suffix}"
+        place = gettext("%(name)s into %(place)s") if into else gettext("%(name)s in %(place)s")
+        return place % {"name": name, "place": environment} + suffix
 
     def identity(self) -> dict[str, Any]:
         """The columns of `DeploymentIdentity`, for `objects.create(**ref.identity())`."""

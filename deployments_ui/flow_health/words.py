@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, tzinfo
 from django.conf import settings
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 from deployments_ui.flow_health.health import Health, Kind
 
@@ -29,21 +29,26 @@ class LastChange:
     reason: str = ""
 
 
-CHANGE_VERBS = {"enable": "enabled it", "disable": "disabled it", "create": "created it"}
+CHANGE_VERBS = {
+    "enable": gettext_noop("enabled it"),
+    "disable": gettext_noop("disabled it"),
+    "create": gettext_noop("created it"),
+}
 
 
 def change_verb(action: str, before: object = None, after: object = None) -> str:
     """A recorded change worded to follow its author's name: "disabled it", "changed its
-    priority" (`before` and `after`: the recorded values, for an update)."""
+    priority" (`before` and `after`: the recorded values, for an update), in the reader's
+    language."""
     if action != "update":
-        return CHANGE_VERBS.get(action, "changed it")
+        return gettext(CHANGE_VERBS.get(action, gettext_noop("changed it")))
     old = before if isinstance(before, dict) else {}
     new = after if isinstance(after, dict) else {}
     if old.get("virtual_environment_id") != new.get("virtual_environment_id"):
-        return "moved it to another environment"
+        return gettext("moved it to another environment")
     if old.get("priority") != new.get("priority"):
-        return "changed its priority"
-    return "changed it"
+        return gettext("changed its priority")
+    return gettext("changed it")
 
 
 # Times ----------------------------------------------------------------------------------------
@@ -142,18 +147,26 @@ def explain(
         return plain
     change = last_change
     related = timedelta(minutes=settings.CONSOLE_FLOW_HEALTH_RELATED_MINUTES)
-    reason = f": {change.reason.strip()}" if change.reason.strip() else ""
+    words = {"health": plain, "who": change.who, "verb": change.verb}
     if health.kind == Kind.NOT_RUN and (health.since is None or change.when >= health.since):
-        return f"Not run since {change.who} {change.verb} {ago(change.when, now=now)}{reason}"
+        words |= {"ago": ago(change.when, now=now), "reason": change.reason.strip()}
+        if words["reason"]:
+            return gettext("Not run since %(who)s %(verb)s %(ago)s: %(reason)s") % words
+        return gettext("Not run since %(who)s %(verb)s %(ago)s") % words
     if health.kind == Kind.FAILING and health.since is not None:
         gap = health.since - change.when
         if timedelta(0) <= gap <= related:
-            return f"{plain}, {span(gap)} after {change.who} {change.verb}"
+            return gettext("%(health)s, %(span)s after %(who)s %(verb)s") % (
+                words | {"span": span(gap)}
+            )
         if gap < timedelta(0):
             when = clock(change.when, now=now, tz=tz)
-            return f"{plain}, and still after {change.who} {change.verb} at {when}"
+            return gettext("%(health)s, and still after %(who)s %(verb)s at %(when)s") % (
+                words | {"when": when}
+            )
     if health.kind == Kind.FINE and _fixed_by(health, change, related, now):
-        return f"Running fine since {change.who} {change.verb} {ago(change.when, now=now)}"
+        words["ago"] = ago(change.when, now=now)
+        return gettext("Running fine since %(who)s %(verb)s %(ago)s") % words
     return plain
 
 

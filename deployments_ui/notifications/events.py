@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from deployments_ui.audit.entries import SETTINGS_ACTIONS
 from deployments_ui.audit.models import AuditEvent
@@ -78,9 +78,11 @@ def matches(rule, event: AuditEvent, kind: str) -> bool:
 
 
 def sentence(event: AuditEvent) -> str:
+    """The event's sentence as sent: in the console's own language, whoever's request sends it."""
     from deployments_ui.audit import describe
 
-    return describe(event)
+    with translation.override(settings.LANGUAGE_CODE):
+        return describe(event)
 
 
 def audit_link(event: AuditEvent) -> str:

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from deployments_ui.audit.entries import entry_queryset
 from deployments_ui.audit.models import AuditEvent
@@ -81,8 +82,11 @@ def _tell(deployment: Deployment, board: HealthBoard, moment: datetime) -> int:
     health = board.rows[deployment.id]
     kind = TOLD_KINDS[health.kind]
     event = last_change(deployment.id)
-    change = _as_change(event) if event else None
-    message = message_for(deployment, WHAT_HAPPENED[health.kind], explain(health, change), change)
+    # Stored and sent as it is: worded in the console's own language, whoever's request ran it.
+    with translation.override(settings.LANGUAGE_CODE):
+        change = _as_change(event) if event else None
+        words = explain(health, change)
+        message = message_for(deployment, WHAT_HAPPENED[health.kind], words, change)
     deliveries = [
         Delivery(event=event, webhook=webhook, kind=kind, message=message, next_attempt_at=moment)
         for webhook in Webhook.objects.filter(is_active=True)

@@ -6,10 +6,12 @@ from typing import Any
 
 from django import template
 
+from deployments_ui.changes.gate import summary_words
 from deployments_ui.changes.requests import open_requests
 from deployments_ui.changes.rules import freeze_in_force, freezes_in_force, next_freeze
 
 register = template.Library()
+register.filter("summary_words", summary_words)
 DEPLOYMENT_PAGES = {"deployment-list", "flow-version-deployment-list", "deployment-detail"}
 
 
