@@ -318,7 +318,7 @@ def on_behalf_words(after: Any) -> str:
     if after.get("undoes"):
         undoing = gettext(" (undoing the change of event %(number)s)") % {"number": after["undoes"]}
     if after.get("bulk_job_id"):
-        undoing += gettext(" as part of bulk job %(number)s") % {"number": after["bulk_job_id"]}
+        undoing += gettext(" as part of bulk job #%(number)s") % {"number": after["bulk_job_id"]}
     if not number or not after.get("requested_by"):
         return undoing
     approved = ", ".join(after.get("approved_by") or [])
