@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 
 
 class ConsoleAccess(models.Model):
@@ -157,6 +158,27 @@ class RoleScope(models.Model):
         if self.flow_id:
             return f"{self.flow_name or 'flow ' + self.flow_id} in {where}"
         return where
+
+    @property
+    def place_shown(self) -> str:
+        """`place` in the reader's language (what the audit trail records stays `place`)."""
+        if self.environment_id:
+            where = self.environment_name or gettext("environment %(id)s") % {
+                "id": self.environment_id
+            }
+        elif self.environment_type:
+            where = gettext(self.get_environment_type_display())
+        else:
+            where = gettext("every environment")
+        if not self.flow_id:
+            return where
+        flow = self.flow_name or gettext("flow %(id)s") % {"id": self.flow_id}
+        return gettext("%(name)s in %(place)s") % {"name": flow, "place": where}
+
+    @property
+    def shown(self) -> str:
+        """'Operator in live environments', in the reader's language."""
+        return gettext("%(role)s in %(place)s") % {"role": self.role, "place": self.place_shown}
 
 
 class PersonLink(models.Model):

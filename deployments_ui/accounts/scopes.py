@@ -171,6 +171,13 @@ def describe(user: Any) -> list[str]:
     return [*groups, *(str(scope) for scope in scopes)]
 
 
+def describe_shown(user: Any) -> list[str]:
+    """`describe` in the reader's language, for pages."""
+    groups = sorted(user.groups.values_list("name", flat=True))
+    scopes = sorted(scopes_of(user), key=lambda s: (-_specificity(s), s.place))
+    return [*groups, *(scope.shown for scope in scopes)]
+
+
 def scope_fields(scopes: Iterable[RoleScope]) -> list[tuple[str, str, str, str]]:
     """What identifies each scope: (role, type, environment id, flow id)."""
     return [(s.role, s.environment_type, s.environment_id, s.flow_id) for s in scopes]

@@ -9,13 +9,15 @@ from urllib.parse import urlencode
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from deployments_ui.change_calendar import services
 from deployments_ui.change_calendar.services import Filters
 
 EARLIEST_DAY = dt.date(2000, 1, 1)
 LATEST_DAY = dt.date(2999, 12, 1)
-VIEW_CHOICES = [("day", "Day"), ("week", "Week"), ("month", "Month")]
+VIEW_CHOICES = [("day", _("Day")), ("week", _("Week")), ("month", _("Month"))]
 FILTER_NAMES = ("environment", "flow", "person", "type")
 
 
@@ -28,25 +30,25 @@ class CalendarForm(forms.Form):
         widget=forms.HiddenInput,
         validators=[MinValueValidator(EARLIEST_DAY), MaxValueValidator(LATEST_DAY)],
     )
-    environment = forms.ChoiceField(required=False, label="Environment", choices=[])
-    flow = forms.CharField(required=False, max_length=255, label="Flow name contains")
+    environment = forms.ChoiceField(required=False, label=_("Environment"), choices=[])
+    flow = forms.CharField(required=False, max_length=255, label=_("Flow name contains"))
     person = forms.CharField(
-        required=False, max_length=150, label="Person", help_text="Name or username"
+        required=False, max_length=150, label=_("Person"), help_text=_("Name or username")
     )
     type = forms.MultipleChoiceField(
         required=False,
-        label="Show",
-        choices=list(services.KINDS.items()),
+        label=_("Show"),
+        choices=[(key, _(label)) for key, label in services.KINDS.items()],
         widget=forms.CheckboxSelectMultiple,
-        help_text="Nothing ticked: everything.",
+        help_text=_("Nothing ticked: everything."),
     )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         choices = [
-            ("", "Any environment"),
-            ("live", "Every live environment"),
-            ("test", "Every test environment"),
+            ("", gettext("Any environment")),
+            ("live", gettext("Every live environment")),
+            ("test", gettext("Every test environment")),
         ]
         choices += [
             (item.id, f"{item.name} ({item.type})" if item.type else item.name)
@@ -90,15 +92,15 @@ class CalendarForm(forms.Form):
     def filters_text(self) -> str:
         """The filters in plain words: "Scheduled changes · UK Live (live)", or "Everything"."""
         data = self._clean()
-        parts = [services.KINDS[kind] for kind in data.get("type") or ()]
+        parts = [gettext(services.KINDS[kind]) for kind in data.get("type") or ()]
         if data.get("environment"):
             labels = dict(self.fields["environment"].choices)  # type: ignore[attr-defined]
             parts.append(str(labels.get(data["environment"], data["environment"])))
         if data.get("flow"):
-            parts.append(f"flows named “…{data['flow'].strip()}…”")
+            parts.append(gettext("flows named “…%(name)s…”") % {"name": data["flow"].strip()})
         if data.get("person"):
-            parts.append(f"people matching “{data['person'].strip()}”")
-        return " · ".join(parts) or "Everything"
+            parts.append(gettext("people matching “%(name)s”") % {"name": data["person"].strip()})
+        return " · ".join(parts) or gettext("Everything")
 
     @property
     def active_count(self) -> int:

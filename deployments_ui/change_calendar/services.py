@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext, pgettext
 
 from deployments_ui.change_calendar.sources import (
     approval_states,
@@ -58,6 +60,10 @@ __all__ = [
 # The period
 
 
+def _day_format() -> str:
+    return pgettext("a day in a sentence (date format)", "j F Y")
+
+
 def period_bounds(view: str, anchor: date) -> tuple[date, date, date, date, str]:
     """(first day shown, day after the last, previous anchor, next anchor, title)."""
     if view == "day":
@@ -66,7 +72,7 @@ def period_bounds(view: str, anchor: date) -> tuple[date, date, date, date, str]
             anchor + timedelta(days=1),
             anchor - timedelta(days=1),
             anchor + timedelta(days=1),
-            anchor.strftime("%A %-d %B %Y"),
+            date_format(anchor, pgettext("a day's title (date format)", "l j F Y")),
         )
     if view == "week":
         monday = anchor - timedelta(days=anchor.weekday())
@@ -76,7 +82,11 @@ def period_bounds(view: str, anchor: date) -> tuple[date, date, date, date, str]
             monday + timedelta(days=7),
             monday - timedelta(days=7),
             monday + timedelta(days=7),
-            f"Week of {monday:%-d %B %Y} to {sunday:%-d %B %Y}",
+            gettext("Week of %(monday)s to %(sunday)s")
+            % {
+                "monday": date_format(monday, _day_format()),
+                "sunday": date_format(sunday, _day_format()),
+            },
         )
     first = anchor.replace(day=1)
     days_in_month = month_calendar.monthrange(first.year, first.month)[1]
@@ -84,7 +94,7 @@ def period_bounds(view: str, anchor: date) -> tuple[date, date, date, date, str]
     previous = (first - timedelta(days=1)).replace(day=1)
     grid_start = first - timedelta(days=first.weekday())
     grid_end = after + timedelta(days=(7 - after.weekday()) % 7)
-    return grid_start, grid_end, previous, after, first.strftime("%B %Y")
+    return grid_start, grid_end, previous, after, date_format(first, "F Y")
 
 
 def start_of(day: date) -> datetime:
@@ -172,7 +182,7 @@ def _time_text(entry: Entry, day_start: datetime, day_end: datetime) -> str:
     if begins_today and ends_today:
         return f"{start}–{end}"
     if begins_today:
-        return f"from {start}"
+        return gettext("from %(time)s") % {"time": start}
     if ends_today:
-        return f"until {end}"
-    return "all day"
+        return gettext("until %(time)s") % {"time": end}
+    return gettext("all day")

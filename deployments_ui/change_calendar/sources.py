@@ -10,6 +10,8 @@ from datetime import datetime
 
 from django.db.models import Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext, pgettext
 
 from deployments_ui.audit.entries import describe, entry_from_event, entry_queryset
 from deployments_ui.audit.models import AuditEvent
@@ -160,20 +162,31 @@ def approval_states(changes: Iterable[ScheduledChange]) -> dict[tuple[str, str],
     for request in requests:
         key = (request.deployment_id, request.action)
         # Waiting for approval wins over approved: that is what can still hold the change up.
-        if states.get(key) != ChangeRequest.Status.OPEN.label:
-            states[key] = ChangeRequest.Status(request.status).label
+        if states.get(key) != gettext(ChangeRequest.Status.OPEN.label):
+            states[key] = gettext(ChangeRequest.Status(request.status).label)
     return states
+
+
+def _short_moment() -> str:
+    return pgettext("a short day and time (date format)", "j M H:i")
 
 
 def scheduled_text(change: ScheduledChange) -> str:
     """'Disable Orders v3 in UK Live until 18:00 — asked by Ann Smith'."""
-    verb = "Enable" if change.action == ScheduledChange.Action.ENABLE else "Disable"
-    text = f"{verb} {change.label}"
+    place = change.label
     if change.environment_type:
-        text += f" ({change.environment_type})"
+        place += f" ({change.environment_type})"
+    enable = change.action == ScheduledChange.Action.ENABLE
+    text = (gettext("Enable %(place)s") if enable else gettext("Disable %(place)s")) % {
+        "place": place
+    }
     if change.until:
-        text += f" until {timezone.localtime(change.until):%-d %b %H:%M}"
-    return f"{text} — asked by {change.requested_by_name}"
+        until = date_format(timezone.localtime(change.until), _short_moment())
+        text = gettext("%(change)s until %(time)s") % {"change": text, "time": until}
+    return gettext("%(change)s — asked by %(name)s") % {
+        "change": text,
+        "name": change.requested_by_name,
+    }
 
 
 def scheduled_entries(filters: Filters, starts_at: datetime, ends_at: datetime) -> list[Entry]:
@@ -197,7 +210,7 @@ def scheduled_entries(filters: Filters, starts_at: datetime, ends_at: datetime) 
 
 def _scheduled_status(change: ScheduledChange, states: dict[tuple[str, str], str]) -> str:
     if change.status == ScheduledChange.Status.APPLYING:
-        return "being applied"
+        return gettext("being applied")
     return states.get((change.deployment_id, change.action), "")
 
 
@@ -249,8 +262,9 @@ def occurrences(
 
 def freeze_text(window: FreezeWindow) -> str:
     """'Changes frozen in every live environment (release week)'."""
-    about = f" ({window.description})" if window.description else ""
-    return f"Changes frozen in {window.scope_text}{about}"
+    where = window.scope_text if window.scope == window.Scope.CHOSEN else gettext(window.scope_text)
+    text = gettext("Changes frozen in %(where)s") % {"where": where}
+    return f"{text} ({window.description})" if window.description else text
 
 
 def freeze_entries(filters: Filters, starts_at: datetime, ends_at: datetime) -> list[Entry]:
@@ -279,7 +293,12 @@ def _zone_note(window: FreezeWindow, start: datetime, end: datetime) -> str:
     local_start, local_end = start.astimezone(zone), end.astimezone(zone)
     if local_start.date() == local_end.date():
         return f"{local_start:%H:%M}–{local_end:%H:%M} {window.time_zone}"
-    return f"{local_start:%a %-d %b %H:%M} to {local_end:%a %-d %b %H:%M} {window.time_zone}"
+    words = {
+        "start": date_format(local_start, pgettext("a day and time (date format)", "D j M H:i")),
+        "end": date_format(local_end, pgettext("a day and time (date format)", "D j M H:i")),
+        "zone": window.time_zone,
+    }
+    return gettext("%(start)s to %(end)s %(zone)s") % words
 
 
 # Environments, for the filter
@@ -319,7 +338,7 @@ def _note(seen: dict[str, Environment], key: object, name: object, target: dict)
         id=key,
         name=(known.name if known and known.name else "")
         or str(name or "")
-        or f"Environment {key}",
+        or gettext("Environment %(id)s") % {"id": key},
         type=(known.type if known and known.type else "")
         or str(target.get("environment_type") or ""),
     )

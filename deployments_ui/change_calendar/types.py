@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop, pgettext_lazy
 
 VIEWS = ("day", "week", "month")
 # Kinds of entry, as the page's "Show" filter offers them.
@@ -19,12 +20,21 @@ APPROVAL = "approval"
 SCHEDULED = "scheduled"
 FREEZE = "freeze"
 KINDS = {
-    PAST_CHANGE: "Changes made in the console",
-    OUTSIDE: "Changes made outside the console",
-    SCHEDULING: "Changes scheduled, moved or cancelled",
-    APPROVAL: "Approvals and overrides",
-    SCHEDULED: "Scheduled changes still to come",
-    FREEZE: "Freeze windows",
+    PAST_CHANGE: gettext_noop("Changes made in the console"),
+    OUTSIDE: gettext_noop("Changes made outside the console"),
+    SCHEDULING: gettext_noop("Changes scheduled, moved or cancelled"),
+    APPROVAL: gettext_noop("Approvals and overrides"),
+    SCHEDULED: gettext_noop("Scheduled changes still to come"),
+    FREEZE: gettext_noop("Freeze windows"),
+}
+# One entry's kind, shown beside it.
+KIND_LABELS = {
+    PAST_CHANGE: pgettext_lazy("calendar entry", "Change"),
+    OUTSIDE: gettext_noop("Outside change"),
+    SCHEDULING: pgettext_lazy("calendar entry", "Schedule"),
+    APPROVAL: gettext_noop("Approval"),
+    SCHEDULED: gettext_noop("Scheduled"),
+    FREEZE: gettext_noop("Freeze"),
 }
 PAST_KINDS = (PAST_CHANGE, OUTSIDE, SCHEDULING, APPROVAL)
 DEPLOYMENT_ACTIONS = ("create", "update", "delete", "enable", "disable")
@@ -93,14 +103,7 @@ class Entry:
 
     @property
     def kind_label(self) -> str:
-        return {
-            PAST_CHANGE: "Change",
-            OUTSIDE: "Outside change",
-            SCHEDULING: "Schedule",
-            APPROVAL: "Approval",
-            SCHEDULED: "Scheduled",
-            FREEZE: "Freeze",
-        }[self.kind]
+        return gettext(KIND_LABELS[self.kind])
 
     @property
     def is_past(self) -> bool:

@@ -7,6 +7,7 @@ from typing import cast
 from django import forms
 from django.conf import settings
 from django.db.models import Q
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_lazy as _lazy
 
@@ -15,6 +16,12 @@ from deployments_ui.audit.models import AuditEvent
 from deployments_ui.drift.models import DeploymentSnapshot
 from deployments_ui.notifications import delivery, events
 from deployments_ui.notifications.models import Subscription, Webhook
+
+
+def _lazy_format(text, **words):
+    """A lazily translated text with its placeholders filled in when it is shown."""
+    return lazy(lambda: str(text) % words, str)()
+
 
 ENVIRONMENT_TYPES = [("live", _("Live")), ("test", _("Test"))]
 FILTER_FIELDS = [
@@ -112,31 +119,35 @@ class SubscriptionForm(FilterForm):
 
 class WebhookForm(FilterForm):
     url = forms.URLField(
-        label="Address (URL)",
+        label=_("Address (URL)"),
         max_length=500,
         assume_scheme="https",
-        help_text="Where events are posted, e.g. a Slack incoming webhook.",
+        help_text=_("Where events are posted, e.g. a Slack incoming webhook."),
     )
     format = forms.ChoiceField(
-        label="Format", choices=Webhook.Format.choices, widget=forms.RadioSelect
+        label=_("Format"),
+        choices=[(key, _lazy(label)) for key, label in Webhook.Format.choices],
+        widget=forms.RadioSelect,
     )
     token = forms.CharField(
-        label="Bearer token (optional)",
+        label=_("Bearer token (optional)"),
         required=False,
         max_length=500,
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="For Grafana: a service account token that may write annotations. Sent as "
-        "“Authorization: Bearer …”, stored encrypted and never shown again. Leave empty to keep "
-        "the saved one.",
+        help_text=_(
+            "For Grafana: a service account token that may write annotations. Sent as "
+            "“Authorization: Bearer …”, stored encrypted and never shown again. Leave empty to "
+            "keep the saved one."
+        ),
     )
-    remove_token = forms.BooleanField(label="Remove the saved bearer token", required=False)
+    remove_token = forms.BooleanField(label=_("Remove the saved bearer token"), required=False)
 
     class Meta:
         model = Webhook
         fields = ["name", "url", "format", "token", "remove_token", "is_active", *FILTER_FIELDS]
-        labels = {"is_active": "Active"}
-        help_texts = {"is_active": "Untick to stop sending without deleting the webhook."}
+        labels = {"name": _("Name"), "is_active": _("Active")}
+        help_texts = {"is_active": _("Untick to stop sending without deleting the webhook.")}
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -146,9 +157,10 @@ class WebhookForm(FilterForm):
             # The saved address may carry a secret (Slack's do): never sent back to the page.
             self.initial["url"] = ""
             self.fields["url"].required = False
-            self.fields[
-                "url"
-            ].help_text = f"Leave empty to keep the saved address ({self.instance.shown_url})."
+            self.fields["url"].help_text = _lazy_format(
+                _("Leave empty to keep the saved address (%(address)s)."),
+                address=self.instance.shown_url,
+            )
 
     def save(self, commit: bool = True) -> Webhook:
         webhook = super().save(commit=False)
@@ -174,5 +186,7 @@ class WebhookForm(FilterForm):
             except ValueError:
                 refusal = None  # a host name: checked when it is resolved, at each delivery
             if refusal:
-                raise forms.ValidationError(f"Webhooks may not reach {refusal}.")
+                raise forms.ValidationError(
+                    _("Webhooks may not reach %(where)s."), params={"where": refusal}
+                )
         return url

@@ -5,21 +5,28 @@ from __future__ import annotations
 from typing import cast
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from deployments_ui.accounts.models import RoleScope
 from deployments_ui.accounts.scope_changes import Place
 from deployments_ui.accounts.scopes import SCOPED_ROLES
 
 ONE_ENVIRONMENT = "environment"
-PLACE_CHOICES = [*RoleScope.PlaceType.choices, (ONE_ENVIRONMENT, "one environment (choose it)")]
+PLACE_CHOICES = [
+    *((key, _(label)) for key, label in RoleScope.PlaceType.choices),
+    (ONE_ENVIRONMENT, _("one environment (choose it)")),
+]
 
 
 class ScopeForm(forms.Form):
-    role = forms.ChoiceField(label="Role", choices=[(role, role) for role in SCOPED_ROLES])
-    place = forms.ChoiceField(label="Where", choices=PLACE_CHOICES, widget=forms.RadioSelect)
-    environment = forms.ChoiceField(label="Environment", required=False, choices=[])
+    role = forms.ChoiceField(label=_("Role"), choices=[(role, role) for role in SCOPED_ROLES])
+    place = forms.ChoiceField(label=_("Where"), choices=PLACE_CHOICES, widget=forms.RadioSelect)
+    environment = forms.ChoiceField(label=_("Environment"), required=False, choices=[])
     flow = forms.ChoiceField(
-        label="Only for this flow", required=False, choices=[], help_text="Leave empty for all"
+        label=_("Only for this flow"),
+        required=False,
+        choices=[],
+        help_text=_("Leave empty for all"),
     )
 
     def __init__(self, *args, environments=(), flows=(), **kwargs) -> None:
@@ -29,12 +36,12 @@ class ScopeForm(forms.Form):
         environment = cast(forms.ChoiceField, self.fields["environment"])
         environment.choices = [("", "—"), *self.environment_names.items()]
         flow = cast(forms.ChoiceField, self.fields["flow"])
-        flow.choices = [("", "Every flow"), *self.flow_names.items()]
+        flow.choices = [("", _("Every flow")), *self.flow_names.items()]
 
     def clean(self):
         data = super().clean() or {}
         if data.get("place") == ONE_ENVIRONMENT and not data.get("environment"):
-            self.add_error("environment", "Choose the environment.")
+            self.add_error("environment", _("Choose the environment."))
         return data
 
     def chosen_place(self) -> Place:

@@ -7,6 +7,7 @@ from datetime import datetime, time, timedelta
 from django import forms
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from deployments_ui.tokens.models import ApiToken
 
@@ -16,22 +17,22 @@ DEFAULT_DAYS = 90
 class TokenForm(forms.Form):
     name = forms.CharField(
         max_length=100,
-        label="Name",
-        help_text="What the script does, e.g. nightly maintenance. It appears in the audit log.",
-        error_messages={"required": "Give the token a name, e.g. what the script does."},
+        label=_("Name"),
+        help_text=_("What the script does, e.g. nightly maintenance. It appears in the audit log."),
+        error_messages={"required": _("Give the token a name, e.g. what the script does.")},
     )
     expires_on = forms.DateField(
-        label="Expires on",
+        label=_("Expires on"),
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        help_text="The token stops working at the start of this day.",
-        error_messages={"required": "Choose when the token stops working."},
+        help_text=_("The token stops working at the start of this day."),
+        error_messages={"required": _("Choose when the token stops working.")},
     )
     scope = forms.ChoiceField(
-        label="What it may do",
-        choices=ApiToken.Scope.choices,
+        label=_("What it may do"),
+        choices=[(key, _(label)) for key, label in ApiToken.Scope.choices],
         initial=ApiToken.Scope.ROLE,
         widget=forms.RadioSelect,
-        help_text="Never more than your role allows.",
+        help_text=_("Never more than your role allows."),
     )
 
     def __init__(self, *args, **kwargs) -> None:

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from deployments_ui import audit
 from deployments_ui.audit import Actor
@@ -69,19 +70,21 @@ def create_token(
 
 def _check(user: Any, name: str, expires_at: datetime, scope: str) -> None:
     if not name:
-        raise TokenRefused("Give the token a name, e.g. what the script does.", "name")
+        raise TokenRefused(gettext("Give the token a name, e.g. what the script does."), "name")
     if len(name) > ApiToken._meta.get_field("name").max_length:  # type: ignore[operator]
-        raise TokenRefused("Keep the name under 100 characters.", "name")
+        raise TokenRefused(gettext("Keep the name under 100 characters."), "name")
     if scope not in ApiToken.Scope.values:
-        raise TokenRefused("Choose what the token may do.", "scope")
+        raise TokenRefused(gettext("Choose what the token may do."), "scope")
     now = timezone.now()
     if expires_at <= now:
-        raise TokenRefused("Choose an expiry date in the future.", "expires_at")
+        raise TokenRefused(gettext("Choose an expiry date in the future."), "expires_at")
     longest = settings.CONSOLE_API_TOKEN_MAX_DAYS
     if expires_at > now + timedelta(days=longest):
-        raise TokenRefused(f"A token can last at most {longest} days.", "expires_at")
+        raise TokenRefused(
+            gettext("A token can last at most %(days)s days.") % {"days": longest}, "expires_at"
+        )
     if active_tokens(user).filter(name=name).exists():
-        raise TokenRefused("You already have a token with this name.", "name")
+        raise TokenRefused(gettext("You already have a token with this name."), "name")
 
 
 def authenticate(secret: str) -> ApiToken | None:
@@ -101,14 +104,14 @@ def authenticate(secret: str) -> ApiToken | None:
 def revoke_token(*, actor: Actor, user: Any, token: ApiToken) -> ApiToken:
     """Revoke a token: its person may revoke their own, an Admin anyone's."""
     if not may_revoke(user, token):
-        raise TokenRefused("Only the token's owner or an Admin can revoke it.")
+        raise TokenRefused(gettext("Only the token's owner or an Admin can revoke it."))
     with transaction.atomic():
         now = timezone.now()
         revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
             revoked_at=now, revoked_by_name=actor.name
         )
         if not revoked:
-            raise TokenRefused("This token was already revoked.")
+            raise TokenRefused(gettext("This token was already revoked."))
         token.revoked_at, token.revoked_by_name = now, actor.name
         _record(actor, token, AuditEvent.Action.TOKEN_REVOKED)
     return token

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, QueryDict
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from deployments_ui.audit import Actor, AuditUnavailable
@@ -53,6 +55,12 @@ def calendar_page(request: SignedInRequest) -> TemplateResponse:
     return TemplateResponse(request, "calendar/calendar.html", context)
 
 
+def stored_words(words) -> str:
+    """What the audit trail records is worded in the console's own language."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return words()
+
+
 @require_POST
 def calendar_feed_make(request: SignedInRequest) -> HttpResponse:
     """Make the person's feed link with the page's filters; the one page that shows it."""
@@ -62,10 +70,12 @@ def calendar_feed_make(request: SignedInRequest) -> HttpResponse:
             user=request.user,
             actor=Actor.from_request(request),
             query=form.filter_query(),
-            filters_text=form.filters_text(),
+            filters_text=stored_words(form.filters_text),
         )
     except AuditUnavailable:
-        messages.error(request, "The link could not be made just now. Try again in a minute.")
+        messages.error(
+            request, gettext("The link could not be made just now. Try again in a minute.")
+        )
         return redirect("calendar")
     base = feeds.console_base_url(request.build_absolute_uri("/"))
     url = f"{base}{reverse('calendar-ics')}?{urlencode({'key': token})}"
@@ -84,14 +94,16 @@ def calendar_feed_revoke(request: SignedInRequest) -> HttpResponse:
     try:
         revoked = feeds.feed_revoke(user=request.user, actor=Actor.from_request(request))
     except AuditUnavailable:
-        messages.error(request, "The link could not be revoked just now. Try again in a minute.")
+        messages.error(
+            request, gettext("The link could not be revoked just now. Try again in a minute.")
+        )
         return redirect("calendar")
     if revoked:
         messages.success(
-            request, "Your calendar link is revoked: calendars using it get nothing more."
+            request, gettext("Your calendar link is revoked: calendars using it get nothing more.")
         )
     else:
-        messages.info(request, "You had no calendar link to revoke.")
+        messages.info(request, gettext("You had no calendar link to revoke."))
     return redirect("calendar")
 
 

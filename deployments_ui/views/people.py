@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from deployments_ui.accounts import same_person, scope_changes, scopes, sso
@@ -16,13 +17,15 @@ from deployments_ui.deployments import reads
 from deployments_ui.forms.people import ScopeForm
 from deployments_ui.patchworks import PatchworksError
 
-AUDIT_DOWN = "The audit trail cannot be written just now, so nothing was changed. Try again."
+AUDIT_DOWN = gettext_lazy(
+    "The audit trail cannot be written just now, so nothing was changed. Try again."
+)
 
 
 @require_GET
 def people_list(request: HttpRequest) -> TemplateResponse:
     people = get_user_model().objects.filter(is_active=True).order_by("username")
-    rows = [{"person": person, "roles": scopes.describe(person)} for person in people]
+    rows = [{"person": person, "roles": scopes.describe_shown(person)} for person in people]
     return TemplateResponse(request, "people/people_list.html", {"rows": rows})
 
 
@@ -30,9 +33,14 @@ def _pickers(request) -> tuple[list, list, str]:
     try:
         pickers = reads.pickers_get(user=request.user)
     except MissingApiKey:
-        return [], [], "Add your Patchworks API key to choose one environment or one flow."
+        return [], [], gettext("Add your Patchworks API key to choose one environment or one flow.")
     except PatchworksError as error:
-        return [], [], f"Patchworks could not list the environments: {error.message}"
+        return (
+            [],
+            [],
+            gettext("Patchworks could not list the environments: %(message)s")
+            % {"message": error.message},
+        )
     return pickers.environments, pickers.flows, ""
 
 
@@ -55,7 +63,7 @@ def person_roles(request: HttpRequest, person: int) -> HttpResponse:
                 scope_changes.remove_scope(
                     actor=Actor.from_request(request), person=found, scope_id=scope_id
                 )
-                messages.success(request, "Removed the scoped role.")
+                messages.success(request, gettext("Removed the scoped role."))
                 return redirect("person-roles", person=found.pk)
             if form.is_valid():
                 given = scope_changes.give_scope(
@@ -64,7 +72,11 @@ def person_roles(request: HttpRequest, person: int) -> HttpResponse:
                     role=form.cleaned_data["role"],
                     place=form.chosen_place(),
                 )
-                messages.success(request, f"{found.get_username()} is now {given}.")
+                messages.success(
+                    request,
+                    gettext("%(name)s is now %(role)s.")
+                    % {"name": found.get_username(), "role": given},
+                )
                 return redirect("person-roles", person=found.pk)
         except (scope_changes.ScopeRefused, same_person.LinkRefused) as refused:
             messages.error(request, refused.message)
@@ -92,12 +104,20 @@ def _link(request: HttpRequest, found) -> None:
         username = request.POST.get("username", "").strip()[:150]
         other = get_user_model().objects.filter(username__iexact=username).first()
         if other is None or other.pk == found.pk:
-            raise same_person.LinkRefused("Choose another account by its username.")
+            raise same_person.LinkRefused(gettext("Choose another account by its username."))
         same_person.link_accounts(actor=actor, account=found, other=other)
-        messages.success(request, f"{other.get_username()} is now the same person.")
+        messages.success(
+            request, gettext("%(name)s is now the same person.") % {"name": other.get_username()}
+        )
         return
     identity = sso.normalise_identity(request.POST.get("identity", "")[:254])
     if identity is None:
-        raise same_person.LinkRefused("Type the identity as the identity provider sends it.")
+        raise same_person.LinkRefused(
+            gettext("Type the identity as the identity provider sends it.")
+        )
     same_person.link_identity(actor=actor, account=found, identity=identity)
-    messages.success(request, f"Single sign-on as {identity} now signs in to this account.")
+    messages.success(
+        request,
+        gettext("Single sign-on as %(identity)s now signs in to this account.")
+        % {"identity": identity},
+    )

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -64,8 +65,11 @@ def api_token_revoke(request: SignedInRequest, token: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"The token '{found.name}' is revoked: it no longer works. "
-                "Scripts that use it will be refused.",
+                gettext(
+                    "The token '%(name)s' is revoked: it no longer works. "
+                    "Scripts that use it will be refused."
+                )
+                % {"name": found.name},
             )
         return redirect(back)
     context = {"token": found, "back": back}
