@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 
 class ConsoleAccess(models.Model):
@@ -114,13 +114,13 @@ class RoleScope(models.Model):
     an Admin gave are left alone by it."""
 
     class PlaceType(models.TextChoices):
-        TEST = "test", "test environments"
-        LIVE = "live", "live environments"
-        GLOBAL = "global", "global deployments (no environment)"
+        TEST = "test", gettext_noop("test environments")
+        LIVE = "live", gettext_noop("live environments")
+        GLOBAL = "global", gettext_noop("global deployments (no environment)")
 
     class Source(models.TextChoices):
-        CONSOLE = "console", "given in the console"
-        SSO = "sso", "from the identity provider's groups"
+        CONSOLE = "console", gettext_noop("given in the console")
+        SSO = "sso", gettext_noop("from the identity provider's groups")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_scopes"

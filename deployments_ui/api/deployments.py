@@ -238,9 +238,7 @@ def deployment_schedule(
 
 
 def _scheduled_words(asked: schedules.Asked, found: Any) -> str:
-    words = "; ".join(
-        schedules.badge_text(change).rsplit(" (asked by", 1)[0] for change in asked.changes
-    )
+    words = "; ".join(schedules.change_words(change) for change in asked.changes)
     label = deployment_label(asked.changed_now or found)
     if asked.change_request is not None:
         return (

@@ -526,9 +526,8 @@ def _label(event: AuditEvent, state: Any, *, inline: bool) -> str:
     )
     if not where:
         return name
-    return (
-        f"{name} ({where}, {ref.environment_type})" if ref.environment_type else f"{name} ({where})"
-    )
+    kind = gettext(ref.environment_type) if ref.environment_type else ""
+    return f"{name} ({where}, {kind})" if kind else f"{name} ({where})"
 
 
 def _change_summary(entry: AuditEntry) -> str:

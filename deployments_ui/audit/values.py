@@ -34,6 +34,27 @@ STATE_LABELS = {
     "undoes": "Undoes event",
     "token": "Through the API token",
 }
+# Labels and values that settings events and schedules recorded in plain English words: pages
+# show them in the reader's language (`{% translate %}`), the record keeps them as written.
+RECORDED_WORDS = (
+    gettext_noop("For"),
+    gettext_noop("How often"),
+    gettext_noop("Page"),
+    gettext_noop("Shared"),
+    gettext_noop("Owner"),
+    gettext_noop("with everyone"),
+    gettext_noop("no, only its owner sees it"),
+    gettext_noop("yes"),
+    gettext_noop("no"),
+    gettext_noop("any"),
+    gettext_noop("Due at"),
+    gettext_noop("Until"),
+    gettext_noop("Kinds of event"),
+    gettext_noop("Only problems"),
+    gettext_noop("Slack-compatible (text and blocks)"),
+    gettext_noop("Generic JSON"),
+    gettext_noop("Grafana annotations (each change marked on dashboards)"),
+)
 # Recorded with a change but shown on their own (the flow's health when it was made).
 OWN_SECTION = frozenset({"flow_health"})
 

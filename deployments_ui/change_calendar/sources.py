@@ -175,7 +175,7 @@ def scheduled_text(change: ScheduledChange) -> str:
     """'Disable Orders v3 in UK Live until 18:00 — asked by Ann Smith'."""
     place = change.label
     if change.environment_type:
-        place += f" ({change.environment_type})"
+        place += f" ({gettext(change.environment_type)})"
     enable = change.action == ScheduledChange.Action.ENABLE
     text = (gettext("Enable %(place)s") if enable else gettext("Disable %(place)s")) % {
         "place": place

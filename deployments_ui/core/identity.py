@@ -137,7 +137,7 @@ class DeploymentRef:
         )
         if not environment:
             return name
-        suffix = f" ({self.environment_type})" if kind and self.environment_type else ""
+        suffix = f" ({gettext(self.environment_type)})" if kind and self.environment_type else ""
         place = gettext("%(name)s into %(place)s") if into else gettext("%(name)s in %(place)s")
         return place % {"name": name, "place": environment} + suffix
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext
+
 from deployments_ui import audit
 from deployments_ui.audit import Actor
 from deployments_ui.audit.models import AuditEvent
@@ -32,9 +34,9 @@ def undoable(event: AuditEvent) -> str:
     if event.completes_id is not None and event.completes is not None:
         event = event.completes
     if event.action not in UNDOABLE or not event.deployment_id:
-        return "Only an enable, a disable or a change of a deployment can be undone."
+        return gettext("Only an enable, a disable or a change of a deployment can be undone.")
     if event.source == AuditEvent.Source.CONSOLE and _final_outcome(event) != "succeeded":
-        return "This change was not made, so there is nothing to undo."
+        return gettext("This change was not made, so there is nothing to undo.")
     return ""
 
 
@@ -44,7 +46,7 @@ def undo(
     """Put back what the event changed, as a new change that names the event it undoes."""
     event = AuditEvent.objects.filter(pk=event_id).select_related("completes").first()
     if event is None:
-        raise CannotUndo("This audit event does not exist.")
+        raise CannotUndo(gettext("This audit event does not exist."))
     event = event.completes or event
     why_not = undoable(event)
     if why_not:
@@ -57,7 +59,9 @@ def undo(
             for_change=True,
         )
     except NotFound as gone:
-        raise CannotUndo("This deployment no longer exists, so nothing can be put back.") from gone
+        raise CannotUndo(
+            gettext("This deployment no longer exists, so nothing can be put back.")
+        ) from gone
     before, after = event.before or {}, _after(event)
     _check_still_as_left(event, current, before, after)
     context = {"undoes": event.pk}
@@ -93,11 +97,13 @@ def _check_still_as_left(event: AuditEvent, current: Deployment, before: dict, a
     now = audit.deployment_state(current)
     keys = ["enabled"] if event.action in (Action.ENABLE, Action.DISABLE) else list(UNDONE_FIELDS)
     if all(_same(now.get(key), before.get(key)) for key in keys):
-        raise CannotUndo("It is already as it was before this change: nothing to undo.")
+        raise CannotUndo(gettext("It is already as it was before this change: nothing to undo."))
     if not all(_same(now.get(key), after.get(key)) for key in keys):
         raise CannotUndo(
-            "It has changed since: undoing this change now would overwrite a later one. "
-            "Nothing was sent."
+            gettext(
+                "It has changed since: undoing this change now would overwrite a later one. "
+                "Nothing was sent."
+            )
         )
 
 

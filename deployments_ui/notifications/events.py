@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext, ngettext
 
 from deployments_ui.audit.entries import SETTINGS_ACTIONS
 from deployments_ui.audit.models import AuditEvent
@@ -217,17 +218,20 @@ def _slack_escape(text: str) -> str:
 
 def filters_summary(rule) -> str:
     """The filters in plain words, e.g. "Changes made outside the console · live · disabled"."""
-    parts = [KINDS[kind].split(" (")[0] for kind in rule.kinds if kind in KINDS]
-    if rule.environment_types:
-        parts.append(" or ".join(rule.environment_types) + " environments")
+    parts = [gettext(KINDS[kind]).split(" (")[0] for kind in rule.kinds if kind in KINDS]
+    types = rule.environment_types
+    if types:
+        kinds = gettext(" or ").join(gettext(kind) for kind in types)
+        parts.append(gettext("%(kinds)s environments") % {"kinds": kinds})
     if rule.environment_ids:
         count = len(rule.environment_ids)
-        parts.append(f"{count} chosen environment{'s' if count != 1 else ''}")
+        words = ngettext("%(count)d chosen environment", "%(count)d chosen environments", count)
+        parts.append(words % {"count": count})
     if rule.actions:
         labels = dict(AuditEvent.Action.choices)
-        parts.append(", ".join(labels.get(action, action) for action in rule.actions))
+        parts.append(", ".join(gettext(labels.get(action, action)) for action in rule.actions))
     if rule.flow_name_contains:
-        parts.append(f"flows named “…{rule.flow_name_contains}…”")
+        parts.append(gettext("flows named “…%(name)s…”") % {"name": rule.flow_name_contains})
     if rule.only_problems:
-        parts.append("only failures and unknown outcomes")
-    return " · ".join(parts) or "Every change"
+        parts.append(gettext("only failures and unknown outcomes"))
+    return " · ".join(parts) or gettext("Every change")

@@ -15,6 +15,8 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext, pgettext
 
 from deployments_ui import audit
 from deployments_ui.accounts import access
@@ -62,7 +64,7 @@ def short_time(value: datetime, now: datetime | None = None) -> str:
     today = timezone.localtime(now or timezone.now()).date()
     if local.date() == today:
         return local.strftime("%H:%M")
-    return local.strftime("%-d %b %H:%M")
+    return date_format(local, pgettext("a short day and time (date format)", "j M H:i"))
 
 
 def lateness_words(seconds: float) -> str:
@@ -77,11 +79,24 @@ def lateness_words(seconds: float) -> str:
 
 def badge_text(change: ScheduledChange, now: datetime | None = None) -> str:
     """'Enables at 18:00 (asked by Ana)'; an off-until disable names its end too."""
-    verb = "Enables" if change.action == ScheduledChange.Action.ENABLE else "Disables"
-    text = f"{verb} at {short_time(change.due_at, now)}"
-    if change.until:
-        text += f" until {short_time(change.until, now)}"
-    return f"{text} (asked by {change.requested_by_name})"
+    words = {"change": change_words(change, now), "name": change.requested_by_name}
+    return gettext("%(change)s (asked by %(name)s)") % words
+
+
+def change_words(change: ScheduledChange, now: datetime | None = None) -> str:
+    """'Enables at 18:00', 'Disables at 1 Dec 18:00 until 2 Dec 08:00' (the reader's words)."""
+    words = {"at": short_time(change.due_at, now)}
+    enables = change.action == ScheduledChange.Action.ENABLE
+    if not change.until:
+        text = gettext("Enables at %(at)s") if enables else gettext("Disables at %(at)s")
+        return text % words
+    words["until"] = short_time(change.until, now)
+    text = (
+        gettext("Enables at %(at)s until %(until)s")
+        if enables
+        else gettext("Disables at %(at)s until %(until)s")
+    )
+    return text % words
 
 
 def badges_for(deployment_ids: list[str]) -> dict[str, list[dict]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 
 class ApiToken(models.Model):
@@ -12,9 +13,9 @@ class ApiToken(models.Model):
     its SHA-256 (the secret is 256 random bits, so a slow hash would add nothing)."""
 
     class Scope(models.TextChoices):
-        ROLE = "role", "Everything my role allows"
-        READ_ONLY = "read_only", "Read only"
-        TEST_ONLY = "test_only", "Changes in test environments only"
+        ROLE = "role", gettext_noop("Everything my role allows")
+        READ_ONLY = "read_only", gettext_noop("Read only")
+        TEST_ONLY = "test_only", gettext_noop("Changes in test environments only")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"

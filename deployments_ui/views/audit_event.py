@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from deployments_ui.accounts.access import may_act, sees_everything
@@ -91,9 +92,16 @@ def audit_undo(request: SignedInRequest, pk: int) -> HttpResponse:
         context = _context(request, event, refused)
         return TemplateResponse(request, TEMPLATE, context, status=refused.http_status)
     except ConsoleError as error:
-        context = _context(request, event, ActionRefused(f"{error.message} Nothing was changed."))
+        context = _context(
+            request,
+            event,
+            ActionRefused(gettext("%(message)s Nothing was changed.") % {"message": error.message}),
+        )
         return TemplateResponse(request, TEMPLATE, context, status=error.http_status)
-    messages.success(request, f"Undone: the change of event {event.pk} was put back.")
+    messages.success(
+        request,
+        gettext("Undone: the change of event %(number)s was put back.") % {"number": event.pk},
+    )
     return redirect(
         "deployment-detail", flow_version=changed.flow_version_id, deployment=changed.id
     )

@@ -143,9 +143,7 @@ def _ask(request, form: ScheduleForm, found, next_url: str) -> HttpResponse:
 def _asked_words(asked, found) -> str:
     """What the person is told: the change scheduled, made now, or waiting for approval."""
     current = asked.changed_now or found
-    words = "; ".join(
-        schedules.badge_text(change).rsplit(" (asked by", 1)[0] for change in asked.changes
-    )
+    words = "; ".join(schedules.change_words(change) for change in asked.changes)
     label = deployment_label(current)
     if asked.change_request is not None:
         return (
