@@ -18,6 +18,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from deployments_ui import audit
 from deployments_ui.accounts import access
@@ -116,20 +117,58 @@ class Preview:
     @property
     def summary(self) -> str:
         """'12 will be disabled; 3 are already disabled and will be skipped; 2 are in live
-        environments'."""
-        parts = [f"{len(self.will_change)} will be {self.verb}"]
+        environments', in the reader's language."""
+        enable = self.action == BulkJob.Action.ENABLE
+        counted = [
+            (
+                len(self.will_change),
+                ngettext(
+                    "%(count)d will be enabled", "%(count)d will be enabled", len(self.will_change)
+                )
+                if enable
+                else ngettext(
+                    "%(count)d will be disabled",
+                    "%(count)d will be disabled",
+                    len(self.will_change),
+                ),
+            )
+        ]
         if self.already:
-            are = "is" if len(self.already) == 1 else "are"
-            parts.append(f"{len(self.already)} {are} already {self.verb} and will be skipped")
+            count = len(self.already)
+            already = (
+                ngettext(
+                    "%(count)d is already enabled and will be skipped",
+                    "%(count)d are already enabled and will be skipped",
+                    count,
+                )
+                if enable
+                else ngettext(
+                    "%(count)d is already disabled and will be skipped",
+                    "%(count)d are already disabled and will be skipped",
+                    count,
+                )
+            )
+            counted.append((count, already))
         if self.missing:
-            parts.append(f"{len(self.missing)} no longer exist")
+            count = len(self.missing)
+            counted.append(
+                (count, ngettext("%(count)d no longer exist", "%(count)d no longer exist", count))
+            )
         if self.not_yours:
-            are = "is" if len(self.not_yours) == 1 else "are"
-            parts.append(f"{len(self.not_yours)} {are} not yours to change and will be skipped")
+            count = len(self.not_yours)
+            words = ngettext(
+                "%(count)d is not yours to change and will be skipped",
+                "%(count)d are not yours to change and will be skipped",
+                count,
+            )
+            counted.append((count, words))
         if self.live:
-            are = "is" if len(self.live) == 1 else "are"
-            parts.append(f"{len(self.live)} {are} in live environments")
-        return "; ".join(parts)
+            count = len(self.live)
+            words = ngettext(
+                "%(count)d is in live environments", "%(count)d are in live environments", count
+            )
+            counted.append((count, words))
+        return "; ".join(words % {"count": count} for count, words in counted)
 
 
 def parse_ids(values: Iterable[str]) -> list[tuple[str, str]]:

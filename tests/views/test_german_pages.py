@@ -67,9 +67,30 @@ def test_a_bulk_job_page_in_german_has_no_english_left(admin_client):
     assert post(client, chosen, confirmed="1").status_code == 303
     job = BulkJob.objects.get()
     names = sandbox_names(sandbox) | {"supplier maintenance"}
+    preview_in_german(client, chosen, names)
     page = assert_german(client, f"/jobs/{job.pk}/", names)
     assert "Fertig" in page and "übersprungen" in page
     assert_german(client, "/jobs/", names)
+
+
+def preview_in_german(client, chosen, names: set[str]) -> None:
+    """The preview before a bulk job (a POST, so read in both languages here)."""
+    from tests.bulk.test_bulk import ids
+    from tests.views.test_german import kept_words, shown_names, untranslated
+
+    pages = []
+    for language in ("en-gb", "de"):
+        answer = client.post(
+            "/deployments/bulk/",
+            {"action": "enable", "deployment": ids(chosen)},
+            HTTP_ACCEPT_LANGUAGE=language,
+        )
+        assert answer.status_code == 200
+        pages.append(html.unescape(answer.content.decode()))
+    allowed = kept_words() | shown_names(pages[0]) | names | people_names() | quoted(pages[1])
+    left = untranslated(*pages, allowed)
+    assert not left, "the bulk preview in German still shows:\n" + "\n".join(left)
+    assert "Mehrere Deployments aktivieren" in pages[1]
 
 
 def test_the_webhook_pages_in_german_have_no_english_left(admin_client):
