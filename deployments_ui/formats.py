@@ -14,10 +14,10 @@ from urllib.parse import quote
 
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dates import MONTHS_3
+from django.utils.dates import MONTHS, MONTHS_3
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import capfirst
-from django.utils.translation import get_language, gettext, ngettext
+from django.utils.translation import get_language, gettext, ngettext, pgettext
 
 from deployments_ui.core.vocabulary import INHERITED_PRIORITY, PRIORITY_LABELS
 
@@ -85,11 +85,35 @@ def _month(number: int, language: str | None) -> str:
     return capfirst(str(MONTHS_3[number]))
 
 
+@functools.lru_cache(maxsize=64)
+def _month_name(number: int, language: str | None) -> str:
+    return capfirst(str(MONTHS[number]))
+
+
+@functools.lru_cache(maxsize=16)
+def _exact_pattern(language: str | None) -> str:
+    """The order of an exact time's parts in the reader's language (German: '7. Dezember 2026,
+    14:02 CET'): {day} (7), {day2} (07), {month} (Dec), {month_name} (December), {year},
+    {time} and {zone}."""
+    return pgettext(
+        "an exact time; keep the names in braces", "{day2} {month} {year}, {time} {zone}"
+    )
+
+
 def exact_time(value: datetime, zone: tzinfo, language: str | None = None) -> str:
-    """'07 Dec 2026, 09:30 CET', with the month in the reader's language."""
+    """'07 Dec 2026, 09:30 CET' ('7. Dezember 2026, 09:30 CET' in German): the parts in the
+    reader's order, the month in their language."""
     local = value.astimezone(zone)
-    month = _month(local.month, language or get_language())
-    return f"{local:%d} {month} {local:%Y, %H:%M %Z}"
+    language = language or get_language()
+    return _exact_pattern(language).format(
+        day=local.day,
+        day2=f"{local:%d}",
+        month=_month(local.month, language),
+        month_name=_month_name(local.month, language),
+        year=local.year,
+        time=f"{local:%H:%M}",
+        zone=f"{local:%Z}",
+    )
 
 
 def page_clock() -> tuple[datetime, tzinfo]:

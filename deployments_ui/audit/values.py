@@ -110,7 +110,7 @@ def when_words(value: Any) -> str:
     if isinstance(value, datetime):
         if timezone.is_naive(value):
             value = value.replace(tzinfo=UTC)
-        return date_format(timezone.localtime(value), "j M Y H:i:s T")
+        return date_format(timezone.localtime(value), gettext("j M Y H:i:s T"))
     return str(value)
 
 

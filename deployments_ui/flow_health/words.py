@@ -67,7 +67,7 @@ def clock(moment: datetime, *, now: datetime | None = None, tz: tzinfo | None = 
         return time
     if (today - local.date()).days == 1:
         return gettext("yesterday at %(time)s") % {"time": time}
-    day = date_format(local, "D j M")  # the reader's language's day and month names
+    day = date_format(local, gettext("D j M"))  # the reader's names and order
     return gettext("%(day)s at %(time)s") % {"day": day, "time": time}
 
 

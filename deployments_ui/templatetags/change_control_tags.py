@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.utils.formats import date_format
+from django.utils.translation import pgettext
 
 from deployments_ui.changes.gate import summary_words
 from deployments_ui.changes.requests import open_requests
@@ -40,6 +42,7 @@ def freeze_banner(context) -> dict:
     result: dict[str, Any] = {"freeze_now": now, "freeze_next": upcoming}
     if upcoming:
         zone = upcoming.window.zone
-        result["freeze_next_start"] = upcoming.starts_at.astimezone(zone).strftime("%a %d %b %H:%M")
-        result["freeze_next_end"] = upcoming.ends_at.astimezone(zone).strftime("%a %d %b %H:%M")
+        shown = pgettext("a day and time (date format)", "D d M H:i")
+        result["freeze_next_start"] = date_format(upcoming.starts_at.astimezone(zone), shown)
+        result["freeze_next_end"] = date_format(upcoming.ends_at.astimezone(zone), shown)
     return result

@@ -141,3 +141,20 @@ def test_shared_runs_are_never_tied_to_one_deployments_change():
 def test_no_change_gives_the_health_alone_and_no_health_gives_nothing():
     assert words(health(Kind.FAILING, at("14:02"))) == "Failing since 14:02"
     assert words(None, LastChange("Ann Smith", "disabled it", NOW)) == ""
+
+
+def test_the_sentence_tying_health_to_a_change_reads_in_german():
+    from django.utils import translation
+
+    from deployments_ui.flow_health import change_verb
+
+    with translation.override("de"):
+        change = LastChange(
+            "Ann Smith", change_verb("disable"), NOW - timedelta(hours=2), "Lieferant"
+        )
+        h = health(Kind.NOT_RUN, NOW - timedelta(hours=2, minutes=5), enabled=False)
+        assert words(h, change) == (
+            "Nicht gelaufen, seit Ann Smith es deaktiviert hat (vor 2 Stunden): Lieferant"
+        )
+        moved = change_verb("update", {"priority": 3}, {"priority": 1})
+        assert moved == "seine Priorität geändert hat"

@@ -137,7 +137,7 @@ def test_times_read_in_the_readers_language():
             now - timedelta(days=2, hours=3), clock=clock
         )
         assert ">in 5 Minuten</time>" in when(now + timedelta(minutes=5), clock=clock)
-        assert 'title="07 Dez 2026, 09:30 UTC"' in when(now, clock=clock)
+        assert 'title="7. Dezember 2026, 09:30 UTC"' in when(now, clock=clock)
     with translation.override("en-gb"):
         assert ">1 day ago</time>" in when(now - timedelta(days=1), clock=clock)
         assert 'title="07 Dec 2026, 09:30 UTC"' in when(now, clock=clock)

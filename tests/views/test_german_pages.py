@@ -265,3 +265,17 @@ def test_stored_sentences_stay_in_the_consoles_own_language(admin_client, operat
         assert events.sentence(event).startswith("Oscar Operator asked for approval to disable")
     page = client.get(f"/changes/{change.pk}/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
     assert " deaktivieren</h1>" in page
+
+
+def test_dates_read_in_the_readers_order(admin_client):
+    """'7. Dezember 2026, 14:02' in German, '7 Dec 2026, 14:02' in English."""
+    from datetime import UTC, datetime
+
+    from django.template import Context, Template
+
+    moment = datetime(2026, 12, 7, 14, 2, tzinfo=UTC)
+    template = Template('{{ moment|date:_("j M Y, H:i") }}')
+    with translation.override("de"):
+        assert template.render(Context({"moment": moment})) == "7. Dezember 2026, 14:02"
+    with translation.override("en-gb"):
+        assert template.render(Context({"moment": moment})) == "7 Dec 2026, 14:02"
