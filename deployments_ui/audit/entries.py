@@ -22,6 +22,7 @@ from deployments_ui.audit.values import (
     settings_message_words,
     state_changes,
     state_lines,
+    stored_part,
     when_words,
 )
 from deployments_ui.core.identity import DeploymentRef
@@ -270,7 +271,7 @@ def describe(entry: AuditEntry | AuditEvent) -> str:
     if entry.action in LOCAL_PHRASES and entry.outcome == AuditEvent.Outcome.SUCCEEDED:
         sentence = gettext(DONE[entry.action]) % {"actor": entry.actor, "place": entry.place}
         if entry.message:
-            sentence += f": {entry.message}"
+            sentence += f": {stored_part(entry.message)}"
         if entry.reason:
             sentence += " — " + _reason(entry.reason)
         return sentence[:1].upper() + sentence[1:]
@@ -357,7 +358,7 @@ def _describe_control(entry: AuditEntry) -> str:
     if entry.reason:
         parts.append(_reason(entry.reason))
     if entry.message and entry.action in ("approve", "expire", "withdraw"):
-        parts.append(sentence_part(entry.message))
+        parts.append(stored_part(entry.message))
     sentence = " — ".join(part for part in parts if part)
     return sentence[:1].upper() + sentence[1:]
 
@@ -451,7 +452,7 @@ def _outcome_text(event: AuditEvent, result: AuditEvent | None, *, settled: bool
     if event.outcome == AuditEvent.Outcome.REFUSED:
         if not event.message:
             return gettext("refused")
-        return gettext("refused: %(why)s") % {"why": gettext(sentence_part(event.message))}
+        return gettext("refused: %(why)s") % {"why": stored_part(event.message)}
     if event.action in LOCAL_PHRASES and event.outcome == AuditEvent.Outcome.SUCCEEDED:
         return gettext("done in the console")
     if event.action in CONTROL_ACTIONS or event.action in SETTINGS_ACTIONS:

@@ -8,7 +8,7 @@ from typing import Any
 from django.utils.translation import gettext, gettext_noop
 
 from deployments_ui.audit.models import AuditEvent
-from deployments_ui.audit.values import sentence_part
+from deployments_ui.audit.values import stored_part
 
 UNKNOWN_ACTOR = gettext_noop("someone in Patchworks (unknown)")
 
@@ -50,7 +50,7 @@ def account_sentence(event: AuditEvent) -> str:
     words = {
         "actor": actor_display(event),
         "account": account,
-        "message": gettext(sentence_part(event.message)),
+        "message": stored_part(event.message),
         "identity": after.get("identity", ""),
     }
     own = account == event.actor_username

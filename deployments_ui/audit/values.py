@@ -8,7 +8,7 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext, gettext_noop, pgettext
 
 from deployments_ui.core.vocabulary import INHERITED_PRIORITY
 
@@ -167,3 +167,22 @@ def settings_message_words(message: str) -> str | None:
         if found:
             return gettext(sentence) % found.groupdict()
     return None
+
+
+APPROVALS = re.compile(r"^(?P<given>\d+) of (?P<needed>\d+) approvals?\.?$")
+
+
+def stored_part(message: str) -> str:
+    """A message the console stored in its own words, as the tail of a sentence in the reader's
+    language: translated when the catalogue knows it, else quoted as it was written."""
+    message = message.strip()
+    if not message:
+        return ""
+    translated = gettext(message)
+    if translated != message:
+        return sentence_part(translated)
+    approvals = APPROVALS.match(message)
+    if approvals:
+        return gettext("%(given)s of %(needed)s approvals") % approvals.groupdict()
+    quoted = pgettext("a stored English message, quoted", "%(message)s")
+    return quoted % {"message": sentence_part(message)}

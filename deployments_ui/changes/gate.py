@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -178,11 +179,13 @@ def gate(*, actor: Actor, user, change: Change, controls: Controls | None = None
     if needed:
         _check_duplicate(actor, change)
         request = _open_request(actor, user, change, needed, controls)
-        message = (
-            f"This change needs approval, so nothing was sent to Patchworks: it is recorded as "
-            f"change request {request.pk}, waiting for "
-            f"{needed} approval{'s' if needed > 1 else ''} from another person."
-        )
+        message = ngettext(
+            "This change needs approval, so nothing was sent to Patchworks: it is recorded as "
+            "change request %(number)s, waiting for %(count)d approval from another person.",
+            "This change needs approval, so nothing was sent to Patchworks: it is recorded as "
+            "change request %(number)s, waiting for %(count)d approvals from another person.",
+            needed,
+        ) % {"number": request.pk, "count": needed}
         raise ApprovalNeeded(message, request)
 
 
@@ -202,20 +205,26 @@ def _check_token(actor, user, change: Change) -> None:
 def _check_reason(actor, change: Change) -> None:
     if change.reason.strip() or not any(needs_reason(e) for e in change.environments):
         return
-    _refuse(
-        actor, change, ReasonRequired("Please say why: changes in live environments need a reason.")
+    shown, stored = _both(
+        lambda: gettext("Please say why: changes in live environments need a reason.")
     )
+    _refuse(actor, change, ReasonRequired(shown), stored=stored)
 
 
 def _check_duplicate(actor, change: Change) -> None:
     open_request = open_request_for(change.target.deployment_id, change.action)
     if open_request is None:
         return
-    message = (
-        f"This change already waits for approval as change request {open_request.pk}. "
-        "Nothing new was recorded."
+    shown, stored = _both(
+        lambda: (
+            gettext(
+                "This change already waits for approval as change request %(number)s. "
+                "Nothing new was recorded."
+            )
+            % {"number": open_request.pk}
+        )
     )
-    _refuse(actor, change, DuplicateRequest(message, open_request))
+    _refuse(actor, change, DuplicateRequest(shown, open_request), stored=stored)
 
 
 def open_request_for(deployment_id: str, action: str) -> ChangeRequest | None:
@@ -231,12 +240,19 @@ def open_request_for(deployment_id: str, action: str) -> ChangeRequest | None:
     )
 
 
-def _refuse(actor, change: Change, refusal: ActionRefused) -> None:
+def _both(words: Callable[[], str]) -> tuple[str, str]:
+    """A message in the reader's language (shown), and in the console's own (recorded)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        stored = words()
+    return words(), stored
+
+
+def _refuse(actor, change: Change, refusal: ActionRefused, *, stored: str = "") -> None:
     audit.record_refusal(
         actor=actor,
         action=change.action,
         target=change.target,
-        message=refusal.message,
+        message=stored or refusal.message,
         reason=change.reason,
         before=change.before,
         after=change.after,
@@ -260,20 +276,26 @@ def _check_freeze(actor, user, change: Change, controls: Controls, at) -> None:
                 message=f"Freeze window: {freeze.window.when_text}. {freeze.window.description}",
             )
             return
-        where = environment.name or "this environment"
-        message = f"Changes to {where} are refused: {freeze.text}. Nothing was sent."
-        if override:
-            message += " Only an Admin can override a freeze window."
+        shown, stored = _both(partial(_frozen_words, environment, freeze, bool(override)))
         audit.record_refusal(
             actor=actor,
             action=change.action,
             target=change.target,
-            message=message,
+            message=stored,
             reason=change.reason,
             before=change.before,
             after=change.after,
         )
-        raise ChangeFrozen(message, freeze)
+        raise ChangeFrozen(shown, freeze)
+
+
+def _frozen_words(environment, freeze: Freeze, override: bool) -> str:
+    where = environment.name or gettext("this environment")
+    words = {"where": where, "freeze": freeze.text}
+    message = gettext("Changes to %(where)s are refused: %(freeze)s. Nothing was sent.") % words
+    if override:
+        message += " " + gettext("Only an Admin can override a freeze window.")
+    return message
 
 
 def _check_name(actor, change: Change, controls: Controls) -> None:
@@ -282,7 +304,7 @@ def _check_name(actor, change: Change, controls: Controls) -> None:
     for environment in change.environments:
         name = name_to_confirm(environment)
         if name and not names_match(controls.confirm_name, name):
-            message = f"Type the environment's name, {name}, to confirm."
+            message = gettext("Type the environment's name, %(name)s, to confirm.") % {"name": name}
             audit.record_refusal(
                 actor=actor,
                 action=change.action,

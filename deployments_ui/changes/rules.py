@@ -13,6 +13,8 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext, pgettext
 
 from deployments_ui import audit
 from deployments_ui.audit import Actor
@@ -42,9 +44,13 @@ class Freeze:
     @property
     def text(self) -> str:
         zone = self.window.zone
-        ends = self.ends_at.astimezone(zone).strftime("%a %d %b %H:%M")
-        about = f" ({self.window.description})" if self.window.description else ""
-        return f"a freeze window is in force until {ends} {self.window.time_zone}{about}"
+        shown = pgettext("a day and time (date format)", "D d M H:i")
+        words = {
+            "ends": date_format(self.ends_at.astimezone(zone), shown),
+            "zone": self.window.time_zone,
+        }
+        text = gettext("a freeze window is in force until %(ends)s %(zone)s") % words
+        return f"{text} ({self.window.description})" if self.window.description else text
 
 
 # Rules

@@ -279,3 +279,22 @@ def test_dates_read_in_the_readers_order(admin_client):
         assert template.render(Context({"moment": moment})) == "7. Dezember 2026, 14:02"
     with translation.override("en-gb"):
         assert template.render(Context({"moment": moment})) == "7 Dec 2026, 14:02"
+
+
+def test_a_refusal_is_shown_in_german_and_recorded_in_english(admin_client):
+    from deployments_ui.audit.models import AuditEvent
+    from tests.deployments import deployment_url, find_deployment
+
+    client, sandbox = admin_client
+    item = find_deployment(sandbox, enabled=True, live=True)
+    answer = client.post(
+        deployment_url(item, "disable/"),
+        {"reason": "", "confirmed": "1"},
+        HTTP_ACCEPT_LANGUAGE="de",
+        HTTP_HX_REQUEST="true",
+    )
+    assert "Grund" in answer.headers.get("X-Console-Refusal", "") + answer.content.decode()
+    refused = AuditEvent.objects.get(outcome="refused")
+    assert refused.message == "Please say why: changes in live environments need a reason."
+    log = client.get("/audit/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert "abgelehnt: bitte sagen Sie, warum" in log
