@@ -65,14 +65,24 @@ def toggle_question(deployment: Deployment, *, enable: bool, label: str = "") ->
     # Patchworks did not say whether the environment is live: warn as if it were.
     unsure = not live and deployment.environment_type != "test" and not deployment.is_global
     live = live or unsure
-    if enable:
-        effect = "It will start running on its schedule" + (", with real data" if live else "")
-    else:
-        effect = "It will stop running" + (", and real data will stop flowing" if live else "")
-    verb = "Enable" if enable else "Disable"
+    effect = gettext(TOGGLE_EFFECTS[(enable, live)])
     if unsure:
-        effect += " (Patchworks did not say whether this environment is live: treat it as live)"
-    return f"{verb} {label or deployment_label(deployment)}? {effect}."
+        effect = gettext(
+            "%(effect)s (Patchworks did not say whether this environment is live: treat it as live)"
+        ) % {"effect": effect}
+    words = {"name": label or deployment_label(deployment), "effect": effect}
+    if enable:
+        return gettext("Enable %(name)s? %(effect)s.") % words
+    return gettext("Disable %(name)s? %(effect)s.") % words
+
+
+# The confirmation's effect, by (enable, live): translation markers.
+TOGGLE_EFFECTS = {
+    (True, False): gettext_noop("It will start running on its schedule"),
+    (True, True): gettext_noop("It will start running on its schedule, with real data"),
+    (False, False): gettext_noop("It will stop running"),
+    (False, True): gettext_noop("It will stop running, and real data will stop flowing"),
+}
 
 
 def console_enabler(deployment: Deployment, history: list) -> str:

@@ -8,6 +8,7 @@ from datetime import datetime, time, timedelta
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from deployments_ui.core.identity import DeploymentIdentity
 
@@ -158,10 +159,10 @@ class FreezeWindow(models.Model):
         WEEKLY = "weekly", "every week"
 
     class Scope(models.TextChoices):
-        LIVE = "live", "every live environment"
-        TEST = "test", "every test environment"
-        ALL = "all", "every environment"
-        CHOSEN = "chosen", "the environments chosen"
+        LIVE = "live", gettext_noop("every live environment")
+        TEST = "test", gettext_noop("every test environment")
+        ALL = "all", gettext_noop("every environment")
+        CHOSEN = "chosen", gettext_noop("the environments chosen")
 
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.ONCE)
     starts_at = models.DateTimeField(null=True, blank=True)

@@ -298,3 +298,23 @@ def test_a_refusal_is_shown_in_german_and_recorded_in_english(admin_client):
     assert refused.message == "Please say why: changes in live environments need a reason."
     log = client.get("/audit/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
     assert "abgelehnt: bitte sagen Sie, warum" in log
+
+
+def test_a_freeze_and_the_confirmation_read_in_german(admin_client):
+    from tests.changes.helpers import freeze_now
+    from tests.deployments import deployment_url, find_deployment
+    from tests.views.test_german import kept_words, shown_names, untranslated
+
+    client, sandbox = admin_client
+    freeze_now("all", description="Release")
+    item = find_deployment(sandbox, enabled=True, live=False)
+    names = sandbox_names(sandbox) | {"Release", "UTC", "Europe/London"}
+    page = assert_german(client, deployment_url(item), names)
+    assert "Sperrzeit in Kraft" in page
+    pages = []
+    for language in ("en-gb", "de"):
+        answer = client.post(deployment_url(item, "disable/"), {}, HTTP_ACCEPT_LANGUAGE=language)
+        pages.append(html.unescape(answer.content.decode()))
+    allowed = kept_words() | shown_names(pages[0]) | names | people_names() | quoted(pages[1])
+    left = untranslated(*pages, allowed)
+    assert not left, "the confirmation in German still shows:\n" + "\n".join(left)
