@@ -51,7 +51,7 @@ class CalendarForm(forms.Form):
             ("test", gettext("Every test environment")),
         ]
         choices += [
-            (item.id, f"{item.name} ({item.type})" if item.type else item.name)
+            (item.id, f"{item.name} ({gettext(item.type)})" if item.type else item.name)
             for item in services.known_environments()
         ]
         cast(forms.ChoiceField, self.fields["environment"]).choices = choices

@@ -155,8 +155,8 @@ class FreezeWindow(models.Model):
     """A time when changes to some environments are refused: once, or every week."""
 
     class Kind(models.TextChoices):
-        ONCE = "once", "once"
-        WEEKLY = "weekly", "every week"
+        ONCE = "once", gettext_noop("once")
+        WEEKLY = "weekly", gettext_noop("every week")
 
     class Scope(models.TextChoices):
         LIVE = "live", gettext_noop("every live environment")

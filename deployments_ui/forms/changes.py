@@ -8,6 +8,8 @@ from typing import Any, cast
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from deployments_ui.changes.models import WEEKDAYS, FreezeWindow
 from deployments_ui.core.vocabulary import LATEST_YEAR, TOO_LATE
@@ -15,47 +17,57 @@ from deployments_ui.core.vocabulary import LATEST_YEAR, TOO_LATE
 
 class FreezeWindowForm(forms.Form):
     kind = forms.ChoiceField(
-        label="How often",
-        choices=FreezeWindow.Kind.choices,
+        label=_("How often"),
+        choices=[(key, _(label)) for key, label in FreezeWindow.Kind.choices],
         widget=forms.RadioSelect,
         initial=FreezeWindow.Kind.ONCE,
     )
     starts_at = forms.DateTimeField(
-        label="Starts (once)",
+        label=_("Starts (once)"),
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
     ends_at = forms.DateTimeField(
-        label="Ends (once)",
+        label=_("Ends (once)"),
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
     start_day = forms.TypedChoiceField(
-        label="Starts on (weekly)", choices=WEEKDAYS, coerce=int, initial=4, required=False
+        label=_("Starts on (weekly)"),
+        choices=[(key, _(label)) for key, label in WEEKDAYS],
+        coerce=int,
+        initial=4,
+        required=False,
     )
     start_time = forms.TimeField(
-        label="Start time (weekly)", required=False, widget=forms.TimeInput(attrs={"type": "time"})
+        label=_("Start time (weekly)"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}),
     )
     end_day = forms.TypedChoiceField(
-        label="Ends on (weekly)", choices=WEEKDAYS, coerce=int, initial=0, required=False
+        label=_("Ends on (weekly)"),
+        choices=[(key, _(label)) for key, label in WEEKDAYS],
+        coerce=int,
+        initial=0,
+        required=False,
     )
     end_time = forms.TimeField(
-        label="End time (weekly)", required=False, widget=forms.TimeInput(attrs={"type": "time"})
+        label=_("End time (weekly)"), required=False, widget=forms.TimeInput(attrs={"type": "time"})
     )
-    time_zone = forms.CharField(label="Time zone", max_length=64)
+    time_zone = forms.CharField(label=_("Time zone"), max_length=64)
     scope = forms.ChoiceField(
-        label="Which environments",
-        choices=FreezeWindow.Scope.choices,
+        label=_("Which environments"),
+        choices=[(key, _(label)) for key, label in FreezeWindow.Scope.choices],
         widget=forms.RadioSelect,
         initial=FreezeWindow.Scope.LIVE,
     )
     environments = forms.MultipleChoiceField(
-        label="Chosen environments",
+        label=_("Chosen environments"),
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
     description = forms.CharField(
-        label="Description (a ticket number, say)", max_length=255, required=False
+        label=_("Description (a ticket number, say)"), max_length=255, required=False
     )
 
     def __init__(self, *args, environments=(), **kwargs) -> None:
@@ -63,7 +75,8 @@ class FreezeWindowForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.environment_names = {env.id: env.name for env in environments}
         cast(forms.MultipleChoiceField, self.fields["environments"]).choices = [
-            (env.id, f"{env.name} ({env.type})" if env.type else env.name) for env in environments
+            (env.id, f"{env.name} ({gettext(env.type)})" if env.type else env.name)
+            for env in environments
         ]
 
     def clean_time_zone(self) -> str:
@@ -72,7 +85,7 @@ class FreezeWindowForm(forms.Form):
             zoneinfo.ZoneInfo(name)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as bad:
             raise forms.ValidationError(
-                "Not a time zone the console knows; write it like Europe/London."
+                _("Not a time zone the console knows; write it like Europe/London.")
             ) from bad
         return name
 
@@ -85,7 +98,7 @@ class FreezeWindowForm(forms.Form):
         if data["kind"] == FreezeWindow.Kind.ONCE:
             for name in ("starts_at", "ends_at"):
                 if not data.get(name):
-                    self.add_error(name, "Give the date and time.")
+                    self.add_error(name, _("Give the date and time."))
                 elif data[name].year >= LATEST_YEAR:
                     self.add_error(name, TOO_LATE)
                     data[name] = None
@@ -96,13 +109,13 @@ class FreezeWindowForm(forms.Form):
                 and data.get("ends_at")
                 and data["ends_at"] <= data["starts_at"]
             ):
-                self.add_error("ends_at", "The end must come after the start.")
+                self.add_error("ends_at", _("The end must come after the start."))
         else:
             for name in ("start_day", "start_time", "end_day", "end_time"):
                 if data.get(name) in (None, ""):
-                    self.add_error(name, "Give the day and time.")
+                    self.add_error(name, _("Give the day and time."))
         if data.get("scope") == FreezeWindow.Scope.CHOSEN and not data.get("environments"):
-            self.add_error("environments", "Choose at least one environment.")
+            self.add_error("environments", _("Choose at least one environment."))
         return data
 
     def window(self) -> FreezeWindow:

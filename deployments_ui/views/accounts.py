@@ -159,9 +159,9 @@ class KeyPage:
     saved: Callable[[Any], Any]
     save: Callable[[Any, str], Any]
     remove: Callable[[Any], bool]
-    saved_message: str
-    removed_message: str
-    not_saved: str
+    saved_message: Any  # lazily translated, like the label
+    removed_message: Any
+    not_saved: Any
     kind: str
     extra_context: Callable[[], dict] = dict
 
@@ -172,9 +172,9 @@ MY_API_KEY = KeyPage(
     saved=lambda request: ApiCredential.objects.filter(user=request.user).first(),
     save=credentials.save_api_key,
     remove=credentials.remove_api_key,
-    saved_message="Patchworks accepted your key, and it is saved. It ends in {last_four}.",
-    removed_message="Your API key is removed from the console.",
-    not_saved="Your key was not saved.",
+    saved_message=_("Patchworks accepted your key, and it is saved. It ends in {last_four}."),
+    removed_message=_("Your API key is removed from the console."),
+    not_saved=_("Your key was not saved."),
     kind="personal",
 )
 
@@ -189,16 +189,16 @@ def _service_key_status() -> dict:
 
 SERVICE_KEY = KeyPage(
     template="account/service_key.html",
-    label="The service's Patchworks API key",
+    label=_("The service's Patchworks API key"),
     saved=lambda request: credentials.saved_service_key(),
     save=credentials.save_service_key,
     remove=credentials.remove_service_key,
-    saved_message=(
+    saved_message=_(
         "Patchworks accepted the service key, and it is saved. It ends in {last_four}. "
         "The check for changes made outside the console uses it from its next run."
     ),
-    removed_message="The service key is removed from the console.",
-    not_saved="The service key was not saved.",
+    removed_message=_("The service key is removed from the console."),
+    not_saved=_("The service key was not saved."),
     kind="service",
     extra_context=_service_key_status,
 )

@@ -194,8 +194,12 @@ def events_of_several_kinds(client, sandbox, operator) -> None:
     from tests.deployments import deployment_url, find_deployment
 
     test_item = find_deployment(sandbox, enabled=True, live=False)
-    assert client.post(deployment_url(test_item, "disable/"), {"reason": "Wartung"}).status_code == 302
-    assert client.post(deployment_url(test_item, "enable/"), {"reason": "Wartung"}).status_code == 302
+    assert (
+        client.post(deployment_url(test_item, "disable/"), {"reason": "Wartung"}).status_code == 302
+    )
+    assert (
+        client.post(deployment_url(test_item, "enable/"), {"reason": "Wartung"}).status_code == 302
+    )
     live_item = find_deployment(sandbox, enabled=True, live=True)
     client.post(deployment_url(live_item, "disable/"), {"reason": ""})  # refused: no reason
     client.post(
@@ -318,3 +322,27 @@ def test_a_freeze_and_the_confirmation_read_in_german(admin_client):
     allowed = kept_words() | shown_names(pages[0]) | names | people_names() | quoted(pages[1])
     left = untranslated(*pages, allowed)
     assert not left, "the confirmation in German still shows:\n" + "\n".join(left)
+
+
+def test_the_settings_pages_in_german_have_no_english_left(admin_client):
+    from deployments_ui.changes.models import FreezeWindow
+    from tests.changes.helpers import freeze_now, protect
+    from tests.deployments import deployment_url, find_deployment
+
+    client, sandbox = admin_client
+    protect("live")
+    freeze_now("live", description="Release")
+    item = find_deployment(sandbox, enabled=True, live=False)
+    names = sandbox_names(sandbox) | {"Release", "UTC", "Europe/London"}
+    # A window's times are worded as recorded (the audit trail keeps the same words): data here.
+    names |= {window.when_text for window in FreezeWindow.objects.all()}
+    for url in (
+        "/settings/change-control/",
+        "/settings/freeze-windows/",
+        "/settings/service-key/",
+        deployment_url(item, "delete/"),
+        deployment_url(item, "edit/"),
+        f"/flow-versions/{item['flow_version_id']}/deployments/",
+        f"/flow-versions/{item['flow_version_id']}/deployments/new/",
+    ):
+        assert_german(client, url, names)
