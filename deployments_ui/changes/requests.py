@@ -16,14 +16,9 @@ from deployments_ui import audit
 from deployments_ui.accounts.same_person import accounts_of, approval_pause, same_person
 from deployments_ui.audit import Actor
 from deployments_ui.audit.models import AuditEvent
-from deployments_ui.changes.gate import (
-    RequestRefused,
-    may_decide,
-    record_control,
-    stored_summary,
-    summary,
-)
+from deployments_ui.changes.gate import RequestRefused, may_decide, record_control
 from deployments_ui.changes.models import ChangeDecision, ChangeRequest
+from deployments_ui.changes.summaries import stored_summary, summary
 from deployments_ui.notifications import events, outbox
 
 Action = AuditEvent.Action

@@ -8,9 +8,9 @@ from django import template
 from django.utils.formats import date_format
 from django.utils.translation import pgettext
 
-from deployments_ui.changes.gate import summary_words
 from deployments_ui.changes.requests import open_requests
 from deployments_ui.changes.rules import freeze_in_force, freezes_in_force, next_freeze
+from deployments_ui.changes.summaries import summary_words
 
 register = template.Library()
 register.filter("summary_words", summary_words)
