@@ -9,8 +9,9 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from deployments_ui.audit.entries import SETTINGS_ACTIONS, entry_queryset, for_deployment
+from deployments_ui.audit.entries import entry_queryset, for_deployment
 from deployments_ui.audit.people import ACCOUNT_ACTIONS
+from deployments_ui.audit.wording import SETTINGS_ACTIONS
 
 # "What changed before…": the hours looked back from `before` unless `hours` says otherwise.
 BEFORE_HOURS = 6

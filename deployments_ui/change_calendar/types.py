@@ -103,7 +103,7 @@ class Entry:
 
     @property
     def kind_label(self) -> str:
-        return gettext(KIND_LABELS[self.kind])
+        return gettext(str(KIND_LABELS[self.kind]))
 
     @property
     def is_past(self) -> bool:

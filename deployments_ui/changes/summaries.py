@@ -81,7 +81,7 @@ def summary_words(request: ChangeRequest) -> str:
     if request.bulk_job_id or (request.expected or {}).get("items"):
         items = (request.expected or {}).get("items") or []
         refs = [
-            DeploymentRef(**{name: item.get(name) for name in IDENTITY_FIELDS if name in item})
+            DeploymentRef(**{name: item[name] for name in IDENTITY_FIELDS if name in item})
             for item in items
             if isinstance(item, dict)
         ]

@@ -18,9 +18,9 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext, ngettext
 
-from deployments_ui.audit.entries import SETTINGS_ACTIONS
 from deployments_ui.audit.models import AuditEvent
 from deployments_ui.audit.people import ACCOUNT_ACTIONS
+from deployments_ui.audit.wording import SETTINGS_ACTIONS
 
 KIND_CHANGE = "change"
 KIND_DRIFT = "drift"

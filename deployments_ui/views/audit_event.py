@@ -11,9 +11,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from deployments_ui.accounts.access import may_act, sees_everything
 from deployments_ui.audit import Actor
-from deployments_ui.audit.entries import SETTINGS_ACTIONS, entry_from_event
+from deployments_ui.audit.entries import entry_from_event
 from deployments_ui.audit.models import AuditEvent
 from deployments_ui.audit.people import ACCOUNT_ACTIONS
+from deployments_ui.audit.wording import SETTINGS_ACTIONS
 from deployments_ui.changes.gate import ApprovalNeeded
 from deployments_ui.core.errors import ActionRefused, ConsoleError
 from deployments_ui.core.http import SignedInRequest

@@ -187,7 +187,7 @@ def test_the_job_page_shows_each_result_and_polls_only_while_running(signed_in, 
     html = signed_in.get(f"/jobs/{job.pk}/").content.decode()
     assert "2 of 2</strong> finished: 1 done, 1 skipped, 0 failed" in html
     assert (
-        "<strong>Skipped</strong>: <q class=\"failure-message\">Already disabled by someone else."
+        '<strong>Skipped</strong>: <q class="failure-message">Already disabled by someone else.'
         " Nothing was changed.</q>" in html
     )
     assert "hx-trigger" not in html.split('id="job-progress"')[1].split(">")[0]
