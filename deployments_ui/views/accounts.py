@@ -106,13 +106,13 @@ def logout(request: HttpRequest) -> HttpResponse:
         # Ends the session at the identity provider too, which sends the browser back here.
         back_from_provider = oidc.logout_url(request)
         auth_logout(request)
-        messages.success(request, "You have signed out.")
+        messages.success(request, _("You have signed out."))
         return redirect(back_from_provider)
     auth_logout(request)
     if was_sso and settings.SSO_LOGOUT_URL:
         # Otherwise the proxy would sign the person straight back in on the next page.
         return redirect(settings.SSO_LOGOUT_URL)
-    messages.success(request, "You have signed out.")
+    messages.success(request, _("You have signed out."))
     return redirect(settings.LOGOUT_REDIRECT_URL)
 
 

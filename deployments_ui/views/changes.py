@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from deployments_ui import audit
@@ -24,7 +25,9 @@ from deployments_ui.forms.changes import FreezeWindowForm
 from deployments_ui.patchworks import PatchworksError
 from deployments_ui.presenters import deployment_label
 
-AUDIT_DOWN = "The console could not record this step in the audit log, so nothing was done."
+AUDIT_DOWN = gettext_lazy(
+    "The console could not record this step in the audit log, so nothing was done."
+)
 HIDDEN_KEYS = {"Deployment id", "Flow version id", "Change asked for", "Change request"}
 
 
@@ -110,9 +113,14 @@ def _step(request, pk: int, do) -> HttpResponse:
     except ActionRefused as refused:
         messages.error(request, refused.message)
     except PatchworksError as error:
-        messages.error(request, f"Patchworks did not take the change: {error.message}")
+        messages.error(
+            request,
+            gettext("Patchworks did not take the change: %(message)s") % {"message": error.message},
+        )
     except MissingApiKey:
-        messages.error(request, "Add your Patchworks API key first, on the My API key page.")
+        messages.error(
+            request, gettext("Add your Patchworks API key first, on the My API key page.")
+        )
     except AuditUnavailable:
         messages.error(request, AUDIT_DOWN)
     else:
@@ -196,7 +204,7 @@ def change_apply(request: HttpRequest, pk: int) -> HttpResponse:
         return _applied_message(result)
 
     if request.POST.get("break_glass") and not request.POST.get("break_glass_reason", "").strip():
-        messages.error(request, "To apply it without waiting for approval, say why.")
+        messages.error(request, gettext("To apply it without waiting for approval, say why."))
         return redirect("change-detail", pk=pk)
     return _step(request, pk, do)
 
@@ -205,7 +213,9 @@ def change_apply(request: HttpRequest, pk: int) -> HttpResponse:
 def change_edit(request: HttpRequest, pk: int) -> HttpResponse:
     priority = request.POST.get("priority", "unchanged")
     if priority not in ("unchanged", "", "1", "2", "3", "4", "5"):
-        messages.error(request, "Priority is 1 (highest) to 5, or empty to inherit from the flow.")
+        messages.error(
+            request, gettext("Priority is 1 (highest) to 5, or empty to inherit from the flow.")
+        )
         return redirect("change-detail", pk=pk)
 
     def do(actor):
@@ -253,7 +263,7 @@ def change_control_settings(request: HttpRequest) -> HttpResponse:
         except AuditUnavailable:
             messages.error(request, AUDIT_DOWN)
         else:
-            messages.success(request, "Saved the change control rules.")
+            messages.success(request, gettext("Saved the change control rules."))
         return redirect("change-control-settings")
     saved = {
         (rule.environment_type, rule.environment_id): rule for rule in ChangeRule.objects.all()
@@ -297,9 +307,9 @@ def freeze_windows(request: HttpRequest) -> HttpResponse:
                 actor=Actor.from_request(request), window_id=int(request.POST["delete"])
             )
         except (ValueError, AuditUnavailable):
-            messages.error(request, "The freeze window could not be removed.")
+            messages.error(request, gettext("The freeze window could not be removed."))
         else:
-            messages.success(request, "Removed the freeze window.")
+            messages.success(request, gettext("Removed the freeze window."))
         return redirect("freeze-windows")
     form = FreezeWindowForm(
         request.POST if request.method == "POST" else None, environments=environments
@@ -312,7 +322,9 @@ def freeze_windows(request: HttpRequest) -> HttpResponse:
         except AuditUnavailable:
             messages.error(request, AUDIT_DOWN)
         else:
-            messages.success(request, f"Added the freeze window {window.when_text}.")
+            messages.success(
+                request, gettext("Added the freeze window %(when)s.") % {"when": window.when_text}
+            )
             return redirect("freeze-windows")
     context = {
         "form": form,

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from deployments_ui.audit import Actor
@@ -23,7 +24,10 @@ def notification_settings(request: SignedInRequest) -> HttpResponse:
         subscription = services.subscription_create(
             form=form, user=request.user, actor=Actor.from_request(request)
         )
-        messages.success(request, f"Saved “{subscription.name}”. {_email_note(request)}")
+        messages.success(
+            request,
+            gettext("Saved “%(name)s”.") % {"name": subscription.name} + " " + _email_note(request),
+        )
         return redirect("notification-settings")
     context = {
         "subscriptions": services.subscription_list(user=request.user),
@@ -44,7 +48,7 @@ def notification_edit(request: SignedInRequest, subscription: int) -> HttpRespon
     form = SubscriptionForm(request.POST or None, instance=found)
     if request.method == "POST" and form.is_valid():
         services.subscription_save(form=form, actor=Actor.from_request(request))
-        messages.success(request, f"Saved “{found.name}”.")
+        messages.success(request, gettext("Saved “%(name)s”.") % {"name": found.name})
         return redirect("notification-settings")
     status = 400 if request.method == "POST" else 200
     context = {"form": form, "subscription": found}
@@ -57,7 +61,11 @@ def notification_delete(request: SignedInRequest, subscription: int) -> HttpResp
     if found is None:
         raise Http404("No such notification of yours.")
     services.subscription_delete(subscription=found, actor=Actor.from_request(request))
-    messages.success(request, f"Removed “{found.name}”: you will not be emailed about it again.")
+    messages.success(
+        request,
+        gettext("Removed “%(name)s”: you will not be emailed about it again.")
+        % {"name": found.name},
+    )
     return redirect("notification-settings")
 
 
@@ -97,7 +105,7 @@ def webhook_edit(request: SignedInRequest, webhook: int) -> HttpResponse:
     form = WebhookForm(request.POST or None, instance=found)
     if request.method == "POST" and form.is_valid():
         services.webhook_save(form=form, actor=Actor.from_request(request))
-        messages.success(request, f"Saved the webhook “{found.name}”.")
+        messages.success(request, gettext("Saved the webhook “%(name)s”.") % {"name": found.name})
         return redirect("webhook-detail", webhook=found.pk)
     status = 400 if request.method == "POST" else 200
     context = {"form": form, "webhook": found}
@@ -108,7 +116,10 @@ def webhook_edit(request: SignedInRequest, webhook: int) -> HttpResponse:
 def webhook_delete(request: SignedInRequest, webhook: int) -> HttpResponse:
     found = get_object_or_404(Webhook, pk=webhook)
     services.webhook_delete(webhook=found, actor=Actor.from_request(request))
-    messages.success(request, f"Deleted the webhook “{found.name}” and its delivery log.")
+    messages.success(
+        request,
+        gettext("Deleted the webhook “%(name)s” and its delivery log.") % {"name": found.name},
+    )
     return redirect("webhook-list")
 
 
@@ -118,14 +129,21 @@ def webhook_test(request: SignedInRequest, webhook: int) -> HttpResponse:
     sent = services.webhook_send_test(found)
     if sent.status == Delivery.Status.DELIVERED:
         messages.success(
-            request, f"The test was delivered (the receiver answered {sent.last_status_code})."
+            request,
+            gettext("The test was delivered (the receiver answered %(status)s).")
+            % {"status": sent.last_status_code},
         )
     else:
-        messages.error(request, f"The test was not delivered: {sent.last_error}")
+        messages.error(
+            request,
+            gettext("The test was not delivered: %(error)s") % {"error": sent.last_error},
+        )
     return redirect("webhook-detail", webhook=found.pk)
 
 
 def _email_note(request: SignedInRequest) -> str:
     if request.user.email:
-        return f"Emails go to {request.user.email}."
-    return "You have no email address yet: ask an admin to add one, or nothing can be sent."
+        return gettext("Emails go to %(email)s.") % {"email": request.user.email}
+    return gettext(
+        "You have no email address yet: ask an admin to add one, or nothing can be sent."
+    )
