@@ -169,9 +169,9 @@ def job_cancel(request: SignedInRequest, job: int) -> HttpResponse:
         return _see_job(found.pk)
     messages.success(
         request,
-        f"Cancelled: {stopped} not yet sent will not be sent."
+        gettext("Cancelled: %(count)s not yet sent will not be sent.") % {"count": stopped}
         if stopped
-        else "Cancelled: the worker stops before its next item.",
+        else gettext("Cancelled: the worker stops before its next item."),
     )
     return _see_job(found.pk)
 

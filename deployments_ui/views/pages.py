@@ -18,6 +18,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
 from django_htmx.http import HttpResponseClientRedirect
 
 from deployments_ui.accounts import access
@@ -44,8 +45,10 @@ def needs_api_key(view):
         except MissingApiKey:
             messages.info(
                 request,
-                "To see and change deployments, the console needs your Patchworks API key. "
-                "Add it below; it is stored encrypted and never shown again.",
+                gettext(
+                    "To see and change deployments, the console needs your Patchworks API key. "
+                    "Add it below; it is stored encrypted and never shown again."
+                ),
             )
             if request.htmx:
                 return HttpResponseClientRedirect(reverse("api-key"))

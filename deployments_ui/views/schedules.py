@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -202,11 +203,23 @@ def schedule_cancel(request: SignedInRequest, change: int) -> HttpResponse:
     except AuditUnavailable as error:
         messages.error(request, error.message)
         return redirect(next_url)
-    what = " and ".join(
-        f"the {item.action} due {schedules.exact_time(item.due_at)}" for item in cancelled
+    what = gettext(" and ").join(
+        (
+            gettext("the enable due %(time)s")
+            if item.action == "enable"
+            else gettext("the disable due %(time)s")
+        )
+        % {"time": _moment(item.due_at)}
+        for item in cancelled
     )
-    messages.success(request, f"Cancelled {what} for {found.label}.")
+    words = {"name": found.label, "changes": what}
+    messages.success(request, gettext("Cancelled %(changes)s for %(name)s.") % words)
     return redirect(next_url)
+
+
+def _moment(value) -> str:
+    """'30 Nov 2026, 18:00 GMT' ('30. November 2026, 18:00 GMT' in German)."""
+    return date_format(timezone.localtime(value), gettext("j M Y, H:i T"))
 
 
 @require_http_methods(["GET", "POST"])
@@ -239,8 +252,12 @@ def schedule_move(request: SignedInRequest, change: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Moved the {moved.action} of {moved.label} to "
-                f"{schedules.exact_time(moved.due_at)}.",
+                (
+                    gettext("Moved the enable of %(name)s to %(time)s.")
+                    if moved.action == "enable"
+                    else gettext("Moved the disable of %(name)s to %(time)s.")
+                )
+                % {"name": moved.label, "time": _moment(moved.due_at)},
             )
             return redirect(next_url)
     context = {"change": found, "form": form, "next": next_url, "zone_name": form.zone_name()}
