@@ -85,11 +85,13 @@ def _role_groups(request):
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     from deployments_ui.changes.rules import forget_snapshots
+    from deployments_ui.core.kept import forget_everything
     from deployments_ui.views.health import READINESS_CHECKS
 
     def forget() -> None:
         cache.clear()
         forget_snapshots()
+        forget_everything()
         for check in READINESS_CHECKS.values():
             getattr(check, "forget", lambda: None)()
 
@@ -150,6 +152,22 @@ def ann(db) -> User:
 def roles(transactional_db) -> None:
     """The role groups, for transactional tests (see factories.ensure_roles)."""
     ensure_roles()
+
+
+@pytest.fixture
+def flow_health_minute(monkeypatch):
+    """Flow health's clock held at the moment the test began, until the test moves it
+    (`flow_health_minute.now = ...`): its runs are read once a minute per key."""
+    from types import SimpleNamespace
+
+    from django.utils import timezone
+
+    from deployments_ui.flow_health import reading
+
+    began = timezone.now()
+    clock = SimpleNamespace(now=lambda: began)
+    monkeypatch.setattr(reading, "timezone", clock)
+    return clock
 
 
 @pytest.fixture

@@ -74,3 +74,18 @@ def test_permissions_at_a_place_are_worked_out_again_after_forget(operator):
     assert scopes.permissions_at(operator) == held  # remembered for this user object
     scopes.forget(operator)
     assert "deployments_ui.toggle_deployments" not in scopes.permissions_at(operator)
+
+
+def test_a_call_that_needs_the_database_after_all_is_made_again_on_this_thread():
+    where = []
+
+    def call():
+        where.append(threading.current_thread())
+        if overlap.elsewhere():
+            raise overlap.OnlyOnRequestThread()
+        return "answered"
+
+    assert overlap.elsewhere() is False
+    assert overlap.result_here(overlap.started(call), call) == "answered"
+    assert where[0] is not threading.current_thread()
+    assert where[1] is threading.current_thread()

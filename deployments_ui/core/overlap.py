@@ -9,6 +9,7 @@ one connection, and the request's transaction is not the thread's.
 from __future__ import annotations
 
 import contextvars
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
@@ -18,16 +19,48 @@ from django.db import connections
 T = TypeVar("T")
 
 _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="console-read")
+_elsewhere: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "overlap_elsewhere", default=False
+)
+
+
+class OnlyOnRequestThread(Exception):
+    """The call needed the database after all (e.g. Redis went away meanwhile): make it again
+    on the request's own thread."""
+
+
+def elsewhere() -> bool:
+    """Whether this code runs in another thread for a request (where the database is not)."""
+    return _elsewhere.get()
 
 
 def started(call: Callable[[], T]) -> Future[T]:
     """`call()` running now in another thread; `.result()` waits for it (and raises its error)."""
     context = contextvars.copy_context()
+    began = threading.Event()
 
     def run() -> T:
+        began.set()
         try:
-            return context.run(call)
+            return context.run(_marked, call)
         finally:
             connections.close_all()  # this thread's own, if anything opened one after all
 
-    return _pool.submit(run)
+    future = _pool.submit(run)
+    # Wait until the call has begun: busy with the page, this thread would otherwise keep the
+    # interpreter for a few milliseconds more before the call could even send its request.
+    began.wait(timeout=0.05)
+    return future
+
+
+def result_here(future: Future[T], call: Callable[[], T]) -> T:
+    """The future's result, or `call()` made on this thread when it could not be had there."""
+    try:
+        return future.result()
+    except OnlyOnRequestThread:
+        return call()
+
+
+def _marked(call: Callable[[], T]) -> T:
+    _elsewhere.set(True)
+    return call()

@@ -8,21 +8,28 @@ returns has its flow names and version numbers filled in where Patchworks left t
 from __future__ import annotations
 
 import hashlib
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
 
 from deployments_ui.accounts.credentials import api_key_for
 from deployments_ui.core import overlap
+from deployments_ui.core.kept import Kept
 from deployments_ui.flow_health import (
     HealthBoard,
     OneDeployment,
+    RunsRead,
     board_of,
+    keep_runs,
     read_board,
     read_runs,
     runs_of_one,
+    runs_this_minute,
 )
 from deployments_ui.patchworks import (
     Deployment,
@@ -35,6 +42,8 @@ from deployments_ui.patchworks import (
     VirtualEnvironment,
     budget,
 )
+
+T = TypeVar("T")
 
 PICKER_PAGE_LIMIT = 10
 # Reading the list to find chosen deployments: 100 a page, stopping after this many pages.
@@ -59,6 +68,12 @@ class Pickers:
     flows: list[Flow]
 
 
+# The last answer to each list read in this process, for the next page to be prepared from.
+_last_answers: Kept[tuple, _Answered] = Kept(32)
+PICKERS_HELD_SECONDS = 10
+_pickers_held: Kept[str, tuple[float, Pickers]] = Kept(64)
+
+
 def client_for(user) -> PatchworksClient:
     """The person's own client (raises MissingApiKey when they have saved no key)."""
     return PatchworksClient(api_key_for(user))
@@ -80,37 +95,108 @@ def deployment_list(*, user, query: DeploymentQuery) -> Page[Deployment]:
     return _named_page(user, page)
 
 
-def deployment_list_with_health(
-    *, user, query: DeploymentQuery
-) -> tuple[Page[Deployment], HealthBoard | None]:
-    """One page of deployments and its rows' flow health (None for an empty page), the two
-    upstream reads sent at once: the page waits for the slower one, not for both in turn."""
-    return _with_health(user, lambda: deployment_list(user=user, query=query))
-
-
-def flow_version_list_with_health(
-    *, user, flow_version_id: str, page: int = 1, per_page: int = 25
-) -> tuple[Page[Deployment], HealthBoard | None]:
-    """`flow_version_deployment_list` and its rows' flow health, read at once."""
-    return _with_health(
+def deployment_list_reading(*, user, query: DeploymentQuery) -> ListReading:
+    """One page of all deployments being read, filtered and sorted as asked, with its rows'
+    flow health."""
+    client = client_for(user)
+    return ListReading(
         user,
-        lambda: flow_version_deployment_list(
-            user=user, flow_version_id=flow_version_id, page=page, per_page=per_page
+        lambda: client.list_deployments(
+            filters=query.filters, sort=query.sort, page=query.page, per_page=query.per_page
         ),
+        ("deployments", repr(query)),
     )
 
 
-def _with_health(user, read_page) -> tuple[Page[Deployment], HealthBoard | None]:
+def flow_version_list_reading(
+    *, user, flow_version_id: str, page: int = 1, per_page: int = 25
+) -> ListReading:
+    """One page of the deployments of one flow version being read, with their flow health."""
     client = client_for(user)
-    if budget.counts_in_database():
-        found, read = read_page(), read_runs(client)
-    else:
-        runs = overlap.started(lambda: read_runs(client))
+    return ListReading(
+        user,
+        lambda: client.list_flow_version_deployments(flow_version_id, page=page, per_page=per_page),
+        ("flow-version", flow_version_id, page, per_page),
+    )
+
+
+@dataclass(frozen=True)
+class _Answered:
+    raw: Page[Deployment]
+    page: Page[Deployment]
+    runs: RunsRead
+    board: HealthBoard | None
+
+
+class ListReading:
+    """A page of deployments on its way from Patchworks, and its rows' flow health.
+
+    The list and the runs are read at once (the page waits for the slower, not for both in
+    turn; the runs only once a minute per key, see `runs_this_minute`). Meanwhile `guessed()`
+    is what the same read answered last time in this process, so that a page can be prepared
+    while the answer travels; `as_guessed` says, once `result()` is in, whether the answer is
+    the same, so that the page prepared is the page to show. Nothing is guessed across keys.
+    """
+
+    def __init__(self, user, read: Callable[[], Page[Deployment]], name: tuple) -> None:
+        key = _key_fingerprint(user)
+        client = client_for(user)
+        self._user, self._name = user, (key, settings.PATCHWORKS_BASE_URL, *name)
+        runs = runs_this_minute(key)
+        self._last = _last_answers.get(self._name) if runs is not None else None
+        if self._last is not None and self._last.runs is not runs:
+            self._last = None
+        self.as_guessed = False
+
+        def runs_read() -> RunsRead:
+            return runs if runs is not None else keep_runs(key, read_runs(client))
+
+        self._read, self._runs_read = read, runs_read
+        self._degraded = budget.degraded()
+        if budget.counts_in_database():
+            self._last = None
+            self._raw, self._runs = _done(read), _done(runs_read)
+        else:
+            self._raw = overlap.started(read)
+            self._runs = _done(runs_read) if runs is not None else overlap.started(runs_read)
+
+    def guessed(self) -> tuple[Page[Deployment], HealthBoard | None] | None:
+        """The last answer to the same read (as if new: its age is not known to be the
+        answer's), or None."""
+        if self._last is None:
+            return None
+        return replace(self._last.page, fetched_at=None), self._last.board
+
+    def result(self) -> tuple[Page[Deployment], HealthBoard | None]:
+        """The page and its board (None for an empty page); raises the read's PatchworksError."""
         try:
-            found = read_page()
+            raw = overlap.result_here(self._raw, self._read)
         finally:
-            read = runs.result()  # never left running after the request
-    return found, (board_of(read, found.items) if found.items else None)
+            # Never left running after the request.
+            runs = overlap.result_here(self._runs, self._runs_read)
+        last = self._last
+        if last and raw == last.raw and runs is last.runs and self._unchanged(raw):
+            self.as_guessed = True
+            return last.page, last.board
+        page = _named_page(self._user, raw)
+        board = board_of(runs, page.items) if page.items else None
+        _last_answers.put(self._name, _Answered(raw, page, runs, board))
+        return page, board
+
+    def _unchanged(self, raw: Page[Deployment]) -> bool:
+        """Whether a page prepared before the answer still says what one rendered now would:
+        not when the answer says its age, nor when the read found Redis gone (a banner)."""
+        return not raw.is_dated and budget.degraded() == self._degraded
+
+
+def _done(call: Callable[[], T]) -> Future[T]:
+    """`call()` made now, as a finished future (its result, or its error)."""
+    future: Future[T] = Future()
+    try:
+        future.set_result(call())
+    except BaseException as error:
+        future.set_exception(error)
+    return future
 
 
 def flow_version_deployment_list(
@@ -173,8 +259,12 @@ def read_states(*, user, deployment_ids: list[str], filters=None) -> dict[str, D
 
 
 def pickers_get(*, user) -> Pickers:
-    """Environments, packages and flows to choose from, cached briefly per key."""
+    """Environments, packages and flows to choose from, cached briefly per key (and held by
+    this process for a few seconds of that, so that a page does not unpack them each time)."""
     cache_key = f"pickers:{_key_fingerprint(user)}"
+    held = _pickers_held.get(cache_key)
+    if held is not None and held[0] > time.monotonic():
+        return held[1]
     pickers = cache.get(cache_key)
     if pickers is None:
         client = client_for(user)
@@ -184,6 +274,8 @@ def pickers_get(*, user) -> Pickers:
             flows=_all_pages(client.list_flows),
         )
         cache.set(cache_key, pickers, settings.PATCHWORKS_PICKER_CACHE_SECONDS)
+    held_for = min(PICKERS_HELD_SECONDS, settings.PATCHWORKS_PICKER_CACHE_SECONDS)
+    _pickers_held.put(cache_key, (time.monotonic() + held_for, pickers))
     return pickers
 
 

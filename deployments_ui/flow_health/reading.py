@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from deployments_ui.core.kept import Kept
 from deployments_ui.flow_health.health import Health, Kind, Window, assess, window_of
 from deployments_ui.flow_health.summary import remember
 from deployments_ui.patchworks import (
@@ -80,10 +81,7 @@ def read_runs(client: PatchworksClient, *, now: datetime | None = None) -> RunsR
     moment = now or timezone.now()
     if not settings.CONSOLE_FLOW_HEALTH_ENABLED:
         return RunsRead(moment, board=HealthBoard(readable=False))
-    hours = min(max(settings.CONSOLE_FLOW_HEALTH_HOURS, 1), 7 * 24)
-    # Whole minutes, so that everyone viewing a page within the same minute asks the same
-    # question and shares one answer (patchworks/shared.py).
-    since = (moment - timedelta(hours=hours)).replace(second=0, microsecond=0)
+    since = _since(moment)
     try:
         page = client.list_flow_runs(
             started_after=since, per_page=settings.CONSOLE_FLOW_HEALTH_RUNS
@@ -94,6 +92,45 @@ def read_runs(client: PatchworksClient, *, now: datetime | None = None) -> RunsR
         logger.info("flow health: runs could not be read (status %s)", error.status)
         return RunsRead(moment, board=HealthBoard(notice=UNAVAILABLE.format(message=error.message)))
     return RunsRead(moment, since, page)
+
+
+def _since(moment: datetime) -> datetime:
+    """Whole minutes, so that everyone viewing a page within the same minute asks the same
+    question and shares one answer (patchworks/shared.py, and `runs_this_minute`)."""
+    hours = min(max(settings.CONSOLE_FLOW_HEALTH_HOURS, 1), 7 * 24)
+    return (moment - timedelta(hours=hours)).replace(second=0, microsecond=0)
+
+
+# The lists' runs, read once a minute per key in each process
+#
+# The question a list asks about runs changes once a minute (`_since`), so its answer is kept
+# in this process for the rest of that minute: a list page then waits only for its own list.
+# Kept per key (`key`: a fingerprint of the person's API key), so that nobody is shown what
+# another key read; failures are not kept.
+
+_runs_kept: Kept[tuple, RunsRead] = Kept(32)
+
+
+def runs_this_minute(key: str, *, now: datetime | None = None) -> RunsRead | None:
+    """The runs read kept for this key and this minute's question, if any."""
+    return _runs_kept.get(_runs_key(key, now or timezone.now()))
+
+
+def keep_runs(key: str, read: RunsRead) -> RunsRead:
+    """Keep a runs read for the rest of its minute (unless it failed for now), and return it."""
+    if read.page is not None or (read.board is not None and not read.board.readable):
+        _runs_kept.put(_runs_key(key, read.moment), read)
+    return read
+
+
+def _runs_key(key: str, moment: datetime) -> tuple:
+    return (
+        key,
+        _since(moment),
+        settings.CONSOLE_FLOW_HEALTH_ENABLED,
+        settings.CONSOLE_FLOW_HEALTH_RUNS,
+        settings.PATCHWORKS_BASE_URL,
+    )
 
 
 def board_of(read: RunsRead, deployments: Iterable[Deployment]) -> HealthBoard:

@@ -47,6 +47,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache.backends.redis import RedisCache
 
+from deployments_ui.core import overlap
 from deployments_ui.patchworks import redis_health
 
 logger = logging.getLogger(__name__)
@@ -297,10 +298,14 @@ def _try_take(shape: Shape, priority: str, key: str, now: float) -> float:
         try:
             return _try_take_redis(redis, shape, priority, key, now)
         except redis_health.REDIS_ERRORS as exc:
+            if overlap.elsewhere():
+                raise overlap.OnlyOnRequestThread() from exc
             if redis_health.failed(exc):
                 _seed_database(shape, now)
     if priority == BACKGROUND:
         return BACKGROUND_RETRY  # jobs pause until Redis answers again
+    if overlap.elsewhere():
+        raise overlap.OnlyOnRequestThread()
     return _try_take_db(shape, priority, key, now)
 
 

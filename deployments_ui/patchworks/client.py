@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from django.views.decorators.debug import sensitive_variables
 
+from deployments_ui.core.kept import Kept
 from deployments_ui.patchworks import allowance, budget, shared, transport
 from deployments_ui.patchworks.errors import (
     GONE_DEPLOYMENT,
@@ -415,13 +416,29 @@ class PatchworksClient:
     def _page(
         self, answer: shared.Answer, parse: Callable[[Any], T], page: int, per_page: int
     ) -> Page[T]:
+        asked = (parse, max(1, page), min(max(1, per_page), 100), _first_of(answer.body))
+        kept = _parsed.get(asked)
+        if kept is not None and kept[0] == answer.body:
+            return replace(kept[1], fetched_at=answer.fetched_at)
         try:
-            result = parse_page(
-                answer.body, parse, page=max(1, page), per_page=min(max(1, per_page), 100)
-            )
+            result = parse_page(answer.body, parse, page=asked[1], per_page=asked[2])
         except ShapeError:
             raise malformed(write=False) from None
+        _parsed.put(asked, (answer.body, result))
         return replace(result, fetched_at=answer.fetched_at)
+
+
+# The same answer again (a list reloaded, or watched by several people) is not parsed again:
+# a page depends on nothing but the answer and what was asked.
+_parsed: Kept[tuple[Any, ...], tuple[Any, Page[Any]]] = Kept(16)
+
+
+def _first_of(body: Any) -> Any:
+    """What tells answers apart cheaply (the whole answer is compared before reuse)."""
+    data = body.get("data") if isinstance(body, dict) else body
+    if not isinstance(data, list) or not data or not isinstance(data[0], dict):
+        return None
+    return (len(data), str(data[0].get("id")))
 
 
 def _optional_id(value: Any) -> str | None:

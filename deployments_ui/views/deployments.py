@@ -25,6 +25,7 @@ from deployments_ui.presenters import (
 )
 from deployments_ui.views.pages import (
     buttons_at,
+    compressed,
     needs_api_key,
     respond,
     shows_errors,
@@ -38,24 +39,16 @@ LIST_TABLE = "deployments_ui/deployment_list.html#deployment-table"
 @vary_on_headers("HX-Request")
 @needs_api_key
 def deployment_list(request: ConsoleRequest) -> HttpResponse:
-    page, error = None, None
+    reading, error = None, None
     try:
         pickers = reads.pickers_get(user=request.user)
     except PatchworksError as failure:
         pickers, error = None, failure
     form = DeploymentFilterForm(request.GET, pickers=pickers)
     form.is_valid()
-    board = None
     if error is None:
-        try:
-            page, board = reads.deployment_list_with_health(
-                user=request.user, query=form.to_query()
-            )
-        except PatchworksError as failure:
-            error = failure
-    context = list_context(request, form=form, page=page, board=board)
-    template = "deployments_ui/deployment_list.html"
-    return respond(request, template, context, fragment=LIST_TABLE, error=error)
+        reading = reads.deployment_list_reading(user=request.user, query=form.to_query())
+    return _list_page(request, "deployments_ui/deployment_list.html", form, reading, error)
 
 
 @require_GET
@@ -65,19 +58,35 @@ def flow_version_deployment_list(request: ConsoleRequest, flow_version: str) -> 
     form = DeploymentFilterForm(request.GET, pickers=None)
     form.is_valid()
     query = form.to_query()
-    page, board, error = None, None, None
-    try:
-        page, board = reads.flow_version_list_with_health(
-            user=request.user,
-            flow_version_id=flow_version,
-            page=query.page,
-            per_page=query.per_page,
-        )
-    except PatchworksError as failure:
-        error = failure
-    context = list_context(request, form=form, page=page, flow_version=flow_version, board=board)
+    reading = reads.flow_version_list_reading(
+        user=request.user, flow_version_id=flow_version, page=query.page, per_page=query.per_page
+    )
     template = "deployments_ui/flow_version_deployment_list.html"
-    return respond(request, template, context, fragment=LIST_TABLE, error=error)
+    return _list_page(request, template, form, reading, flow_version=flow_version)
+
+
+def _list_page(request, template, form, reading, error=None, flow_version="") -> HttpResponse:
+    """The list, rendered while Patchworks' answer travels from the last answer to the same
+    read, and shown if the answer is the same; rendered again from the answer otherwise."""
+
+    def rendered(page=None, board=None, error=None) -> HttpResponse:
+        context = list_context(
+            request, form=form, page=page, flow_version=flow_version, board=board
+        )
+        response = respond(request, template, context, fragment=LIST_TABLE, error=error)
+        return response.render()
+
+    if reading is None:
+        return rendered(error=error)
+    guess = reading.guessed()
+    prepared = compressed(request, rendered(*guess)) if guess else None
+    try:
+        page, board = reading.result()
+    except PatchworksError as failure:
+        return rendered(error=failure)
+    if prepared is not None and reading.as_guessed:
+        return prepared
+    return rendered(page, board)
 
 
 @require_GET

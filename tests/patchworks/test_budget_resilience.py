@@ -41,6 +41,8 @@ def proxy(settings, monkeypatch):
                 "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 2.0},
             }
         }
+        # As in production with Redis: every request reads its session through the cache.
+        settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
         budget.reset()
         yield running
         running.restore()

@@ -102,8 +102,9 @@ def test_it_makes_one_upstream_request_per_view_once_pickers_are_cached(signed_i
     on_sandbox.clear_requests()
     signed_in.get("/deployments/?sort=flow_name")
     paths = [entry["path"] for entry in on_sandbox.requests()]
-    # The list, and one read of recent runs for every row's health mark.
-    assert sorted(paths) == ["/api/v1/flow-runs", "/api/v1/flow-version-deployments"], paths
+    # The list; the runs behind every row's health mark at most once a minute (see
+    # test_list_while_reading.py).
+    assert "/api/v1/flow-version-deployments" in paths and len(paths) <= 2, paths
 
 
 def test_it_shows_page_position_and_links(signed_in, on_sandbox):

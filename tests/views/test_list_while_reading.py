@@ -1,0 +1,153 @@
+"""The list is prepared while Patchworks' answer travels, from the last answer to the same read,
+and that page is shown only when the answer is the same; the runs behind flow health are read
+once a minute per key."""
+
+from __future__ import annotations
+
+import gzip
+import re
+from datetime import timedelta
+
+import pytest
+
+from deployments_ui.deployments import reads
+from tests.deployments import find_deployment
+
+pytestmark = pytest.mark.django_db
+
+TABLE = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def minute(flow_health_minute):
+    return flow_health_minute
+
+
+def next_minute(clock) -> None:
+    later = clock.now() + timedelta(minutes=1)
+    clock.now = lambda: later
+
+
+def upstream_paths(sandbox) -> list[str]:
+    return sorted(entry["path"] for entry in sandbox.requests())
+
+
+def row_of(html: str, deployment_id) -> str:
+    start = html.index(f'id="deployment-row-{deployment_id}"')
+    return html[start : html.index("</tr>", start)]
+
+
+def test_the_runs_are_read_once_a_minute_per_key(client, viewer, operator, on_sandbox, minute):
+    client.force_login(viewer)
+    client.get("/deployments/")
+    on_sandbox.clear_requests()
+    client.get("/deployments/?sort=flow_name")
+    assert upstream_paths(on_sandbox) == ["/api/v1/flow-version-deployments"]
+
+    on_sandbox.clear_requests()
+    client.force_login(operator)  # another key reads for itself
+    client.get("/deployments/?sort=flow_name")
+    assert "/api/v1/flow-runs" in upstream_paths(on_sandbox)
+
+    on_sandbox.clear_requests()
+    next_minute(minute)
+    client.get("/deployments/?sort=flow_name")
+    assert upstream_paths(on_sandbox) == ["/api/v1/flow-runs", "/api/v1/flow-version-deployments"]
+
+
+def test_a_changed_answer_is_shown_not_the_page_prepared_from_the_last(
+    client, operator, on_sandbox, minute
+):
+    client.force_login(operator)
+    item = find_deployment(on_sandbox, enabled=True)
+    url = f"/deployments/?per_page=100&sort=created_at&environment={item['virtual_environment_id']}"
+    first = client.get(url, **TABLE).content.decode()
+    assert "Enabled" in row_of(first, item["id"])
+    on_sandbox.api(
+        "POST", f"/api/v1/flow-versions/{item['flow_version_id']}/deployments/{item['id']}/disable"
+    )
+    second = client.get(url, **TABLE).content.decode()
+    assert "Disabled" in row_of(second, item["id"])
+    assert second.count('id="deployment-row-') == first.count('id="deployment-row-')
+
+
+def test_a_reading_says_whether_the_answer_was_the_one_guessed(
+    operator, viewer, on_sandbox, minute
+):
+    query = reads.DeploymentQuery(per_page=10)
+    first = reads.deployment_list_reading(user=operator, query=query)
+    assert first.guessed() is None
+    page, _ = first.result()
+    assert first.as_guessed is False
+
+    again = reads.deployment_list_reading(user=operator, query=query)
+    guessed_page, _ = again.guessed()
+    assert guessed_page == page
+    assert again.result()[0] == page and again.as_guessed is True
+
+    assert reads.deployment_list_reading(user=viewer, query=query).guessed() is None
+    other = reads.deployment_list_reading(user=operator, query=reads.DeploymentQuery(per_page=5))
+    assert other.guessed() is None
+
+
+def test_nothing_is_guessed_when_the_runs_of_this_minute_are_not_at_hand(
+    operator, on_sandbox, minute
+):
+    query = reads.DeploymentQuery(per_page=10)
+    reads.deployment_list_reading(user=operator, query=query).result()
+    next_minute(minute)
+    reading_now = reads.deployment_list_reading(user=operator, query=query)
+    assert reading_now.guessed() is None
+    reading_now.result()
+    assert reading_now.as_guessed is False
+
+
+def test_a_failed_read_is_said_even_after_a_guess(client, operator, on_sandbox, settings, minute):
+    settings.PATCHWORKS_GET_RETRIES = 0
+    client.force_login(operator)
+    assert 'id="deployment-row-' in client.get("/deployments/", **TABLE).content.decode()
+    on_sandbox.set_faults(error_status=503, path_contains="/flow-version-deployments")
+    response = client.get("/deployments/", **TABLE)
+    assert response.status_code == 502
+    assert 'id="deployment-row-' not in response.content.decode()
+    assert "not answering properly" in response.content.decode()
+
+
+def test_the_page_prepared_meanwhile_is_sent_compressed_like_any_other(
+    client, operator, on_sandbox, minute
+):
+    client.force_login(operator)
+    url = "/deployments/?per_page=50"
+    pages = [client.get(url, HTTP_ACCEPT_ENCODING="gzip") for _ in range(2)]
+    for response in pages:
+        assert response.status_code == 200
+        assert response["Content-Encoding"] == "gzip"
+        assert "Accept-Encoding" in response["Vary"] and "HX-Request" in response["Vary"]
+        html = gzip.decompress(response.content).decode()
+        assert html.count('id="deployment-row-') == 50
+    rows = [
+        re.sub(
+            r'name="csrfmiddlewaretoken" value="[^"]*"', "", gzip.decompress(page.content).decode()
+        )
+        .split("<tbody", 1)[1]
+        .split("</tbody>")[0]
+        for page in pages
+    ]
+    assert rows[0] == rows[1]
+
+
+def test_the_same_answer_is_parsed_once(operator, on_sandbox, minute, monkeypatch):
+    from deployments_ui.patchworks import client as client_module
+
+    parsed = []
+    real = client_module.parse_page
+    monkeypatch.setattr(
+        client_module, "parse_page", lambda *a, **k: parsed.append(1) or real(*a, **k)
+    )
+    query = reads.DeploymentQuery(per_page=10)
+    first = reads.deployment_list_reading(user=operator, query=query).result()[0]
+    again = reads.deployment_list_reading(user=operator, query=query).result()[0]
+    assert again == first and again.items[0] is first.items[0]
+    other = reads.deployment_list_reading(user=operator, query=reads.DeploymentQuery(per_page=5))
+    assert len(other.result()[0].items) == 5
+    assert sum(parsed) == 3  # the runs, the first page, the other page
