@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -429,7 +430,7 @@ def _send_write(
     context = {**(context or {}), **_flow_health(ref)}
     if context:
         after = {**(after or {}), **context}
-    with transaction.atomic():
+    with transaction.atomic() if on_attempt else nullcontext():  # the claim commits with it
         attempt = audit.record_attempt(
             actor=actor,
             action=action,
