@@ -205,7 +205,7 @@ def with_schedule_badges(rows: list[dict]) -> list[dict]:
     return rows
 
 
-def notes_after(change: AuditEvent) -> dict:
+def badges_after(change: AuditEvent) -> dict:
     """`with_schedule_badges` for the one row a change is made to, should it succeed: its last
     change is then that change's attempt, known without a query."""
     deployment_id = change.deployment_id

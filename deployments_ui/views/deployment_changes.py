@@ -33,10 +33,10 @@ from deployments_ui.forms.deployments import (
 )
 from deployments_ui.patchworks import NotFound, ValidationFailed
 from deployments_ui.presenters import (
+    badges_after,
     deployment_label,
     deployment_row,
     health_after_change,
-    notes_after,
     toggle_context,
     toggle_question,
     with_schedule_badges,
@@ -271,7 +271,7 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
     next_url = safe_next(request, reverse("deployment-detail", args=ids))
     if request.POST.get("ask") and not request.POST.get("confirmed"):
         return _toggle_confirmation(request, ids, enabled, next_url)
-    notes: dict = {}
+    badges: dict = {}
     try:
         if not form.is_valid():
             raise ReasonRequired("Please give a reason.")
@@ -282,7 +282,7 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
             enabled=enabled,
             reason=form.cleaned_data["reason"],
             controls=controls_from(request),
-            meanwhile=_preparing(request, notes),
+            meanwhile=_preparing(request, badges),
         )
     except AlreadyInState as refused:
         return _toggle_answer(request, next_url, refused.deployment, refused.message, "warning")
@@ -299,14 +299,14 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
         message = gettext("%(label)s is now enabled — it runs on its schedule.")
     else:
         message = gettext("%(label)s is now disabled — it will not run.")
-    return _toggle_answer(request, next_url, changed, message % {"label": label}, notes=notes)
+    return _toggle_answer(request, next_url, changed, message % {"label": label}, badges=badges)
 
 
-def _preparing(request, notes: dict):
-    """What prepares the row's notes while the write is in flight (only a fragment shows them)."""
+def _preparing(request, badges: dict):
+    """What reads the row's badges while the write is in flight (only a fragment shows them)."""
     if not wants_fragment(request):
         return None
-    return lambda attempt: notes.update(notes_after(attempt))
+    return lambda attempt: badges.update(badges_after(attempt))
 
 
 def _request_link(refused) -> str:
@@ -361,7 +361,7 @@ def _toggle_failed(request, next_url, ids, error: ConsoleError) -> HttpResponse:
 
 
 def _toggle_answer(
-    request, next_url, deployment, message, level="success", *, ids=None, status=200, notes=None
+    request, next_url, deployment, message, level="success", *, ids=None, status=200, badges=None
 ) -> HttpResponse:
     """The swapped fragment (with a toast) for htmx, or a message and a redirect."""
     if not wants_fragment(request):
@@ -381,7 +381,7 @@ def _toggle_answer(
         template = "deployments_ui/_feedback.html"
     else:
         row = deployment_row(deployment)
-        row = {**row, **notes} if notes else with_schedule_badges([row])[0]
+        row = {**row, **badges} if badges else with_schedule_badges([row])[0]
         context["row"] = health_after_change(row, deployment)
         context.update(buttons_at(request.user, deployment))
         template = f"deployments_ui/_deployment_{fragment}.html"
