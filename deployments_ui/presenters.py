@@ -215,6 +215,17 @@ def with_schedule_badges(rows: list[dict]) -> list[dict]:
     return rows
 
 
+def badges_after(change: AuditEvent) -> dict:
+    """`with_schedule_badges` for the one row a change is made to, should it succeed: its last
+    change is then that change's attempt, known without a query."""
+    deployment_id = change.deployment_id
+    return {
+        "schedules": badges_for([deployment_id]).get(deployment_id, []),
+        "waiting": waiting_requests([deployment_id]).get(deployment_id),
+        "last_change": _last_change(change),
+    }
+
+
 CHANGES = ("enable", "disable", "update", "create")
 # A row's last change, by action and whether it was seen in Patchworks (translation markers).
 LAST_CHANGE_WORDS = {

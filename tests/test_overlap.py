@@ -45,6 +45,34 @@ def test_a_started_calls_error_reaches_the_caller():
         overlap.started(fails).result(timeout=5)
 
 
+def test_alongside_runs_the_call_in_another_thread_and_meanwhile_in_this_one():
+    threads = {}
+
+    def call():
+        threads["call"] = threading.current_thread()
+        return "answer"
+
+    def meanwhile():
+        threads["meanwhile"] = threading.current_thread()
+
+    assert overlap.alongside(call, meanwhile) == "answer"
+    assert threads["call"] is not threading.current_thread()
+    assert threads["meanwhile"] is threading.current_thread()
+
+
+def test_a_failing_meanwhile_is_logged_and_the_calls_own_ending_stands(caplog):
+    def meanwhile():
+        raise RuntimeError("preparing failed")
+
+    def fails():
+        raise ValueError("the call's own error")
+
+    assert overlap.alongside(lambda: 42, meanwhile) == 42
+    assert "preparing failed" in caplog.text
+    with pytest.raises(ValueError, match="the call's own error"):
+        overlap.alongside(fails, meanwhile)
+
+
 @pytest.mark.django_db
 def test_a_key_is_read_once_per_request_and_forgotten_after(operator):
     credentials.store_api_key(operator, "first-key-0001")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 import responses
@@ -12,6 +13,7 @@ from deployments_ui.audit import Actor
 from deployments_ui.core.identity import DeploymentRef
 from deployments_ui.deployments import reads, writes
 from deployments_ui.models import AuditEvent
+from deployments_ui.patchworks import PatchworksError
 
 BASE = "https://patchworks.test/api/v1"
 DEPLOYMENT = {
@@ -105,6 +107,70 @@ def test_the_attempt_is_on_record_before_the_write_is_sent(patchworks, operator)
     )
     assert attempt.environment_name == "UK Live" and attempt.environment_type == "live"
     assert attempt.before["enabled"] is False and outcome.after["enabled"] is True
+
+
+def enable_with(patchworks, operator, meanwhile, *, status=200):
+    """Enable deployment 42, `meanwhile` given; what the write's thread was, and the result."""
+    seen = {}
+
+    def enable(request):
+        seen["thread"] = threading.current_thread()
+        body = {"data": {**DEPLOYMENT, "enabled_at": "2026-01-01T10:00:00Z"}}
+        return status, {}, json.dumps(body if status == 200 else {"message": "No."})
+
+    patchworks.get(f"{BASE}/flow-versions/7/deployments/42", json={"data": DEPLOYMENT})
+    patchworks.add_callback(responses.POST, f"{BASE}/flow-versions/7/deployments/42/enable", enable)
+    seen["result"] = writes.set_enabled(
+        actor=actor_for(operator),
+        user=operator,
+        ref=DeploymentRef(flow_version_id="7", deployment_id="42"),
+        enabled=True,
+        reason="live: a reason is needed",
+        meanwhile=meanwhile,
+    )
+    return seen
+
+
+def test_meanwhile_runs_here_once_the_attempt_is_recorded_while_the_write_is_in_flight(
+    patchworks, operator
+):
+    prepared = {}
+
+    def meanwhile(attempt):
+        prepared["thread"] = threading.current_thread()
+        prepared["attempt"] = attempt.pk
+        prepared["on record"] = list(AuditEvent.objects.values_list("outcome", flat=True))
+
+    seen = enable_with(patchworks, operator, meanwhile)
+    assert seen["result"].is_enabled
+    assert seen["thread"] is not threading.current_thread()
+    assert prepared["thread"] is threading.current_thread()
+    assert prepared["on record"] == ["pending"]
+    attempt, outcome = AuditEvent.objects.order_by("id")
+    assert prepared["attempt"] == attempt.pk == outcome.completes_id
+    assert outcome.outcome == "succeeded"
+
+
+def test_a_failing_meanwhile_changes_nothing_about_the_write_or_its_record(patchworks, operator):
+    def meanwhile(attempt):
+        raise RuntimeError("the page could not prepare its row")
+
+    assert enable_with(patchworks, operator, meanwhile)["result"].is_enabled
+    assert list(AuditEvent.objects.order_by("id").values_list("outcome", flat=True)) == [
+        "pending",
+        "succeeded",
+    ]
+
+
+def test_a_write_refused_while_meanwhile_ran_is_recorded_as_failed(patchworks, operator):
+    prepared = []
+    with pytest.raises(PatchworksError):
+        enable_with(patchworks, operator, prepared.append, status=422)
+    assert len(prepared) == 1
+    assert list(AuditEvent.objects.order_by("id").values_list("outcome", flat=True)) == [
+        "pending",
+        "failed",
+    ]
 
 
 def test_someone_without_a_key_is_refused_and_it_is_recorded(patchworks, keyless_operator):

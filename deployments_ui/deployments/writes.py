@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,13 +24,14 @@ from deployments_ui.accounts.credentials import MissingApiKey
 from deployments_ui.audit import Actor
 from deployments_ui.audit.models import AuditEvent
 from deployments_ui.changes.gate import ApprovalNeeded, Change, Controls, gate
+from deployments_ui.core import overlap
 from deployments_ui.core.errors import ActionRefused, ConsoleError
 from deployments_ui.core.http import note_write_sent
 from deployments_ui.core.identity import DeploymentRef, EnvironmentRef
 from deployments_ui.core.vocabulary import EDITABLE_FIELDS
 from deployments_ui.deployments import reads
 from deployments_ui.flow_health import recall
-from deployments_ui.patchworks import Deployment, PatchworksClient, PatchworksError
+from deployments_ui.patchworks import Deployment, PatchworksClient, PatchworksError, budget
 
 logger = logging.getLogger(__name__)
 Action = AuditEvent.Action
@@ -128,6 +130,7 @@ def set_enabled(
     current: Deployment | None = None,
     on_attempt: Callable[[AuditEvent], bool] | None = None,
     context: dict[str, Any] | None = None,
+    meanwhile: Callable[[AuditEvent], None] | None = None,
 ) -> Deployment:
     """Enable or disable a deployment, unless it is already in that state.
 
@@ -135,7 +138,8 @@ def set_enabled(
     otherwise it is read here. `on_attempt` runs inside the attempt's transaction (a bulk item
     or a schedule claims itself and stores the attempt's id); returning False rolls the attempt
     back and nothing is sent. `note` says how a later change ran (its due time and lateness);
-    `context` joins the attempt's record (the bulk job, the schedule or the event it undoes).
+    `context` joins the attempt's record (the bulk job, the schedule or the event it undoes);
+    `meanwhile(attempt)` may run while the write is in flight (to prepare what success shows).
     """
     action = Action.ENABLE if enabled else Action.DISABLE
     _may_or_refuse(actor, user, action, ref, reason)
@@ -165,6 +169,7 @@ def set_enabled(
         note=note,
         on_attempt=on_attempt,
         context=context,
+        meanwhile=meanwhile,
     )
 
 
@@ -418,13 +423,14 @@ def _send_write(
     note: str = "",
     on_attempt: Callable[[AuditEvent], bool] | None = None,
     context: dict[str, Any] | None = None,
+    meanwhile: Callable[[AuditEvent], None] | None = None,
 ) -> Any:
     """Record the attempt (and the caller's claim, together), make the one remote write, record
     how it ended."""
     context = {**(context or {}), **_flow_health(ref)}
     if context:
         after = {**(after or {}), **context}
-    with transaction.atomic():
+    with transaction.atomic() if on_attempt else nullcontext():  # the claim commits with it
         attempt = audit.record_attempt(
             actor=actor,
             action=action,
@@ -439,7 +445,7 @@ def _send_write(
             raise Withdrawn("Cancelled before it was sent: nothing was sent to Patchworks.")
     note_write_sent()
     try:
-        result = send()
+        result = _sent(send, meanwhile, attempt)
     except PatchworksError as error:
         outcome = outcome_of(error)
         kinds = {DONE: AuditEvent.Outcome.SUCCEEDED, UNKNOWN: AuditEvent.Outcome.UNKNOWN}
@@ -461,6 +467,13 @@ def _send_write(
     else:
         _record_outcome(attempt, outcome=AuditEvent.Outcome.SUCCEEDED)
     return result
+
+
+def _sent(send, meanwhile, attempt) -> Any:
+    """The write's answer; the write (no database) from another thread while `meanwhile` runs."""
+    if meanwhile is None or budget.counts_in_database():
+        return send()
+    return overlap.alongside(send, lambda: meanwhile(attempt))
 
 
 def _flow_health(ref: DeploymentRef) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from deployments_ui.forms.deployments import (
 )
 from deployments_ui.patchworks import NotFound, ValidationFailed
 from deployments_ui.presenters import (
+    badges_after,
     deployment_label,
     deployment_row,
     health_after_change,
@@ -270,6 +271,7 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
     next_url = safe_next(request, reverse("deployment-detail", args=ids))
     if request.POST.get("ask") and not request.POST.get("confirmed"):
         return _toggle_confirmation(request, ids, enabled, next_url)
+    badges: dict = {}
     try:
         if not form.is_valid():
             raise ReasonRequired("Please give a reason.")
@@ -280,6 +282,7 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
             enabled=enabled,
             reason=form.cleaned_data["reason"],
             controls=controls_from(request),
+            meanwhile=_preparing(request, badges),
         )
     except AlreadyInState as refused:
         return _toggle_answer(request, next_url, refused.deployment, refused.message, "warning")
@@ -296,7 +299,14 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
         message = gettext("%(label)s is now enabled — it runs on its schedule.")
     else:
         message = gettext("%(label)s is now disabled — it will not run.")
-    return _toggle_answer(request, next_url, changed, message % {"label": label})
+    return _toggle_answer(request, next_url, changed, message % {"label": label}, badges=badges)
+
+
+def _preparing(request, badges: dict):
+    """What reads the row's badges while the write is in flight (only a fragment shows them)."""
+    if not wants_fragment(request):
+        return None
+    return lambda attempt: badges.update(badges_after(attempt))
 
 
 def _request_link(refused) -> str:
@@ -351,7 +361,7 @@ def _toggle_failed(request, next_url, ids, error: ConsoleError) -> HttpResponse:
 
 
 def _toggle_answer(
-    request, next_url, deployment, message, level="success", *, ids=None, status=200
+    request, next_url, deployment, message, level="success", *, ids=None, status=200, badges=None
 ) -> HttpResponse:
     """The swapped fragment (with a toast) for htmx, or a message and a redirect."""
     if not wants_fragment(request):
@@ -370,7 +380,8 @@ def _toggle_answer(
         context["ids"] = ids
         template = "deployments_ui/_feedback.html"
     else:
-        row = with_schedule_badges([deployment_row(deployment)])[0]
+        row = deployment_row(deployment)
+        row = {**row, **badges} if badges else with_schedule_badges([row])[0]
         context["row"] = health_after_change(row, deployment)
         context.update(buttons_at(request.user, deployment))
         template = f"deployments_ui/_deployment_{fragment}.html"

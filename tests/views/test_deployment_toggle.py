@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
 from deployments_ui.models import AuditEvent
+from deployments_ui.presenters import last_changes
 from tests.deployments import (
     api_writes,
     deployment_url,
@@ -119,6 +121,21 @@ def test_htmx_gets_the_row_and_a_toast(signed_in, on_sandbox):
     assert toast["level"] == "success"
     assert "is now disabled" in toast["message"]
     assert len(response.content) < 4096
+
+
+def test_the_row_swapped_in_names_this_change_as_its_last_as_the_list_does(signed_in, on_sandbox):
+    item = find_deployment(on_sandbox, enabled=True)
+    response = signed_in.post(
+        deployment_url(item, "disable/"),
+        {"fragment": "row", "reason": "supplier outage"},
+        HTTP_HX_REQUEST="true",
+    )
+    html = response.content.decode()
+    listed = last_changes([str(item["id"])])[str(item["id"])]
+    attempt = AuditEvent.objects.get(action="disable", outcome="pending")
+    assert listed["url"] == reverse("audit-event", args=(attempt.pk,))
+    shown = f'<a href="{listed["url"]}">{listed["text"]}</a> {listed["when"]}: supplier outage'
+    assert shown in html
 
 
 def test_htmx_from_the_detail_page_gets_the_panel(signed_in, on_sandbox):
