@@ -30,6 +30,7 @@ from urllib3.exceptions import InvalidHeader, MaxRetryError, NewConnectionError,
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
+from deployments_ui.core.kept import Kept
 from deployments_ui.patchworks import budget, shared
 from deployments_ui.patchworks.errors import (
     UNKNOWN_OUTCOME,
@@ -267,13 +268,24 @@ def _ms(started: float) -> float:
 def _decode(response: requests.Response, *, write: bool) -> Any:
     if not response.content.strip():
         return None
+    kept = None if write else _decoded.get(response.url)
+    if kept is not None and kept[0] == response.content:
+        return kept[1]
     try:
-        return response.json()
+        body = response.json()
     except ValueError:
         if write:
             # A 2xx means the write was done: the caller reads the state back instead.
             return None
         raise malformed(write=write, status=response.status_code) from None
+    if not write:
+        _decoded.put(response.url, (response.content, body))
+    return body
+
+
+# The same bytes again (a list reloaded) are not decoded again: what JSON decodes to depends on
+# nothing but the bytes. Nothing downstream changes a decoded body.
+_decoded: Kept[str, tuple[bytes, Any]] = Kept(16)
 
 
 def _json_object(response: requests.Response) -> dict[str, Any]:

@@ -151,3 +151,26 @@ def test_the_same_answer_is_parsed_once(operator, on_sandbox, minute, monkeypatc
     other = reads.deployment_list_reading(user=operator, query=reads.DeploymentQuery(per_page=5))
     assert len(other.result()[0].items) == 5
     assert sum(parsed) == 3  # the runs, the first page, the other page
+
+
+def test_the_same_bytes_are_decoded_once(operator, on_sandbox, minute, monkeypatch):
+    import requests
+
+    decoded = []
+    real = requests.Response.json
+    monkeypatch.setattr(
+        requests.Response, "json", lambda self, **k: decoded.append(self.url) or real(self, **k)
+    )
+    query = reads.DeploymentQuery(per_page=10)
+    first = reads.deployment_list_reading(user=operator, query=query).result()[0]
+    on_sandbox.api(
+        "POST",
+        f"/api/v1/flow-versions/{first.items[0].flow_version_id}/deployments/"
+        f"{first.items[0].id}/{'disable' if first.items[0].is_enabled else 'enable'}",
+    )
+    changed = reads.deployment_list_reading(user=operator, query=query).result()[0]
+    again = reads.deployment_list_reading(user=operator, query=query).result()[0]
+    assert changed.items[0].is_enabled != first.items[0].is_enabled
+    assert again == changed
+    lists = [url for url in decoded if "/flow-version-deployments?" in url]
+    assert len(lists) == 2  # the first answer and the changed one; the same bytes again: none
