@@ -56,6 +56,7 @@ from deployments_ui.audit.models import (
     AuditEvent,
 )
 from deployments_ui.core.errors import ConsoleError
+from deployments_ui.core.words import recorded
 
 logger = logging.getLogger(__name__)
 
@@ -318,7 +319,7 @@ def _normalise(event: AuditEvent) -> None:
     for field in AuditEvent._meta.get_fields():
         max_length = getattr(field, "max_length", None)
         attname: str | None = getattr(field, "attname", None)
-        value = getattr(event, attname, None) if attname else None
+        value = recorded(getattr(event, attname, None)) if attname else None
         if attname and isinstance(value, str):
             value = value.replace("\x00", "")
             setattr(event, attname, value[:max_length] if max_length else value)
