@@ -30,6 +30,7 @@ from deployments_ui.changes.rules import name_to_confirm, names_match, needs_app
 from deployments_ui.core.errors import ActionRefused
 from deployments_ui.core.identity import DeploymentRef
 from deployments_ui.core.vocabulary import deployment_count
+from deployments_ui.core.words import recorded
 from deployments_ui.deployments import reads
 from deployments_ui.patchworks import Deployment
 from deployments_ui.patchworks.redis_health import REDIS_ERRORS
@@ -277,7 +278,7 @@ def _skip_not_yours(user: User, job: BulkJob, preview: Preview) -> None:
         ref = DeploymentRef.of(selected.deployment)
         words = access.still_may_act(user, job.action, "you", ref) or "Not yours to change."
         job.items.filter(deployment_id=ref.deployment_id).update(
-            status=ItemStatus.SKIPPED, message=words
+            status=ItemStatus.SKIPPED, message=recorded(words)
         )
 
 

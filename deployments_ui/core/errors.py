@@ -30,7 +30,7 @@ class ConsoleError(Exception):
             self.http_status = http_status
 
     def __str__(self) -> str:
-        return self.message
+        return str(self.message)
 
 
 class ActionRefused(ConsoleError):

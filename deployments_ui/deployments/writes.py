@@ -13,12 +13,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from django.db import transaction
-from django.utils.formats import date_format
-from django.utils.translation import gettext, pgettext
 
 from deployments_ui import audit
 from deployments_ui.accounts.access import still_may_act
@@ -30,8 +27,8 @@ from deployments_ui.core.errors import ActionRefused, ConsoleError
 from deployments_ui.core.http import note_write_sent
 from deployments_ui.core.identity import DeploymentRef, EnvironmentRef
 from deployments_ui.core.vocabulary import EDITABLE_FIELDS
-from deployments_ui.core.words import later, recorded
-from deployments_ui.deployments import reads
+from deployments_ui.core.words import recorded
+from deployments_ui.deployments import messages, reads
 from deployments_ui.flow_health import recall
 from deployments_ui.patchworks import Deployment, PatchworksClient, PatchworksError
 
@@ -96,9 +93,7 @@ def outcome_of(error: Exception) -> Outcome:
         return Outcome(FAILED, error.message)
     if isinstance(error, MissingApiKey):
         return Outcome(FAILED, str(error))
-    kind = type(error).__name__
-    words = later(lambda: gettext("Unexpected error: %(kind)s. Nothing was sent.") % {"kind": kind})
-    return Outcome(FAILED, words)
+    return Outcome(FAILED, messages.unexpected(type(error).__name__))
 
 
 # A failure's message already says whether anything changed when it says one of these.
@@ -115,16 +110,8 @@ def failure_message(error: Exception) -> str:
     ):
         return message
     if outcome.kind == UNKNOWN:
-        return later(
-            lambda: (
-                gettext(
-                    "%(message)s Patchworks did not say whether it was changed: the console checks "
-                    "within a minute and records what it finds."
-                )
-                % {"message": message}
-            )
-        )
-    return later(lambda: gettext("%(message)s Nothing was changed.") % {"message": message})
+        return messages.not_known(message)
+    return messages.nothing_changed(message)
 
 
 def set_enabled(
@@ -255,9 +242,7 @@ def update(
     before = audit.deployment_state(current)
     differences = changed_fields(opened_values, editable_values(current))
     if differences:
-        message = later(
-            lambda: gettext("This deployment was changed in Patchworks after you opened the form.")
-        )
+        message = messages.changed_since()
         refusal = ChangedSinceOpened(message, current, differences)
         _refuse(actor, Action.UPDATE, ref, reason, refusal, before, _jsonable(changes))
     after = {**before, **_jsonable(changes)}
@@ -333,23 +318,7 @@ def changed_fields(opened: dict[str, Any], current: dict[str, Any]) -> list[str]
 
 def already_words(deployment: Deployment) -> str:
     """The one sentence for a change found already made."""
-    if not deployment.is_enabled:
-        return later(lambda: gettext("Already disabled by someone else. Nothing was changed."))
-    who = deployment.enabled_by.name if deployment.enabled_by else ""
-    at = deployment.enabled_at
-    return later(lambda: _already_enabled(who, at))
-
-
-def _already_enabled(who: str, at) -> str:
-    words = {
-        "who": who or gettext("someone"),
-        "when": date_format(at, pgettext("a day and time (date format)", "j M Y H:i"))
-        if at
-        else "",
-    }
-    if at:
-        return gettext("Already enabled by %(who)s on %(when)s. Nothing was changed.") % words
-    return gettext("Already enabled by %(who)s. Nothing was changed.") % words
+    return messages.already(deployment)
 
 
 # The steps
@@ -392,7 +361,7 @@ def _client_or_refuse(actor, user, action, ref, reason) -> PatchworksClient:
             action=action,
             target=ref,
             reason=reason,
-            message=later(lambda: gettext("No Patchworks API key is saved for this person.")),
+            message=messages.no_key(),
         )
         raise
 
@@ -413,13 +382,9 @@ def _read_for_write(actor, user, action, ref: DeploymentRef, reason) -> Deployme
             attempt,
             outcome=AuditEvent.Outcome.FAILED,
             upstream_status=error.status,
-            message=later(partial(_unread_words, error.message)),
+            message=messages.unread(error.message),
         )
         raise
-
-
-def _unread_words(why: str) -> str:
-    return gettext("Could not read the deployment first: %(why)s") % {"why": why}
 
 
 def _refuse(actor, action, ref, reason, refusal: ActionRefused, before=None, after=None):
@@ -465,11 +430,7 @@ def _send_write(
         )
         if on_attempt is not None and not on_attempt(attempt):
             transaction.set_rollback(True)
-            raise Withdrawn(
-                later(
-                    lambda: gettext("Cancelled before it was sent: nothing was sent to Patchworks.")
-                )
-            )
+            raise Withdrawn(messages.cancelled())
     note_write_sent()
     try:
         result = send()
