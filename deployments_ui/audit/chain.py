@@ -46,7 +46,7 @@ from django.core import checks
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.crypto import salted_hmac
 from django.views.decorators.debug import sensitive_variables
 
@@ -323,8 +323,9 @@ def _normalise(event: AuditEvent) -> None:
         if attname and isinstance(value, str):
             value = value.replace("\x00", "")
             setattr(event, attname, value[:max_length] if max_length else value)
-    event.before = _jsonable(event.before)
-    event.after = _jsonable(event.after)
+    with translation.override(settings.LANGUAGE_CODE):  # words kept in values: recorded
+        event.before = _jsonable(event.before)
+        event.after = _jsonable(event.after)
 
 
 def _jsonable(value: Any) -> Any:

@@ -37,7 +37,7 @@ from deployments_ui.changes.rules import (
 from deployments_ui.changes.summaries import many_summary, stored_summary, summary
 from deployments_ui.core.errors import ActionRefused
 from deployments_ui.core.identity import DeploymentRef, EnvironmentRef
-from deployments_ui.core.words import both
+from deployments_ui.core.words import both, later
 from deployments_ui.notifications import events, outbox
 from deployments_ui.tokens import scope as token_scope
 
@@ -266,7 +266,7 @@ def _check_freeze(actor, user, change: Change, controls: Controls, at) -> None:
                 change.target,
                 change,
                 reason=override,
-                message=f"Freeze window: {freeze.window.when_text}. {freeze.window.description}",
+                message=later(partial(_overridden_words, freeze)),
             )
             return
         shown, stored = both(partial(_frozen_words, environment, freeze, bool(override)))
@@ -280,6 +280,10 @@ def _check_freeze(actor, user, change: Change, controls: Controls, at) -> None:
             after=change.after,
         )
         raise ChangeFrozen(shown, freeze)
+
+
+def _overridden_words(freeze: Freeze) -> str:
+    return f"Freeze window: {freeze.window.when_text}. {freeze.window.description}"
 
 
 def _frozen_words(environment, freeze: Freeze, override: bool) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import translation
 from django.utils.functional import Promise, lazy
+from django.utils.translation import gettext
 
 
 def later(words: Callable[[], str]) -> str:
@@ -35,3 +36,9 @@ def both(words: Callable[[], str]) -> tuple[str, str]:
     with translation.override(settings.LANGUAGE_CODE):
         stored = words()
     return words(), stored
+
+
+def said(message: str, **values: Any) -> str:
+    """`message` (the console's own words, with %(name)s for `values`) said `later`: in the
+    reader's language when shown, in the console's own when recorded."""
+    return later(lambda: gettext(message) % values if values else gettext(message))
