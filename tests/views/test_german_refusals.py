@@ -103,3 +103,52 @@ def test_the_audit_trail_stores_english_and_shows_german(operator_client, on_san
     log = operator_client.get("/audit/", **GERMAN).content.decode()
     # Stored words the catalogue does not know word for word are quoted as written.
     assert "„Patchworks is not answering properly right now (error 503)" in log
+
+
+def test_a_saved_view_refused_in_german(client, viewer):
+    from django.contrib.messages import get_messages
+
+    client.force_login(viewer)
+    answer = client.post("/saved-views/", {"name": "", "page": "audit", "query": ""}, **GERMAN)
+    said = [str(message) for message in get_messages(answer.wsgi_request)]
+    assert any("Geben Sie der Ansicht einen Namen." in message for message in said), said
+
+
+def test_a_freeze_windows_times_are_worded_for_the_reader_and_recorded_in_english(admin_user):
+    from datetime import UTC, datetime
+
+    from deployments_ui.audit import Actor
+    from deployments_ui.changes.models import FreezeWindow
+    from deployments_ui.changes.rules import save_window
+
+    window = FreezeWindow(
+        kind=FreezeWindow.Kind.ONCE,
+        starts_at=datetime(2026, 12, 7, 14, 0, tzinfo=UTC),
+        ends_at=datetime(2026, 12, 8, 9, 5, tzinfo=UTC),
+        time_zone="Europe/London",
+        scope="all",
+    )
+    with translation.override("de"):
+        save_window(actor=Actor(user=admin_user, name="Ann Admin"), user=admin_user, window=window)
+        assert window.when_text == (
+            "Mo, 7. Dez 2026 14:00 bis Di, 8. Dez 2026 09:05 (Europe/London)"
+        )
+    english = "Mon 07 Dec 2026 14:00 to Tue 08 Dec 2026 09:05 (Europe/London)"
+    event = AuditEvent.objects.get(action=AuditEvent.Action.CONTROL_SETTINGS)
+    assert event.message.startswith(f"Added a freeze window {english} for ")
+    assert event.after["When"] == english
+
+
+def test_a_scheduled_changes_lateness_is_worded_for_the_reader():
+    from deployments_ui.schedules.models import ScheduledChange
+
+    change = ScheduledChange(
+        action="enable",
+        status=ScheduledChange.Status.APPLIED,
+        result_message="Enabled 3 s late (no worker was running at its time).",
+        lateness_seconds=3.2,
+    )
+    with translation.override("de"):
+        assert change.result_shown == "Aktiviert, 3 s zu spät (zu ihrer Zeit lief kein Zeitplaner)."
+    with translation.override("en-gb"):
+        assert change.result_shown == change.result_message
