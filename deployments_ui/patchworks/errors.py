@@ -329,12 +329,7 @@ ALLOWANCE_NUMBER = re.compile(
 
 
 def _allowance(status: int, upstream: str) -> AllowanceUsedUp:
-    said = f" Patchworks said: “{upstream}”" if upstream else ""
-    refusal = AllowanceUsedUp(
-        f"{ALLOWANCE} Nothing was changed. Disable a flow that is no longer needed, or ask "
-        f"whoever manages your Patchworks account about the plan.{said}",
-        status=status,
-    )
+    refusal = AllowanceUsedUp(later(partial(_allowance_words, upstream)), status=status)
     number = ALLOWANCE_NUMBER.search(upstream)
     if number:
         refusal.limit = int(number.group(1) or number.group(2))
@@ -343,6 +338,20 @@ def _allowance(status: int, upstream: str) -> AllowanceUsedUp:
 
 def _rate_limited(wait: int | None) -> RateLimited:
     return RateLimited(later(partial(_busy_words, wait)), retry_after=wait, status=429)
+
+
+def _allowance_words(upstream: str) -> str:
+    words = (
+        gettext(ALLOWANCE)
+        + " "
+        + gettext(
+            "Nothing was changed. Disable a flow that is no longer needed, or ask whoever manages "
+            "your Patchworks account about the plan."
+        )
+    )
+    if upstream:
+        words += " " + gettext("Patchworks said: “%(words)s”") % {"words": upstream}
+    return words
 
 
 def _busy_words(wait: int | None) -> str:
