@@ -46,7 +46,7 @@ from django.core import checks
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models import F
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.views.decorators.debug import sensitive_variables
 
@@ -323,9 +323,17 @@ def _normalise(event: AuditEvent) -> None:
         if attname and isinstance(value, str):
             value = value.replace("\x00", "")
             setattr(event, attname, value[:max_length] if max_length else value)
-    with translation.override(settings.LANGUAGE_CODE):  # words kept in values: recorded
-        event.before = _jsonable(event.before)
-        event.after = _jsonable(event.after)
+    event.before = _jsonable(_recorded(event.before))
+    event.after = _jsonable(_recorded(event.after))
+
+
+def _recorded(value: Any) -> Any:
+    """Words kept in recorded values, said in the console's own language."""
+    if isinstance(value, dict):
+        return {key: _recorded(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_recorded(item) for item in value]
+    return recorded(value)
 
 
 def _jsonable(value: Any) -> Any:

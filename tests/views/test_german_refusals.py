@@ -152,3 +152,22 @@ def test_a_scheduled_changes_lateness_is_worded_for_the_reader():
         assert change.result_shown == "Aktiviert, 3 s zu spät (zu ihrer Zeit lief kein Zeitplaner)."
     with translation.override("en-gb"):
         assert change.result_shown == change.result_message
+
+
+def test_words_are_text_in_the_readers_language_and_recorded_in_the_consoles():
+    import json
+    import pickle
+
+    from django.utils.translation import gettext
+
+    from deployments_ui.core.words import later, recorded
+
+    with translation.override("de"):
+        inner = later(lambda: gettext("Nothing was sent."))
+        outer = later(lambda: gettext("%(message)s Nothing was changed.") % {"message": inner})
+        assert isinstance(outer, str)
+        assert json.dumps({"m": outer}) == json.dumps(
+            {"m": "Nichts wurde gesendet. Nichts wurde geändert."}
+        )
+        assert recorded(outer) == "Nothing was sent. Nothing was changed."
+        assert type(pickle.loads(pickle.dumps(outer))) is str
