@@ -10,6 +10,7 @@ on top. Pages ask the same table which buttons to show (`context_processors.cons
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -18,12 +19,14 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import resolve_url
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext, pgettext
 from django_htmx.http import HttpResponseClientRedirect
 
 from deployments_ui.accounts import scopes
 from deployments_ui.audit import Actor, AuditUnavailable, record_refusal
 from deployments_ui.core.http import ConsoleRequest
 from deployments_ui.core.identity import DeploymentRef
+from deployments_ui.core.words import later
 
 logger = logging.getLogger(__name__)
 
@@ -167,15 +170,41 @@ def may_act(user: Any, action: str, where: Any = None) -> bool:
 
 def still_may_act(user: Any, action: str, name: str, where: Any = None) -> str:
     """'' when the person may still make this change (at `where`), else why not (plain words)."""
+    toggles = action in ("enable", "disable")
     if user is None or not user.is_active:
-        return f"{name} no longer has a console account."
-    verb = "enable or disable" if action in ("enable", "disable") else "change"
+        return later(lambda: gettext("%(name)s no longer has a console account.") % _who(name))
     if not may_act(user, action):
-        return f"{name} may no longer {verb} deployments."
+        if toggles:
+            return later(
+                lambda: (
+                    gettext("%(name)s may no longer enable or disable deployments.") % _who(name)
+                )
+            )
+        return later(lambda: gettext("%(name)s may no longer change deployments.") % _who(name))
     if where is not None and not may_act(user, action, where):
-        where_words = scopes.place_words(where)
-        return f"Not yours to change: {name} may not {verb} deployments {where_words}."
+        return later(partial(_not_yours, name, toggles, where))
     return ""
+
+
+def _who(name: str) -> dict[str, str]:
+    """The person a refusal names: 'you' and 'they' are said in the reader's language."""
+    pronouns = {
+        "you": pgettext("a refusal's person", "you"),
+        "they": pgettext("a refusal's person", "they"),
+    }
+    return {"name": pronouns.get(name, name)}
+
+
+def _not_yours(name: str, toggles: bool, where: Any) -> str:
+    words = {**_who(name), "where": scopes.place_words(where)}
+    if toggles:
+        return (
+            gettext(
+                "Not yours to change: %(name)s may not enable or disable deployments %(where)s."
+            )
+            % words
+        )
+    return gettext("Not yours to change: %(name)s may not change deployments %(where)s.") % words
 
 
 def may_manage(user: Any, owner_id: int | None, where: Any = None) -> bool:
@@ -239,7 +268,7 @@ def _record_refusal(request: HttpRequest, url_name: str, kwargs: dict[str, Any])
                 deployment_id=str(kwargs.get("deployment", "")),
                 flow_version_id=str(kwargs.get("flow_version", "")),
             ),
-            message=f"You do not have permission to {what}.",
+            message=f"You do not have permission to {what}.",  # recorded: the console's words
         )
     except AuditUnavailable:
         # The request is refused either way; the log keeps the trace the table could not.
@@ -253,15 +282,15 @@ def forbidden(request: HttpRequest, message: str) -> HttpResponse:
 
 def _denial_message(request: HttpRequest, rule: str | None) -> str:
     if rule is None:
-        return "This page is not open to anyone yet."
+        return gettext("This page is not open to anyone yet.")
     if rule == STAFF:
-        return "Only console administrators can open the administration pages."
+        return gettext("Only console administrators can open the administration pages.")
     if not request.user.groups.exists():
-        return (
+        return gettext(
             "You are signed in, but you have not been given a role in the console yet. "
             "Ask a console administrator to give you one."
         )
-    return "Your role in the console does not allow this. Ask a console administrator."
+    return gettext("Your role in the console does not allow this. Ask a console administrator.")
 
 
 class AccessMiddleware:

@@ -20,6 +20,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from deployments_ui.accounts import crypto
 from deployments_ui.accounts.models import ApiCredential, ServiceCredential
+from deployments_ui.core.words import said
 from deployments_ui.patchworks import PatchworksClient, Unauthorized
 
 logger = logging.getLogger(__name__)
@@ -30,7 +31,8 @@ MAX_KEY_LENGTH = 512
 class MissingApiKey(Exception):
     """The person has no usable API key: send them to the My API key page."""
 
-    def __init__(self, message: str = "You have not saved your Patchworks API key yet.") -> None:
+    def __init__(self, message: str = "") -> None:
+        message = message or said("You have not saved your Patchworks API key yet.")
         super().__init__(message)
         self.message = message
 
@@ -105,13 +107,15 @@ def _read_key(user: User) -> str:
 def _clean_key(raw_key: str) -> str:
     key = (raw_key or "").strip()
     if not key:
-        raise ApiKeyRejected("Enter your Patchworks API key.")
+        raise ApiKeyRejected(said("Enter your Patchworks API key."))
     if len(key) > MAX_KEY_LENGTH:
-        raise ApiKeyRejected("That is too long to be a Patchworks API key.")
+        raise ApiKeyRejected(said("That is too long to be a Patchworks API key."))
     if not key.isascii() or not key.isprintable() or any(char.isspace() for char in key):
         raise ApiKeyRejected(
-            "A Patchworks API key has no spaces or special characters. "
-            "Copy it again from Patchworks and paste it here."
+            said(
+                "A Patchworks API key has no spaces or special characters. "
+                "Copy it again from Patchworks and paste it here."
+            )
         )
     return key
 
@@ -150,8 +154,10 @@ def _verified_key(raw_key: str) -> str:
         PatchworksClient(key).list_deployments(per_page=1)
     except Unauthorized:
         raise ApiKeyRejected(
-            "Patchworks did not accept this API key. Check that you copied all of it, "
-            "and that it has not been revoked."
+            said(
+                "Patchworks did not accept this API key. Check that you copied all of it, "
+                "and that it has not been revoked."
+            )
         ) from None
     return key
 

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.models import Group
+from django.utils.translation import gettext
 
 from deployments_ui.accounts.models import RoleScope
 from deployments_ui.core.identity import DeploymentRef, EnvironmentRef
@@ -154,13 +155,14 @@ def place_words(where: Any) -> str:
     """'in UK Live', 'in live environments', 'globally': where a refusal says it applies."""
     ref = place_of(where)
     if ref.environment_name and not ref.is_global:
-        return f"in {ref.environment_name}"
+        return gettext("in %(place)s") % {"place": ref.environment_name}
     kind = place_type(ref)
     if kind == PlaceType.GLOBAL:
-        return "in no environment (global)"
+        return gettext("in no environment (global)")
     if kind:
-        return f"in {PlaceType(kind).label}" if kind in PlaceType.values else f"in {kind}"
-    return "there"
+        label = gettext(PlaceType(kind).label) if kind in PlaceType.values else kind
+        return gettext("in %(place)s") % {"place": label}
+    return gettext("there")
 
 
 def describe(user: Any) -> list[str]:

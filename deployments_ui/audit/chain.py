@@ -56,6 +56,7 @@ from deployments_ui.audit.models import (
     AuditEvent,
 )
 from deployments_ui.core.errors import ConsoleError
+from deployments_ui.core.words import recorded
 
 logger = logging.getLogger(__name__)
 
@@ -318,12 +319,21 @@ def _normalise(event: AuditEvent) -> None:
     for field in AuditEvent._meta.get_fields():
         max_length = getattr(field, "max_length", None)
         attname: str | None = getattr(field, "attname", None)
-        value = getattr(event, attname, None) if attname else None
+        value = recorded(getattr(event, attname, None)) if attname else None
         if attname and isinstance(value, str):
             value = value.replace("\x00", "")
             setattr(event, attname, value[:max_length] if max_length else value)
-    event.before = _jsonable(event.before)
-    event.after = _jsonable(event.after)
+    event.before = _jsonable(_recorded(event.before))
+    event.after = _jsonable(_recorded(event.after))
+
+
+def _recorded(value: Any) -> Any:
+    """Words kept in recorded values, said in the console's own language."""
+    if isinstance(value, dict):
+        return {key: _recorded(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_recorded(item) for item in value]
+    return recorded(value)
 
 
 def _jsonable(value: Any) -> Any:

@@ -28,6 +28,7 @@ from deployments_ui.changes.requests import close
 from deployments_ui.changes.rules import names_match, needs_approval
 from deployments_ui.core import database
 from deployments_ui.core.errors import ConsoleError
+from deployments_ui.core.words import recorded
 from deployments_ui.deployments import reads, settling, writes
 from deployments_ui.deployments.settling import interrupted_after
 from deployments_ui.patchworks import Deployment, PatchworksError, budget
@@ -340,7 +341,7 @@ def _finish_item(
         rows = rows.filter(status=from_status)
     rows.update(
         status=status,
-        message=message,
+        message=recorded(message),
         upstream_status=upstream_status,
         finished_at=timezone.now(),
     )

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
 
 from deployments_ui import audit
 from deployments_ui.accounts import access
@@ -30,6 +30,7 @@ from deployments_ui.changes.rules import name_to_confirm, names_match, needs_app
 from deployments_ui.core.errors import ActionRefused
 from deployments_ui.core.identity import DeploymentRef
 from deployments_ui.core.vocabulary import deployment_count
+from deployments_ui.core.words import later, recorded, said
 from deployments_ui.deployments import reads
 from deployments_ui.patchworks import Deployment
 from deployments_ui.patchworks.redis_health import REDIS_ERRORS
@@ -191,9 +192,9 @@ def preview_ids(*, user, action: str, pairs: list[tuple[str, str]], filters=None
     """The preview for deployments chosen one by one (read from the list, 100 at a time)."""
     _check_action(action)
     if not pairs:
-        raise BulkRefused("Choose at least one deployment.")
+        raise BulkRefused(said("Choose at least one deployment."))
     if len(pairs) > cap():
-        raise BulkRefused(f"Choose at most {cap()} deployments at once.")
+        raise BulkRefused(said("Choose at most %(count)s deployments at once.", count=cap()))
     found = reads.read_states(
         user=user, deployment_ids=[deployment for _, deployment in pairs], filters=filters
     )
@@ -224,13 +225,13 @@ def preview_filter(*, user, action: str, filters: dict[str, str], sort: str | No
             break
         page += 1
     if not selected:
-        raise BulkRefused("No deployments match this filter.")
+        raise BulkRefused(said("No deployments match this filter."))
     return Preview(action=action, selected=selected, over_cap=over, user=user)
 
 
 def _check_action(action: str) -> None:
     if action not in BulkJob.Action.values:
-        raise BulkRefused("Choose whether to enable or disable them.")
+        raise BulkRefused(said("Choose whether to enable or disable them."))
 
 
 # Starting, cancelling, retrying --------------------------------------------------------------
@@ -253,15 +254,17 @@ def start_job(
     (they wait for it; the rest go at once)."""
     items = [item for item in preview.selected if item.deployment is not None]
     if not items:
-        raise BulkRefused("None of the chosen deployments exist any more.")
+        raise BulkRefused(said("None of the chosen deployments exist any more."))
     if len(preview.not_yours) == len(items):
-        raise BulkRefused("None of the chosen deployments are yours to change. Nothing was sent.")
+        raise BulkRefused(
+            said("None of the chosen deployments are yours to change. Nothing was sent.")
+        )
     if preview.reason_required and not reason.strip():
-        raise BulkRefused("Please say why: changes in live environments need a reason.")
+        raise BulkRefused(said("Please say why: changes in live environments need a reason."))
     typed = typed_names or []
     for name in preview.names_to_type:
         if not any(names_match(entry, name) for entry in typed):
-            raise BulkRefused(f"Type the environment's name, {name}, to confirm.")
+            raise BulkRefused(said("Type the environment's name, %(name)s, to confirm.", name=name))
     with transaction.atomic():
         job = _create(actor, user, preview.action, reason, selection, retry_of, items)
         BulkJob.objects.filter(pk=job.pk).update(confirmed_names=preview.names_to_type)
@@ -277,7 +280,7 @@ def _skip_not_yours(user: User, job: BulkJob, preview: Preview) -> None:
         ref = DeploymentRef.of(selected.deployment)
         words = access.still_may_act(user, job.action, "you", ref) or "Not yours to change."
         job.items.filter(deployment_id=ref.deployment_id).update(
-            status=ItemStatus.SKIPPED, message=words
+            status=ItemStatus.SKIPPED, message=recorded(words)
         )
 
 
@@ -368,9 +371,11 @@ def cancel_job(*, actor: Actor, user: User, job: BulkJob) -> int:
     """Stop the items not yet sent; returns how many were stopped now (a running job stops the
     rest before its next item)."""
     if not may_manage(user, job):
-        raise BulkRefused("Only the person who started this job, or an Editor, can cancel it.")
+        raise BulkRefused(
+            said("Only the person who started this job, or an Editor, can cancel it.")
+        )
     if not job.is_active:
-        raise BulkRefused(f"This job has already {job.get_status_display()}.")
+        raise BulkRefused(_already(job.get_status_display()))
     now = timezone.now()
     with transaction.atomic():
         BulkJob.objects.filter(pk=job.pk).update(cancel_requested_by=actor.name or "someone")
@@ -389,12 +394,12 @@ def retry_job(*, actor: Actor, user: User, job: BulkJob) -> BulkJob:
     """A new job with the items that failed or whose outcome is unknown (each is read again
     before it is sent, so one that did go through is skipped, not written twice)."""
     if not may_manage(user, job):
-        raise BulkRefused("Only the person who started this job, or an Editor, can retry it.")
+        raise BulkRefused(said("Only the person who started this job, or an Editor, can retry it."))
     if job.is_active:
-        raise BulkRefused("This job is still running. Wait for it to finish, or cancel it.")
+        raise BulkRefused(said("This job is still running. Wait for it to finish, or cancel it."))
     failed = list(job.items.filter(status__in=RETRYABLE))
     if not failed:
-        raise BulkRefused("Nothing failed in this job, so there is nothing to retry.")
+        raise BulkRefused(said("Nothing failed in this job, so there is nothing to retry."))
     new = _create(
         actor, user, job.action, job.reason, f"the failed ones of job #{job.pk}", job, failed
     )
@@ -434,3 +439,7 @@ def progress(job: BulkJob) -> Progress:
     for status in job.items.values_list("status", flat=True):
         counts[status] = counts.get(status, 0) + 1
     return Progress(total=sum(counts.values()), counts=counts)
+
+
+def _already(status: str) -> str:
+    return later(lambda: gettext("This job has already %(status)s.") % {"status": gettext(status)})

@@ -9,7 +9,6 @@ schedules and bulk jobs call it when a change is asked for. Every step is an aud
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -18,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
 from deployments_ui import audit
@@ -38,6 +37,7 @@ from deployments_ui.changes.rules import (
 from deployments_ui.changes.summaries import many_summary, stored_summary, summary
 from deployments_ui.core.errors import ActionRefused
 from deployments_ui.core.identity import DeploymentRef, EnvironmentRef
+from deployments_ui.core.words import both, later
 from deployments_ui.notifications import events, outbox
 from deployments_ui.tokens import scope as token_scope
 
@@ -205,7 +205,7 @@ def _check_token(actor, user, change: Change) -> None:
 def _check_reason(actor, change: Change) -> None:
     if change.reason.strip() or not any(needs_reason(e) for e in change.environments):
         return
-    shown, stored = _both(
+    shown, stored = both(
         lambda: gettext("Please say why: changes in live environments need a reason.")
     )
     _refuse(actor, change, ReasonRequired(shown), stored=stored)
@@ -215,7 +215,7 @@ def _check_duplicate(actor, change: Change) -> None:
     open_request = open_request_for(change.target.deployment_id, change.action)
     if open_request is None:
         return
-    shown, stored = _both(
+    shown, stored = both(
         lambda: (
             gettext(
                 "This change already waits for approval as change request %(number)s. "
@@ -238,13 +238,6 @@ def open_request_for(deployment_id: str, action: str) -> ChangeRequest | None:
         .order_by("-pk")
         .first()
     )
-
-
-def _both(words: Callable[[], str]) -> tuple[str, str]:
-    """A message in the reader's language (shown), and in the console's own (recorded)."""
-    with translation.override(settings.LANGUAGE_CODE):
-        stored = words()
-    return words(), stored
 
 
 def _refuse(actor, change: Change, refusal: ActionRefused, *, stored: str = "") -> None:
@@ -273,10 +266,10 @@ def _check_freeze(actor, user, change: Change, controls: Controls, at) -> None:
                 change.target,
                 change,
                 reason=override,
-                message=f"Freeze window: {freeze.window.when_text}. {freeze.window.description}",
+                message=later(partial(_overridden_words, freeze)),
             )
             return
-        shown, stored = _both(partial(_frozen_words, environment, freeze, bool(override)))
+        shown, stored = both(partial(_frozen_words, environment, freeze, bool(override)))
         audit.record_refusal(
             actor=actor,
             action=change.action,
@@ -287,6 +280,10 @@ def _check_freeze(actor, user, change: Change, controls: Controls, at) -> None:
             after=change.after,
         )
         raise ChangeFrozen(shown, freeze)
+
+
+def _overridden_words(freeze: Freeze) -> str:
+    return f"Freeze window: {freeze.window.when_text}. {freeze.window.description}"
 
 
 def _frozen_words(environment, freeze: Freeze, override: bool) -> str:

@@ -8,7 +8,9 @@ from datetime import datetime, time, timedelta
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import gettext_noop
+from django.utils.dates import WEEKDAYS_ABBR
+from django.utils.formats import date_format
+from django.utils.translation import gettext, gettext_noop, pgettext
 
 from deployments_ui.core.identity import DeploymentIdentity
 
@@ -247,17 +249,29 @@ class FreezeWindow(models.Model):
 
     @property
     def when_text(self) -> str:
+        """When the window is in force, worded in the language active now (the reader's on a
+        page, the console's own when recorded)."""
         if self.kind == self.Kind.ONCE:
-            fmt = "%a %d %b %Y %H:%M"
-            start = self.starts_at.astimezone(self.zone).strftime(fmt) if self.starts_at else "?"
-            end = self.ends_at.astimezone(self.zone).strftime(fmt) if self.ends_at else "?"
-            return f"{start} to {end} ({self.time_zone})"
-        days = dict(WEEKDAYS)
+            shown = pgettext("a day and time with its year (date format)", "D d M Y H:i")
+            words = {
+                "start": date_format(self.starts_at.astimezone(self.zone), shown)
+                if self.starts_at
+                else "?",
+                "end": date_format(self.ends_at.astimezone(self.zone), shown)
+                if self.ends_at
+                else "?",
+                "zone": self.time_zone,
+            }
+            return gettext("%(start)s to %(end)s (%(zone)s)") % words
         start_day, start_time, end_day, end_time = self._weekly()
-        return (
-            f"every {days[start_day][:3]} {start_time:%H:%M} to "
-            f"{days[end_day][:3]} {end_time:%H:%M} ({self.time_zone})"
-        )
+        words = {
+            "start_day": str(WEEKDAYS_ABBR[start_day]),
+            "start": f"{start_time:%H:%M}",
+            "end_day": str(WEEKDAYS_ABBR[end_day]),
+            "end": f"{end_time:%H:%M}",
+            "zone": self.time_zone,
+        }
+        return gettext("every %(start_day)s %(start)s to %(end_day)s %(end)s (%(zone)s)") % words
 
     @property
     def scope_text(self) -> str:

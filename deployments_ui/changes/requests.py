@@ -19,6 +19,7 @@ from deployments_ui.audit.models import AuditEvent
 from deployments_ui.changes.gate import RequestRefused, may_decide, record_control
 from deployments_ui.changes.models import ChangeDecision, ChangeRequest
 from deployments_ui.changes.summaries import stored_summary, summary
+from deployments_ui.core.words import recorded
 from deployments_ui.notifications import events, outbox
 
 Action = AuditEvent.Action
@@ -230,7 +231,7 @@ def _set_priority(request: ChangeRequest, priority) -> None:
 def close(request: ChangeRequest, status: str, user, message: str) -> None:
     request.status = status
     request.closed_at = timezone.now()
-    request.outcome_message = message[:2000]
+    request.outcome_message = recorded(message)[:2000]
     if user is not None:
         request.applied_by = user
     request.save(update_fields=["status", "closed_at", "outcome_message", "applied_by"])

@@ -21,6 +21,7 @@ from deployments_ui.audit import Actor
 from deployments_ui.audit.models import AuditEvent
 from deployments_ui.changes.models import ChangeRule, FreezeWindow
 from deployments_ui.core.identity import DeploymentRef, EnvironmentRef
+from deployments_ui.core.words import later
 
 Action = AuditEvent.Action
 SNAPSHOT_SECONDS = 2.0
@@ -267,7 +268,7 @@ def _rule_text(words: dict[str, str]) -> str:
 def window_words(window: FreezeWindow) -> dict[str, str]:
     """A freeze window as the audit trail keeps it."""
     return {
-        "When": window.when_text,
+        "When": later(lambda: window.when_text),
         "Applies to": window.scope_text,
         "Description": window.description or "—",
     }
@@ -281,9 +282,11 @@ def save_window(*, actor: Actor, user, window: FreezeWindow) -> FreezeWindow:
         actor=actor,
         action=Action.CONTROL_SETTINGS,
         target=DeploymentRef(),
-        message=(
-            f"Added a freeze window {window.when_text} for {window.scope_text}"
-            + (f": {window.description}" if window.description else "")
+        message=later(
+            lambda: (
+                f"Added a freeze window {window.when_text} for {window.scope_text}"
+                + (f": {window.description}" if window.description else "")
+            )
         ),
         after=window_words(window),
     )

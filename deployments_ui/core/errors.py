@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext
+
+from deployments_ui.core.words import later
+
 
 class ConsoleError(Exception):
     """Something the console could not do, said in plain words."""
@@ -18,14 +22,15 @@ class ConsoleError(Exception):
     http_status = 500
 
     def __init__(self, message: str = "", *, http_status: int | None = None) -> None:
-        message = message or self.default_message
+        default = self.default_message
+        message = message or later(lambda: gettext(default))
         super().__init__(message)
         self.message = message
         if http_status is not None:
             self.http_status = http_status
 
     def __str__(self) -> str:
-        return self.message
+        return str(self.message)
 
 
 class ActionRefused(ConsoleError):

@@ -29,7 +29,8 @@ from deployments_ui.core.errors import ActionRefused, ConsoleError
 from deployments_ui.core.http import note_write_sent
 from deployments_ui.core.identity import DeploymentRef, EnvironmentRef
 from deployments_ui.core.vocabulary import EDITABLE_FIELDS
-from deployments_ui.deployments import reads
+from deployments_ui.core.words import recorded
+from deployments_ui.deployments import messages, reads
 from deployments_ui.flow_health import recall
 from deployments_ui.patchworks import Deployment, PatchworksClient, PatchworksError, budget
 
@@ -94,7 +95,7 @@ def outcome_of(error: Exception) -> Outcome:
         return Outcome(FAILED, error.message)
     if isinstance(error, MissingApiKey):
         return Outcome(FAILED, str(error))
-    return Outcome(FAILED, f"Unexpected error: {type(error).__name__}. Nothing was sent.")
+    return Outcome(FAILED, messages.unexpected(type(error).__name__))
 
 
 # A failure's message already says whether anything changed when it says one of these.
@@ -107,15 +108,12 @@ def failure_message(error: Exception) -> str:
     outcome = outcome_of(error)
     message = outcome.message
     if outcome.kind in (DONE, SKIPPED, WAITING) or any(
-        words in message.lower() for words in _SAYS_WHETHER
+        words in recorded(message).lower() for words in _SAYS_WHETHER
     ):
         return message
     if outcome.kind == UNKNOWN:
-        return (
-            f"{message} Patchworks did not say whether it was changed: the console checks "
-            "within a minute and records what it finds."
-        )
-    return f"{message} Nothing was changed."
+        return messages.not_known(message)
+    return messages.nothing_changed(message)
 
 
 def set_enabled(
@@ -249,7 +247,7 @@ def update(
     before = audit.deployment_state(current)
     differences = changed_fields(opened_values, editable_values(current))
     if differences:
-        message = "This deployment was changed in Patchworks after you opened the form."
+        message = messages.changed_since()
         refusal = ChangedSinceOpened(message, current, differences)
         _refuse(actor, Action.UPDATE, ref, reason, refusal, before, _jsonable(changes))
     after = {**before, **_jsonable(changes)}
@@ -325,11 +323,7 @@ def changed_fields(opened: dict[str, Any], current: dict[str, Any]) -> list[str]
 
 def already_words(deployment: Deployment) -> str:
     """The one sentence for a change found already made."""
-    if deployment.is_enabled:
-        who = deployment.enabled_by.name if deployment.enabled_by else "someone"
-        when = deployment.enabled_at.strftime("%d %b %Y %H:%M") if deployment.enabled_at else ""
-        return f"Already enabled by {who}{' on ' + when if when else ''}. Nothing was changed."
-    return "Already disabled by someone else. Nothing was changed."
+    return messages.already(deployment)
 
 
 # The steps
@@ -372,7 +366,7 @@ def _client_or_refuse(actor, user, action, ref, reason) -> PatchworksClient:
             action=action,
             target=ref,
             reason=reason,
-            message="No Patchworks API key is saved for this person.",
+            message=messages.no_key(),
         )
         raise
 
@@ -393,7 +387,7 @@ def _read_for_write(actor, user, action, ref: DeploymentRef, reason) -> Deployme
             attempt,
             outcome=AuditEvent.Outcome.FAILED,
             upstream_status=error.status,
-            message=f"Could not read the deployment first: {error.message}",
+            message=messages.unread(error.message),
         )
         raise
 
@@ -442,7 +436,7 @@ def _send_write(
         )
         if on_attempt is not None and not on_attempt(attempt):
             transaction.set_rollback(True)
-            raise Withdrawn("Cancelled before it was sent: nothing was sent to Patchworks.")
+            raise Withdrawn(messages.cancelled())
     note_write_sent()
     try:
         result = _sent(send, meanwhile, attempt)

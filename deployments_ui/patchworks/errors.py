@@ -13,19 +13,27 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
+from django.utils.translation import gettext, gettext_noop, ngettext
+
 from deployments_ui.core.errors import ConsoleError
+from deployments_ui.core.words import later
 
 MAX_MESSAGE = 300
-UNKNOWN_OUTCOME = "so we don't know whether the change was made. Open the deployment to check."
-GONE_DEPLOYMENT = "This deployment no longer exists in Patchworks."
-GONE_FLOW_VERSION = "This flow version no longer exists in Patchworks."
-GONE_FLOW = "This flow no longer exists in Patchworks."
-GONE_LIST = "Patchworks could not find this list."
-GONE_RUNS = "Patchworks does not offer flow runs to this API key."
-GONE_RUN = "This run's logs are no longer kept (Patchworks keeps them for 7 days)."
-ALLOWANCE = "Patchworks refused: your plan's allowance of running flows may be used up."
+UNKNOWN_OUTCOME = gettext_noop(
+    "so we don't know whether the change was made. Open the deployment to check."
+)
+GONE_DEPLOYMENT = gettext_noop("This deployment no longer exists in Patchworks.")
+GONE_FLOW_VERSION = gettext_noop("This flow version no longer exists in Patchworks.")
+GONE_FLOW = gettext_noop("This flow no longer exists in Patchworks.")
+GONE_LIST = gettext_noop("Patchworks could not find this list.")
+GONE_RUNS = gettext_noop("Patchworks does not offer flow runs to this API key.")
+GONE_RUN = gettext_noop("This run's logs are no longer kept (Patchworks keeps them for 7 days).")
+ALLOWANCE = gettext_noop(
+    "Patchworks refused: your plan's allowance of running flows may be used up."
+)
 # The status a console page answers with for Patchworks' status; anything else is a bad gateway
 # (502), or a gateway timeout (504) when a write's outcome is unknown.
 PAGE_STATUS = {401: 403, 402: 403, 403: 403, 404: 404, 422: 422, 429: 429}
@@ -144,11 +152,17 @@ def malformed(*, write: bool, status: int | None = None) -> MalformedResponse:
     """A success status whose body could not be read."""
     if write:
         return MalformedResponse(
-            f"Patchworks sent an answer the console could not read, {UNKNOWN_OUTCOME}",
+            later(
+                lambda: (
+                    gettext("Patchworks sent an answer the console could not read, %(then)s")
+                    % {"then": gettext(UNKNOWN_OUTCOME)}
+                )
+            ),
             status=status,
             outcome_unknown=True,
         )
-    return MalformedResponse("Patchworks sent an answer the console could not read.", status=status)
+    unread = later(lambda: gettext("Patchworks sent an answer the console could not read."))
+    return MalformedResponse(unread, status=status)
 
 
 def error_for_status(
@@ -166,28 +180,38 @@ def error_for_status(
         return _allowance(status, upstream)
     if status == 401:
         return Unauthorized(
-            "Patchworks rejected your API key — update it on the My API key page.", status=status
+            later(
+                lambda: gettext(
+                    "Patchworks rejected your API key — update it on the My API key page."
+                )
+            ),
+            status=status,
         )
     if status == 403:
         if write:
             return Forbidden(
-                "Your Patchworks API key may not change deployments (Patchworks treats it as "
-                "read-only). Nothing was changed. Ask whoever manages your Patchworks account for "
-                "a key that may make changes, and save it on the My API key page.",
+                later(
+                    lambda: gettext(
+                        "Your Patchworks API key may not change deployments (Patchworks treats it "
+                        "as read-only). Nothing was changed. Ask whoever manages your Patchworks "
+                        "account for a key that may make changes, and save it on the My API key "
+                        "page."
+                    )
+                ),
                 status=status,
             )
-        return Forbidden("Your Patchworks API key is not allowed to see this.", status=status)
+        hidden = later(lambda: gettext("Your Patchworks API key is not allowed to see this."))
+        return Forbidden(hidden, status=status)
     if status == 404:
-        return NotFound(not_found, status=status)
+        return NotFound(later(lambda: gettext(not_found)), status=status)
     if status == 409:
-        text = upstream or "it conflicts with the deployment's current state."
-        return Conflict(f"Patchworks refused the change: {text}", status=status)
+        return Conflict(later(partial(_conflict_words, upstream)), status=status)
     if status == 422:
         errors = _field_errors(body.get("errors"), secret)
         message = (
             clean(body.get("message"), secret)
             or _jsonapi_message(body.get("errors"), secret, field_errors_too=not errors)
-            or "Patchworks did not accept these values."
+            or later(lambda: gettext("Patchworks did not accept these values."))
         )
         return ValidationFailed(message, field_errors=errors, status=status)
     if status == 429:
@@ -195,11 +219,17 @@ def error_for_status(
     if 500 <= status < 600:
         return _server_error(status, write=write)
     if 400 <= status < 500:
-        text = f": {upstream}" if upstream else "."
-        return BadRequest(f"Patchworks refused the request (error {status}){text}", status=status)
+        return BadRequest(later(partial(_refused_words, status, upstream)), status=status)
     return MalformedResponse(
-        f"Patchworks answered in an unexpected way (status {status}). The Patchworks address in "
-        "the console's settings may be wrong.",
+        later(
+            lambda: (
+                gettext(
+                    "Patchworks answered in an unexpected way (status %(status)s). The Patchworks "
+                    "address in the console's settings may be wrong."
+                )
+                % {"status": status}
+            )
+        ),
         status=status,
         outcome_unknown=write,
     )
@@ -299,12 +329,7 @@ ALLOWANCE_NUMBER = re.compile(
 
 
 def _allowance(status: int, upstream: str) -> AllowanceUsedUp:
-    said = f" Patchworks said: “{upstream}”" if upstream else ""
-    refusal = AllowanceUsedUp(
-        f"{ALLOWANCE} Nothing was changed. Disable a flow that is no longer needed, or ask "
-        f"whoever manages your Patchworks account about the plan.{said}",
-        status=status,
-    )
+    refusal = AllowanceUsedUp(later(partial(_allowance_words, upstream)), status=status)
     number = ALLOWANCE_NUMBER.search(upstream)
     if number:
         refusal.limit = int(number.group(1) or number.group(2))
@@ -312,19 +337,67 @@ def _allowance(status: int, upstream: str) -> AllowanceUsedUp:
 
 
 def _rate_limited(wait: int | None) -> RateLimited:
-    when = "in a minute" if wait is None else f"in {wait} second{'' if wait == 1 else 's'}"
-    return RateLimited(f"Patchworks is busy — try again {when}.", retry_after=wait, status=429)
+    return RateLimited(later(partial(_busy_words, wait)), retry_after=wait, status=429)
+
+
+def _allowance_words(upstream: str) -> str:
+    words = (
+        gettext(ALLOWANCE)
+        + " "
+        + gettext(
+            "Nothing was changed. Disable a flow that is no longer needed, or ask whoever manages "
+            "your Patchworks account about the plan."
+        )
+    )
+    if upstream:
+        words += " " + gettext("Patchworks said: “%(words)s”") % {"words": upstream}
+    return words
+
+
+def _busy_words(wait: int | None) -> str:
+    if wait is None:
+        return gettext("Patchworks is busy — try again in a minute.")
+    return ngettext(
+        "Patchworks is busy — try again in %(count)d second.",
+        "Patchworks is busy — try again in %(count)d seconds.",
+        wait,
+    ) % {"count": wait}
+
+
+def _conflict_words(upstream: str) -> str:
+    text = upstream or gettext("it conflicts with the deployment's current state.")
+    return gettext("Patchworks refused the change: %(text)s") % {"text": text}
+
+
+def _refused_words(status: int, upstream: str) -> str:
+    if upstream:
+        words = {"status": status, "text": upstream}
+        return gettext("Patchworks refused the request (error %(status)s): %(text)s") % words
+    return gettext("Patchworks refused the request (error %(status)s).") % {"status": status}
 
 
 def _server_error(status: int, *, write: bool) -> ServerError:
     # A gateway error on a write means the request may have reached Patchworks and been done.
     if write and status in {502, 504}:
         return ServerError(
-            f"Patchworks did not answer properly (error {status}), {UNKNOWN_OUTCOME}",
+            later(
+                lambda: (
+                    gettext("Patchworks did not answer properly (error %(status)s), %(then)s")
+                    % {"status": status, "then": gettext(UNKNOWN_OUTCOME)}
+                )
+            ),
             status=status,
             outcome_unknown=True,
         )
     return ServerError(
-        f"Patchworks is not answering properly right now (error {status}). Try again in a minute.",
+        later(
+            lambda: (
+                gettext(
+                    "Patchworks is not answering properly right now (error %(status)s). "
+                    "Try again in a minute."
+                )
+                % {"status": status}
+            )
+        ),
         status=status,
     )

@@ -17,12 +17,14 @@ import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import partial
 from http.cookiejar import DefaultCookiePolicy
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import requests
 from django.conf import settings
+from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import ConnectionPool, HTTPConnectionPool, HTTPSConnectionPool
@@ -31,6 +33,7 @@ from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from deployments_ui.core.kept import Kept
+from deployments_ui.core.words import later
 from deployments_ui.patchworks import budget, shared
 from deployments_ui.patchworks.errors import (
     UNKNOWN_OUTCOME,
@@ -241,24 +244,44 @@ def _transport_error(exc: Exception, *, write: bool) -> PatchworksError:
         )
     cause = _cause(exc)
     if isinstance(exc, requests.ConnectTimeout):
-        nothing = " Nothing was changed." if write else ""
-        return Timeout(f"Patchworks could not be reached in time.{nothing} Try again in a minute.")
+        return Timeout(later(partial(_unreached_words, write, in_time=True)))
     if isinstance(exc, requests.ReadTimeout) or isinstance(cause, ReadTimeoutError):
         if write:
-            return Timeout(
-                f"Patchworks did not answer in time, {UNKNOWN_OUTCOME}", outcome_unknown=True
+            late = later(
+                lambda: (
+                    gettext("Patchworks did not answer in time, %(then)s")
+                    % {"then": gettext(UNKNOWN_OUTCOME)}
+                )
             )
-        return Timeout("Patchworks did not answer in time. Try again in a minute.")
+            return Timeout(late, outcome_unknown=True)
+        return Timeout(
+            later(lambda: gettext("Patchworks did not answer in time. Try again in a minute."))
+        )
     not_sent = isinstance(cause, NewConnectionError) or isinstance(
         exc, requests.exceptions.SSLError | requests.exceptions.ProxyError
     )
     if write and not not_sent:
         return ConnectionFailed(
-            f"Patchworks closed the connection before answering, {UNKNOWN_OUTCOME}",
+            later(
+                lambda: (
+                    gettext("Patchworks closed the connection before answering, %(then)s")
+                    % {"then": gettext(UNKNOWN_OUTCOME)}
+                )
+            ),
             outcome_unknown=True,
         )
-    nothing = " Nothing was changed." if write else ""
-    return ConnectionFailed(f"Patchworks could not be reached.{nothing} Try again in a minute.")
+    return ConnectionFailed(later(partial(_unreached_words, write, in_time=False)))
+
+
+def _unreached_words(write: bool, *, in_time: bool) -> str:
+    words = (
+        gettext("Patchworks could not be reached in time.")
+        if in_time
+        else gettext("Patchworks could not be reached.")
+    )
+    if write:
+        words += " " + gettext("Nothing was changed.")
+    return words + " " + gettext("Try again in a minute.")
 
 
 def _ms(started: float) -> float:

@@ -19,6 +19,7 @@ from deployments_ui import audit
 from deployments_ui.audit import Actor
 from deployments_ui.audit.models import AuditEvent
 from deployments_ui.core.identity import DeploymentRef
+from deployments_ui.core.words import said
 from deployments_ui.saved_views.models import SavedView
 
 PAGE_URL_NAMES: dict[str, str] = {
@@ -69,16 +70,20 @@ class SavedViewInvalid(ValueError):
 
 def clean_page(page: str) -> str:
     if page not in PAGE_URL_NAMES:
-        raise SavedViewInvalid("Views can be saved on the deployments list and the audit log only.")
+        raise SavedViewInvalid(
+            said("Views can be saved on the deployments list and the audit log only.")
+        )
     return page
 
 
 def clean_name(name: str) -> str:
     name = " ".join((name or "").split())
     if not name:
-        raise SavedViewInvalid("Give the view a name.")
+        raise SavedViewInvalid(said("Give the view a name."))
     if len(name) > MAX_NAME_LENGTH:
-        raise SavedViewInvalid(f"Keep the name to {MAX_NAME_LENGTH} characters or fewer.")
+        raise SavedViewInvalid(
+            said("Keep the name to %(count)s characters or fewer.", count=MAX_NAME_LENGTH)
+        )
     return name
 
 
@@ -94,22 +99,25 @@ def clean_query(page: str, query: str) -> str:
     unknown = sorted({key for key, _ in pairs} - set(known) - set(DROPPED_PARAMETERS))
     if unknown:
         raise SavedViewInvalid(
-            f"The view has settings this page does not know ({', '.join(unknown)}); "
-            "open the page, set its filters again and save."
+            said(
+                "The view has settings this page does not know (%(names)s); "
+                "open the page, set its filters again and save.",
+                names=", ".join(unknown),
+            )
         )
     kept: dict[str, str] = {}
     for key, value in pairs:
         if key in DROPPED_PARAMETERS or not value.strip():
             continue
         if key in kept:
-            raise SavedViewInvalid(f"The filter {key} is given twice.")
+            raise SavedViewInvalid(said("The filter %(key)s is given twice.", key=key))
         if len(value) > MAX_VALUE_LENGTH:
-            raise SavedViewInvalid(f"The filter {key} is too long to save.")
+            raise SavedViewInvalid(said("The filter %(key)s is too long to save.", key=key))
         kept[key] = value
     # The page's own order, so the same filters always make the same link.
     encoded = urlencode([(key, kept[key]) for key in known if key in kept])
     if len(encoded) > MAX_QUERY_LENGTH:
-        raise SavedViewInvalid("These filters are too long to save.")
+        raise SavedViewInvalid(said("These filters are too long to save."))
     return encoded
 
 
@@ -199,13 +207,19 @@ def _check_room_to_share(owner: User) -> None:
     shared = SavedView.objects.filter(shared=True)
     if shared.filter(owner=owner).count() >= MAX_SHARED_PER_PERSON:
         raise SavedViewInvalid(
-            f"You already share {MAX_SHARED_PER_PERSON} views: stop sharing one, or save this "
-            "one for yourself only."
+            said(
+                "You already share %(count)s views: stop sharing one, or save this "
+                "one for yourself only.",
+                count=MAX_SHARED_PER_PERSON,
+            )
         )
     if shared.count() >= MAX_SHARED:
         raise SavedViewInvalid(
-            f"The console already holds {MAX_SHARED} shared views: save this one for yourself "
-            "only, or ask an Admin to tidy the shared ones."
+            said(
+                "The console already holds %(count)s shared views: save this one for yourself "
+                "only, or ask an Admin to tidy the shared ones.",
+                count=MAX_SHARED,
+            )
         )
 
 
@@ -214,11 +228,13 @@ def _save_unique(view: SavedView) -> None:
     if view.pk:
         taken = taken.exclude(pk=view.pk)
     if taken.exists():
-        raise SavedViewInvalid(f"You already have a view called “{view.name}” on this page.")
+        raise SavedViewInvalid(_name_taken(view.name))
     try:
         with transaction.atomic():
             view.save()
     except IntegrityError as clash:  # saved twice at once
-        raise SavedViewInvalid(
-            f"You already have a view called “{view.name}” on this page."
-        ) from clash
+        raise SavedViewInvalid(_name_taken(view.name)) from clash
+
+
+def _name_taken(name: str) -> str:
+    return said("You already have a view called “%(name)s” on this page.", name=name)

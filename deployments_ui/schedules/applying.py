@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from deployments_ui import audit
 from deployments_ui.accounts.access import still_may_act
@@ -24,11 +25,13 @@ from deployments_ui.changes.models import ChangeRequest
 from deployments_ui.changes.rules import freeze_in_force
 from deployments_ui.core import leases
 from deployments_ui.core.errors import ConsoleError
+from deployments_ui.core.words import later, recorded
 from deployments_ui.deployments import applying, reads, settling, writes
 from deployments_ui.deployments.settling import interrupted_after
 from deployments_ui.patchworks import PatchworksError
 from deployments_ui.schedules.models import ScheduledChange
-from deployments_ui.schedules.services import FINISHED, exact_time, lateness_words
+from deployments_ui.schedules.services import FINISHED, exact_time
+from deployments_ui.schedules.words import APPLIED, LATE_BECAUSE, lateness_words
 
 logger = logging.getLogger(__name__)
 
@@ -96,16 +99,20 @@ def apply_change(change_id: int, *, holder: str = "") -> ScheduledChange | None:
         if isinstance(error, MissingApiKey):
             words = f"{change.requested_by_name}: {words}"
         return _finish(change, STATUS_FOR[outcome.kind], words)
-    verb = "enabled" if change.action == ScheduledChange.Action.ENABLE else "disabled"
-    return _finish(change, Status.APPLIED, f"{verb.capitalize()} {_lateness(change)}.")
+    return _finish(change, Status.APPLIED, recorded(later(lambda: _applied(change))))
 
 
 def _send(change: ScheduledChange, request: ChangeRequest | None) -> None:
     """The one write, as the person who asked, with what they confirmed when asking."""
     user = change.requested_by
     actor = Actor.on_behalf_of(user)
-    note = (
-        f"scheduled for {exact_time(change.due_at, change.time_zone)}, applied {_lateness(change)}"
+    note = recorded(
+        later(
+            lambda: (
+                f"scheduled for {exact_time(change.due_at, change.time_zone)}, "
+                f"applied {_lateness(change)}"
+            )
+        )
     )
 
     def claim(attempt) -> bool:
@@ -170,8 +177,13 @@ def _lateness(change: ScheduledChange) -> str:
     if seconds <= LATE_AFTER.total_seconds() or started is None:
         return lateness_words(seconds)
     if started > change.due_at:
-        return f"{lateness_words(seconds)} (no worker was running at its time)"
-    return f"{lateness_words(seconds)} (the worker was running but busy at its time)"
+        return f"{lateness_words(seconds)} {gettext(LATE_BECAUSE[0])}"
+    return f"{lateness_words(seconds)} {gettext(LATE_BECAUSE[1])}"
+
+
+def _applied(change: ScheduledChange) -> str:
+    late = _lateness(change)
+    return gettext(APPLIED[change.action]) % {"late": late}
 
 
 def _waits_for_a_freeze(change_id: int, now: datetime) -> bool:
@@ -277,7 +289,7 @@ def _finish(change: ScheduledChange, status: str, message: str) -> ScheduledChan
     now = timezone.now()
     ScheduledChange.objects.filter(pk=change.pk, status=Status.APPLYING).update(
         status=status,
-        result_message=message,
+        result_message=recorded(message),
         applied_at=now,
         lateness_seconds=max(0.0, (now - change.due_at).total_seconds()),
         finished_by_name="the schedule",

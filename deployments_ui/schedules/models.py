@@ -5,9 +5,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from deployments_ui.core.identity import DeploymentIdentity
+from deployments_ui.schedules.words import APPLIED, applied_words
 
 
 class ScheduledChange(DeploymentIdentity):
@@ -86,12 +88,23 @@ class ScheduledChange(DeploymentIdentity):
         return self.status == self.Status.PENDING
 
     @property
+    def result_shown(self) -> str:
+        """What happened, in the reader's language: worded again from what is known of it where
+        the console can (an applied change's lateness), else as it was recorded (translated when
+        the catalogue knows it)."""
+        message = self.result_message
+        applied = self.status == self.Status.APPLIED and self.lateness_seconds is not None
+        if applied and self.action in APPLIED and message.startswith(("Enabled ", "Disabled ")):
+            return applied_words(self.action, self.lateness_seconds or 0.0, message)
+        return gettext(message) if message else ""
+
+    @property
     def result_text(self) -> str:
         """Its status and what happened, each said once: 'Cancelled by Ann Smith.', not
         'Cancelled: Cancelled by Ann Smith.'."""
         status = str(self.get_status_display())
         status = status[:1].upper() + status[1:]
-        message = self.result_message
+        message = self.result_shown
         if not message:
             return status
         if message.lower().startswith(status.lower()):

@@ -27,6 +27,7 @@ from deployments_ui.changes.models import ChangeRequest
 from deployments_ui.core.errors import ActionRefused
 from deployments_ui.core.identity import DeploymentRef, EnvironmentRef
 from deployments_ui.core.vocabulary import zone_named
+from deployments_ui.core.words import later, said
 from deployments_ui.deployments import writes
 from deployments_ui.patchworks import Deployment
 from deployments_ui.schedules.models import ScheduledChange
@@ -65,16 +66,6 @@ def short_time(value: datetime, now: datetime | None = None) -> str:
     if local.date() == today:
         return local.strftime("%H:%M")
     return date_format(local, pgettext("a short day and time (date format)", "j M H:i"))
-
-
-def lateness_words(seconds: float) -> str:
-    if seconds < 1:
-        return "on time"
-    if seconds < 120:
-        return f"{seconds:.0f} s late"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min late"
-    return f"{seconds / 3600:.1f} h late"
 
 
 def badge_text(change: ScheduledChange, now: datetime | None = None) -> str:
@@ -223,16 +214,16 @@ def _check_times(action: str, at: datetime | None, until: datetime | None) -> No
     now = timezone.now()
     enable = action == ScheduledChange.Action.ENABLE
     if action not in ScheduledChange.Action.values:
-        raise ScheduleRefused("Choose whether to enable or disable it.")
+        raise ScheduleRefused(said("Choose whether to enable or disable it."))
     if at is None and (enable or until is None):
-        raise ScheduleRefused("Choose when the change should happen.")
+        raise ScheduleRefused(said("Choose when the change should happen."))
     if at is not None and at <= now:
-        raise ScheduleRefused("That time has already passed. Choose a time in the future.")
+        raise ScheduleRefused(said("That time has already passed. Choose a time in the future."))
     if until is not None:
         if enable:
-            raise ScheduleRefused("Only a disable can have an end time.")
+            raise ScheduleRefused(said("Only a disable can have an end time."))
         if until <= (at or now):
-            raise ScheduleRefused("The end time must come after the disable.")
+            raise ScheduleRefused(said("The end time must come after the disable."))
 
 
 def _ask(actor, user, deployment: Deployment, action, at, until, reason, controls: Controls):
@@ -266,7 +257,7 @@ def move_change(
     """Move a pending change to a new time."""
     _check_may_manage(user, change)
     if due_at <= timezone.now():
-        raise ScheduleRefused("That time has already passed. Choose a time in the future.")
+        raise ScheduleRefused(said("That time has already passed. Choose a time in the future."))
     if change.until and due_at >= change.until:
         raise ScheduleRefused(
             f"The disable must come before its re-enable at {exact_time(change.until)}. "
@@ -318,7 +309,7 @@ def cancel_change(*, actor: Actor, user: User, change: ScheduledChange) -> list[
 def _check_may_manage(user, change: ScheduledChange) -> None:
     if not may_manage(user, change):
         raise ScheduleRefused(
-            "Only the person who asked for this change, or an Editor, can move or cancel it."
+            said("Only the person who asked for this change, or an Editor, can move or cancel it.")
         )
     if not change.is_pending:
         raise ScheduleRefused(_no_longer_pending(change))
@@ -326,7 +317,10 @@ def _check_may_manage(user, change: ScheduledChange) -> None:
 
 def _no_longer_pending(change: ScheduledChange) -> str:
     change.refresh_from_db()
-    return f"This change is no longer waiting: it was {change.get_status_display()}."
+    status = change.get_status_display()
+    return later(
+        lambda: gettext("This change is no longer waiting: it was %(status)s.") % {"status": status}
+    )
 
 
 def _fields_from(deployment: Deployment, user, actor: Actor, reason: str, time_zone: str) -> dict:
