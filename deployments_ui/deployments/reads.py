@@ -383,7 +383,10 @@ def _version_numbers(user, flow_ids: set[str]) -> dict[str, int]:
                 continue
             fetched += 1
             try:
-                cached = flow_versions_get(user=user, flow_id=flow_id)
+                # Only when the budget allows at once: a page never waits for a number it can go
+                # without ("Version number not available"); a later view fills it.
+                with budget.patience(0.0):
+                    cached = flow_versions_get(user=user, flow_id=flow_id)
             except PatchworksError:
                 continue
         numbers.update((v.id, v.iteration) for v in cached if v.iteration)

@@ -174,3 +174,27 @@ def test_the_same_bytes_are_decoded_once(operator, on_sandbox, minute, monkeypat
     assert again == changed
     lists = [url for url in decoded if "/flow-version-deployments?" in url]
     assert len(lists) == 2  # the first answer and the changed one; the same bytes again: none
+
+
+def test_a_page_never_waits_for_the_budget_to_fill_a_version_number(operator, on_sandbox, settings):
+    import time
+    from dataclasses import replace
+
+    from deployments_ui.patchworks import budget
+
+    found = reads.deployment_list_reading(user=operator, query=reads.DeploymentQuery(per_page=5))
+    unnumbered = [replace(item, flow_version_iteration=None) for item in found.result()[0].items]
+    settings.PATCHWORKS_REQUESTS_PER_MINUTE = 20  # a burst of 2, then one every 3 s
+    budget.reset()
+    while True:
+        try:
+            with budget.patience(0.0):
+                budget.take(budget.key_name("someone else"))
+        except budget.BudgetExhausted:
+            break
+    on_sandbox.clear_requests()
+    started = time.monotonic()
+    named = reads.named(operator, unnumbered)
+    assert time.monotonic() - started < 1.0
+    assert [item.flow_version_iteration for item in named] == [None] * len(unnumbered)
+    assert on_sandbox.requests() == []
