@@ -7,6 +7,7 @@ dropped before Django reads it (`SECURE_PROXY_SSL_HEADER`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -148,3 +149,34 @@ class SignedInNoStoreMiddleware:
         if signed_in or request.user.is_authenticated:
             patch_cache_control(response, no_store=True, private=True)
         return response
+
+
+class ChangeReadAheadMiddleware:
+    """Enable and disable start reading their deployment as soon as the person is known: the
+    access check and the view's own checks then run while the read travels. Its answer is used
+    only once they pass (`writes.set_enabled`), and dropped when they refuse. Just before the
+    access check; after CSRF's."""
+
+    URL_NAMES = frozenset({"deployment-enable", "deployment-disable"})
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> None:
+        from deployments_ui.accounts.credentials import MissingApiKey
+        from deployments_ui.deployments import reads
+
+        match, user = request.resolver_match, request.user
+        if request.method != "POST" or match is None or match.url_name not in self.URL_NAMES:
+            return
+        if not (user.is_authenticated and user.is_active):
+            return
+        with contextlib.suppress(MissingApiKey):
+            request.change_read = reads.change_read_started(  # type: ignore[attr-defined]
+                user=user,
+                flow_version_id=view_kwargs["flow_version"],
+                deployment_id=view_kwargs["deployment"],
+            )

@@ -36,7 +36,7 @@ from deployments_ui.core.errors import ActionRefused
 from deployments_ui.core.identity import DeploymentRef
 from deployments_ui.core.ids import is_patchworks_id
 from deployments_ui.deployments import reads, writes
-from deployments_ui.deployments.writes import AlreadyInState, NotAllowed
+from deployments_ui.deployments.refusals import AlreadyInState, NotAllowed
 from deployments_ui.forms.deployments import DeploymentFilterForm
 from deployments_ui.forms.schedules import ScheduleForm
 from deployments_ui.presenters import deployment_label

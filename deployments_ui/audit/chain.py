@@ -294,11 +294,19 @@ def _append_once(event: AuditEvent, check: Callable[[], None] | None) -> AuditEv
 
 
 def _lock_head() -> AuditChainHead:
-    # Writing first (a no-op update) takes SQLite's write lock before any read, and on
-    # PostgreSQL locks the row like SELECT ... FOR UPDATE.
-    if not AuditChainHead.objects.filter(pk=HEAD_ID).update(last_hash=F("last_hash")):
+    # PostgreSQL locks the row; SQLite's transactions begin IMMEDIATE (console/settings.py),
+    # holding its write lock already, or else a no-op update takes it before any read.
+    if connection.vendor == "sqlite" and not _begins_immediate():
+        AuditChainHead.objects.filter(pk=HEAD_ID).update(last_hash=F("last_hash"))
+    try:
+        return AuditChainHead.objects.select_for_update().get(pk=HEAD_ID)
+    except AuditChainHead.DoesNotExist:
         AuditChainHead.objects.get_or_create(pk=HEAD_ID)
-    return AuditChainHead.objects.select_for_update().get(pk=HEAD_ID)
+        return AuditChainHead.objects.select_for_update().get(pk=HEAD_ID)
+
+
+def _begins_immediate() -> bool:
+    return connection.settings_dict.get("OPTIONS", {}).get("transaction_mode") == "IMMEDIATE"
 
 
 def _may_retry() -> bool:

@@ -210,15 +210,37 @@ def flow_version_deployment_list(
 
 
 def deployment_get(
-    *, user, flow_version_id: str, deployment_id: str, for_change: bool = False
+    *,
+    user,
+    flow_version_id: str,
+    deployment_id: str,
+    for_change: bool = False,
+    ahead: Future[Deployment] | None = None,
 ) -> Deployment:
     """One deployment with its flow version, environment, package and who enabled it.
 
     `for_change`: the read that guards a write, made now (never a shared read) and within the
-    budget's reserve for changes, so that other people's page views cannot make it fail."""
+    budget's reserve for changes, so that other people's page views cannot make it fail.
+    `ahead`: that read, started earlier for this person and deployment (`change_read_started`).
+    """
     client = client_for(user)
-    found = client.get_deployment(flow_version_id, deployment_id, for_change=for_change)
+
+    def read() -> Deployment:
+        return client.get_deployment(flow_version_id, deployment_id, for_change=for_change)
+
+    found = read() if ahead is None else overlap.result_here(ahead, read)
     return named(user, [found])[0]
+
+
+def change_read_started(*, user, flow_version_id: str, deployment_id: str) -> Future | None:
+    """The read that guards a change, sent now from another thread so that the checks before
+    the change run while it travels; None when it must wait to be made on this thread."""
+    if budget.counts_in_database():
+        return None
+    client = client_for(user)
+    return overlap.started(
+        lambda: client.get_deployment(flow_version_id, deployment_id, for_change=True)
+    )
 
 
 def health_board(*, user, deployments: list[Deployment]) -> HealthBoard:

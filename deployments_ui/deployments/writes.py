@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -31,40 +33,18 @@ from deployments_ui.core.identity import DeploymentRef, EnvironmentRef
 from deployments_ui.core.vocabulary import EDITABLE_FIELDS
 from deployments_ui.core.words import recorded
 from deployments_ui.deployments import messages, reads
+from deployments_ui.deployments.refusals import (
+    AlreadyInState,
+    ChangedSinceOpened,
+    NotAllowed,
+    OutOfScope,
+    Withdrawn,
+)
 from deployments_ui.flow_health import recall
 from deployments_ui.patchworks import Deployment, PatchworksClient, PatchworksError, budget
 
 logger = logging.getLogger(__name__)
 Action = AuditEvent.Action
-
-
-class AlreadyInState(ActionRefused):
-    """Someone else already enabled (or disabled) the deployment."""
-
-
-class ChangedSinceOpened(ActionRefused):
-    """The deployment changed in Patchworks after the form was opened."""
-
-    deployment: Deployment
-
-    def __init__(self, message: str, deployment: Deployment, changes: list[str]) -> None:
-        super().__init__(message, deployment)
-        self.changes = changes
-
-
-class NotAllowed(ActionRefused):
-    """The person who asked may no longer make this change (deactivated, or their role)."""
-
-    http_status = 403
-
-
-class OutOfScope(NotAllowed):
-    """The person may make this kind of change, but not here: not theirs to change (their role
-    in this environment or flow does not allow it; accounts.scopes)."""
-
-
-class Withdrawn(ActionRefused):
-    """The caller's claim failed inside the attempt's transaction: nothing was sent."""
 
 
 # One outcome vocabulary: each room maps these kinds to its own statuses.
@@ -129,20 +109,25 @@ def set_enabled(
     on_attempt: Callable[[AuditEvent], bool] | None = None,
     context: dict[str, Any] | None = None,
     meanwhile: Callable[[AuditEvent], None] | None = None,
+    record_later: Callable[[Callable[[], None]], None] | None = None,
+    ahead: Future[Deployment] | None = None,
 ) -> Deployment:
     """Enable or disable a deployment, unless it is already in that state.
 
     `current`: the deployment as the caller just read it (a bulk job reads 100 at a time);
-    otherwise it is read here. `on_attempt` runs inside the attempt's transaction (a bulk item
-    or a schedule claims itself and stores the attempt's id); returning False rolls the attempt
-    back and nothing is sent. `note` says how a later change ran (its due time and lateness);
-    `context` joins the attempt's record (the bulk job, the schedule or the event it undoes);
-    `meanwhile(attempt)` may run while the write is in flight (to prepare what success shows).
+    otherwise it is read here, or taken from the read started `ahead` (`reads`).
+    `on_attempt` runs inside the attempt's transaction (a bulk item or a schedule claims itself
+    and stores the attempt's id); returning False rolls the attempt back and nothing is sent.
+    `note` says how a later change ran (its due time and lateness); `context` joins the
+    attempt's record (the bulk job, the schedule or the event it undoes).
+    `meanwhile(attempt)` may run while the write is in flight (to prepare what success shows);
+    `record_later(record)` takes a success's recording, for once the person has their answer
+    (the attempt is in the trail: should `record` never run, the worker settles it by reading).
     """
     action = Action.ENABLE if enabled else Action.DISABLE
     _may_or_refuse(actor, user, action, ref, reason)
     if current is None:
-        current = _read_for_write(actor, user, action, ref, reason)
+        current = _read_for_write(actor, user, action, ref, reason, ahead)
     ref = DeploymentRef.of(current)
     _may_or_refuse(actor, user, action, ref, reason, where=ref)
     before = audit.deployment_state(current)
@@ -168,6 +153,7 @@ def set_enabled(
         on_attempt=on_attempt,
         context=context,
         meanwhile=meanwhile,
+        record_later=record_later,
     )
 
 
@@ -371,7 +357,7 @@ def _client_or_refuse(actor, user, action, ref, reason) -> PatchworksClient:
         raise
 
 
-def _read_for_write(actor, user, action, ref: DeploymentRef, reason) -> Deployment:
+def _read_for_write(actor, user, action, ref: DeploymentRef, reason, ahead=None) -> Deployment:
     """Read the current state before a write; a failed read is recorded as a failed attempt."""
     _client_or_refuse(actor, user, action, ref, reason)
     try:
@@ -380,6 +366,7 @@ def _read_for_write(actor, user, action, ref: DeploymentRef, reason) -> Deployme
             flow_version_id=ref.flow_version_id,
             deployment_id=ref.deployment_id,
             for_change=True,
+            ahead=ahead,
         )
     except PatchworksError as error:
         attempt = audit.record_attempt(actor=actor, action=action, target=ref, reason=reason)
@@ -418,6 +405,7 @@ def _send_write(
     on_attempt: Callable[[AuditEvent], bool] | None = None,
     context: dict[str, Any] | None = None,
     meanwhile: Callable[[AuditEvent], None] | None = None,
+    record_later: Callable[[Callable[[], None]], None] | None = None,
 ) -> Any:
     """Record the attempt (and the caller's claim, together), make the one remote write, record
     how it ended."""
@@ -450,16 +438,16 @@ def _send_write(
             message=error.message,
         )
         raise
+    success: dict[str, Any] = {}
     if isinstance(result, Deployment):
         result = reads.named(user, [result])[0]
-        _record_outcome(
-            attempt,
-            outcome=AuditEvent.Outcome.SUCCEEDED,
-            after={**audit.deployment_state(result), **(context or {})},
-            target=DeploymentRef.of(result),
-        )
+        after = {**audit.deployment_state(result), **(context or {})}
+        success = {"after": after, "target": DeploymentRef.of(result)}
+    record = partial(_record_outcome, attempt, outcome=AuditEvent.Outcome.SUCCEEDED, **success)
+    if record_later is None:
+        record()
     else:
-        _record_outcome(attempt, outcome=AuditEvent.Outcome.SUCCEEDED)
+        record_later(record)
     return result
 
 

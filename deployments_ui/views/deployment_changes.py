@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -24,7 +26,7 @@ from deployments_ui.core.errors import ConsoleError
 from deployments_ui.core.identity import DeploymentRef
 from deployments_ui.core.ids import is_patchworks_id
 from deployments_ui.deployments import reads, writes
-from deployments_ui.deployments.writes import AlreadyInState, ChangedSinceOpened, NotAllowed
+from deployments_ui.deployments.refusals import AlreadyInState, ChangedSinceOpened, NotAllowed
 from deployments_ui.forms.deployments import (
     DeploymentCreateForm,
     DeploymentEditForm,
@@ -43,6 +45,7 @@ from deployments_ui.presenters import (
 )
 from deployments_ui.views.controls import control_context, controls_from
 from deployments_ui.views.pages import (
+    answer_then,
     buttons_at,
     kept_bulk_choice,
     mark_fragment,
@@ -272,6 +275,8 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
     if request.POST.get("ask") and not request.POST.get("confirmed"):
         return _toggle_confirmation(request, ids, enabled, next_url)
     badges: dict = {}
+    # A fragment is sent before the success is recorded in the trail (its attempt is there).
+    later: list[Callable[[], None]] = []
     try:
         if not form.is_valid():
             raise ReasonRequired("Please give a reason.")
@@ -283,6 +288,8 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
             reason=form.cleaned_data["reason"],
             controls=controls_from(request),
             meanwhile=_preparing(request, badges),
+            record_later=later.append if wants_fragment(request) else None,
+            ahead=getattr(request, "change_read", None),
         )
     except AlreadyInState as refused:
         return _toggle_answer(request, next_url, refused.deployment, refused.message, "warning")
@@ -299,7 +306,10 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
         message = gettext("%(label)s is now enabled — it runs on its schedule.")
     else:
         message = gettext("%(label)s is now disabled — it will not run.")
-    return _toggle_answer(request, next_url, changed, message % {"label": label}, badges=badges)
+    message %= {"label": label}
+    return answer_then(
+        lambda: _toggle_answer(request, next_url, changed, message, badges=badges), later
+    )
 
 
 def _preparing(request, badges: dict):
@@ -317,7 +327,10 @@ def _request_link(refused) -> str:
 def _toggle_confirmation(request, ids, enabled: bool, next_url: str, refused=None) -> HttpResponse:
     """The button asks before it acts; with JavaScript a dialog does, without it this page,
     which shows a refusal beside the field it is about."""
-    found = reads.deployment_get(user=request.user, flow_version_id=ids[0], deployment_id=ids[1])
+    ahead = getattr(request, "change_read", None) if refused is None else None
+    found = reads.deployment_get(
+        user=request.user, flow_version_id=ids[0], deployment_id=ids[1], ahead=ahead
+    )
     if refused is None and (forbidden := not_yours(request, "enable", found)):
         return forbidden
     field = getattr(refused, "field", "") if refused else ""
