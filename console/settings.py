@@ -259,6 +259,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    "deployments_ui.accounts.permissions.OneQueryPermissions",
     "django.contrib.auth.backends.ModelBackend",
 ]
 if TESTING:

@@ -45,10 +45,11 @@ class ApiKeyRejected(ValueError):
         self.message = message
 
 
-def _credential(user: User) -> ApiCredential | None:
+def _ciphertext(user: User) -> str | None:
     if not user.is_authenticated:
         return None
-    return ApiCredential.objects.filter(user=user).first()
+    saved = ApiCredential.objects.filter(user_id=user.pk).values_list("encrypted_key", flat=True)
+    return next(iter(saved), None)
 
 
 # Within one request (`keys_remembered`), each person's key is read and decrypted once, not
@@ -86,11 +87,11 @@ def api_key_for(user: User) -> str:
 
 @sensitive_variables("key")
 def _read_key(user: User) -> str:
-    credential = _credential(user)
-    if credential is None:
+    ciphertext = _ciphertext(user)
+    if ciphertext is None:
         raise MissingApiKey()
     try:
-        key = crypto.decrypt(credential.encrypted_key)
+        key = crypto.decrypt(ciphertext)
     except crypto.InvalidToken:
         logger.warning(
             "The stored API key of user %s cannot be decrypted with the configured encryption keys",
