@@ -9,6 +9,8 @@ from concurrent.futures import Future
 import pytest
 from django.contrib.messages.storage.fallback import FallbackStorage
 from django.contrib.sessions.backends.db import SessionStore
+from django.core.signals import request_finished
+from django.db import close_old_connections
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
 from django_htmx.middleware import HtmxDetails
@@ -29,6 +31,16 @@ def outcomes() -> list[str]:
 def reads_of(sandbox, item: dict) -> list[dict]:
     path = deployment_url(item).replace("/flow-versions/", "/api/v1/flow-versions/").rstrip("/")
     return [r for r in sandbox.requests() if r["method"] == "GET" and r["path"] == path]
+
+
+def sent(response: HttpResponse) -> None:
+    """What the server does once the answer is sent (the test client does the same: it keeps
+    the test's database connection open)."""
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        request_finished.connect(close_old_connections)
 
 
 def enable_request(user, item: dict, *, htmx: bool):
@@ -52,7 +64,7 @@ def test_a_fragment_leaves_before_its_success_is_recorded(operator, on_sandbox):
     assert response.status_code == 200
     assert read_back(on_sandbox, item)["enabled_at"]  # the write was made
     assert outcomes() == ["pending"]  # the attempt was recorded before it
-    response.close()  # what the server does once the answer is sent
+    sent(response)
     assert outcomes() == ["pending", "succeeded"]
     assert AuditEvent.objects.get(outcome="succeeded").after["enabled"] is True
 
@@ -86,7 +98,7 @@ def test_work_that_fails_after_the_answer_is_logged_not_raised(caplog):
 
     response = answer_then(lambda: HttpResponse("ok"), [failing])
     with caplog.at_level(logging.ERROR):
-        response.close()
+        sent(response)
     assert "Work left for after an answer was sent failed" in caplog.text
 
 
