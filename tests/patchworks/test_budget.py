@@ -161,3 +161,45 @@ def test_a_burst_of_jobs_and_pages_never_exceeds_the_budget(
     # People's pages were served throughout (none told to come back later).
     assert set(page_statuses) == {200}
     assert not any(entry["status"] == 429 for entry in on_sandbox.requests())
+
+
+# A page's extras and its patience (counted in the database, as `make run` counts) -------------
+
+
+@pytest.fixture
+def default_budget(settings):
+    """The default budget, 120 requests a minute, counted in the database."""
+    settings.PATCHWORKS_REQUESTS_PER_MINUTE = 120
+    settings.PATCHWORKS_BUDGET_WINDOW_SECONDS = 60
+    budget.reset()
+    yield Shape.from_settings()
+    budget.reset()
+
+
+def test_an_inner_patience_never_lengthens_an_outer_one(default_budget):
+    """A read that must not wait (a version number a page can go without) stays so through a
+    shared read's longer patience for a fallback."""
+    with budget.patience(0.0):
+        while True:  # people's share spent: the next request may go in about half a second
+            try:
+                budget.take("someone")
+            except budget.BudgetExhausted:
+                break
+    started = time.monotonic()
+
+    with budget.patience(0.0), budget.patience(1.0), pytest.raises(budget.BudgetExhausted):
+        budget.take("someone")
+    assert time.monotonic() - started < 0.2
+
+
+def test_a_pages_extras_leave_people_their_reserve_and_never_wait(default_budget):
+    shape = default_budget
+    background_slots = round(shape.tolerance(BACKGROUND) / shape.interval)
+    for _ in range(background_slots + 1):  # page views: as far as background work may go
+        budget.take("someone")
+    started = time.monotonic()
+
+    with budget.spare(), pytest.raises(budget.BudgetExhausted):
+        budget.take("someone")
+    assert time.monotonic() - started < 0.2
+    assert budget.take("someone") == pytest.approx(0, abs=0.1)  # a page view still goes at once

@@ -198,3 +198,74 @@ def test_a_page_never_waits_for_the_budget_to_fill_a_version_number(operator, on
     assert time.monotonic() - started < 1.0
     assert [item.flow_version_iteration for item in named] == [None] * len(unnumbered)
     assert on_sandbox.requests() == []
+
+
+def _unnumbered(user) -> list:
+    from dataclasses import replace
+
+    found = reads.deployment_list_reading(user=user, query=reads.DeploymentQuery(per_page=5))
+    return [replace(item, flow_version_iteration=None) for item in found.result()[0].items]
+
+
+def test_version_numbers_are_filled_only_from_budget_to_spare(operator, on_sandbox, settings):
+    """People's list reads keep the reserve background work leaves them: filling version
+    numbers in never spends it."""
+    from deployments_ui.patchworks import budget
+
+    unnumbered = _unnumbered(operator)
+    settings.PATCHWORKS_REQUESTS_PER_MINUTE = 120
+    budget.reset()
+    shape = budget.Shape.from_settings()
+    assert shape is not None
+    for _ in range(round(shape.tolerance(budget.BACKGROUND) / shape.interval) + 1):
+        budget.take(budget.key_name("someone else"))  # others' page views
+    on_sandbox.clear_requests()
+
+    named = reads.named(operator, unnumbered)
+
+    assert [item.flow_version_iteration for item in named] == [None] * len(unnumbered)
+    assert on_sandbox.requests() == []
+    with budget.patience(0.0):  # what was left is still there for a list read
+        assert reads.deployment_list(user=operator, query=reads.DeploymentQuery(per_page=5))
+
+
+@pytest.fixture
+def sharing(settings):
+    from deployments_ui.patchworks import shared
+
+    settings.CONSOLE_SHARED_READ_SECONDS = 0.2
+    shared.reset()
+    yield
+    shared.reset()
+
+
+def test_an_older_shared_version_list_fills_a_number_without_waiting(
+    sharing, operator, viewer, on_sandbox, settings
+):
+    """When someone else's answer to the version list is older than a few seconds and the
+    budget is spent, the page takes the older answer at once instead of waiting for the budget
+    (the shared read's longer patience for a fallback does not apply to a number)."""
+    import time
+
+    from deployments_ui.patchworks import budget
+
+    unnumbered = _unnumbered(operator)  # (Patchworks accepts the operator's key)
+    numbered = reads.named(viewer, unnumbered)  # the viewer's page read the version lists
+    assert all(item.flow_version_iteration for item in numbered)
+    time.sleep(0.3)  # no longer fresh, still a fallback
+    settings.PATCHWORKS_REQUESTS_PER_MINUTE = 120
+    budget.reset()
+    with budget.patience(0.0):
+        while True:
+            try:
+                budget.take(budget.key_name("someone else"))
+            except budget.BudgetExhausted:
+                break
+    on_sandbox.clear_requests()
+    started = time.monotonic()
+
+    named = reads.named(operator, unnumbered)
+
+    assert time.monotonic() - started < 0.5
+    assert on_sandbox.requests() == []
+    assert named == numbered
