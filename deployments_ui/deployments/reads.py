@@ -39,6 +39,7 @@ from deployments_ui.patchworks import (
     Page,
     PatchworksClient,
     PatchworksError,
+    RateLimited,
     VirtualEnvironment,
     budget,
 )
@@ -388,6 +389,8 @@ def _version_numbers(user, flow_ids: set[str]) -> dict[str, int]:
                 # reads need; a later view fills it.
                 with budget.spare():
                     cached = flow_versions_get(user=user, flow_id=flow_id)
+            except RateLimited:
+                break  # no budget to spare now: nor for the next one (each ask costs a write)
             except PatchworksError:
                 continue
         numbers.update((v.id, v.iteration) for v in cached if v.iteration)

@@ -269,3 +269,27 @@ def test_an_older_shared_version_list_fills_a_number_without_waiting(
     assert time.monotonic() - started < 0.5
     assert on_sandbox.requests() == []
     assert named == numbered
+
+
+def test_once_the_budget_has_none_to_spare_a_page_stops_asking(operator, on_sandbox, settings):
+    """Asking the budget costs a database write where it is counted there (`make run`): a page
+    of many flows asks once, not once per flow, when there is nothing to spare."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from deployments_ui.patchworks import budget
+
+    unnumbered = _unnumbered(operator)
+    assert len({item.flow_id for item in unnumbered}) > 1
+    settings.PATCHWORKS_REQUESTS_PER_MINUTE = 120
+    budget.reset()
+    shape = budget.Shape.from_settings()
+    assert shape is not None
+    for _ in range(round(shape.tolerance(budget.BACKGROUND) / shape.interval) + 1):
+        budget.take(budget.key_name("someone else"))
+
+    with CaptureQueriesContext(connection) as queries:
+        reads.named(operator, unnumbered)
+
+    asked = [q for q in queries if q["sql"].startswith("UPDATE") and "upstreambudget" in q["sql"]]
+    assert len(asked) == 1
