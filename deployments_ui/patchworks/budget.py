@@ -26,7 +26,8 @@ included, leave the same reserve as background work, and like a page they wait o
 seconds for the budget before being told to come back later (`script`).
 
 A page's extras (a version number Patchworks left out, a shared answer read again before it is
-due) are `spare`: they too leave people's reserve, and never wait; the page goes without.
+due) are `spare`: they go only while the bucket is full, so they take only what nobody else is
+using, and never wait; the page goes without.
 
 A 429 pauses every request with that key for Patchworks' Retry-After (`pause`).
 
@@ -131,8 +132,8 @@ def script() -> Iterator[None]:
 
 @contextmanager
 def spare() -> Iterator[None]:
-    """Requests made inside are a page's extras: they go only while the budget leaves people's
-    reserve (as background work does), and never wait for it (BudgetExhausted at once)."""
+    """Requests made inside are a page's extras: they go only while the bucket is full (what
+    nobody else is using), and never wait for it (BudgetExhausted at once)."""
     token = _priority.set(SPARE)
     try:
         yield
@@ -230,14 +231,16 @@ class Shape:
     def tolerance(self, priority: str) -> float:
         """How far ahead of now TAT may be for a request of this priority to go. Background
         work may run a little ahead (to catch up after slow items) but never into the reserve;
-        page views never into the changes' reserve."""
+        page views never into the changes' reserve; a page's extras only from a full bucket."""
         return self._slots(priority) * self.interval
 
     def _slots(self, priority: str) -> int:
         if priority == CHANGE:
             return self.burst - 1
+        if priority == SPARE:
+            return 0  # people arriving together find their whole share there
         views = self.burst - 1 - self.change_reserve
-        if priority in (BACKGROUND, SCRIPT, SPARE):
+        if priority in (BACKGROUND, SCRIPT):
             return max(0, min(self.burst - 1 - self.reserve, views - 1))
         return views
 

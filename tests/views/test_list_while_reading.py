@@ -208,17 +208,14 @@ def _unnumbered(user) -> list:
 
 
 def test_version_numbers_are_filled_only_from_budget_to_spare(operator, on_sandbox, settings):
-    """People's list reads keep the reserve background work leaves them: filling version
-    numbers in never spends it."""
+    """Filling version numbers in takes only what nobody else is using: once people are reading,
+    it waits for a later view, and their share is all theirs."""
     from deployments_ui.patchworks import budget
 
     unnumbered = _unnumbered(operator)
     settings.PATCHWORKS_REQUESTS_PER_MINUTE = 120
     budget.reset()
-    shape = budget.Shape.from_settings()
-    assert shape is not None
-    for _ in range(round(shape.tolerance(budget.BACKGROUND) / shape.interval) + 1):
-        budget.take(budget.key_name("someone else"))  # others' page views
+    budget.take(budget.key_name("someone else"))  # someone else's page view
     on_sandbox.clear_requests()
 
     named = reads.named(operator, unnumbered)
@@ -283,10 +280,7 @@ def test_once_the_budget_has_none_to_spare_a_page_stops_asking(operator, on_sand
     assert len({item.flow_id for item in unnumbered}) > 1
     settings.PATCHWORKS_REQUESTS_PER_MINUTE = 120
     budget.reset()
-    shape = budget.Shape.from_settings()
-    assert shape is not None
-    for _ in range(round(shape.tolerance(budget.BACKGROUND) / shape.interval) + 1):
-        budget.take(budget.key_name("someone else"))
+    budget.take(budget.key_name("someone else"))  # someone else's page view
 
     with CaptureQueriesContext(connection) as queries:
         reads.named(operator, unnumbered)
