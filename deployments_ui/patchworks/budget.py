@@ -25,9 +25,9 @@ Scripts (the REST API, with a person's token) come after people: their requests,
 included, leave the same reserve as background work, and like a page they wait only a few
 seconds for the budget before being told to come back later (`script`).
 
-A page's extras (a version number Patchworks left out, a shared answer read again before it is
-due) are `spare`: they go only while the bucket is full, so they take only what nobody else is
-using, and never wait; the page goes without.
+A page's extras (a version number Patchworks left out) are `spare`: they go only while the
+bucket is full, so they take only what nobody else is using, and never wait; the page goes
+without.
 
 A 429 pauses every request with that key for Patchworks' Retry-After (`pause`).
 
