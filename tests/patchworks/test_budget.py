@@ -163,14 +163,23 @@ def test_a_burst_of_jobs_and_pages_never_exceeds_the_budget(
     assert not any(entry["status"] == 429 for entry in on_sandbox.requests())
 
 
-# A page's extras and its patience (counted in the database, as `make run` counts) -------------
+# A page's extras and its patience ----------------------------------------------------------------
 
 
-@pytest.fixture
-def default_budget(settings):
-    """The default budget, 120 requests a minute, counted in the database."""
+@pytest.fixture(params=["database", "redis"])
+def default_budget(request, settings):
+    """The default budget, 120 requests a minute, counted in the database (as `make run` counts
+    it) or in Redis."""
     settings.PATCHWORKS_REQUESTS_PER_MINUTE = 120
     settings.PATCHWORKS_BUDGET_WINDOW_SECONDS = 60
+    if request.param == "redis":
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": REDIS_URL,
+                "KEY_PREFIX": "budget-test",
+            }
+        }
     budget.reset()
     yield Shape.from_settings()
     budget.reset()
