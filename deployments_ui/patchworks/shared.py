@@ -173,24 +173,24 @@ def _read(store: _Store, key_name: str, digest: str, fetch: Callable[[], Any]) -
         # the answer): no one else's answer is given.
         return _lead(store, name, fetch, fallback=None, claimed=False)
     if not store.trusted(key_name):
-        # A key not known to work is given no one else's answer and no older one; but the
-        # people asking the same with it at once wait for one read with it (which, as any,
-        # then serves everyone).
-        return _once(store, f"{name}:{key_name}", fetch, older=False, also=name)
-    return _once(store, name, fetch, older=True)
+        # A key not known to work is given no one else's answer, nor any read before it asked;
+        # but the people asking the same with it at once wait for one read with it (which, as
+        # any, then serves everyone).
+        return _once(store, f"{name}:{key_name}", fetch, known=False, also=name)
+    return _once(store, name, fetch, known=True)
 
 
 def _once(
-    store: _Store, name: str, fetch: Callable[[], Any], *, older: bool, also: str | None = None
+    store: _Store, name: str, fetch: Callable[[], Any], *, known: bool, also: str | None = None
 ) -> Answer:
-    """The fresh answer to `name`, else the answer of the one read made for everyone asking;
-    `older`: an older answer may serve when the budget is spent."""
-    entry = store.get(name)
+    """The fresh answer to `name` (for a key `known` to work), else the answer of the one read
+    made for everyone asking at once; for a known key, an older answer when the budget is
+    spent."""
+    entry = store.get(name) if known else None
     if entry is not None and entry.age < fresh_seconds():
-        if older and entry.age >= fresh_seconds() * REFRESH_AT:
+        if entry.age >= fresh_seconds() * REFRESH_AT:
             _refresh_soon(store, name, fetch)
         return entry
-    entry = entry if older else None
     deadline = time.monotonic() + _longest_wait()
     while time.monotonic() < deadline:
         if store.claim(name, CLAIM_SECONDS):
@@ -237,15 +237,16 @@ def _lead(
     claimed: bool,
     also: str | None = None,
 ) -> Answer:
-    """Read upstream and share the answer (under `name`, and `also`); when the budget is spent,
-    the older answer."""
+    """Read upstream and share the answer; when the budget is spent, the older answer. With
+    `also` (the shared name), `name` is one key's own, kept only while the answer is fresh."""
     usable = fallback if fallback is not None and fallback.age <= fallback_seconds() else None
     try:
         with budget.patience(PATIENCE_WITH_FALLBACK) if usable else nullcontext():
             answer = Answer(fetch(), time.time())
         if also is not None:
             store.put(also, answer, fallback_seconds())
-        store.put(name, answer, fallback_seconds())  # before the claim goes: others wait on it
+        # Before the claim goes: others wait on it.
+        store.put(name, answer, fallback_seconds() if also is None else fresh_seconds())
         return answer
     except RateLimited:
         if usable is None:
