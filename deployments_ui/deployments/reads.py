@@ -39,6 +39,7 @@ from deployments_ui.patchworks import (
     Page,
     PatchworksClient,
     PatchworksError,
+    RateLimited,
     VirtualEnvironment,
     budget,
 )
@@ -405,10 +406,13 @@ def _version_numbers(user, flow_ids: set[str]) -> dict[str, int]:
                 continue
             fetched += 1
             try:
-                # Only when the budget allows at once: a page never waits for a number it can go
-                # without ("Version number not available"); a later view fills it.
-                with budget.patience(0.0):
+                # Only from budget to spare at once: a page never waits for a number it can go
+                # without ("Version number not available"), nor spends on it what people's list
+                # reads need; a later view fills it.
+                with budget.spare():
                     cached = flow_versions_get(user=user, flow_id=flow_id)
+            except RateLimited:
+                break  # no budget to spare now: nor for the next one (each ask costs a write)
             except PatchworksError:
                 continue
         numbers.update((v.id, v.iteration) for v in cached if v.iteration)

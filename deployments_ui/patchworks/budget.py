@@ -25,6 +25,10 @@ Scripts (the REST API, with a person's token) come after people: their requests,
 included, leave the same reserve as background work, and like a page they wait only a few
 seconds for the budget before being told to come back later (`script`).
 
+A page's extras (a version number Patchworks left out) are `spare`: they go only while the
+bucket is full, so they take only what nobody else is using, and never wait; the page goes
+without.
+
 A 429 pauses every request with that key for Patchworks' Retry-After (`pause`).
 
 When Redis is configured but does not answer, people's requests are counted in the database
@@ -56,6 +60,7 @@ INTERACTIVE = "interactive"
 BACKGROUND = "background"
 CHANGE = "change"
 SCRIPT = "script"
+SPARE = "spare"
 BUCKET = "patchworks-budget"
 # The longest a person's page waits for the budget before being told Patchworks is busy.
 INTERACTIVE_MAX_WAIT = 5.0
@@ -126,6 +131,17 @@ def script() -> Iterator[None]:
 
 
 @contextmanager
+def spare() -> Iterator[None]:
+    """Requests made inside are a page's extras: they go only while the bucket is full (what
+    nobody else is using), and never wait for it (BudgetExhausted at once)."""
+    token = _priority.set(SPARE)
+    try:
+        yield
+    finally:
+        _priority.reset(token)
+
+
+@contextmanager
 def for_change() -> Iterator[None]:
     """Requests made inside are part of a person's change (the read that guards a write, the
     write): they may use the reserve page views leave, so reloading pages cannot starve them.
@@ -142,8 +158,9 @@ def for_change() -> Iterator[None]:
 
 @contextmanager
 def patience(seconds: float) -> Iterator[None]:
-    """A person's requests made inside wait at most `seconds` for the budget."""
-    token = _patience.set(max(0.0, seconds))
+    """A person's requests made inside wait at most `seconds` for the budget, and never longer
+    than an enclosing `patience` allows (a read that must not wait stays so, whatever it calls)."""
+    token = _patience.set(min(_patience_now(), max(0.0, seconds)))
     try:
         yield
     finally:
@@ -214,12 +231,14 @@ class Shape:
     def tolerance(self, priority: str) -> float:
         """How far ahead of now TAT may be for a request of this priority to go. Background
         work may run a little ahead (to catch up after slow items) but never into the reserve;
-        page views never into the changes' reserve."""
+        page views never into the changes' reserve; a page's extras only from a full bucket."""
         return self._slots(priority) * self.interval
 
     def _slots(self, priority: str) -> int:
         if priority == CHANGE:
             return self.burst - 1
+        if priority == SPARE:
+            return 0  # people arriving together find their whole share there
         views = self.burst - 1 - self.change_reserve
         if priority in (BACKGROUND, SCRIPT):
             return max(0, min(self.burst - 1 - self.reserve, views - 1))
@@ -411,7 +430,7 @@ def _wait_for(shape: Shape, priority: str, api_key_name: str, started: float) ->
         if wait <= 0:
             return
         waited = time.monotonic() - started
-        if priority != BACKGROUND and waited + wait > _patience_now():
+        if priority != BACKGROUND and waited + wait > _patience_now(priority):
             raise BudgetExhausted(retry_after=wait)
         # Re-check at least every second: a background request can go as soon as the people's
         # reserve is back, and a pause may be lifted early by nobody, so sleep in small steps.
@@ -424,7 +443,9 @@ def _wait_for(shape: Shape, priority: str, api_key_name: str, started: float) ->
                 logger.exception("A budget wait callback failed")
 
 
-def _patience_now() -> float:
+def _patience_now(priority: str = INTERACTIVE) -> float:
+    if priority == SPARE:
+        return 0.0
     patience = _patience.get()
     return INTERACTIVE_MAX_WAIT if patience is None else patience
 

@@ -14,7 +14,8 @@ otherwise; while Redis does not answer, nothing is shared (each read goes upstre
   failing.
 - Only a key that Patchworks accepted within CONSOLE_SHARED_READ_TRUST_SECONDS is served what
   others' keys read (a 401 withdraws that at once); any other key reads for itself, and gets no
-  older answer when the budget is spent.
+  older answer when the budget is spent. People reading the same with such a key at once (the
+  first minutes after a start, when no key is known yet) still wait for one read with that key.
 - The read that guards a change (`budget.for_change`) and background work's reads (drift
   detection, jobs) always go upstream; people's pages may use their answers.
 """
@@ -48,8 +49,8 @@ CLAIM_SECONDS = 20.0
 REFRESH_AT = 0.8
 # While an older answer can serve a page, a page waits at most this long for the budget.
 PATIENCE_WITH_FALLBACK = 1.0
-# Who shares answers: people's pages, and scripts' reads through the REST API.
-SHARING = (budget.INTERACTIVE, budget.SCRIPT)
+# Who shares answers: people's pages (and their extras), and scripts' reads through the API.
+SHARING = (budget.INTERACTIVE, budget.SPARE, budget.SCRIPT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,11 +168,25 @@ def _name(path: str, params: Mapping[str, Any]) -> str:
 
 def _read(store: _Store, key_name: str, digest: str, fetch: Callable[[], Any]) -> Answer:
     name = f"{store.generation()}:{digest}"
-    if budget.current_priority() not in SHARING or not store.trusted(key_name):
-        # Changes, background work (drift, jobs) and keys not known to work read for
-        # themselves (and let people use the answer): no one else's answer is given.
+    if budget.current_priority() not in SHARING:
+        # Changes and background work (drift, jobs) read for themselves (and let people use
+        # the answer): no one else's answer is given.
         return _lead(store, name, fetch, fallback=None, claimed=False)
-    entry = store.get(name)
+    if not store.trusted(key_name):
+        # A key not known to work is given no one else's answer, nor any read before it asked;
+        # but the people asking the same with it at once wait for one read with it (which, as
+        # any, then serves everyone).
+        return _once(store, f"{name}:{key_name}", fetch, known=False, also=name)
+    return _once(store, name, fetch, known=True)
+
+
+def _once(
+    store: _Store, name: str, fetch: Callable[[], Any], *, known: bool, also: str | None = None
+) -> Answer:
+    """The fresh answer to `name` (for a key `known` to work), else the answer of the one read
+    made for everyone asking at once; for a known key, an older answer when the budget is
+    spent."""
+    entry = store.get(name) if known else None
     if entry is not None and entry.age < fresh_seconds():
         if entry.age >= fresh_seconds() * REFRESH_AT:
             _refresh_soon(store, name, fetch)
@@ -179,12 +194,12 @@ def _read(store: _Store, key_name: str, digest: str, fetch: Callable[[], Any]) -
     deadline = time.monotonic() + _longest_wait()
     while time.monotonic() < deadline:
         if store.claim(name, CLAIM_SECONDS):
-            return _lead(store, name, fetch, fallback=entry, claimed=True)
+            return _lead(store, name, fetch, fallback=entry, claimed=True, also=also)
         answer = _answer_of_another(store, name, entry, deadline)
         if answer is not None:
             return answer
     # The read in flight never came back in time: read for ourselves.
-    return _lead(store, name, fetch, fallback=entry, claimed=False)
+    return _lead(store, name, fetch, fallback=entry, claimed=False, also=also)
 
 
 def _longest_wait() -> float:
@@ -214,14 +229,24 @@ def _answer_of_another(
 
 
 def _lead(
-    store: _Store, name: str, fetch: Callable[[], Any], *, fallback: Answer | None, claimed: bool
+    store: _Store,
+    name: str,
+    fetch: Callable[[], Any],
+    *,
+    fallback: Answer | None,
+    claimed: bool,
+    also: str | None = None,
 ) -> Answer:
-    """Read upstream and share the answer; when the budget is spent, the older answer."""
+    """Read upstream and share the answer; when the budget is spent, the older answer. With
+    `also` (the shared name), `name` is one key's own, kept only while the answer is fresh."""
     usable = fallback if fallback is not None and fallback.age <= fallback_seconds() else None
     try:
         with budget.patience(PATIENCE_WITH_FALLBACK) if usable else nullcontext():
             answer = Answer(fetch(), time.time())
-        store.put(name, answer, fallback_seconds())  # before the claim goes: others wait on it
+        if also is not None:
+            store.put(also, answer, fallback_seconds())
+        # Before the claim goes: others wait on it.
+        store.put(name, answer, fallback_seconds() if also is None else fresh_seconds())
         return answer
     except RateLimited:
         if usable is None:
@@ -246,7 +271,8 @@ def _refresh(store: _Store, name: str, fetch: Callable[[], Any]) -> None:
     from django.db import connection
 
     try:
-        # Only if the budget has room right now: the answer being served is still fresh.
+        # Only if the budget has room right now: the answer being served is still fresh. (A
+        # person's read a second early, not an extra: it takes people's share, never waiting.)
         with budget.patience(0.0):
             body = fetch()
         store.put(name, Answer(body, time.time()), fallback_seconds())

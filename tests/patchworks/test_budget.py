@@ -161,3 +161,55 @@ def test_a_burst_of_jobs_and_pages_never_exceeds_the_budget(
     # People's pages were served throughout (none told to come back later).
     assert set(page_statuses) == {200}
     assert not any(entry["status"] == 429 for entry in on_sandbox.requests())
+
+
+# A page's extras and its patience ----------------------------------------------------------------
+
+
+@pytest.fixture(params=["database", "redis"])
+def default_budget(request, settings):
+    """The default budget, 120 requests a minute, counted in the database (as `make run` counts
+    it) or in Redis."""
+    settings.PATCHWORKS_REQUESTS_PER_MINUTE = 120
+    settings.PATCHWORKS_BUDGET_WINDOW_SECONDS = 60
+    if request.param == "redis":
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": REDIS_URL,
+                "KEY_PREFIX": "budget-test",
+            }
+        }
+    budget.reset()
+    yield Shape.from_settings()
+    budget.reset()
+
+
+def test_an_inner_patience_never_lengthens_an_outer_one(default_budget):
+    """A read that must not wait (a version number a page can go without) stays so through a
+    shared read's longer patience for a fallback."""
+    with budget.patience(0.0):
+        while True:  # people's share spent: the next request may go in about half a second
+            try:
+                budget.take("someone")
+            except budget.BudgetExhausted:
+                break
+    started = time.monotonic()
+
+    with budget.patience(0.0), budget.patience(1.0), pytest.raises(budget.BudgetExhausted):
+        budget.take("someone")
+    assert time.monotonic() - started < 0.2
+
+
+def test_a_pages_extras_take_only_what_nobody_is_using_and_never_wait(default_budget):
+    with budget.spare():
+        assert budget.take("someone") == pytest.approx(0, abs=0.1)  # a full bucket
+    budget.take("someone")  # someone's page view: the bucket is no longer full
+    started = time.monotonic()
+
+    with budget.spare(), pytest.raises(budget.BudgetExhausted):
+        budget.take("someone")
+    assert time.monotonic() - started < 0.2
+    shape = default_budget
+    for _ in range(round(shape.tolerance(INTERACTIVE) / shape.interval) - 2):
+        assert budget.take("someone") == pytest.approx(0, abs=0.1)  # people's share is there

@@ -384,3 +384,52 @@ def test_a_viewer_reloading_the_list_cannot_make_an_editors_change_fail(
 
     assert response.status_code == 302
     assert read_back(on_sandbox, item)["enabled_at"]
+
+
+# Keys not known yet (the first minutes after a start) ------------------------------------------
+
+
+def test_people_reading_the_same_with_a_new_key_at_once_wait_for_one_read(sharing, on_sandbox):
+    client = PatchworksClient(KEY)  # Patchworks has not accepted this key in this process yet
+    on_sandbox.set_faults(latency_ms=300, methods=["GET"])
+    on_sandbox.clear_requests()
+
+    pages = read_in_threads(client, 8)
+
+    assert len(list_reads(on_sandbox)) == 1
+    assert len({page.fetched_at for page in pages}) == 1
+
+
+def test_a_new_key_is_given_no_answer_read_before_it_asked(sharing, on_sandbox):
+    PatchworksClient(OTHER_KEY).list_deployments(per_page=5)  # another key's answer, fresh
+    client = PatchworksClient(KEY)
+    on_sandbox.clear_requests()
+    client.list_deployments(per_page=5)  # not another key's: read with this one
+    assert len(list_reads(on_sandbox)) == 1
+    shared.distrust(budget.key_name(KEY))  # as after a 401
+    on_sandbox.clear_requests()
+
+    client.list_deployments(per_page=5)  # not its own answer of a moment ago either
+
+    assert len(list_reads(on_sandbox)) == 1
+
+
+def test_people_with_a_refused_key_are_each_told(sharing, on_sandbox):
+    client = PatchworksClient("sandbox-key-nobody-has")
+    failures: list[Exception] = []
+    start = threading.Barrier(4)
+
+    def read() -> None:
+        start.wait()
+        try:
+            client.list_deployments(per_page=5)
+        except Unauthorized as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(failures) == 4

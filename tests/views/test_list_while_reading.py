@@ -198,3 +198,92 @@ def test_a_page_never_waits_for_the_budget_to_fill_a_version_number(operator, on
     assert time.monotonic() - started < 1.0
     assert [item.flow_version_iteration for item in named] == [None] * len(unnumbered)
     assert on_sandbox.requests() == []
+
+
+def _unnumbered(user) -> list:
+    from dataclasses import replace
+
+    found = reads.deployment_list_reading(user=user, query=reads.DeploymentQuery(per_page=5))
+    return [replace(item, flow_version_iteration=None) for item in found.result()[0].items]
+
+
+def test_version_numbers_are_filled_only_from_budget_to_spare(operator, on_sandbox, settings):
+    """Filling version numbers in takes only what nobody else is using: once people are reading,
+    it waits for a later view, and their share is all theirs."""
+    from deployments_ui.patchworks import budget
+
+    unnumbered = _unnumbered(operator)
+    settings.PATCHWORKS_REQUESTS_PER_MINUTE = 120
+    budget.reset()
+    budget.take(budget.key_name("someone else"))  # someone else's page view
+    on_sandbox.clear_requests()
+
+    named = reads.named(operator, unnumbered)
+
+    assert [item.flow_version_iteration for item in named] == [None] * len(unnumbered)
+    assert on_sandbox.requests() == []
+    with budget.patience(0.0):  # what was left is still there for a list read
+        assert reads.deployment_list(user=operator, query=reads.DeploymentQuery(per_page=5))
+
+
+@pytest.fixture
+def sharing(settings):
+    from deployments_ui.patchworks import shared
+
+    settings.CONSOLE_SHARED_READ_SECONDS = 0.2
+    shared.reset()
+    yield
+    shared.reset()
+
+
+def test_an_older_shared_version_list_fills_a_number_without_waiting(
+    sharing, operator, viewer, on_sandbox, settings
+):
+    """When someone else's answer to the version list is older than a few seconds and the
+    budget is spent, the page takes the older answer at once instead of waiting for the budget
+    (the shared read's longer patience for a fallback does not apply to a number)."""
+    import time
+
+    from deployments_ui.patchworks import budget
+
+    unnumbered = _unnumbered(operator)  # (Patchworks accepts the operator's key)
+    numbered = reads.named(viewer, unnumbered)  # the viewer's page read the version lists
+    assert all(item.flow_version_iteration for item in numbered)
+    time.sleep(0.3)  # no longer fresh, still a fallback
+    settings.PATCHWORKS_REQUESTS_PER_MINUTE = 120
+    budget.reset()
+    with budget.patience(0.0):
+        while True:
+            try:
+                budget.take(budget.key_name("someone else"))
+            except budget.BudgetExhausted:
+                break
+    on_sandbox.clear_requests()
+    started = time.monotonic()
+
+    named = reads.named(operator, unnumbered)
+
+    assert time.monotonic() - started < 0.5
+    assert on_sandbox.requests() == []
+    assert named == numbered
+
+
+def test_once_the_budget_has_none_to_spare_a_page_stops_asking(operator, on_sandbox, settings):
+    """Asking the budget costs a database write where it is counted there (`make run`): a page
+    of many flows asks once, not once per flow, when there is nothing to spare."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from deployments_ui.patchworks import budget
+
+    unnumbered = _unnumbered(operator)
+    assert len({item.flow_id for item in unnumbered}) > 1
+    settings.PATCHWORKS_REQUESTS_PER_MINUTE = 120
+    budget.reset()
+    budget.take(budget.key_name("someone else"))  # someone else's page view
+
+    with CaptureQueriesContext(connection) as queries:
+        reads.named(operator, unnumbered)
+
+    asked = [q for q in queries if q["sql"].startswith("UPDATE") and "upstreambudget" in q["sql"]]
+    assert len(asked) == 1
