@@ -306,7 +306,8 @@ def _lock_head() -> AuditChainHead:
 
 
 def _begins_immediate() -> bool:
-    return connection.settings_dict.get("OPTIONS", {}).get("transaction_mode") == "IMMEDIATE"
+    options = connection.settings_dict.get("OPTIONS") or {}
+    return bool(options.get("transaction_mode") == "IMMEDIATE")
 
 
 def _may_retry() -> bool:
