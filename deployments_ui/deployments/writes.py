@@ -15,7 +15,6 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import nullcontext
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -109,7 +108,6 @@ def set_enabled(
     on_attempt: Callable[[AuditEvent], bool] | None = None,
     context: dict[str, Any] | None = None,
     meanwhile: Callable[[AuditEvent], None] | None = None,
-    record_later: Callable[[Callable[[], None]], None] | None = None,
     ahead: Future[Deployment] | None = None,
 ) -> Deployment:
     """Enable or disable a deployment, unless it is already in that state.
@@ -120,9 +118,7 @@ def set_enabled(
     and stores the attempt's id); returning False rolls the attempt back and nothing is sent.
     `note` says how a later change ran (its due time and lateness); `context` joins the
     attempt's record (the bulk job, the schedule or the event it undoes).
-    `meanwhile(attempt)` may run while the write is in flight (to prepare what success shows);
-    `record_later(record)` takes a success's recording, for once the person has their answer
-    (the attempt is in the trail: should `record` never run, the worker settles it by reading).
+    `meanwhile(attempt)` may run while the write is in flight (to prepare what success shows).
     """
     action = Action.ENABLE if enabled else Action.DISABLE
     _may_or_refuse(actor, user, action, ref, reason)
@@ -153,7 +149,6 @@ def set_enabled(
         on_attempt=on_attempt,
         context=context,
         meanwhile=meanwhile,
-        record_later=record_later,
     )
 
 
@@ -405,7 +400,6 @@ def _send_write(
     on_attempt: Callable[[AuditEvent], bool] | None = None,
     context: dict[str, Any] | None = None,
     meanwhile: Callable[[AuditEvent], None] | None = None,
-    record_later: Callable[[Callable[[], None]], None] | None = None,
 ) -> Any:
     """Record the attempt (and the caller's claim, together), make the one remote write, record
     how it ended."""
@@ -438,16 +432,16 @@ def _send_write(
             message=error.message,
         )
         raise
-    success: dict[str, Any] = {}
     if isinstance(result, Deployment):
         result = reads.named(user, [result])[0]
-        after = {**audit.deployment_state(result), **(context or {})}
-        success = {"after": after, "target": DeploymentRef.of(result)}
-    record = partial(_record_outcome, attempt, outcome=AuditEvent.Outcome.SUCCEEDED, **success)
-    if record_later is None:
-        record()
+        _record_outcome(
+            attempt,
+            outcome=AuditEvent.Outcome.SUCCEEDED,
+            after={**audit.deployment_state(result), **(context or {})},
+            target=DeploymentRef.of(result),
+        )
     else:
-        record_later(record)
+        _record_outcome(attempt, outcome=AuditEvent.Outcome.SUCCEEDED)
     return result
 
 

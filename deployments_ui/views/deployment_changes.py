@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -45,7 +43,6 @@ from deployments_ui.presenters import (
 )
 from deployments_ui.views.controls import control_context, controls_from
 from deployments_ui.views.pages import (
-    answer_then,
     buttons_at,
     kept_bulk_choice,
     mark_fragment,
@@ -275,8 +272,6 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
     if request.POST.get("ask") and not request.POST.get("confirmed"):
         return _toggle_confirmation(request, ids, enabled, next_url)
     badges: dict = {}
-    # A fragment is sent before the success is recorded in the trail (its attempt is there).
-    later: list[Callable[[], None]] = []
     try:
         if not form.is_valid():
             raise ReasonRequired("Please give a reason.")
@@ -288,7 +283,6 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
             reason=form.cleaned_data["reason"],
             controls=controls_from(request),
             meanwhile=_preparing(request, badges),
-            record_later=later.append if wants_fragment(request) else None,
             ahead=getattr(request, "change_read", None),
         )
     except AlreadyInState as refused:
@@ -306,10 +300,7 @@ def _toggle(request, flow_version: str, deployment: str, *, enabled: bool) -> Ht
         message = gettext("%(label)s is now enabled — it runs on its schedule.")
     else:
         message = gettext("%(label)s is now disabled — it will not run.")
-    message %= {"label": label}
-    return answer_then(
-        lambda: _toggle_answer(request, next_url, changed, message, badges=badges), later
-    )
+    return _toggle_answer(request, next_url, changed, message % {"label": label}, badges=badges)
 
 
 def _preparing(request, badges: dict):

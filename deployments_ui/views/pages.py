@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
-from collections.abc import Callable
 from typing import TypeVar, cast
 
 from django.contrib import messages
@@ -35,7 +33,6 @@ FRAGMENT_HEADER = "X-Console-Fragment"
 REFUSAL_HEADER = "X-Console-Refusal"
 
 R = TypeVar("R", bound=HttpResponse)
-logger = logging.getLogger(__name__)
 
 
 def needs_api_key(view):
@@ -122,28 +119,6 @@ def compressed(request: HttpRequest, response: R) -> R:
     already compressed as it is): for a page prepared while Patchworks' answer travels, so that
     compressing it takes none of the time after the answer."""
     return cast(R, _gzip.process_response(request, response))
-
-
-def answer_then(answer: Callable[[], R], work: list[Callable[[], None]]) -> R:
-    """`answer()`, with `work` left for once it has been sent: the WSGI server closes a response
-    after sending its body (the test client before it returns), and closing runs these first.
-    Should the answer itself fail, the work is done at once."""
-    try:
-        response = answer()
-    except BaseException:
-        for item in work:
-            item()
-        raise
-    for item in work:
-        response._resource_closers.append(functools.partial(_quietly, item))  # type: ignore[attr-defined]
-    return response
-
-
-def _quietly(work: Callable[[], None]) -> None:
-    try:
-        work()
-    except Exception:
-        logger.exception("Work left for after an answer was sent failed")
 
 
 def mark_fragment(response: R) -> R:

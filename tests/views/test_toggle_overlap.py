@@ -1,25 +1,16 @@
-"""Enable and disable overlap the console's own work with Patchworks' round trips: the state read
-starts as soon as the person is known, and a fragment leaves before its success is recorded."""
+"""Enable and disable overlap the console's own checks with Patchworks' round trip: the read that
+guards the change starts as soon as the person is known, and is used only once the checks pass."""
 
 from __future__ import annotations
 
-import logging
 from concurrent.futures import Future
 
 import pytest
-from django.contrib.messages.storage.fallback import FallbackStorage
-from django.contrib.sessions.backends.db import SessionStore
-from django.core.signals import request_finished
-from django.db import close_old_connections
-from django.http import HttpResponse
-from django.test import Client, RequestFactory
-from django_htmx.middleware import HtmxDetails
+from django.test import Client
 
 from deployments_ui.accounts import access
 from deployments_ui.models import AuditEvent
-from deployments_ui.views.deployment_changes import deployment_enable
-from deployments_ui.views.pages import answer_then
-from tests.deployments import api_writes, deployment_url, find_deployment, read_back
+from tests.deployments import api_writes, deployment_url, find_deployment
 
 pytestmark = pytest.mark.django_db
 
@@ -31,75 +22,6 @@ def outcomes() -> list[str]:
 def reads_of(sandbox, item: dict) -> list[dict]:
     path = deployment_url(item).replace("/flow-versions/", "/api/v1/flow-versions/").rstrip("/")
     return [r for r in sandbox.requests() if r["method"] == "GET" and r["path"] == path]
-
-
-def sent(response: HttpResponse) -> None:
-    """What the server does once the answer is sent (the test client does the same: it keeps
-    the test's database connection open)."""
-    request_finished.disconnect(close_old_connections)
-    try:
-        response.close()
-    finally:
-        request_finished.connect(close_old_connections)
-
-
-def enable_request(user, item: dict, *, htmx: bool):
-    headers = {"HX-Request": "true"} if htmx else {}
-    data = {"reason": "supplier back", "fragment": "row", "next": "/deployments/"}
-    request = RequestFactory().post(deployment_url(item, "enable/"), data, headers=headers)
-    request.user, request.session = user, SessionStore()
-    request._messages = FallbackStorage(request)
-    request.htmx = HtmxDetails(request)
-    return request
-
-
-def test_a_fragment_leaves_before_its_success_is_recorded(operator, on_sandbox):
-    item = find_deployment(on_sandbox, enabled=False)
-    request = enable_request(operator, item, htmx=True)
-
-    response = deployment_enable(
-        request, flow_version=item["flow_version_id"], deployment=item["id"]
-    )
-
-    assert response.status_code == 200
-    assert read_back(on_sandbox, item)["enabled_at"]  # the write was made
-    assert outcomes() == ["pending"]  # the attempt was recorded before it
-    sent(response)
-    assert outcomes() == ["pending", "succeeded"]
-    assert AuditEvent.objects.get(outcome="succeeded").after["enabled"] is True
-
-
-def test_without_htmx_the_success_is_recorded_before_the_redirect(operator, on_sandbox):
-    item = find_deployment(on_sandbox, enabled=False)
-    request = enable_request(operator, item, htmx=False)
-
-    response = deployment_enable(
-        request, flow_version=item["flow_version_id"], deployment=item["id"]
-    )
-
-    assert response.status_code == 302
-    assert outcomes() == ["pending", "succeeded"]  # the next page may show the trail at once
-
-
-def test_work_left_for_after_the_answer_is_done_at_once_when_the_answer_fails():
-    done: list[str] = []
-
-    def broken() -> HttpResponse:
-        raise RuntimeError("the template failed")
-
-    with pytest.raises(RuntimeError):
-        answer_then(broken, [lambda: done.append("recorded")])
-    assert done == ["recorded"]
-
-
-def test_work_that_fails_after_the_answer_is_logged_not_raised(caplog):
-    def failing() -> None:
-        raise ValueError("no database")
-
-    response = answer_then(lambda: HttpResponse("ok"), [failing])
-    with caplog.at_level(logging.ERROR):
-        sent(response)
-    assert "Work left for after an answer was sent failed" in caplog.text
 
 
 def test_the_state_read_is_on_its_way_before_the_access_check(
