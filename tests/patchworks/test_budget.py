@@ -23,9 +23,16 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(params=["database", "redis"])
 def small_budget(request, settings):
     """20 requests per 3-second window, in the database or in Redis."""
-    settings.PATCHWORKS_REQUESTS_PER_MINUTE = RATE
-    settings.PATCHWORKS_BUDGET_WINDOW_SECONDS = WINDOW
-    if request.param == "redis":
+    counted_in(request.param, settings, RATE, WINDOW)
+    yield request.param
+    budget.reset()
+
+
+def counted_in(where: str, settings, rate: int, window: int) -> None:
+    """The budget at `rate` per `window` seconds, counted in the database or in Redis."""
+    settings.PATCHWORKS_REQUESTS_PER_MINUTE = rate
+    settings.PATCHWORKS_BUDGET_WINDOW_SECONDS = window
+    if where == "redis":
         settings.CACHES = {
             "default": {
                 "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -34,8 +41,6 @@ def small_budget(request, settings):
             }
         }
         # (Django's setting_changed signal rebuilds the cache handler from the new CACHES.)
-    budget.reset()
-    yield request.param
     budget.reset()
 
 
@@ -170,17 +175,7 @@ def test_a_burst_of_jobs_and_pages_never_exceeds_the_budget(
 def default_budget(request, settings):
     """The default budget, 120 requests a minute, counted in the database (as `make run` counts
     it) or in Redis."""
-    settings.PATCHWORKS_REQUESTS_PER_MINUTE = 120
-    settings.PATCHWORKS_BUDGET_WINDOW_SECONDS = 60
-    if request.param == "redis":
-        settings.CACHES = {
-            "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": REDIS_URL,
-                "KEY_PREFIX": "budget-test",
-            }
-        }
-    budget.reset()
+    counted_in(request.param, settings, 120, 60)
     yield Shape.from_settings()
     budget.reset()
 

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 
 from deployments_ui.deployments import reads
+from deployments_ui.patchworks import budget
 from tests.deployments import find_deployment
 
 pytestmark = pytest.mark.django_db
@@ -180,18 +181,10 @@ def test_a_page_never_waits_for_the_budget_to_fill_a_version_number(operator, on
     import time
     from dataclasses import replace
 
-    from deployments_ui.patchworks import budget
-
     found = reads.deployment_list_reading(user=operator, query=reads.DeploymentQuery(per_page=5))
     unnumbered = [replace(item, flow_version_iteration=None) for item in found.result()[0].items]
     settings.PATCHWORKS_REQUESTS_PER_MINUTE = 20  # a burst of 2, then one every 3 s
-    budget.reset()
-    while True:
-        try:
-            with budget.patience(0.0):
-                budget.take(budget.key_name("someone else"))
-        except budget.BudgetExhausted:
-            break
+    spend_the_whole_budget()
     on_sandbox.clear_requests()
     started = time.monotonic()
     named = reads.named(operator, unnumbered)
@@ -210,7 +203,6 @@ def _unnumbered(user) -> list:
 def test_version_numbers_are_filled_only_from_budget_to_spare(operator, on_sandbox, settings):
     """Filling version numbers in takes only what nobody else is using: once people are reading,
     it waits for a later view, and their share is all theirs."""
-    from deployments_ui.patchworks import budget
 
     unnumbered = _unnumbered(operator)
     settings.PATCHWORKS_REQUESTS_PER_MINUTE = 120
@@ -244,20 +236,12 @@ def test_an_older_shared_version_list_fills_a_number_without_waiting(
     (the shared read's longer patience for a fallback does not apply to a number)."""
     import time
 
-    from deployments_ui.patchworks import budget
-
     unnumbered = _unnumbered(operator)  # (Patchworks accepts the operator's key)
     numbered = reads.named(viewer, unnumbered)  # the viewer's page read the version lists
     assert all(item.flow_version_iteration for item in numbered)
     time.sleep(0.3)  # no longer fresh, still a fallback
     settings.PATCHWORKS_REQUESTS_PER_MINUTE = 120
-    budget.reset()
-    with budget.patience(0.0):
-        while True:
-            try:
-                budget.take(budget.key_name("someone else"))
-            except budget.BudgetExhausted:
-                break
+    spend_the_whole_budget()
     on_sandbox.clear_requests()
     started = time.monotonic()
 
@@ -274,8 +258,6 @@ def test_once_the_budget_has_none_to_spare_a_page_stops_asking(operator, on_sand
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from deployments_ui.patchworks import budget
-
     unnumbered = _unnumbered(operator)
     assert len({item.flow_id for item in unnumbered}) > 1
     settings.PATCHWORKS_REQUESTS_PER_MINUTE = 120
@@ -287,3 +269,14 @@ def test_once_the_budget_has_none_to_spare_a_page_stops_asking(operator, on_sand
 
     asked = [q for q in queries if q["sql"].startswith("UPDATE") and "upstreambudget" in q["sql"]]
     assert len(asked) == 1
+
+
+def spend_the_whole_budget() -> None:
+    """Someone else takes everything the budget has, so that nothing is left to spare."""
+    budget.reset()
+    with budget.patience(0.0):
+        while True:
+            try:
+                budget.take(budget.key_name("someone else"))
+            except budget.BudgetExhausted:
+                break
