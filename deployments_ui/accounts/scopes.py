@@ -112,9 +112,11 @@ def permissions_at(user: Any, where: Any = None) -> frozenset[str]:
     scopes themselves (`forget` after changing them)."""
     if user is None or not getattr(user, "is_active", False):
         return frozenset()
+    known = user.__dict__.setdefault(PERMISSIONS_AT, {})
+    if where is None or user.is_superuser or not scopes_of(user):
+        where = None  # no scope: the same everywhere
     ref = None if where is None else place_of(where)
     key = None if ref is None else (ref.flow_id, ref.environment_id, place_type(ref))
-    known = user.__dict__.setdefault(PERMISSIONS_AT, {})
     if key not in known:
         known[key] = _permissions_at(user, ref)
     return known[key]

@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import translation
 from django.utils.functional import Promise
-from django.utils.translation import gettext
+from django.utils.translation import gettext, trans_real
 
 
 class Words(str):
@@ -62,3 +62,23 @@ def said(message: str, **values: Any) -> str:
     """`message` (the console's own words, with %(name)s for `values`) said `later`: in the
     reader's language when shown, in the console's own when recorded."""
     return later(lambda: gettext(message) % values if values else gettext(message))
+
+
+def without_empty_fallbacks() -> None:
+    """Each language's catalogue without the fallbacks that hold nothing but their header.
+
+    Python's gettext puts every app's `en` catalogue behind its `en_GB` one (Django's own and each
+    contrib app's: six for British English), and a message with no British wording of its own,
+    which is nearly every message, is looked for in each of them: about 6 µs instead of 2, for
+    each of the 800 words a 100-row list says. A catalogue with only its header changes no word.
+    """
+    if not settings.USE_I18N:
+        return
+    for code, _name in settings.LANGUAGES:
+        node: Any = trans_real.translation(code)
+        while (fallback := getattr(node, "_fallback", None)) is not None:
+            catalogue = getattr(fallback, "_catalog", None)
+            if isinstance(catalogue, dict) and set(catalogue) <= {""}:
+                node._fallback = fallback._fallback
+            else:
+                node = fallback

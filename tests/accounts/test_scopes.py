@@ -357,3 +357,19 @@ def test_the_groups_header_gives_and_takes_scopes_at_sign_in(client, settings):
     tess = User.objects.get(pk=tess.pk)
     assert not RoleScope.objects.filter(user=tess).exists()
     assert not access.may_act(tess, "enable", TEST)
+
+
+def test_without_scopes_every_place_gives_the_role_group_worked_out_once(operator, monkeypatch):
+    asked = []
+    everything = type(operator).get_all_permissions
+    monkeypatch.setattr(
+        type(operator), "get_all_permissions", lambda self: asked.append(1) or everything(self)
+    )
+    places = [DeploymentRef(deployment_id=str(n), flow_id=str(n)) for n in range(100)]
+    for place in [TEST, LIVE, UK_LIVE, *places]:
+        assert access.may_act(operator, "disable", place)
+    assert scopes.permissions_at(operator, LIVE) == scopes.permissions_at(operator, None)
+    assert len(asked) == 1
+    scope(operator, "Viewer", environment_type="live")
+    assert not access.may_act(operator, "disable", LIVE)
+    assert access.may_act(operator, "disable", TEST)
