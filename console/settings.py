@@ -112,7 +112,7 @@ MIDDLEWARE = [
     "django.middleware.gzip.GZipMiddleware",
     "deployments_ui.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "deployments_ui.middleware.LocaleMiddleware",
     "deployments_ui.middleware.SessionRenewalMiddleware",
     "deployments_ui.middleware.TimeZoneMiddleware",
     "django.middleware.common.CommonMiddleware",

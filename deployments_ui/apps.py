@@ -16,11 +16,9 @@ class DeploymentsUiConfig(AppConfig):
             chain,  # registers the audit-key check
             stream,  # noqa: F401  registers the stream's check
         )
-        from deployments_ui.core.words import without_empty_fallbacks
         from deployments_ui.leavers import cascade, recheck
         from deployments_ui.notifications import outbox
 
         chain.on_append(outbox.fan_out)
         leaving.use_cascade(cascade.deactivate)
         leaving.use_recheck(recheck.recheck)
-        without_empty_fallbacks()

@@ -17,6 +17,8 @@ from django.conf import settings
 from django.contrib.auth import SESSION_KEY, user_logged_in
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
+from django.middleware import locale
+from django.utils import translation
 from django.utils.cache import patch_cache_control
 
 from deployments_ui.core.http import (
@@ -25,6 +27,7 @@ from deployments_ui.core.http import (
     current_request_id,
     is_trusted_proxy,
 )
+from deployments_ui.core.words import without_empty_fallbacks
 
 REQUEST_ID_HEADER = "X-Request-ID"
 SIGNED_IN_AT = "signed_in_at"
@@ -98,6 +101,16 @@ class SessionRenewalMiddleware:
             if now - session.get("renewed_at", 0) >= settings.SESSION_RENEW_SECONDS:
                 session["renewed_at"] = now
         return response
+
+
+class LocaleMiddleware(locale.LocaleMiddleware):
+    """Django's choice of the reader's language, whose catalogue then finds English words
+    without walking empty ones (`words.without_empty_fallbacks`)."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        super().process_request(request)
+        if settings.USE_I18N:
+            without_empty_fallbacks(translation.get_language())
 
 
 TIME_ZONE_COOKIE = "console_tz"

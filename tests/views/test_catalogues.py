@@ -11,10 +11,9 @@ from deployments_ui.core.words import without_empty_fallbacks
 
 
 @pytest.fixture(autouse=True)
-def _as_the_console_leaves_them():
+def _english_afterwards():
     yield
     translation.deactivate()
-    without_empty_fallbacks()
 
 
 def chain(code: str) -> list:
@@ -25,31 +24,41 @@ def chain(code: str) -> list:
     return found
 
 
-def empty(catalogue) -> bool:
-    return isinstance(catalogue, dict) and set(catalogue) <= {""}
+def empty_ones(code: str) -> list:
+    return [
+        node
+        for node in chain(code)[1:]
+        if isinstance(getattr(node, "_catalog", None), dict) and set(node._catalog) <= {""}
+    ]
 
 
-@pytest.mark.parametrize("code", ["en-gb", "de"])
-def test_no_empty_catalogue_is_left_in_the_chain(code):
-    assert not [node for node in chain(code)[1:] if empty(getattr(node, "_catalog", None))]
+@pytest.mark.parametrize(("language", "code"), [("en-GB,en", "en-gb"), ("de", "de")])
+def test_a_request_leaves_no_empty_catalogue_in_its_chain(client, settings, language, code):
+    settings.LOCALE_PATHS = list(settings.LOCALE_PATHS)  # the catalogues are built again
+    assert empty_ones("en-gb")
+    page = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE=language)
+    assert page.status_code == 200
+    assert ("Anmelden" in page.content.decode()) == (code == "de")
+    assert not empty_ones(code) and not empty_ones("en-gb")
 
 
 def test_pruning_changes_no_word(settings):
-    messages = [("Enabled by", "Aktiviert von"), ("Password", "Passwort")]
     settings.LOCALE_PATHS = list(settings.LOCALE_PATHS)  # the catalogues are built again
-    assert any(empty(getattr(node, "_catalog", None)) for node in chain("en-gb")[1:])
-    unpruned = {}
-    for code in ("en-gb", "de"):
+    assert empty_ones("en-gb")
+
+    def words(code: str) -> list[str]:
         with translation.override(code):
-            unpruned[code] = [translation.gettext(english) for english, _ in messages]
-            unpruned[code].append(translation.ngettext("%(n)d day", "%(n)d days", 2))
-            unpruned[code].append(translation.pgettext("month name", "May"))
-    without_empty_fallbacks()
+            return [
+                translation.gettext("Enabled by"),
+                translation.gettext("Password"),
+                translation.ngettext("%(n)d day", "%(n)d days", 2),
+                translation.pgettext("month name", "May"),
+            ]
+
+    unpruned = {code: words(code) for code in ("en-gb", "de")}
     for code in ("en-gb", "de"):
-        with translation.override(code):
-            pruned = [translation.gettext(english) for english, _ in messages]
-            pruned.append(translation.ngettext("%(n)d day", "%(n)d days", 2))
-            pruned.append(translation.pgettext("month name", "May"))
-        assert pruned == unpruned[code]
-    assert unpruned["de"][:2] == [german for _, german in messages]
+        without_empty_fallbacks(code)
+    assert {code: words(code) for code in ("en-gb", "de")} == unpruned
+    assert not empty_ones("en-gb") and not empty_ones("de")
+    assert unpruned["de"][:2] == ["Aktiviert von", "Passwort"]
     assert unpruned["en-gb"][:3] == ["Enabled by", "Password", "%(n)d days"]
