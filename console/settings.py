@@ -123,7 +123,7 @@ MIDDLEWARE = [
     "deployments_ui.middleware.SignedInNoStoreMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "deployments_ui.middleware.ChangeReadAheadMiddleware",
+    "deployments_ui.middleware.ReadAheadMiddleware",
     "deployments_ui.accounts.access.AccessMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",

@@ -12,6 +12,7 @@ import logging
 import re
 import time
 import uuid
+from typing import cast
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, user_logged_in
@@ -164,32 +165,49 @@ class SignedInNoStoreMiddleware:
         return response
 
 
-class ChangeReadAheadMiddleware:
-    """Enable and disable start reading their deployment as soon as the person is known: the
-    access check and the view's own checks then run while the read travels. Its answer is used
-    only once they pass (`writes.set_enabled`), and dropped when they refuse. Just before the
-    access check; after CSRF's."""
+class ReadAheadMiddleware:
+    """Enable and disable, and the list of deployments, start their upstream read as soon as the
+    person is known: the access check and the view's own checks then run while it travels. The
+    answer is used only once they pass (`writes.set_enabled`, `views.deployments`), and dropped
+    when they refuse. Just before the access check; after CSRF's. The person's key is read once
+    for the whole request (`keys_remembered`), read ahead or not."""
 
-    URL_NAMES = frozenset({"deployment-enable", "deployment-disable"})
+    CHANGES = frozenset({"deployment-enable", "deployment-disable"})
+    LIST = "deployment-list"
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
+        from deployments_ui.accounts.credentials import keys_remembered
+
+        with keys_remembered():
+            return self.get_response(request)
 
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> None:
         from deployments_ui.accounts.credentials import MissingApiKey
-        from deployments_ui.deployments import reads
 
         match, user = request.resolver_match, request.user
-        if request.method != "POST" or match is None or match.url_name not in self.URL_NAMES:
-            return
-        if not (user.is_authenticated and user.is_active):
+        if match is None or not (user.is_authenticated and user.is_active):
             return
         with contextlib.suppress(MissingApiKey):
-            request.change_read = reads.change_read_started(  # type: ignore[attr-defined]
-                user=user,
-                flow_version_id=view_kwargs["flow_version"],
-                deployment_id=view_kwargs["deployment"],
-            )
+            if request.method == "POST" and match.url_name in self.CHANGES:
+                _change_read_ahead(request, view_kwargs)
+            elif request.method == "GET" and match.url_name == self.LIST:
+                _list_read_ahead(cast(ConsoleRequest, request))
+
+
+def _change_read_ahead(request: HttpRequest, view_kwargs) -> None:
+    from deployments_ui.deployments import reads
+
+    request.change_read = reads.change_read_started(  # type: ignore[attr-defined]
+        user=request.user,
+        flow_version_id=view_kwargs["flow_version"],
+        deployment_id=view_kwargs["deployment"],
+    )
+
+
+def _list_read_ahead(request: ConsoleRequest) -> None:
+    from deployments_ui.views import deployments
+
+    request.list_started = deployments.list_started(request)  # type: ignore[attr-defined]

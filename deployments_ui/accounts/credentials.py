@@ -59,7 +59,11 @@ _remembered: ContextVar[dict[int, str] | None] = ContextVar("remembered_keys", d
 
 @contextmanager
 def keys_remembered() -> Iterator[None]:
-    """Read each person's key at most once inside this block (one request's work)."""
+    """Read each person's key at most once inside this block (one request's work); a block
+    inside another shares the outer one's keys."""
+    if _remembered.get() is not None:
+        yield
+        return
     token = _remembered.set({})
     try:
         yield

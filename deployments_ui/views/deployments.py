@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -35,20 +37,37 @@ from deployments_ui.views.pages import (
 LIST_TABLE = "deployments_ui/deployment_list.html#deployment-table"
 
 
-@require_GET
-@vary_on_headers("HX-Request")
-@needs_api_key
-def deployment_list(request: ConsoleRequest) -> HttpResponse:
-    reading, error = None, None
+@dataclass(frozen=True)
+class ListStarted:
+    """The list's filters, and its read on its way (None when the pickers could not be read)."""
+
+    form: DeploymentFilterForm
+    reading: reads.ListReading | None
+    error: PatchworksError | None
+
+
+def list_started(request: ConsoleRequest) -> ListStarted:
+    """Read the filters and send the list's read: from the view, or earlier, before the access
+    check (`middleware.ReadAheadMiddleware`), so that the check runs while the read travels."""
     try:
-        pickers = reads.pickers_get(user=request.user)
+        pickers, error = reads.pickers_get(user=request.user), None
     except PatchworksError as failure:
         pickers, error = None, failure
     form = DeploymentFilterForm(request.GET, pickers=pickers)
     form.is_valid()
+    reading = None
     if error is None:
         reading = reads.deployment_list_reading(user=request.user, query=form.to_query())
-    return _list_page(request, "deployments_ui/deployment_list.html", form, reading, error)
+    return ListStarted(form, reading, error)
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@needs_api_key
+def deployment_list(request: ConsoleRequest) -> HttpResponse:
+    started = getattr(request, "list_started", None) or list_started(request)
+    template = "deployments_ui/deployment_list.html"
+    return _list_page(request, template, started.form, started.reading, started.error)
 
 
 @require_GET
