@@ -40,6 +40,7 @@ from deployments_ui.deployments.refusals import (
     Withdrawn,
 )
 from deployments_ui.flow_health import recall
+from deployments_ui.notifications import outbox
 from deployments_ui.patchworks import Deployment, PatchworksClient, PatchworksError, budget
 
 logger = logging.getLogger(__name__)
@@ -420,13 +421,15 @@ def _send_write(
             transaction.set_rollback(True)
             raise Withdrawn(messages.cancelled())
     note_write_sent()
+    rules: list[outbox.Rules] = []
     try:
-        result = _sent(send, meanwhile, attempt)
+        result = _sent(send, meanwhile, attempt, rules)
     except PatchworksError as error:
         outcome = outcome_of(error)
         kinds = {DONE: AuditEvent.Outcome.SUCCEEDED, UNKNOWN: AuditEvent.Outcome.UNKNOWN}
         _record_outcome(
             attempt,
+            rules,
             outcome=kinds.get(outcome.kind, AuditEvent.Outcome.FAILED),
             upstream_status=outcome.upstream_status,
             message=error.message,
@@ -436,20 +439,29 @@ def _send_write(
         result = reads.named(user, [result])[0]
         _record_outcome(
             attempt,
+            rules,
             outcome=AuditEvent.Outcome.SUCCEEDED,
             after={**audit.deployment_state(result), **(context or {})},
             target=DeploymentRef.of(result),
         )
     else:
-        _record_outcome(attempt, outcome=AuditEvent.Outcome.SUCCEEDED)
+        _record_outcome(attempt, rules, outcome=AuditEvent.Outcome.SUCCEEDED)
     return result
 
 
-def _sent(send, meanwhile, attempt) -> Any:
-    """The write's answer; the write (no database) from another thread while `meanwhile` runs."""
+def _sent(send, meanwhile, attempt, rules: list[outbox.Rules]) -> Any:
+    """The write's answer; the write (no database) from another thread while `meanwhile` runs,
+    and the notification rules its outcome will need are read (into `rules`)."""
     if meanwhile is None or budget.counts_in_database():
         return send()
-    return overlap.alongside(send, lambda: meanwhile(attempt))
+
+    def prepare() -> None:
+        try:
+            meanwhile(attempt)
+        finally:
+            rules.append(outbox.rules_read(with_permissions=True))
+
+    return overlap.alongside(send, prepare)
 
 
 def _flow_health(ref: DeploymentRef) -> dict[str, Any]:
@@ -460,11 +472,12 @@ def _flow_health(ref: DeploymentRef) -> dict[str, Any]:
     return {"flow_health": summary} if summary else {}
 
 
-def _record_outcome(attempt, **outcome) -> None:
+def _record_outcome(attempt, rules: list[outbox.Rules], **outcome) -> None:
     """Complete the attempt; once the write was sent, failing to record it must not hide it
     (the worker settles an attempt left without an outcome by reading)."""
     try:
-        audit.record_outcome(attempt, **outcome)
+        with outbox.rules_ready(rules[0] if rules else None):
+            audit.record_outcome(attempt, **outcome)
     except audit.AuditUnavailable:
         logger.exception("Could not record the outcome of audit event %s", attempt.pk)
 

@@ -8,7 +8,10 @@ worker sends them later (`notifications.sending`); a nudge is queued once the tr
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -39,6 +42,38 @@ def fan_out(event: AuditEvent) -> None:
     notify(event, kind=kind)
 
 
+@dataclass(frozen=True)
+class Rules:
+    """Every active webhook, and every subscription of an active person (with the person)."""
+
+    webhooks: list[Webhook]
+    subscriptions: list[Subscription]
+
+
+def rules_read(*, with_permissions: bool = False) -> Rules:
+    """The rules as they stand; `with_permissions` also reads each subscriber's permissions."""
+    subscriptions = list(Subscription.objects.filter(user__is_active=True).select_related("user"))
+    if with_permissions:
+        for subscription in subscriptions:
+            subscription.user.get_all_permissions()
+    return Rules(list(Webhook.objects.filter(is_active=True)), subscriptions)
+
+
+# Rules read a moment earlier, e.g. while a change travels to Patchworks, for the outcome that
+# follows it (`rules_ready`): the deliveries then cost no read on the way to the answer.
+_ready: ContextVar[Rules | None] = ContextVar("notification_rules", default=None)
+
+
+@contextmanager
+def rules_ready(rules: Rules | None) -> Iterator[None]:
+    """Events appended inside the block are told to these rules (None: as read then)."""
+    token = _ready.set(rules)
+    try:
+        yield
+    finally:
+        _ready.reset(token)
+
+
 def notify(event: AuditEvent, *, kind: str, audience: Iterable | None = None) -> list[Delivery]:
     """Write a delivery for every webhook and subscription whose filters let `event` through.
 
@@ -47,15 +82,15 @@ def notify(event: AuditEvent, *, kind: str, audience: Iterable | None = None) ->
     """
     now = timezone.now()
     audience_ids = None if audience is None else {user.pk for user in audience}
+    rules = _ready.get() or rules_read()
     deliveries = [
         Delivery(event_id=event.pk, webhook=webhook, kind=kind, created_at=now, next_attempt_at=now)
-        for webhook in Webhook.objects.filter(is_active=True)
+        for webhook in rules.webhooks
         if events.matches(webhook, event, kind)
     ]
-    subscriptions = Subscription.objects.filter(user__is_active=True).select_related("user")
-    if audience_ids is not None:
-        subscriptions = subscriptions.filter(user_id__in=audience_ids)
-    for subscription in subscriptions:
+    for subscription in rules.subscriptions:
+        if audience_ids is not None and subscription.user_id not in audience_ids:
+            continue
         if not events.matches(subscription, event, kind):
             continue
         if not subscription.user.has_perm("deployments_ui.view_deployments"):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from unittest import mock
 
 import pytest
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from deployments_ui import audit
 from deployments_ui.audit import AuditUnavailable, chain
@@ -152,3 +153,29 @@ def test_account_events_reach_only_those_who_see_them_and_never_from_strangers(d
         actor=audit.Actor(name=""), action="sign_in_failed", account="adam", outcome="failed"
     )
     assert not Delivery.objects.filter(event_id=stranger.pk).exists()
+
+
+def test_rules_read_earlier_are_the_ones_an_event_is_told_to(ann):
+    subscription = Subscription.objects.create(user=ann, name="All")
+    ready = outbox.rules_read(with_permissions=True)
+    Subscription.objects.create(user=ann, name="Made after the rules were read")
+
+    with outbox.rules_ready(ready), CaptureQueriesContext(connection) as queries:
+        outcome = change(ann)
+
+    assert list(Delivery.objects.values_list("event_id", "subscription_id")) == [
+        (outcome.pk, subscription.pk)
+    ]
+    assert not [q for q in queries if "subscription" in q["sql"] and "SELECT" in q["sql"]]
+
+
+def test_rules_read_earlier_still_keep_to_the_audience(ann):
+    bob = make_user("bob", "Editor", full_name="Bob Approver")
+    for user in (ann, bob):
+        Subscription.objects.create(user=user, name="Mine", kinds=[events.KIND_REQUEST_FOR_ME])
+    event = drift()
+
+    with transaction.atomic(), outbox.rules_ready(outbox.rules_read()):
+        outbox.notify(event, kind=events.KIND_REQUEST_FOR_ME, audience=[bob])
+
+    assert list(Delivery.objects.values_list("subscription__user__username", flat=True)) == ["bob"]

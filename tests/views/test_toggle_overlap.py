@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 
 from deployments_ui.accounts import access
+from deployments_ui.audit import trail as audit_trail
 from deployments_ui.models import AuditEvent
 from tests.deployments import api_writes, deployment_url, find_deployment
 
@@ -87,3 +88,40 @@ def test_the_ask_page_shows_the_read_made_ahead(client, operator, on_sandbox):
     assert "Enable" in page.content.decode()
     assert len(reads_of(on_sandbox, item)) == 1
     assert api_writes(on_sandbox) == []
+
+
+def test_the_outcome_is_told_to_rules_read_while_the_write_travelled(
+    client, operator, on_sandbox, monkeypatch
+):
+    from deployments_ui.audit import chain
+    from deployments_ui.notifications import outbox
+    from deployments_ui.notifications.models import Delivery, Subscription
+
+    item = find_deployment(on_sandbox, enabled=False)
+    subscription = Subscription.objects.create(user=operator, name="Everything")
+    steps: list[str] = []
+    read, append = outbox.rules_read, chain.append
+
+    def reading(**kwargs):
+        steps.append("rules read")
+        return read(**kwargs)
+
+    def appending(event, check=None):
+        steps.append(f"append {event.outcome}")
+        return append(event, check)
+
+    monkeypatch.setattr(outbox, "rules_read", reading)
+    monkeypatch.setattr(chain, "append", appending)
+    monkeypatch.setattr(audit_trail, "append", appending)
+    client.force_login(operator)
+
+    response = client.post(
+        deployment_url(item, "enable/"), {"reason": "back"}, headers={"HX-Request": "true"}
+    )
+
+    assert response.status_code == 200
+    assert steps == ["append pending", "rules read", "append succeeded"]
+    outcome = AuditEvent.objects.get(outcome="succeeded")
+    assert list(Delivery.objects.values_list("event_id", "subscription_id")) == [
+        (outcome.pk, subscription.pk)
+    ]
