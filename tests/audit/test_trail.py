@@ -250,9 +250,7 @@ def test_a_failed_write_leaves_the_enclosing_transaction_usable(ann):
 
 def test_a_broken_head_table_raises_audit_unavailable(ann):
     with (
-        mock.patch.object(
-            AuditChainHead.objects, "select_for_update", side_effect=DatabaseError("locked out")
-        ),
+        mock.patch.object(audit_chain, "_read_head", side_effect=DatabaseError("locked out")),
         pytest.raises(AuditUnavailable, match="nothing was sent"),
     ):
         console_disable(actor_for(ann), outcome=None)
