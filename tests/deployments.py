@@ -45,3 +45,18 @@ def api_writes(sandbox) -> list[dict]:
 def toast_of(response) -> dict:
     """The toast an htmx answer asks the page to show (`HX-Trigger: console:toast`)."""
     return json.loads(response["HX-Trigger"])["console:toast"]
+
+
+def seen_by_the_access_check(monkeypatch, started: str) -> list[object]:
+    """What the access check finds started on each request (`request.<started>`), as it runs."""
+    from deployments_ui.accounts import access
+
+    seen: list[object] = []
+    check = access.AccessMiddleware.process_view
+
+    def watching(self, request, *args):
+        seen.append(getattr(request, started, None))
+        return check(self, request, *args)
+
+    monkeypatch.setattr(access.AccessMiddleware, "process_view", watching)
+    return seen

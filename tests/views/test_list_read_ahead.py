@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from deployments_ui.accounts import access
 from deployments_ui.views.deployments import ListStarted
-from tests.deployments import find_deployment
+from tests.deployments import find_deployment, seen_by_the_access_check
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
@@ -19,22 +18,10 @@ def list_reads(sandbox) -> list[dict]:
     return [r for r in sandbox.requests() if r["method"] == "GET" and r["path"] == LIST_PATH]
 
 
-def watch_the_access_check(monkeypatch) -> list[object]:
-    seen: list[object] = []
-    check = access.AccessMiddleware.process_view
-
-    def watching(self, request, *args):
-        seen.append(getattr(request, "list_started", None))
-        return check(self, request, *args)
-
-    monkeypatch.setattr(access.AccessMiddleware, "process_view", watching)
-    return seen
-
-
 def test_the_list_read_is_on_its_way_before_the_access_check(
     client, operator, on_sandbox, monkeypatch
 ):
-    seen = watch_the_access_check(monkeypatch)
+    seen = seen_by_the_access_check(monkeypatch, "list_started")
     client.force_login(operator)
     on_sandbox.clear_requests()
 
@@ -50,7 +37,7 @@ def test_the_list_read_is_on_its_way_before_the_access_check(
 
 
 def test_someone_without_a_role_is_refused_and_shown_nothing_read(client, on_sandbox, monkeypatch):
-    seen = watch_the_access_check(monkeypatch)
+    seen = seen_by_the_access_check(monkeypatch, "list_started")
     nobody = make_user("nina", None, full_name="Nina Norole", api_key="sandbox-key-viewer")
     client.force_login(nobody)
     item = find_deployment(on_sandbox, enabled=True)

@@ -8,10 +8,14 @@ from concurrent.futures import Future
 import pytest
 from django.test import Client
 
-from deployments_ui.accounts import access
 from deployments_ui.audit import trail as audit_trail
 from deployments_ui.models import AuditEvent
-from tests.deployments import api_writes, deployment_url, find_deployment
+from tests.deployments import (
+    api_writes,
+    deployment_url,
+    find_deployment,
+    seen_by_the_access_check,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -29,14 +33,7 @@ def test_the_state_read_is_on_its_way_before_the_access_check(
     client, operator, on_sandbox, monkeypatch
 ):
     item = find_deployment(on_sandbox, enabled=False)
-    seen: list[object] = []
-    check = access.AccessMiddleware.process_view
-
-    def watching(self, request, *args):
-        seen.append(getattr(request, "change_read", None))
-        return check(self, request, *args)
-
-    monkeypatch.setattr(access.AccessMiddleware, "process_view", watching)
+    seen = seen_by_the_access_check(monkeypatch, "change_read")
     client.force_login(operator)
     on_sandbox.clear_requests()
 
