@@ -53,7 +53,7 @@ def _framework(commits: bool):
     from deployments_ui.views import deployment_changes
 
     with connection.cursor() as cursor:
-        cursor.execute("CREATE TABLE IF NOT EXISTS bench_floor (id INTEGER PRIMARY KEY, v TEXT)")
+        cursor.execute("CREATE TABLE IF NOT EXISTS bench_floor (v TEXT)")
     connection.close()
 
     def commit() -> None:
