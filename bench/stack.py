@@ -288,6 +288,18 @@ class Stack:
             raise RuntimeError(f"signing in as {username} gave {response.status_code}")
         return session
 
+    def clicking(self, username: str = "operator") -> tuple[requests.Session, dict[str, str]]:
+        """A signed-in session on the list page, and the headers htmx sends with its buttons."""
+        session = self.signed_in(username)
+        page = session.get(f"{self.console_url}/deployments/", timeout=30)
+        page.raise_for_status()
+        headers = {
+            "HX-Request": "true",
+            "HX-Current-URL": f"{self.console_url}/deployments/",
+            "X-CSRFToken": csrf_from_page(page.text),
+        }
+        return session, headers
+
     def worker_pids(self) -> list[int]:
         """The console's gunicorn worker processes (children of the master)."""
         assert self.console is not None

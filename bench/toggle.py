@@ -24,7 +24,6 @@ from bench.stack import (
     LIST_INCLUDE,
     Stack,
     budget_words,
-    csrf_from_page,
     machine,
     median,
     percentile,
@@ -52,14 +51,7 @@ def measure(stack: Stack, *, latency_ms: int, iterations: int) -> dict:
     else:
         stack.clear_fault()
     ours, theirs = two_deployments(stack)
-    console = stack.signed_in("operator")
-    page = console.get(f"{stack.console_url}/deployments/", timeout=30)
-    page.raise_for_status()
-    headers = {
-        "HX-Request": "true",
-        "HX-Current-URL": f"{stack.console_url}/deployments/",
-        "X-CSRFToken": csrf_from_page(page.text),
-    }
+    console, headers = stack.clicking("operator")
     base = f"{stack.console_url}/flow-versions/{ours['flow_version_id']}/deployments/{ours['id']}"
     state = {"enabled": bool(ours["enabled_at"])}
 

@@ -35,7 +35,6 @@ from bench.stack import (
     USER_KEYS,
     Stack,
     budget_words,
-    csrf_from_page,
     free_port,
     machine,
     median,
@@ -86,14 +85,7 @@ def flipper(post: Callable[[str], requests.Response], deployment: dict) -> Calla
 
 def calls(stack: Stack, floors: dict[str, str]) -> dict[str, Callable[[], object]]:
     ours, *others, theirs = deployments(stack, len(floors) + 2)
-    console = stack.signed_in("operator")
-    page = console.get(f"{stack.console_url}/deployments/", timeout=30)
-    page.raise_for_status()
-    headers = {
-        "HX-Request": "true",
-        "HX-Current-URL": f"{stack.console_url}/deployments/",
-        "X-CSRFToken": csrf_from_page(page.text),
-    }
+    console, headers = stack.clicking("operator")
     form = {"fragment": "row", "next": "/deployments/", "reason": ""}
 
     def console_path(url: str, deployment: dict) -> str:
