@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html import unescape
@@ -23,10 +21,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.sandbox_fixtures import REPO, _free_port
+from tests.servers import REPO, free_port, running
 
 CLIENT_ID = "deployments-console"
-STARTUP_TIMEOUT = 30.0
 SETUP = (
     "import django, sys; django.setup(); from django.core.management import call_command; "
     "call_command('migrate', interactive=False, verbosity=0); "
@@ -66,19 +63,6 @@ class IdpServer:
         return f"{self.url}/o"
 
 
-def _wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the identity provider exited:\n{log.read_text()}")
-        try:
-            requests.get(f"{url}/o/.well-known/openid-configuration", timeout=5)
-            return
-        except requests.RequestException:
-            time.sleep(0.05)
-    raise RuntimeError(f"the identity provider did not answer:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="session")
 def idp_server(tmp_path_factory: pytest.TempPathFactory, live_server) -> Iterator[IdpServer]:
     """The provider in gunicorn on a free port, the console registered for both its addresses."""
@@ -99,23 +83,18 @@ def idp_server(tmp_path_factory: pytest.TempPathFactory, live_server) -> Iterato
     )
     if done.returncode:
         raise RuntimeError(f"setting up the identity provider failed:\n{done.stderr}")
-    port = _free_port()
-    log = workdir / "gunicorn.log"
+    port = free_port()
     command = [sys.executable, "-m", "gunicorn", "-c", "python:idp.gunicorn_conf"]
     command += ["idp.wsgi", "-b", f"127.0.0.1:{port}"]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(url, process, log)
+    with running(
+        command,
+        env=env,
+        log=workdir / "gunicorn.log",
+        answers=lambda: requests.get(f"{url}/o/.well-known/openid-configuration", timeout=5),
+        what="the identity provider",
+    ):
         yield IdpServer(url, secret, workdir / "idp.sqlite3")
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture

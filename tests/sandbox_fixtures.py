@@ -11,25 +11,21 @@ Django settings in the test process: the sandbox runs in its own gunicorn with i
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.servers import REPO, free_port, running
+
 DEMO_KEY = "sandbox-demo-key"
 READ_ONLY_KEY = "sandbox-key-readonly"
 # The shape the sandbox answers in unless a test asks for another (its OpenAPI file's shape).
 DEFAULT_SHAPE = "flat-camel"
 SHAPES = ("flat-camel", "flat-snake", "jsonapi", "bodyless-writes")
-STARTUP_TIMEOUT = 30.0
 
 
 class SandboxServer:
@@ -93,12 +89,6 @@ class SandboxServer:
         return requests.request(method, f"{self.url}{path}", headers=headers, **kwargs)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 # One interpreter for both commands: Django's start-up is most of their cost.
 PREPARE = (
     "import django; django.setup(); from django.core.management import call_command; "
@@ -116,19 +106,6 @@ def _prepare_database(env: dict[str, str]) -> None:
         raise RuntimeError(f"preparing the sandbox database failed:\n{result.stderr}")
 
 
-def _wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"sandbox exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            requests.get(f"{url}/__sandbox__/faults", timeout=5)
-            return
-        except requests.RequestException:
-            time.sleep(0.05)
-    raise RuntimeError(f"sandbox did not answer within {STARTUP_TIMEOUT}s:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="session")
 def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
     """The sandbox in gunicorn (1 worker, 8 threads) on a free port, with a fresh database."""
@@ -142,29 +119,18 @@ def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox
         "PYTHONPATH": str(REPO),
     }
     _prepare_database(env)
-    port = _free_port()
-    log = workdir / "gunicorn.log"
+    port = free_port()
     command = [sys.executable, "-m", "gunicorn", "-c", "python:sandbox.gunicorn_conf"]
     command += ["sandbox.wsgi", "-b", f"127.0.0.1:{port}", "--log-level", "info"]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command,
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(url, process, log)
+    with running(
+        command,
+        env=env,
+        log=workdir / "gunicorn.log",
+        answers=lambda: requests.get(f"{url}/__sandbox__/faults", timeout=5),
+        what="the sandbox",
+    ):
         yield SandboxServer(url)
-    finally:
-        process.send_signal(signal.SIGINT)  # gunicorn's quick shutdown: no keep-alive wait
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture

@@ -11,19 +11,16 @@ from __future__ import annotations
 import http.client
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.servers import REPO, free_port, running
+
 PROXY = "127.0.0.2"
 CLIENT = "127.0.0.1"
 HOST = "127.0.0.1"
@@ -44,12 +41,6 @@ class RateLimitedPatchworks(BaseHTTPRequestHandler):
 
     def log_message(self, *args) -> None:
         pass
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def request(
@@ -133,35 +124,18 @@ def console(tmp_path_factory, patchworks):
             timeout=120,
         )
         assert done.returncode == 0, done.stdout + done.stderr
-    port = _free_port()
-    log = workdir / "gunicorn.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "console.wsgi"),
-                *("--bind", f"{HOST}:{port}", "--workers", "1", "--threads", "4"),
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"gunicorn exited:\n{log.read_text()}")
-            try:
-                request(port, "GET", "/healthz")
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"gunicorn did not start:\n{log.read_text()}")
-                time.sleep(0.1)
+    port = free_port()
+    with running(
+        [
+            *(sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "console.wsgi"),
+            *("--bind", f"{HOST}:{port}", "--workers", "1", "--threads", "4"),
+        ],
+        env=env,
+        log=workdir / "gunicorn.log",
+        answers=lambda: request(port, "GET", "/healthz"),
+        what="the console in gunicorn",
+    ):
         yield port
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=10)
 
 
 def via_proxy(identity: str, **headers: str) -> dict:

@@ -16,12 +16,9 @@ import http.client
 import ipaddress
 import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -34,8 +31,8 @@ from django.db import close_old_connections
 
 from deployments_ui.core.http import client_ip
 from deployments_ui.models import SsoIdentity
+from tests.servers import REPO, free_port, running
 
-REPO = Path(__file__).resolve().parents[2]
 PROXY = "10.0.0.5"
 OUTSIDER = "203.0.113.9"
 PAGE = "/account/api-key/"
@@ -318,12 +315,6 @@ def test_through_djangos_server_an_outsider_is_still_not_trusted(sso):
     assert through_djangos_server("X-Forwarded-Email", "ann@example.com", addr=OUTSIDER) == 302
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def console_in_gunicorn(tmp_path_factory):
     """The console served by gunicorn with the project's own gunicorn.conf.py."""
@@ -347,36 +338,19 @@ def console_in_gunicorn(tmp_path_factory):
         check=True,
         capture_output=True,
     )
-    port = _free_port()
-    log = workdir / "gunicorn.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "console.wsgi"),
-                *("--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2"),
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"gunicorn exited:\n{log.read_text()}")
-            try:
-                raw_get(url, "/healthz", "Accept", "*/*")
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"gunicorn did not start:\n{log.read_text()}")
-                time.sleep(0.1)
+    with running(
+        [
+            *(sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "console.wsgi"),
+            *("--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2"),
+        ],
+        env=env,
+        log=workdir / "gunicorn.log",
+        answers=lambda: raw_get(url, "/healthz", "Accept", "*/*"),
+        what="the console in gunicorn",
+    ):
         yield url
-    finally:
-        process.send_signal(signal.SIGINT)  # quick shutdown; SIGTERM waits out graceful_timeout
-        process.wait(timeout=10)
 
 
 def test_the_underscore_variant_is_dropped_by_gunicorn_with_our_config(console_in_gunicorn):
