@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from deployments_ui.notifications import sending
 
@@ -83,16 +83,23 @@ def stop(timeout: float = 30.0) -> None:
 
 
 def _run() -> None:
-    while not _sender.stopping.is_set():
-        _sender.wake.wait(POLL_EVERY)
-        _sender.wake.clear()
-        if _sender.stopping.is_set():
-            break
+    try:
+        while not _sender.stopping.is_set():
+            _sender.wake.wait(POLL_EVERY)
+            _sender.wake.clear()
+            if _sender.stopping.is_set():
+                break
+            _look()
+    finally:
+        connections.close_all()  # a thread's connection outlives the thread otherwise
+
+
+def _look() -> None:
+    close_old_connections()
+    try:
+        send_all()
+    except Exception:  # the next look tries again; a delivery is never lost
+        logger.exception("Sending notifications failed")
+    finally:
+        _sender.looks += 1
         close_old_connections()
-        try:
-            send_all()
-        except Exception:  # the next look tries again; a delivery is never lost
-            logger.exception("Sending notifications failed")
-        finally:
-            _sender.looks += 1
-            close_old_connections()

@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+from django.db import connection, connections
 from django.utils import timezone
 
 from deployments_ui.notifications import delivery, sender, sending
@@ -145,3 +146,25 @@ def test_without_a_sender_thread_the_task_sends_itself(receiver, operator):
     assert not sender.running()
     assert deliver_due().get() == 1
     assert len(receiver.received) == 1
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite's in-memory test database is never closed"
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_stopped_sender_thread_closes_its_database_connection(monkeypatch, sender_thread):
+    used = []
+
+    def send_all_and_note_the_connection() -> int:
+        connections["default"].ensure_connection()
+        used.append(connections["default"])  # the sender thread's own
+        return original()
+
+    original = sender.send_all
+    monkeypatch.setattr(sender, "send_all", send_all_and_note_the_connection)
+    sender.start()
+    wait_until(lambda: sender.looks() > 0)
+    sender.stop()
+
+    assert used and used[0] is not connections["default"]
+    assert used[0].connection is None
