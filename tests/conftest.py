@@ -12,6 +12,7 @@ import shutil
 import pytest
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
+from django.db import connections
 
 from tests.factories import ROLES, ensure_roles, make_user
 
@@ -193,6 +194,10 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+        # While Playwright's event loop runs, Django keeps this thread's database connections
+        # apart from the others (asgiref sees an async thread): closed here, or they outlive
+        # the run and PostgreSQL refuses to drop the test database.
+        connections.close_all()
 
 
 @pytest.fixture
